@@ -1,0 +1,148 @@
+"""The Flag: what a detector emits and a reviewer acts on (DATA_CONTRACT.md, "What the engine writes").
+
+A flag id is stable across re-runs of the same data: it is derived from the detector id and the
+subject only (not the settings, not the run time), so a reviewer's decision stays attached to the
+same finding when the scan is repeated. It is a hash, so no personal identifier appears in URLs.
+
+Examples
+--------
+>>> f = Flag("aid.deceased_recipient", "person_id", "11010519491231002X", "high", 7.5,
+...          entities=["11010519491231002X"], region_code="410102",
+...          evidence={"payments": []}, explanation={"zh": "示例", "en": "example"})
+>>> f.flag_id == Flag("aid.deceased_recipient", "person_id", "11010519491231002X", "low", 1.0).flag_id
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SEVERITIES", "Flag", "flag_id", "jsonable"]
+
+SEVERITIES = ("high", "medium", "low")
+
+
+def flag_id(detector: str, subject_type: str, subject_id: str) -> str:
+    """Stable flag id: ``F`` + 20 hex chars of SHA-256 over detector, subject type and subject id."""
+    digest = hashlib.sha256(f"{detector}\x1f{subject_type}\x1f{subject_id}".encode()).hexdigest()
+    return "F" + digest[:20]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy/pandas/date values inside evidence to plain JSON types (NaN -> None)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10] if isinstance(value, dt.date) else value.isoformat()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+        if isinstance(value, pd.Timestamp):
+            return value.date().isoformat()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+@dataclass
+class Flag:
+    """One finding.
+
+    Parameters
+    ----------
+    detector : str
+        A detector id from DETECTORS.md, e.g. ``guarantee.circle``.
+    subject_type, subject_id : str
+        What the flag is about (``person_id``, ``household_id``, ``guarantee_id``, ``circle``...).
+    severity : {"high", "medium", "low"}
+    score : float
+        Higher is more urgent; comparable within one detector.
+    entities : list of str
+        Every entity id involved, canonical form.
+    region_code : str or None
+        6-digit region the subject belongs to (drives region-scoped access).
+    evidence : dict
+        Paths, records (with table and line), figures.
+    explanation : dict
+        ``{"zh": ..., "en": ...}`` quoting the figures.
+    """
+
+    detector: str
+    subject_type: str
+    subject_id: str
+    severity: str
+    score: float
+    entities: list[str] = field(default_factory=list)
+    region_code: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    explanation: dict[str, str] = field(default_factory=dict)
+    settings_digest: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+        self.score = float(self.score)
+        # keep order, drop duplicates and blanks
+        self.entities = list(dict.fromkeys(str(e) for e in self.entities if e not in (None, "")))
+
+    @property
+    def flag_id(self) -> str:
+        return flag_id(self.detector, self.subject_type, self.subject_id)
+
+    @property
+    def family(self) -> str:
+        return self.detector.split(".", 1)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flag_id": self.flag_id,
+            "detector": self.detector,
+            "severity": self.severity,
+            "score": jsonable(self.score),
+            "subject": {"type": self.subject_type, "id": self.subject_id},
+            "entities": self.entities,
+            "region_code": self.region_code,
+            "evidence": jsonable(self.evidence),
+            "explanation": self.explanation,
+            "settings_digest": self.settings_digest,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Flag:
+        return cls(
+            detector=d["detector"],
+            subject_type=d["subject"]["type"],
+            subject_id=d["subject"]["id"],
+            severity=d["severity"],
+            score=d["score"],
+            entities=d.get("entities", []),
+            region_code=d.get("region_code"),
+            evidence=d.get("evidence", {}),
+            explanation=d.get("explanation", {}),
+            settings_digest=d.get("settings_digest", ""),
+        )

@@ -1,0 +1,225 @@
+"""The ``GraphStore`` interface: one contract, two implementations (memory, neo4j).
+
+Everything downstream of the loaders talks to a store only through this interface, so every
+store test runs against both implementations (``tests/test_store.py`` is parametrised over stores).
+
+Frames
+------
+Node frames have a column ``id`` plus the label's properties and the provenance columns
+``_table``, ``_line`` and ``_batch``. Relationship frames have ``id``, ``src``, ``src_label``,
+``dst``, ``dst_label`` plus the type's properties and provenance. Missing values are ``None``/NaN.
+Dates are ISO strings (``YYYY-MM-DD``) inside stores so both stores return identical frames.
+
+Upsert semantics
+----------------
+``upsert_nodes`` merges by ``id``: non-null incoming values overwrite, nulls never erase.
+With ``create_only=True`` existing nodes are left untouched (used for bare entities created by a
+reference, so a reference never overwrites a node's own provenance). ``upsert_relationships``
+merges by (type, ``id``). Upserting the same rows twice leaves the store unchanged (idempotence).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from graph_models.schema import SCHEMA, Schema
+
+__all__ = [
+    "EDGE_COLUMNS",
+    "GraphStore",
+    "Path",
+    "Projection",
+    "Subgraph",
+    "open_store",
+]
+
+EDGE_COLUMNS = ("id", "src", "src_label", "dst", "dst_label")
+
+
+@dataclass
+class Subgraph:
+    """Nodes and relationships around something: a neighbourhood, a path set, a flag's evidence.
+
+    ``nodes`` has columns ``id``, ``label`` and ``properties`` (a dict); ``edges`` has
+    ``id``, ``type``, ``src``, ``dst`` and ``properties``.
+    """
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    truncated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": self.nodes.to_dict("records"),
+            "edges": self.edges.to_dict("records"),
+            "truncated": self.truncated,
+        }
+
+
+@dataclass
+class Path:
+    """One path: node ids in order and the relationships between them (``type``, ``id``, direction)."""
+
+    nodes: list[tuple[str, str]]  # (label, id)
+    edges: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.edges)
+
+
+@dataclass
+class Projection:
+    """An igraph projection of part of the store with stable ids.
+
+    ``graph`` vertices carry attributes ``id`` and ``label``; ``index`` maps (label, id) to the
+    vertex index; edges carry ``type`` and ``eid`` (the relationship id) plus requested properties.
+    """
+
+    graph: Any  # igraph.Graph
+    index: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def vertex(self, label: str, node_id: str) -> int:
+        return self.index[(label, node_id)]
+
+
+class GraphStore(ABC):
+    """Where the entity graph lives. See the module docstring for frames and upsert semantics."""
+
+    name: str = "abstract"
+
+    def __init__(self, schema: Schema = SCHEMA) -> None:
+        self.schema = schema
+
+    # -- writing ---------------------------------------------------------------------------
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create constraints/indexes (a no-op where the store has none)."""
+
+    @abstractmethod
+    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
+        """Merge node rows (must have ``id``) into ``label``; returns the number of rows sent."""
+
+    @abstractmethod
+    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
+        """Merge relationship rows (``EDGE_COLUMNS`` + properties) into ``rtype``."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete everything."""
+
+    def flush(self) -> None:  # noqa: B027 - optional hook
+        """Persist buffered writes (the memory store writes Parquet here)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    # -- reading ---------------------------------------------------------------------------
+    @abstractmethod
+    def nodes(self, label: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All nodes of ``label`` as a frame (empty frame with ``id`` if none)."""
+
+    @abstractmethod
+    def relationships(self, rtype: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All relationships of ``rtype`` as a frame (empty frame with EDGE_COLUMNS if none)."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{"nodes": {label: n}, "relationships": {type: n}}`` for non-empty labels/types."""
+
+    @abstractmethod
+    def get_entity(self, node_id: str, label: str | None = None) -> dict[str, Any] | None:
+        """One node as ``{"id", "label", "properties"}`` or None. Without ``label`` every label is
+        searched, entity labels first."""
+
+    @abstractmethod
+    def neighborhood(
+        self,
+        node_id: str,
+        label: str | None = None,
+        hops: int = 1,
+        types: Iterable[str] | None = None,
+        limit: int = 500,
+    ) -> Subgraph:
+        """Nodes within ``hops`` (either direction) of a node, over ``types`` (all if None),
+        at most ``limit`` nodes (``truncated`` says when the limit cut)."""
+
+    @abstractmethod
+    def paths(
+        self,
+        source: str,
+        target: str,
+        max_hops: int = 4,
+        types: Iterable[str] | None = None,
+        limit: int = 10,
+        directed: bool = False,
+    ) -> list[Path]:
+        """Shortest paths (up to ``limit``, all of the minimum length) between two nodes."""
+
+    def projection(
+        self,
+        rtypes: Iterable[str],
+        properties: Iterable[str] = (),
+        directed: bool = True,
+    ) -> Projection:
+        """An igraph graph of the given relationship types (vertices = their endpoints).
+
+        Built from the relationship frames, so both stores give identical projections.
+        """
+        import igraph as ig
+
+        frames = []
+        props = list(properties)
+        for rtype in rtypes:
+            cols = [*EDGE_COLUMNS, *[p for p in props if p in self.schema.relationships[rtype].properties]]
+            f = self.relationships(rtype, cols)
+            if len(f):
+                f = f.assign(type=rtype)
+                frames.append(f)
+        if not frames:
+            return Projection(ig.Graph(directed=directed), {})
+        edges = pd.concat(frames, ignore_index=True)
+        src_keys = list(zip(edges["src_label"], edges["src"], strict=True))
+        dst_keys = list(zip(edges["dst_label"], edges["dst"], strict=True))
+        index: dict[tuple[str, str], int] = {}
+        for key in sorted(set(src_keys) | set(dst_keys)):
+            index[key] = len(index)
+        g = ig.Graph(
+            n=len(index),
+            edges=[(index[s], index[d]) for s, d in zip(src_keys, dst_keys, strict=True)],
+            directed=directed,
+        )
+        keys = list(index)
+        g.vs["label"] = [k[0] for k in keys]
+        g.vs["id"] = [k[1] for k in keys]
+        g.es["type"] = edges["type"].tolist()
+        g.es["eid"] = edges["id"].tolist()
+        for p in props:
+            if p in edges.columns:
+                g.es[p] = edges[p].tolist()
+        return Projection(g, index)
+
+
+def open_store(kind: str | None = None, workspace: str | os.PathLike[str] | None = None) -> GraphStore:
+    """Open a store by name: ``memory`` (default; Parquet in ``workspace``) or ``neo4j``.
+
+    The kind defaults to ``$RISKGRAPH_STORE`` or ``memory``; Neo4j connection settings come from
+    ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD`` and ``NEO4J_DATABASE``.
+    """
+    kind = kind or os.environ.get("RISKGRAPH_STORE", "memory")
+    if kind == "memory":
+        from graph_models.memory_store import MemoryStore
+
+        return MemoryStore(workspace)
+    if kind == "neo4j":
+        from graph_models.neo4j_store import Neo4jStore
+
+        return Neo4jStore.from_env()
+    from graph_models.errors import DataError
+
+    raise DataError("unknown_store", f"unknown store {kind!r}: use 'memory' or 'neo4j'")
