@@ -54,9 +54,24 @@ class _Table:
         if full is not None and not full["id"].is_unique:
             # last non-null value per column wins: nulls never erase
             full = full.groupby("id", sort=False, as_index=False, dropna=False).last()
-        self.frame = full.reset_index(drop=True) if full is not None else None
+        self.frame = _normalise_missing(full.reset_index(drop=True)) if full is not None else None
         self.pending = []
         return self.frame
+
+
+def _from_parquet(path: FsPath) -> pd.DataFrame:
+    """Read a persisted table with the dtypes writes produce (text as object, missing as None)."""
+    return _normalise_missing(pd.read_parquet(path))
+
+
+def _normalise_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values in object columns are None (not NaN), however the frame was assembled."""
+    for col in frame.columns:
+        if pd.api.types.is_string_dtype(frame[col]) and frame[col].dtype != object:
+            frame[col] = frame[col].astype(object)
+        if frame[col].dtype == object and frame[col].isna().any():
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
@@ -108,7 +123,7 @@ class MemoryStore(GraphStore):
                 continue
             for f in sorted(d.glob("*.parquet")):
                 if f.stem in known:
-                    tables[f.stem] = _Table(pd.read_parquet(f))
+                    tables[f.stem] = _Table(_from_parquet(f))
 
     def flush(self) -> None:
         if self.workspace is None:

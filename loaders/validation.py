@@ -120,8 +120,10 @@ def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -
             continue
         values, reasons, msgs = col.vtype.clean_series(raw[name])
         if col.type_name == "region_code" and name == "region_code":
-            villages = raw[name].map(lambda v: split_region_code(v)[1] if reasons is not None else None)
-            out["village_code"] = villages.where(reasons.isna(), None)
+            valid = reasons.isna() & values.notna()
+            villages = pd.Series(None, index=raw.index, dtype=object)
+            villages[valid] = raw.loc[valid, name].map(lambda v: split_region_code(v)[1])
+            out["village_code"] = villages
         if col.required:
             blank = values.isna() & reasons.isna()
             reasons = reasons.mask(blank, "missing_required")
