@@ -47,13 +47,16 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
         except click.exceptions.ClickException:
             raise
-        except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
+        except Exception as e:
             if _State.debug:
                 raise
             from graph_models.neo4j_errors import describe_neo4j_error
 
             msg = describe_neo4j_error(e) or f"{type(e).__name__}: {e}"
-            console.print(f"[bold red]error[/]: {msg}  [dim](rerun with --debug for details)[/]", highlight=False)
+            console.print(
+                f"[bold red]error[/]: {msg}  [dim](rerun with --debug for details)[/]",
+                highlight=False,
+            )
             sys.exit(1)
 
     return wrapper
@@ -65,7 +68,10 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 def main(debug: bool) -> None:
     """riskgraph: graph analytics for hidden debt, guarantee circles and aid fraud."""
     _State.debug = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _open_store(kind: str, workspace: Path | None) -> Any:
@@ -97,7 +103,9 @@ def _load_progress() -> tuple[Progress, Callable[[str, int], None]]:
 def _print_load(report: Any) -> None:
     table = Table(title="load", show_lines=False)
     for col in ("table", "file", "encoding", "read", "loaded", "rejected", "duplicate", "dangling"):
-        table.add_column(col, justify="right" if col not in ("table", "file", "encoding") else "left")
+        table.add_column(
+            col, justify="right" if col not in ("table", "file", "encoding") else "left"
+        )
     for name, r in report.tables.items():
         table.add_row(
             name, r.file, r.encoding or "-", f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}",
@@ -107,13 +115,19 @@ def _print_load(report: Any) -> None:
     if report.missing_tables:
         console.print(f"[dim]tables not present: {', '.join(report.missing_tables)}[/]")
     if report.ignored_files:
-        console.print(f"[yellow]ignored files (not in the contract): {', '.join(report.ignored_files)}[/]")
+        console.print(
+            f"[yellow]ignored files (not in the contract): {', '.join(report.ignored_files)}[/]"
+        )
 
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--households", default=500, show_default=True, help="Number of poverty-aid households.")
-@click.option("--enterprises", type=int, default=None, help="Number of enterprises (default households/5).")
+@click.option(
+    "--households", default=500, show_default=True, help="Number of poverty-aid households."
+)
+@click.option(
+    "--enterprises", type=int, default=None, help="Number of enterprises (default households/5)."
+)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--variant", type=click.Choice(["contract", "other"]), default="contract", show_default=True,
               help="'other': other file names and headers plus a manifest.yaml.")  # fmt: skip
@@ -122,7 +136,9 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
     """Generate a synthetic contract dataset with planted cases and ground_truth.jsonl."""
     from fixtures.synth import generate
 
-    report = generate(out_dir, households=households, seed=seed, enterprises=enterprises, variant=variant)
+    report = generate(
+        out_dir, households=households, seed=seed, enterprises=enterprises, variant=variant
+    )
     console.print(f"dataset written to [bold]{out_dir}[/] ({report.summary_line()})")
 
 
@@ -136,14 +152,18 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
               help="Where rejects/<table>.csv go (default WORKSPACE/rejects).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
 @_friendly
-def load(dataset: Path, workspace: Path, store_kind: str, rejects: Path | None, as_json: bool) -> None:
+def load(
+    dataset: Path, workspace: Path, store_kind: str, rejects: Path | None, as_json: bool
+) -> None:
     """Load a dataset directory into the store and report per-table counts."""
     from loaders.load import load_dataset
 
     store = _open_store(store_kind, workspace)
     progress, update = _load_progress()
     with progress:
-        report = load_dataset(dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update)
+        report = load_dataset(
+            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update
+        )
     store.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -209,7 +229,9 @@ def _with_options(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @_with_options(_scan_options)
-@click.option("--report/--no-report", default=True, show_default=True, help="Also write report.html.")
+@click.option(
+    "--report/--no-report", default=True, show_default=True, help="Also write report.html."
+)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @_friendly
 def scan(
@@ -251,8 +273,9 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     """Generate the demo dataset, load it into the embedded store, scan, write the report."""
     import shutil
 
-    from api.report import write_report
     from fixtures.synth import generate
+
+    from api.report import write_report
 
     dataset = out / "dataset"
     if dataset.exists():
@@ -272,7 +295,9 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     ev = evaluate(out / "flags.jsonl", dataset / "ground_truth.jsonl")
     ev.to_csv(out / "evaluation.csv", index=False)
     console.print(format_evaluation(ev))
-    console.print(f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]")
+    console.print(
+        f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]"
+    )
 
 
 @main.command()

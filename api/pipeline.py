@@ -51,11 +51,15 @@ def scan_dataset(
     report = None
     if dataset_dir is not None:
         t0 = time.perf_counter()
-        report = load_dataset(dataset_dir, store, rejects_dir=out / "rejects", progress=load_progress)
+        report = load_dataset(
+            dataset_dir, store, rejects_dir=out / "rejects", progress=load_progress
+        )
         timings["load"] = round(time.perf_counter() - t0, 3)
     settings = parse_settings(settings_doc)
     t0 = time.perf_counter()
-    result = run_detectors(store, settings=settings, only=only, as_of=as_of, progress=detector_progress)
+    result = run_detectors(
+        store, settings=settings, only=only, as_of=as_of, progress=detector_progress
+    )
     timings["detect"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     write_flags(out, result.flags)

@@ -24,7 +24,9 @@ from graph_models.value_types import mask_person_id
 
 __all__ = ["render_report", "write_report"]
 
-_PID = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])")
+_PID = re.compile(
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])"
+)
 
 T = {
     "zh": {
@@ -110,7 +112,11 @@ def _mask(text: str) -> str:
 
 
 def render_report(
-    summary: dict[str, Any], flags: list[Flag], lang: str = "zh", top: int = 20, unmasked: bool = False
+    summary: dict[str, Any],
+    flags: list[Flag],
+    lang: str = "zh",
+    top: int = 20,
+    unmasked: bool = False,
 ) -> str:
     """Render the report as one HTML string (no external assets; prints cleanly to PDF)."""
     t = T.get(lang, T["zh"])
@@ -120,7 +126,7 @@ def render_report(
         f"<title>{_e(t['title'])}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(t['title'])}</h1>",
         f'<p class="meta">{_e(t["generated"])}: {_e(summary.get("generated_at"))} · '
-        f'{_e(t["dataset"])}: {_e(summary.get("dataset"))} · {_e(t["as_of"])}: {_e(summary.get("as_of"))}'
+        f"{_e(t['dataset'])}: {_e(summary.get('dataset'))} · {_e(t['as_of'])}: {_e(summary.get('as_of'))}"
         f"{'' if unmasked else ' · ' + _e(t['masked'])}</p>",
     ]
     load = summary.get("load")
@@ -180,7 +186,9 @@ def render_report(
             parts.append("</table>")
     skipped = summary.get("skipped") or {}
     if skipped:
-        parts.append(f"<h2>{_e(t['skipped'])}</h2><table><tr><th>{_e(t['detector'])}</th><th>{_e(t['reason'])}</th></tr>")
+        parts.append(
+            f"<h2>{_e(t['skipped'])}</h2><table><tr><th>{_e(t['detector'])}</th><th>{_e(t['reason'])}</th></tr>"
+        )
         for det, why in sorted(skipped.items()):
             parts.append(f"<tr><td>{_e(det)}</td><td>{_e(why)}</td></tr>")
         parts.append("</table>")
@@ -198,5 +206,3 @@ def write_report(
     out = Path(out_file)
     out.write_text(render_report(summary, flags, lang=lang, unmasked=unmasked), "utf-8")
     return out
-
-

@@ -38,7 +38,9 @@ def settings_from_dict(cls: type, data: dict[str, Any] | None) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}")
+        raise ValueError(
+            f"{cls.__name__}: unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}"
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():

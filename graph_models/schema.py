@@ -144,11 +144,15 @@ def _props(owner: str, raw: Any) -> dict[str, PropertySpec]:
         if not _PROP_NAME.match(name) or name == "id":
             raise SchemaError(f"schema.yaml: {owner}.{name}: invalid property name")
         if not isinstance(p, dict) or set(p) != {"type", "sensitivity"}:
-            raise SchemaError(f"schema.yaml: {owner}.{name}: needs exactly 'type' and 'sensitivity'")
+            raise SchemaError(
+                f"schema.yaml: {owner}.{name}: needs exactly 'type' and 'sensitivity'"
+            )
         if p["type"] not in _VALUE_TYPES:
             raise SchemaError(f"schema.yaml: {owner}.{name}: unknown value type {p['type']!r}")
         if p["sensitivity"] not in SENSITIVITIES:
-            raise SchemaError(f"schema.yaml: {owner}.{name}: unknown sensitivity {p['sensitivity']!r}")
+            raise SchemaError(
+                f"schema.yaml: {owner}.{name}: unknown sensitivity {p['sensitivity']!r}"
+            )
         out[name] = PropertySpec(name, p["type"], p["sensitivity"])
     return out
 
@@ -171,7 +175,9 @@ def load_schema(text: str | None = None) -> Schema:
         if not _NAME.match(label):
             raise SchemaError(f"schema.yaml: node label {label!r} must be CamelCase letters")
         if n.get("id_type") not in _VALUE_TYPES:
-            raise SchemaError(f"schema.yaml: {label}.id_type {n.get('id_type')!r} is not a value type")
+            raise SchemaError(
+                f"schema.yaml: {label}.id_type {n.get('id_type')!r} is not a value type"
+            )
         if n.get("id_sensitivity") not in SENSITIVITIES:
             raise SchemaError(f"schema.yaml: {label}.id_sensitivity missing or unknown")
         nodes[label] = NodeSpec(
@@ -185,7 +191,9 @@ def load_schema(text: str | None = None) -> Schema:
         for end in ("from", "to"):
             labels = r.get(end)
             if not labels or any(lbl not in nodes for lbl in labels):
-                raise SchemaError(f"schema.yaml: {rtype}.{end} must list known node labels: {labels}")
+                raise SchemaError(
+                    f"schema.yaml: {rtype}.{end} must list known node labels: {labels}"
+                )
         rels[rtype] = RelationshipSpec(
             rtype, r.get("zh", rtype), tuple(r["from"]), tuple(r["to"]),
             _props(rtype, r.get("properties")),

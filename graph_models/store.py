@@ -176,7 +176,10 @@ class GraphStore(ABC):
         frames = []
         props = list(properties)
         for rtype in rtypes:
-            cols = [*EDGE_COLUMNS, *[p for p in props if p in self.schema.relationships[rtype].properties]]
+            cols = [
+                *EDGE_COLUMNS,
+                *[p for p in props if p in self.schema.relationships[rtype].properties],
+            ]
             f = self.relationships(rtype, cols)
             if len(f):
                 f = f.assign(type=rtype)
@@ -205,7 +208,9 @@ class GraphStore(ABC):
         return Projection(g, index)
 
 
-def open_store(kind: str | None = None, workspace: str | os.PathLike[str] | None = None) -> GraphStore:
+def open_store(
+    kind: str | None = None, workspace: str | os.PathLike[str] | None = None
+) -> GraphStore:
     """Open a store by name: ``memory`` (default; Parquet in ``workspace``) or ``neo4j``.
 
     The kind defaults to ``$RISKGRAPH_STORE`` or ``memory``; Neo4j connection settings come from

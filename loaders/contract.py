@@ -147,7 +147,9 @@ def _column(table: str, name: str, raw: dict[str, Any]) -> ColumnSpec:
         vtype = get_type(t)
     except (KeyError, ValueError) as e:
         raise SchemaError(f"contract.yaml: {table}.{name}: unknown type {t!r}") from e
-    return ColumnSpec(name, t, vtype, bool(raw.get("required")), raw.get("zh", ""), raw.get("local"))
+    return ColumnSpec(
+        name, t, vtype, bool(raw.get("required")), raw.get("zh", ""), raw.get("local")
+    )
 
 
 def _endpoint(
@@ -170,7 +172,9 @@ def _endpoint(
             return Endpoint("row", raw, node.label)
     label = _TYPE_LABEL.get(columns[raw].type_name)
     if label is None:
-        raise SchemaError(f"contract.yaml: {where}: cannot tell which label column {raw!r} refers to")
+        raise SchemaError(
+            f"contract.yaml: {where}: cannot tell which label column {raw!r} refers to"
+        )
     if label in ("org", "entity"):
         return Endpoint(label, raw, None)
     return Endpoint("column", raw, label)
@@ -227,9 +231,13 @@ def load_contract(text: str | None = None, schema: Schema = SCHEMA) -> dict[str,
             src = _endpoint(where, e.get("from"), columns, row_nodes)
             dst = _endpoint(where, e.get("to"), columns, row_nodes)
             if not _labels_of(src) <= set(rspec.from_labels) and src.kind != "entity":
-                raise SchemaError(f"contract.yaml: {where}: {rtype} cannot start at {_labels_of(src)}")
+                raise SchemaError(
+                    f"contract.yaml: {where}: {rtype} cannot start at {_labels_of(src)}"
+                )
             if not _labels_of(dst) <= set(rspec.to_labels) and dst.kind != "entity":
-                raise SchemaError(f"contract.yaml: {where}: {rtype} cannot end at {_labels_of(dst)}")
+                raise SchemaError(
+                    f"contract.yaml: {where}: {rtype} cannot end at {_labels_of(dst)}"
+                )
             props = e.get("properties")
             if props is None:
                 props = _default_props(rspec.properties, columns, set())
@@ -247,7 +255,13 @@ def load_contract(text: str | None = None, schema: Schema = SCHEMA) -> dict[str,
                         raise SchemaError(f"contract.yaml: {tname}: header {alias!r} is ambiguous")
                     aliases[key] = c.name
         tables[tname] = TableSpec(
-            tname, t.get("zh", tname), order, columns, tuple(row_nodes.values()), tuple(edges), aliases
+            tname,
+            t.get("zh", tname),
+            order,
+            columns,
+            tuple(row_nodes.values()),
+            tuple(edges),
+            aliases,
         )
     return tables
 

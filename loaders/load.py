@@ -237,7 +237,9 @@ def load_dataset(
     if tables is not None:
         sources = {t: s for t, s in sources.items() if t in tables}
     report = LoadReport(str(dataset_dir), ignored_files=ignored)
-    report.missing_tables = [t for t in CONTRACT if t not in sources and (tables is None or t in tables)]
+    report.missing_tables = [
+        t for t in CONTRACT if t not in sources and (tables is None or t in tables)
+    ]
     store.ensure_schema()
     known = _known_from_store(store)
     rej_dir = Path(rejects_dir) if rejects_dir else None

@@ -46,7 +46,10 @@ def _join_ids(frame: pd.DataFrame, cols: tuple[str, ...], hashed: bool) -> pd.Se
     parts = [frame[c].astype(object).where(frame[c].notna(), None) for c in cols]
     if hashed:
         joined = pd.Series(
-            ["\x1f".join("" if v is None else str(v) for v in row) for row in zip(*parts, strict=True)],
+            [
+                "\x1f".join("" if v is None else str(v) for v in row)
+                for row in zip(*parts, strict=True)
+            ],
             index=frame.index,
             dtype=object,
         )
@@ -54,18 +57,29 @@ def _join_ids(frame: pd.DataFrame, cols: tuple[str, ...], hashed: bool) -> pd.Se
     if len(cols) == 1:
         return parts[0].map(lambda v: None if v is None else str(v))
     out = pd.Series(
-        [None if any(v is None for v in row) else "|".join(str(v) for v in row) for row in zip(*parts, strict=True)],
+        [
+            None if any(v is None for v in row) else "|".join(str(v) for v in row)
+            for row in zip(*parts, strict=True)
+        ],
         index=frame.index,
         dtype=object,
     )
     return out
 
 
+def _in(values: pd.Series, ids: set[str]) -> pd.Series:
+    """Membership of each value in a set of ids, as a boolean Series."""
+    arr = values.to_numpy(dtype=object)
+    return pd.Series(np.fromiter((v in ids for v in arr), bool, len(arr)), index=values.index)
+
+
 def _org_labels(ids: pd.Series, known: KnownIds) -> pd.Series:
     values = ids.to_numpy(dtype=object)
     is_gov = np.fromiter((v in known.gov for v in values), bool, len(values))
     is_ent = np.fromiter((v in known.enterprises for v in values), bool, len(values))
-    prefix = np.fromiter((isinstance(v, str) and v.startswith("11") for v in values), bool, len(values))
+    prefix = np.fromiter(
+        (isinstance(v, str) and v.startswith("11") for v in values), bool, len(values)
+    )
     gov = is_gov | (~is_ent & prefix)
     return pd.Series(np.where(gov, "GovUnit", "Enterprise"), index=ids.index, dtype=object)
 
@@ -94,9 +108,7 @@ def _props(frame: pd.DataFrame, mapping: dict[str, str], extras: list[str]) -> p
     return pd.DataFrame(cols, index=frame.index)
 
 
-def map_chunk(
-    frame: pd.DataFrame, spec: TableSpec, batch: str, known: KnownIds
-) -> MappedChunk:
+def map_chunk(frame: pd.DataFrame, spec: TableSpec, batch: str, known: KnownIds) -> MappedChunk:
     """Map validated rows of ``spec`` to node/relationship frames (with provenance).
 
     ``known`` is updated with the government units, enterprises and local record ids this chunk
@@ -124,14 +136,16 @@ def map_chunk(
     dangling_mask = pd.Series(False, index=frame.index)
     dangling_refs: dict[str, int] = {}
     for col, label in spec.local_references:
-        vals = frame[col] if col in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-        present = vals.notna()
-        ok = vals.map(lambda v, s=known.of(label): v in s)
-        missing = present & ~ok.astype(bool)
+        vals = (
+            frame[col] if col in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+        )
+        missing = vals.notna() & ~_in(vals, known.of(label))
         dangling_refs[col] = int(missing.sum())
         dangling_mask |= missing
     for j, em in enumerate(spec.edges):
-        rels_frame, bare = _edges(frame, em, row_ids, known, prov, extras if (not spec.nodes and j == 0) else [])
+        rels_frame, bare = _edges(
+            frame, em, row_ids, known, prov, extras if (not spec.nodes and j == 0) else []
+        )
         if rels_frame is not None:
             rels.append((em.type, rels_frame))
         nodes.extend((label, f, True) for label, f in bare)
@@ -169,8 +183,7 @@ def _edges(
     ok = src.notna() & dst.notna() & ids.notna()
     for ep, vals in ((em.src, src), (em.dst, dst)):
         if ep.kind == "local":
-            s = known.of(ep.label)  # type: ignore[arg-type]
-            ok &= vals.map(lambda v, s=s: v in s).astype(bool)
+            ok &= _in(vals, known.of(ep.label))  # type: ignore[arg-type]
     if not ok.any():
         return None, []
     edge = pd.DataFrame(
@@ -188,5 +201,3 @@ def _edges(
         for label, group in refs.groupby("label", sort=True):
             bare.append((str(label), group.drop(columns="label").drop_duplicates("id")))
     return out.reset_index(drop=True), bare
-
-

@@ -81,7 +81,8 @@ def detect_encoding(path: Path) -> str:
                 pass
     except UnicodeDecodeError as e:
         raise DataError(
-            "unreadable_file", f"{path.name}: neither UTF-8 nor GB18030 text ({e.reason} at byte {e.start})"
+            "unreadable_file",
+            f"{path.name}: neither UTF-8 nor GB18030 text ({e.reason} at byte {e.start})",
         ) from e
     return "gb18030"
 
@@ -124,7 +125,9 @@ def discover(dataset_dir: str | Path) -> tuple[dict[str, TableSource], list[str]
         p = root / fname
         fmt = p.suffix.lower()
         if fmt not in _FORMATS:
-            raise DataError("unreadable_file", f"{fname}: unsupported format {fmt!r} (csv/xlsx/parquet)")
+            raise DataError(
+                "unreadable_file", f"{fname}: unsupported format {fmt!r} (csv/xlsx/parquet)"
+            )
         renames = {header_key(k): v for k, v in (entry.get("columns") or {}).items()}
         bad = [v for v in renames.values() if v not in CONTRACT[table].columns]
         if bad:
@@ -142,17 +145,23 @@ def discover(dataset_dir: str | Path) -> tuple[dict[str, TableSource], list[str]
             sources[table] = TableSource(table, found[0], found[0].suffix[1:])
             claimed.add(found[0].name)
     ignored = sorted(
-        p.name for p in root.iterdir() if p.is_file() and p.name not in claimed and not p.name.startswith(".")
+        p.name
+        for p in root.iterdir()
+        if p.is_file() and p.name not in claimed and not p.name.startswith(".")
     )
     ordered = dict(sorted(sources.items(), key=lambda kv: CONTRACT[kv[0]].order))
     return ordered, ignored
 
 
-def _canonical_headers(headers: list[object], spec: TableSpec, renames: dict[str, str]) -> list[str]:
+def _canonical_headers(
+    headers: list[object], spec: TableSpec, renames: dict[str, str]
+) -> list[str]:
     out: list[str] = []
     for i, h in enumerate(headers):
         raw = "" if h is None else str(h).strip()
-        name = renames.get(header_key(raw)) or spec.canonical_column(raw) or raw or f"column_{i + 1}"
+        name = (
+            renames.get(header_key(raw)) or spec.canonical_column(raw) or raw or f"column_{i + 1}"
+        )
         if name in out:
             raise DataError("duplicate_column", f"{spec.name}: two columns map to {name!r}")
         out.append(name)
@@ -244,7 +253,9 @@ def _parquet_chunks(src: TableSource, spec: TableSpec, chunk_rows: int) -> Itera
     try:
         pf = pq.ParquetFile(src.path)
     except Exception as e:
-        raise DataError("unreadable_file", f"{src.path.name}: not a readable Parquet file ({e})") from e
+        raise DataError(
+            "unreadable_file", f"{src.path.name}: not a readable Parquet file ({e})"
+        ) from e
     headers = _canonical_headers(list(pf.schema_arrow.names), spec, src.renames)
     line = 2
     for batch in pf.iter_batches(batch_size=chunk_rows):

@@ -32,7 +32,13 @@ from graph_models.errors import DataError
 from graph_models.value_types import split_region_code
 from loaders.contract import TableSpec
 
-__all__ = ["REJECT_COLUMNS", "DuplicateTracker", "ValidatedChunk", "check_columns", "validate_chunk"]
+__all__ = [
+    "REJECT_COLUMNS",
+    "DuplicateTracker",
+    "ValidatedChunk",
+    "check_columns",
+    "validate_chunk",
+]
 
 REJECT_COLUMNS = ["line", "reason", "column", "message"]
 #: A column whose every non-blank value fails (at least this many) is a wrong-typed column.
@@ -74,7 +80,8 @@ def check_columns(spec: TableSpec, columns: list[str], file_name: str) -> None:
         want = ", ".join(f"{c} ({spec.columns[c].zh})" for c in missing)
         have = ", ".join(c for c in columns if c != "_line")
         raise DataError(
-            "missing_column", f"{file_name}: required column(s) {want} not found; headers are: {have}"
+            "missing_column",
+            f"{file_name}: required column(s) {want} not found; headers are: {have}",
         )
 
 
@@ -172,7 +179,9 @@ def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -
                 "line": [ln for ln, _ in bad_shape],
                 "reason": "bad_row_shape",
                 "column": None,
-                "message": [f"{len(rec)} fields where the header has {width}" for _, rec in bad_shape],
+                "message": [
+                    f"{len(rec)} fields where the header has {width}" for _, rec in bad_shape
+                ],
                 "raw": [json.dumps(rec, ensure_ascii=False) for _, rec in bad_shape],
             }
         )

@@ -32,8 +32,12 @@ def neo4j_env() -> dict[str, str] | None:
     status = subprocess.run(["bash", str(script), "status"], capture_output=True, text=True)
     if status.returncode != 0:
         return None
-    uri = subprocess.run(["bash", str(script), "uri"], capture_output=True, text=True).stdout.strip()
-    pw = subprocess.run(["bash", str(script), "password"], capture_output=True, text=True).stdout.strip()
+    uri = subprocess.run(
+        ["bash", str(script), "uri"], capture_output=True, text=True
+    ).stdout.strip()
+    pw = subprocess.run(
+        ["bash", str(script), "password"], capture_output=True, text=True
+    ).stdout.strip()
     return {"uri": uri, "user": "neo4j", "password": pw}
 
 

@@ -76,7 +76,12 @@ def build(root: Path) -> Path:
         [
             [GOV, "博爱县人民政府", "410822", "人民政府"],
             [SASAC, "博爱县国资委", "410822", "国资委"],
-            [GOV[:17] + ("0" if GOV[17] != "0" else "1"), "坏代码", "410822", "其他"],  # bad_checksum
+            [
+                GOV[:17] + ("0" if GOV[17] != "0" else "1"),
+                "坏代码",
+                "410822",
+                "其他",
+            ],  # bad_checksum
         ],
         encoding="gb18030",
     )

@@ -43,8 +43,17 @@ def test_rejects_files_carry_line_reason_and_raw_row(dataset, tmp_path):
     # both failures of line 6 are named in its message
     assert "required" in persons.loc[1, "message"] and "check" in persons.loc[1, "message"]
     reasons = {
-        t: pd.read_csv(tmp_path / "rej" / f"{t}.csv", dtype=str, encoding="utf-8-sig")["reason"].tolist()
-        for t in ("regions", "gov_units", "enterprises", "shareholdings", "households", "aid_payments")
+        t: pd.read_csv(tmp_path / "rej" / f"{t}.csv", dtype=str, encoding="utf-8-sig")[
+            "reason"
+        ].tolist()
+        for t in (
+            "regions",
+            "gov_units",
+            "enterprises",
+            "shareholdings",
+            "households",
+            "aid_payments",
+        )
     }
     assert reasons == {
         "regions": ["bad_region"],
@@ -106,7 +115,10 @@ def test_provenance_on_every_node_and_relationship(dataset):
 def test_loading_twice_gives_the_same_graph(dataset, tmp_path):
     store = MemoryStore(tmp_path / "ws")
     load_dataset(dataset, store)
-    first = {lbl: store.nodes(lbl).sort_values("id").reset_index(drop=True) for lbl in store.counts()["nodes"]}
+    first = {
+        lbl: store.nodes(lbl).sort_values("id").reset_index(drop=True)
+        for lbl in store.counts()["nodes"]
+    }
     first_rels = {
         t: store.relationships(t).sort_values("id").reset_index(drop=True)
         for t in store.counts()["relationships"]
@@ -151,19 +163,31 @@ def test_manifest_maps_other_names(tmp_path):
     [
         (lambda d: None, "missing_dataset"),
         (lambda d: (d.mkdir(), (d / "deaths.csv").write_text("name,x\na,b\n")), "missing_column"),
-        (lambda d: (d.mkdir(), (d / "deaths.csv").write_bytes(b"person_id,death_date\n\xff\xfe\x80\x81\n")),
-         "unreadable_file"),  # fmt: skip
+        (
+            lambda d: (
+                d.mkdir(),
+                (d / "deaths.csv").write_bytes(b"person_id,death_date\n\xff\xfe\x80\x81\n"),
+            ),
+            "unreadable_file",
+        ),
         (
             lambda d: (
                 d.mkdir(),
                 (d / "deaths.csv").write_text(
-                    "person_id,death_date\n" + "".join(f"{db.HEAD1},no date {i}\n" for i in range(30))
+                    "person_id,death_date\n"
+                    + "".join(f"{db.HEAD1},no date {i}\n" for i in range(30))
                 ),
             ),
             "wrong_type_column",
         ),
-        (lambda d: (d.mkdir(), (d / "deaths.csv").write_text("a"), (d / "deaths.parquet").write_text("b")),
-         "ambiguous_table"),  # fmt: skip
+        (
+            lambda d: (
+                d.mkdir(),
+                (d / "deaths.csv").write_text("a"),
+                (d / "deaths.parquet").write_text("b"),
+            ),
+            "ambiguous_table",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_data_error(tmp_path, setup, code):
@@ -176,7 +200,9 @@ def test_bad_input_is_a_clear_data_error(tmp_path, setup, code):
 
 
 # -- properties of the parsers ------------------------------------------------------------------
-_text = st.text(alphabet=st.characters(codec="gb18030", exclude_categories=("Cs", "Cc")), max_size=40)
+_text = st.text(
+    alphabet=st.characters(codec="gb18030", exclude_categories=("Cs", "Cc")), max_size=40
+)
 
 
 @settings(max_examples=60, deadline=None)
