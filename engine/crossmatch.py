@@ -1,0 +1,114 @@
+"""Vectorised cross-matching of registers: typed DuckDB views over store frames, joined in SQL.
+
+Detectors that compare registers (payments against deaths, payroll, prison terms, the household
+roster...) express the comparison as one SQL join over whole tables instead of a Python loop over
+rows. The engine is DuckDB, chosen by measurement (``bench/bench_aid.py --micro``; 2-core machine,
+1M x 1M rows keyed by an 18-character resident ID, pandas 3 with Arrow-backed strings): inner join
+DuckDB 0.25 s, Polars 0.34 s (including conversion), pandas ``merge`` 0.93 s; semi-join DuckDB
+0.39 s against pandas ``isin`` 7.3 s on Arrow strings (1.1 s after converting to object); shared-phone
+self-join DuckDB 0.17 s, Polars 0.32 s, pandas 0.77 s. DuckDB also scans pandas frames in place (no
+copy into the database), does date arithmetic in SQL and spills to disk under memory pressure.
+
+Frames from the store carry ISO date strings and may have all-null columns (an optional column no
+row filled); :meth:`CrossMatch.register` therefore declares a type per column and casts once, in a
+view, so every query sees ``DATE``/``DOUBLE``/``VARCHAR`` whatever the frame held.
+
+Examples
+--------
+>>> import pandas as pd
+>>> cm = CrossMatch()
+>>> cm.register("pay", pd.DataFrame({"who": ["A", "B"], "paid": ["2021-01-05", "2021-04-01"]}),
+...             {"who": "text", "paid": "date"})
+>>> cm.register("died", pd.DataFrame({"who": ["B"], "day": ["2021-02-01"]}), {"who": "text", "day": "date"})
+>>> cm.query("SELECT who, CAST(paid AS VARCHAR) AS paid FROM pay JOIN died USING (who) "
+...          "WHERE paid > day").to_dict("records")
+[{'who': 'B', 'paid': '2021-04-01'}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["COLUMN_TYPES", "CrossMatch"]
+
+#: Declared column type -> SQL cast applied in the typed view.
+COLUMN_TYPES = {
+    "text": "CAST({col} AS VARCHAR)",
+    "date": "TRY_CAST(CAST({col} AS VARCHAR) AS DATE)",
+    "float": "TRY_CAST({col} AS DOUBLE)",
+    "int": "TRY_CAST({col} AS BIGINT)",
+}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class CrossMatch:
+    """A DuckDB session holding typed views over pandas frames.
+
+    Parameters
+    ----------
+    threads : int, optional
+        DuckDB worker threads (default: DuckDB's choice, one per core).
+    memory_limit : str, optional
+        DuckDB memory limit such as ``"8GB"``; beyond it DuckDB spills to a temporary directory.
+
+    Notes
+    -----
+    Frames are scanned in place: keep a reference to a registered frame for as long as the
+    session is used (this class does).
+    """
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(database=":memory:")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute("SET memory_limit = ?", [memory_limit])
+        self.con.execute("SET preserve_insertion_order = false")
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._names: set[str] = set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def register(self, name: str, frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
+        """Expose ``frame`` as view ``name`` with the declared ``columns`` (name -> type).
+
+        Columns the frame lacks become typed NULLs, so optional columns need no special case.
+        """
+        raw = f"_raw_{name}"
+        present = [c for c in columns if c in frame.columns]
+        # DuckDB scans need at least one column; a frame with none of ours still has its row count
+        source = frame[present] if present else pd.DataFrame({"_row": range(len(frame))})
+        self._frames[raw] = source
+        self.con.register(raw, source)
+        select = []
+        for col, kind in columns.items():
+            cast = COLUMN_TYPES[kind]
+            expr = cast.format(col=_quote(col)) if col in present else cast.format(col="NULL")
+            select.append(f"{expr} AS {_quote(col)}")
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {_quote(name)} AS SELECT {', '.join(select)} FROM {_quote(raw)}"
+        )
+        self._names.add(name)
+
+    def materialise(self, name: str, sql: str, params: list[Any] | None = None) -> None:
+        """Run ``sql`` once and keep its result as table ``name`` (for results several queries reuse)."""
+        self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS {sql}", params or [])
+        self._names.add(name)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run ``sql`` and return a pandas frame (dates come back as ``datetime64``)."""
+        return self.con.execute(sql, params or []).df()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        """First column of the first row of ``sql``."""
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]

@@ -1,0 +1,153 @@
+"""``aid.asset_mismatch``: a registered poor household owns a car, commercial housing or a business.
+One flag per household."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from engine.context import DetectorContext
+from engine.detectors.aid_tables import aid_tables, evidence_records, iso_day
+from engine.flags import Flag
+from engine.registry import detector
+
+__all__ = ["AssetMismatchSettings", "asset_mismatch"]
+
+_KIND_ZH = {"vehicle": "车辆", "property": "商品房", "business": "工商登记"}
+_KIND_EN = {
+    "vehicle": "vehicle",
+    "property": "commercial housing",
+    "business": "registered business",
+}
+
+
+@dataclass(frozen=True)
+class AssetMismatchSettings:
+    property_types: tuple[str, ...] = field(
+        default=("commercial",),
+        metadata={"doc": "Property types that disqualify (self-built rural houses do not)."},
+    )
+    exempt_vehicle_types: tuple[str, ...] = field(
+        default=(
+            "摩托车", "农用车", "拖拉机", "三轮汽车", "低速货车", "残疾人机动轮椅车",
+            "motorcycle", "tractor", "agricultural",
+        ),
+        metadata={
+            "doc": "Vehicle types that do not disqualify (compared case-insensitively): provincial "
+            "rules exclude motorcycles, farm vehicles and disability carriages from 'owns a car'."
+        },
+    )  # fmt: skip
+    business_roles: tuple[str, ...] = field(
+        default=("legal_rep", "shareholder", "sole_proprietor"),
+        metadata={"doc": "Business registration roles that count as owning a business."},
+    )
+
+
+@detector(
+    "aid.asset_mismatch",
+    title_zh="建档立卡户拥有车辆、商品房或经营实体",
+    title_en="Aid household owns a vehicle, commercial housing or a business",
+    requires=("Household",),
+    settings=AssetMismatchSettings,
+    subject="household_id",
+)
+def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Iterator[Flag]:
+    """Assets of any roster member registered before or during the household's aid period.
+
+    Assets: vehicles (minus exempt types), properties of the listed types (commercial housing by
+    default, never self-built houses), business registrations in the listed roles. The aid period
+    is ``[start, end]`` (see ``AidTables.household_periods``: start = enrolment or first payment,
+    whichever is earlier; end = ``ctx.as_of`` while enrolled, else the exit date when the data has
+    an ``exit_date`` column, else the last payment). An asset counts when registered on or before
+    the end: before the start means the household owned it when identified as poor, during means
+    it was acquired while drawing aid (severity high). An asset registered after an exited
+    household's exit is not flagged; an asset without a registration date counts only while the
+    household is enrolled. Rule: the identification standard for registered poor households
+    (“两不愁三保障”, 国开办发〔2014〕24号 and provincial rules) excludes households owning a car,
+    commercial housing or a business.
+    """
+    tables = aid_tables(ctx)
+    periods = tables.household_periods()
+    exempt = [t.lower() for t in settings.exempt_vehicle_types]
+    matched = tables.cm.query(
+        f"""
+        WITH assets AS (
+            SELECT 'vehicle' AS kind, owner_id AS person_id, id AS asset_id,
+                   vehicle_type AS detail, purchase_price AS value, registered_date, _table, _line
+            FROM vehicles
+            WHERE owner_id IS NOT NULL
+              AND (vehicle_type IS NULL OR lower(vehicle_type) NOT IN (SELECT unnest(?::VARCHAR[])))
+            UNION ALL
+            SELECT 'property', owner_id, id, property_type, area_m2, registered_date, _table, _line
+            FROM properties
+            WHERE owner_id IS NOT NULL AND property_type IN (SELECT unnest(?::VARCHAR[]))
+            UNION ALL
+            SELECT 'business', b.src, b.dst, b.role || COALESCE(' ' || e.name, ''), NULL,
+                   b.registered_date, b._table, b._line
+            FROM business AS b LEFT JOIN enterprises AS e ON e.id = b.dst
+            WHERE b.role IN (SELECT unnest(?::VARCHAR[]))
+        )
+        SELECT a.*, r.household_id, hp.period_start, hp.period_end, hp.status, h.region_code,
+               a.registered_date >= hp.period_start AS during
+        FROM assets AS a
+        JOIN roster AS r ON r.person_id = a.person_id
+        JOIN {periods} AS hp ON hp.household_id = r.household_id
+        JOIN households AS h ON h.household_id = r.household_id
+        WHERE (a.registered_date IS NOT NULL AND a.registered_date <= hp.period_end)
+           OR (a.registered_date IS NULL AND COALESCE(hp.status, 'enrolled') <> 'exited')
+        ORDER BY r.household_id, a.registered_date, a.asset_id
+        """,
+        [exempt, list(settings.property_types), list(settings.business_roles)],
+    )
+    if matched.empty:
+        return
+    names = tables.names(matched["person_id"].unique())
+    for hh, rows in matched.groupby("household_id", sort=False):
+        during = rows["during"].fillna(False).astype(bool)
+        parts_zh, parts_en = [], []
+        for row in rows.head(5).itertuples(index=False):
+            owner = tables.name_of(row.person_id, names)
+            day = iso_day(row.registered_date) or "日期不详"
+            day_en = iso_day(row.registered_date) or "date unknown"
+            parts_zh.append(
+                f"{owner}名下{_KIND_ZH[row.kind]}{row.asset_id}（{row.detail or ''}，登记于{day}）"
+            )
+            parts_en.append(
+                f"{owner} owns {_KIND_EN[row.kind]} {row.asset_id} ({row.detail or ''}, registered {day_en})"
+            )
+        start = iso_day(rows["period_start"].iloc[0]) or "?"
+        end = iso_day(rows["period_end"].iloc[0]) or "?"
+        yield Flag(
+            detector="aid.asset_mismatch",
+            subject_type="household_id",
+            subject_id=hh,
+            severity="high" if during.any() else "medium",
+            score=float(len(rows) + during.sum()),
+            entities=[hh, *rows["person_id"], *rows["asset_id"]],
+            region_code=rows["region_code"].iloc[0],
+            evidence={
+                "assets": evidence_records(
+                    rows,
+                    [
+                        "kind",
+                        "asset_id",
+                        "person_id",
+                        "detail",
+                        "value",
+                        "registered_date",
+                        "during",
+                    ],
+                ),
+                "figures": {
+                    "assets": len(rows),
+                    "acquired_during_aid": int(during.sum()),
+                    "aid_period_start": iso_day(rows["period_start"].iloc[0]),
+                    "aid_period_end": iso_day(rows["period_end"].iloc[0]),
+                    "household_status": rows["status"].iloc[0],
+                },
+            },
+            explanation={
+                "zh": f"建档立卡户{hh}（帮扶期{start}至{end}）：" + "；".join(parts_zh),
+                "en": f"Aid household {hh} (aid period {start} to {end}): " + "; ".join(parts_en),
+            },
+        )
