@@ -25,14 +25,21 @@ shocks at once (one column each), so its work is proportional to the edges each 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["DebtRankResult", "debtrank", "debtrank_by_node", "impact_matrix"]
+__all__ = [
+    "DebtRankResult",
+    "ShockBatch",
+    "debtrank",
+    "debtrank_by_node",
+    "impact_matrix",
+    "single_shock_runs",
+]
 
 _U, _D, _I = 0, 1, 2
 
@@ -168,6 +175,59 @@ def debtrank(
     )
 
 
+@dataclass(frozen=True)
+class ShockBatch:
+    """Single-node shocks run side by side: column ``c`` of ``h`` is the final distress ``h(T)``
+    of the run that shocked ``sources[c]`` alone with ``shocks[c]``."""
+
+    nodes: pd.Index
+    sources: list[str]
+    shocks: np.ndarray
+    h: np.ndarray
+    value: np.ndarray
+
+    @property
+    def R(self) -> np.ndarray:
+        """DebtRank of each column's shock: ``sum_j h_j(T) v_j - shock * v_source``."""
+        idx = self.nodes.get_indexer(self.sources)
+        return self.value @ self.h - self.shocks * self.value[idx]
+
+
+def single_shock_runs(
+    exposures: pd.DataFrame,
+    equity: Mapping[str, float] | pd.Series,
+    value: Mapping[str, float] | pd.Series,
+    shocks: Mapping[str, float],
+    *,
+    batch_cells: int = 20_000_000,
+) -> Iterator[ShockBatch]:
+    """Run one DebtRank per ``shocks`` entry (that node alone distressed), in batches.
+
+    Each batch holds at most ``batch_cells`` (nodes x runs) cells (9 bytes each); each round
+    touches only the distressed entries, so a batch costs the edges its shocks reach. Nodes
+    with no outgoing impact are run too (their ``h`` is just the shock).
+
+    Examples
+    --------
+    >>> ex = pd.DataFrame({"creditor": ["a"], "debtor": ["b"], "amount": [5.0]})
+    >>> b = next(single_shock_runs(ex, {"a": 10, "b": 10}, {"a": 1, "b": 1}, {"b": 1.0}))
+    >>> b.h[:, 0].tolist(), b.R.tolist()
+    ([0.5, 1.0], [0.25])
+    """
+    nodes = _node_index(exposures, equity, value, shocks)
+    n = len(nodes)
+    w_t = impact_matrix(exposures, equity, nodes).T.tocsr()
+    v = _relative_value(value, nodes)
+    ids = list(shocks)
+    src_idx = nodes.get_indexer(ids)
+    psi = np.array([float(shocks[k]) for k in ids])
+    width = max(1, batch_cells // max(n, 1))
+    for start in range(0, len(ids), width):
+        sl = slice(start, start + width)
+        h = _batch_run(w_t, src_idx[sl], psi[sl])
+        yield ShockBatch(nodes, ids[sl], psi[sl], h, v)
+
+
 def debtrank_by_node(
     exposures: pd.DataFrame,
     equity: Mapping[str, float] | pd.Series,
@@ -179,10 +239,6 @@ def debtrank_by_node(
 ) -> pd.Series:
     """DebtRank ``R_i`` of each single-node shock ``h_i(1) = shock`` (the paper's node ranking).
 
-    Runs the same dynamics as :func:`debtrank`, one column per source node, in batches of at
-    most ``batch_cells`` (nodes x sources) cells; each round touches only the distressed
-    entries, so a batch costs the edges its shocks actually reach.
-
     Parameters
     ----------
     exposures, equity, value
@@ -192,7 +248,7 @@ def debtrank_by_node(
     shock : float
         Initial distress of the shocked node.
     batch_cells : int
-        Memory bound for one batch (each cell costs 9 bytes).
+        Memory bound for one batch (see :func:`single_shock_runs`).
 
     Returns
     -------
@@ -205,36 +261,32 @@ def debtrank_by_node(
     >>> debtrank_by_node(ex, {"a": 10, "b": 10, "c": 10}, {"a": 1, "b": 1, "c": 1}).round(4).tolist()
     [0.0, 0.1667, 0.25]
     """
-    nodes = _node_index(exposures, equity, value)
-    src_ids = list(nodes) if sources is None else list(dict.fromkeys(sources))
-    unknown = [s for s in src_ids if s not in nodes]
-    if unknown:
-        nodes = pd.Index(sorted(set(nodes) | set(unknown)))
-    n = len(nodes)
-    w_t = impact_matrix(exposures, equity, nodes).T.tocsr()
-    v = _relative_value(value, nodes)
-    src_idx = nodes.get_indexer(src_ids)
-    out = np.zeros(len(src_ids))
-    # a source with no outgoing impact has R = 0 without running anything
-    has_impact = np.diff(w_t.tocsc().indptr)[src_idx] > 0
-    active = np.flatnonzero(has_impact)
-    width = max(1, batch_cells // max(n, 1))
-    for start in range(0, len(active), width):
-        cols = active[start : start + width]
-        out[cols] = _batch_debtrank(w_t, v, src_idx[cols], shock)
-    return pd.Series(out, index=pd.Index(src_ids), name="debtrank")
+    ids = (
+        list(_node_index(exposures, equity, value))
+        if sources is None
+        else list(dict.fromkeys(sources))
+    )
+    nodes = _node_index(exposures, equity, value, dict.fromkeys(ids, shock))
+    w = impact_matrix(exposures, equity, nodes)
+    has_impact = np.diff(w.indptr)[nodes.get_indexer(ids)] > 0
+    out = pd.Series(0.0, index=pd.Index(ids), name="debtrank")
+    active = [k for k, on in zip(ids, has_impact, strict=True) if on]
+    for batch in single_shock_runs(
+        exposures, equity, value, dict.fromkeys(active, shock), batch_cells=batch_cells
+    ):
+        out[batch.sources] = batch.R
+    return out
 
 
-def _batch_debtrank(
-    w_t: sp.csr_matrix, v: np.ndarray, sources: np.ndarray, shock: float
-) -> np.ndarray:
+def _batch_run(w_t: sp.csr_matrix, sources: np.ndarray, shocks: np.ndarray) -> np.ndarray:
     n, k = w_t.shape[0], len(sources)
     h = np.zeros((n, k))
     state = np.zeros((n, k), dtype=np.int8)
     cols = np.arange(k)
-    h[sources, cols] = shock
-    state[sources, cols] = _D
-    rows_d, cols_d = sources.copy(), cols.copy()
+    h[sources, cols] = shocks
+    live = shocks > 0
+    rows_d, cols_d = sources[live], cols[live]
+    state[rows_d, cols_d] = _D
     while len(rows_d):
         x = sp.csc_matrix((h[rows_d, cols_d], (rows_d, cols_d)), shape=(n, k))
         delta = (w_t @ x).tocoo()
@@ -244,4 +296,4 @@ def _batch_debtrank(
         fresh = (state[r, c] == _U) & (h[r, c] > 0)
         rows_d, cols_d = r[fresh], c[fresh]
         state[rows_d, cols_d] = _D
-    return v @ h - shock * v[sources]
+    return h

@@ -1,0 +1,195 @@
+"""Shared evidence and wording for the debt and guarantee detectors (no detector lives here).
+
+* :func:`entity_directory` -- names, regions and balance-sheet figures of every government unit
+  and enterprise, read once per run;
+* :func:`active_guarantees` -- GUARANTEES in force on the run's reference date;
+* :func:`records` -- source rows with their ``_table`` / ``_line`` provenance for evidence;
+* :func:`wan_zh` / :func:`yuan_en` -- amounts as written in Chinese (万元) and English text;
+* :func:`stable_id` -- a short id from a set of members (circles, cycles), stable across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.context import DetectorContext
+from engine.flags import jsonable
+
+__all__ = [
+    "EntityDirectory",
+    "active_guarantees",
+    "entity_directory",
+    "pct",
+    "records",
+    "stable_id",
+    "wan_zh",
+    "yuan_en",
+]
+
+EVIDENCE_LIMIT = 50
+
+
+def wan_zh(amount: float) -> str:
+    """An amount in yuan as written in Chinese text: 万元 from 10,000 yuan up.
+
+    Examples
+    --------
+    >>> wan_zh(12_345_000), wan_zh(3600), wan_zh(50_000_000)
+    ('1,234.5万元', '3,600元', '5,000万元')
+    """
+    amount = float(amount or 0.0)
+    if abs(amount) < 10_000:
+        return f"{amount:,.0f}元"
+    text = f"{amount / 10_000:,.2f}".rstrip("0").rstrip(".")
+    return text + "万元"
+
+
+def yuan_en(amount: float) -> str:
+    """An amount in yuan as written in English text.
+
+    Examples
+    --------
+    >>> yuan_en(12_345_000)
+    'CNY 12,345,000'
+    """
+    return f"CNY {float(amount or 0.0):,.0f}"
+
+
+def pct(ratio: float) -> str:
+    """A ratio as a percentage with one decimal.
+
+    Examples
+    --------
+    >>> pct(0.5123)
+    '51.2%'
+    """
+    return f"{100 * float(ratio):.1f}%"
+
+
+def stable_id(prefix: str, members: Iterable[str]) -> str:
+    """``prefix`` + 16 hex chars of SHA-256 over the sorted distinct members.
+
+    Examples
+    --------
+    >>> stable_id("GC-", ["b", "a"]) == stable_id("GC-", ["a", "b", "a"])
+    True
+    """
+    blob = "\x1f".join(sorted(set(members)))
+    return prefix + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def records(
+    frame: pd.DataFrame, fields: Sequence[str], limit: int = EVIDENCE_LIMIT
+) -> list[dict[str, Any]]:
+    """Rows as evidence: the given fields plus ``_table`` and ``_line`` provenance.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": ["g1"], "amount": [5.0], "_table": ["guarantees"], "_line": [3]})
+    >>> records(f, ["id", "amount"])
+    [{'id': 'g1', 'amount': 5.0, '_table': 'guarantees', '_line': 3}]
+    """
+    cols = [c for c in [*fields, "_table", "_line"] if c in frame.columns]
+    out = []
+    for row in frame[cols].head(limit).to_dict("records"):
+        out.append(jsonable(row))
+    return out
+
+
+@dataclass(frozen=True)
+class EntityDirectory:
+    """Government units and enterprises by id: ``frame`` has ``label, name, region_code, kind,
+    net_assets, total_assets, total_liabilities`` indexed by id."""
+
+    frame: pd.DataFrame
+    gov_ids: frozenset[str]
+
+    def name(self, entity_id: str) -> str:
+        if entity_id in self.frame.index:
+            value = self.frame.at[entity_id, "name"]
+            if isinstance(value, str) and value:
+                return value
+        return entity_id
+
+    def region(self, entity_id: str) -> str | None:
+        if entity_id in self.frame.index:
+            value = self.frame.at[entity_id, "region_code"]
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def figure(self, entity_id: str, column: str) -> float:
+        if entity_id in self.frame.index:
+            value = self.frame.at[entity_id, column]
+            if value is not None and not pd.isna(value):
+                return float(value)
+        return float("nan")
+
+    def is_gov(self, entity_id: str) -> bool:
+        return entity_id in self.gov_ids
+
+
+def entity_directory(ctx: DetectorContext) -> EntityDirectory:
+    """Every GovUnit and Enterprise node, memoised per run."""
+
+    def build() -> EntityDirectory:
+        cols = [
+            "id",
+            "name",
+            "region_code",
+            "kind",
+            "net_assets",
+            "total_assets",
+            "total_liabilities",
+        ]
+        gov = ctx.nodes("GovUnit").reindex(columns=cols).assign(label="GovUnit")
+        ent = ctx.nodes("Enterprise").reindex(columns=cols).assign(label="Enterprise")
+        frame = pd.concat([gov, ent], ignore_index=True).drop_duplicates("id", keep="first")
+        for col in ("net_assets", "total_assets", "total_liabilities"):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce")
+        gov_ids = set(gov["id"].astype(str))
+        # a referenced USCC starting 11 is a government organ even if no table defines it
+        for rtype in ("HOLDS_SHARES", "GUARANTEES", "FUND_FLOW"):
+            rel = ctx.relationships(rtype, ["src", "src_label", "dst", "dst_label"])
+            gov_ids |= set(rel.loc[rel["src_label"] == "GovUnit", "src"].astype(str))
+            gov_ids |= set(rel.loc[rel["dst_label"] == "GovUnit", "dst"].astype(str))
+        return EntityDirectory(frame.set_index("id"), frozenset(gov_ids))
+
+    return ctx.memo("debt.entity_directory", build)
+
+
+def active_guarantees(ctx: DetectorContext, active_only: bool) -> pd.DataFrame:
+    """GUARANTEES rows (``amount`` numeric) in force on ``ctx.as_of`` when ``active_only``.
+
+    In force: started on or before the reference date (or no start date) and not ended before
+    it (or no end date).
+    """
+    g = ctx.relationships("GUARANTEES").copy()
+    if g.empty:
+        return g
+    g["amount"] = pd.to_numeric(g.get("amount"), errors="coerce").fillna(0.0)
+    if active_only:
+        today = ctx.as_of.isoformat()
+        start = g.get("start_date", pd.Series(None, index=g.index)).astype(object)
+        end = g.get("end_date", pd.Series(None, index=g.index)).astype(object)
+        started = start.isna() | (start.astype(str) <= today)
+        running = end.isna() | (end.astype(str) >= today)
+        g = g[started.to_numpy(dtype=bool) & running.to_numpy(dtype=bool)]
+    return g.reset_index(drop=True)
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column as object Series (all None when absent)."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def as_float(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)

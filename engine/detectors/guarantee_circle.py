@@ -1,0 +1,185 @@
+"""``guarantee.circle``: guarantee circles (担保圈), circular and cross guarantees among >= 3 firms.
+
+A circle is a strongly connected component of the guarantee graph (guarantor -> debtor) with at
+least ``min_firms`` members: every firm in it is, through some chain, a guarantor of every other.
+Inside it the elementary cycles of at most ``max_cycle_length`` guarantees are listed with
+:func:`engine.cycles.bounded_cycles` (SCC-pruned, distance-pruned, capped per component so a dense
+component cannot stall the scan; a capped listing is marked ``cycles_truncated``).
+
+Metrics in the evidence: size, guarantees, density (directed pairs / n(n-1)), reciprocity (share
+of directed pairs whose reverse is also present), total guaranteed amount over total net assets
+(leverage of the circle), and the most central firms by PageRank inside the component
+(igraph, weighted by amount: the firms most guaranteed by the circle). Severity high when the
+circle's guarantees reach ``high_leverage`` of its net assets or it has ``high_size`` firms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import igraph as ig
+import numpy as np
+import pandas as pd
+
+from engine.context import DetectorContext
+from engine.cycles import bounded_cycles, strong_components
+from engine.detectors.debt_evidence import (
+    active_guarantees,
+    entity_directory,
+    pct,
+    stable_id,
+    wan_zh,
+    yuan_en,
+)
+from engine.flags import Flag
+from engine.registry import detector
+
+__all__ = ["GuaranteeCircleSettings", "guarantee_circle"]
+
+
+@dataclass(frozen=True)
+class GuaranteeCircleSettings:
+    min_firms: int = field(
+        default=3, metadata={"doc": "Smallest strongly connected component flagged."}
+    )
+    max_cycle_length: int = field(
+        default=6, metadata={"doc": "Longest elementary cycle listed (guarantees)."}
+    )
+    cycles_per_circle: int = field(
+        default=10_000, metadata={"doc": "Cap on cycles enumerated per circle (marked truncated)."}
+    )
+    cycles_in_evidence: int = field(
+        default=50, metadata={"doc": "Cycles written into the evidence."}
+    )
+    central_firms: int = field(default=5, metadata={"doc": "Most central firms listed."})
+    active_only: bool = field(
+        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    )
+    high_leverage: float = field(
+        default=1.0,
+        metadata={"doc": "Severity high when guarantees inside / net assets reaches this."},
+    )
+    high_size: int = field(default=10, metadata={"doc": "Severity high from this many firms."})
+
+
+@detector(
+    "guarantee.circle",
+    title_zh="担保圈",
+    title_en="Guarantee circle",
+    requires=("GUARANTEES",),
+    settings=GuaranteeCircleSettings,
+    subject="circle_id",
+)
+def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) -> Iterator[Flag]:
+    """Strongly connected components of >= 3 firms in the guarantee graph, with their elementary
+    cycles (length <= 6) and metrics. Score = leverage (guarantees / net assets; size/10 when
+    net assets are unknown)."""
+    directory = entity_directory(ctx)
+    g = active_guarantees(ctx, settings.active_only)
+    if g.empty:
+        return
+    g = g[g["src"] != g["dst"]].assign(
+        src=lambda f: f["src"].astype(str), dst=lambda f: f["dst"].astype(str)
+    )
+    nodes = np.array(sorted(set(g["src"]) | set(g["dst"])), dtype=object)
+    index = {v: i for i, v in enumerate(nodes)}
+    s = g["src"].map(index).to_numpy()
+    d = g["dst"].map(index).to_numpy()
+    labels = strong_components(len(nodes), s, d)
+    sizes = np.bincount(labels)
+    big = np.flatnonzero(sizes >= settings.min_firms)
+    if not len(big):
+        return
+    inside = (labels[s] == labels[d]) & np.isin(labels[s], big)
+    g_in = g[inside].assign(comp=labels[s[inside]])
+    cycles, truncated = bounded_cycles(
+        g_in[["src", "dst"]].drop_duplicates(),
+        settings.max_cycle_length,
+        settings.cycles_per_circle,
+    )
+    cycles_of: dict[int, list[tuple]] = {}
+    for c in cycles:
+        cycles_of.setdefault(int(labels[index[c[0]]]), []).append(c)
+    truncated_comps = {int(labels[index[t[0]]]) for t in truncated}
+    in_big = np.isin(labels, big)
+    members_of = {
+        int(k): sorted(v.tolist()) for k, v in pd.Series(nodes[in_big]).groupby(labels[in_big])
+    }
+    for comp, edges in g_in.groupby("comp", sort=True):
+        members = members_of[int(comp)]
+        n = len(members)
+        pairs = edges.groupby(["src", "dst"])["amount"].sum()
+        pair_set = set(pairs.index)
+        m = len(pair_set)
+        reciprocity = sum((b, a) in pair_set for a, b in pair_set) / m
+        total = float(edges["amount"].sum())
+        net_assets = np.array([directory.figure(f, "net_assets") for f in members])
+        known_na = float(np.nansum(net_assets))
+        leverage = total / known_na if known_na > 0 else float("nan")
+        local = {v: i for i, v in enumerate(members)}
+        sub = ig.Graph(n=n, edges=[(local[a], local[b]) for a, b in pairs.index], directed=True)
+        pr = sub.pagerank(weights=pairs.to_numpy(dtype=float).tolist())
+        order = np.argsort(pr)[::-1][: settings.central_firms]
+        central = [
+            {"id": members[i], "name": directory.name(members[i]), "pagerank": pr[i]} for i in order
+        ]
+        comp_cycles = cycles_of.get(int(comp), [])
+        cid = stable_id("GC-", members)
+        severity = (
+            "high"
+            if (leverage == leverage and leverage >= settings.high_leverage)
+            or n >= settings.high_size
+            else "medium"
+        )
+        first = comp_cycles[0] if comp_cycles else ()
+        loop_zh = " → ".join(directory.name(x) for x in (*first, first[0])) if first else ""
+        regions = [directory.region(f) for f in members if directory.region(f)]
+        region = max(set(regions), key=regions.count) if regions else None
+        yield Flag(
+            detector="guarantee.circle",
+            subject_type="circle_id",
+            subject_id=cid,
+            severity=severity,
+            score=leverage if leverage == leverage else n / 10,
+            entities=[*members, *edges["id"].astype(str)],
+            region_code=region,
+            evidence={
+                "members": [
+                    {"id": f, "name": directory.name(f), "net_assets": None if na != na else na}
+                    for f, na in zip(members, net_assets, strict=True)
+                ],
+                "size": n,
+                "guarantee_count": len(edges),
+                "density": m / (n * (n - 1)),
+                "reciprocity": reciprocity,
+                "total_guaranteed": total,
+                "total_net_assets": known_na,
+                "leverage": None if leverage != leverage else leverage,
+                "central_firms": central,
+                "cycle_count": len(comp_cycles),
+                "cycles_truncated": int(comp) in truncated_comps,
+                "cycles": [list(c) for c in comp_cycles[: settings.cycles_in_evidence]],
+                "guarantees": edges.sort_values("id")[
+                    ["id", "src", "dst", "amount", "_table", "_line"]
+                ]
+                .head(200)
+                .to_dict("records"),
+            },
+            explanation={
+                "zh": f"{n}家企业相互担保形成担保圈（{len(edges)}笔担保，共{wan_zh(total)}"
+                + (f"，为成员净资产合计的{pct(leverage)}" if leverage == leverage else "")
+                + f"），含{len(comp_cycles)}{'+' if int(comp) in truncated_comps else ''}个担保环"
+                + (f"，如{loop_zh}" if loop_zh else "")
+                + f"；核心企业为{central[0]['name']}。",
+                "en": f"{n} firms guarantee one another in a circle ({len(edges)} guarantees, {yuan_en(total)}"
+                + (
+                    f", {pct(leverage)} of their combined net assets"
+                    if leverage == leverage
+                    else ""
+                )
+                + f") with {len(comp_cycles)}{'+' if int(comp) in truncated_comps else ''} guarantee loops"
+                + (f", e.g. {loop_zh}" if loop_zh else "")
+                + f"; most central firm: {central[0]['name']}.",
+            },
+        )

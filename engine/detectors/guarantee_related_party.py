@@ -1,0 +1,130 @@
+"""``guarantee.related_party``: guarantor and debtor share an ultimate controller nothing discloses.
+
+A guarantee between two firms under one controller moves risk inside a group while looking like
+an arm's-length credit enhancement to the lender. From ``ownership.control``: the guarantor's
+and the debtor's ultimate controllers intersect. "Undisclosed" means the relation is not visible
+on the guarantee's face: neither firm holds shares in the other (a parent guaranteeing its
+subsidiary is disclosed by the shareholding itself). Firms related only through the state are
+not related parties (企业会计准则第36号——关联方披露, art. 6: enterprises merely both controlled by
+the state are not related parties), so government controllers are skipped by default.
+Severity high when the control chains to both firms run through intermediaries (each at least
+``high_min_links`` links), medium otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from engine.context import DetectorContext
+from engine.detectors.debt_evidence import (
+    active_guarantees,
+    entity_directory,
+    records,
+    wan_zh,
+    yuan_en,
+)
+from engine.detectors.ownership_control import ownership_control
+from engine.flags import Flag
+from engine.registry import detector
+
+__all__ = ["RelatedPartyGuaranteeSettings", "related_party_guarantee"]
+
+
+@dataclass(frozen=True)
+class RelatedPartyGuaranteeSettings:
+    exclude_state_controlled: bool = field(
+        default=True,
+        metadata={"doc": "Skip a shared controller that is a government unit (CAS 36 art. 6)."},
+    )
+    high_min_links: int = field(
+        default=2,
+        metadata={"doc": "Severity high when both control chains have at least this many links."},
+    )
+    active_only: bool = field(
+        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    )
+
+
+@detector(
+    "guarantee.related_party",
+    title_zh="关联担保未披露",
+    title_en="Undisclosed related-party guarantee",
+    requires=("GUARANTEES", "HOLDS_SHARES"),
+    settings=RelatedPartyGuaranteeSettings,
+    subject="guarantee_id",
+)
+def related_party_guarantee(
+    ctx: DetectorContext, settings: RelatedPartyGuaranteeSettings
+) -> Iterator[Flag]:
+    """Guarantees whose guarantor and debtor share an ultimate controller (from ownership.control),
+    with no direct shareholding between them. Score = amount in 万元."""
+    directory = entity_directory(ctx)
+    oc = ownership_control(ctx)
+    g = active_guarantees(ctx, settings.active_only)
+    if g.empty:
+        return
+    direct = set(zip(oc.graph.holdings["holder_id"], oc.graph.holdings["company_id"], strict=True))
+    for row in g.sort_values("id").to_dict("records"):
+        a, b = str(row["src"]), str(row["dst"])
+        if a == b or (a, b) in direct or (b, a) in direct:
+            continue
+        ca = {r["controller_id"]: r for r in oc.controllers_of(a)}
+        cb = {r["controller_id"]: r for r in oc.controllers_of(b)}
+        shared = sorted(set(ca) & set(cb))
+        if settings.exclude_state_controlled:
+            shared = [c for c in shared if not directory.is_gov(c)]
+        shared = [c for c in shared if c not in (a, b)]
+        if not shared:
+            continue
+        ctrl = shared[0]
+        chain_a, chain_b = ca[ctrl]["chain"], cb[ctrl]["chain"]
+        hidden = min(len(chain_a), len(chain_b)) - 1 >= settings.high_min_links
+        amount = float(row["amount"])
+        na_a, na_b, na_c = directory.name(a), directory.name(b), directory.name(ctrl)
+        yield Flag(
+            detector="guarantee.related_party",
+            subject_type="guarantee_id",
+            subject_id=str(row["id"]),
+            severity="high" if hidden else "medium",
+            score=amount / 10_000,
+            entities=[a, b, ctrl, *chain_a, *chain_b, str(row["id"])],
+            region_code=directory.region(a) or directory.region(b),
+            evidence={
+                "guarantee": records(
+                    pd.DataFrame([row]),
+                    [
+                        "id",
+                        "src",
+                        "dst",
+                        "loan_id",
+                        "amount",
+                        "start_date",
+                        "end_date",
+                        "guarantee_type",
+                    ],
+                )[0],
+                "controller": {"id": ctrl, "name": na_c},
+                "shared_controllers": shared,
+                "guarantor_chain": {
+                    "chain": chain_a,
+                    "link_pcts": ca[ctrl]["chain_pcts"],
+                    "control_pct": ca[ctrl]["control_pct"],
+                },
+                "debtor_chain": {
+                    "chain": chain_b,
+                    "link_pcts": cb[ctrl]["chain_pcts"],
+                    "control_pct": cb[ctrl]["control_pct"],
+                },
+            },
+            explanation={
+                "zh": f"{na_a}为{na_b}提供担保{wan_zh(amount)}，两者同受{na_c}控制"
+                f"（{' → '.join(directory.name(x) for x in chain_a)}；{' → '.join(directory.name(x) for x in chain_b)}），"
+                "双方无直接持股关系，关联关系未在担保中体现。",
+                "en": f"{na_a} guarantees {yuan_en(amount)} for {na_b}; both are controlled by {na_c} "
+                f"({' → '.join(directory.name(x) for x in chain_a)}; {' → '.join(directory.name(x) for x in chain_b)}) "
+                "and neither holds shares in the other, so the relation does not show on the guarantee.",
+            },
+        )
