@@ -24,7 +24,7 @@ import math
 import numbers
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
@@ -839,16 +839,30 @@ class PctType(ValueType):
 # --- account numbers and phones -------------------------------------------------------------
 
 
+def _luhn_ok_many(values: Sequence[str]) -> np.ndarray:
+    """Luhn check of many digit strings at once (vectorised per length); the one Luhn rule."""
+    out = np.zeros(len(values), dtype=bool)
+    by_len: dict[int, list[int]] = {}
+    for i, v in enumerate(values):
+        by_len.setdefault(len(v), []).append(i)
+    for length, idx in by_len.items():
+        if length == 0:
+            continue
+        digits = (
+            np.frombuffer("".join(values[i] for i in idx).encode("ascii"), dtype=np.uint8)
+            .reshape(len(idx), length)
+            .astype(np.int64)
+            - 48
+        )[:, ::-1]
+        doubled = digits[:, 1::2] * 2
+        doubled -= np.where(doubled > 9, 9, 0)
+        total = digits[:, 0::2].sum(axis=1) + doubled.sum(axis=1)
+        out[idx] = total % 10 == 0
+    return out
+
+
 def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if i % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    return bool(_luhn_ok_many([digits])[0])
 
 
 class AccountNoType(ValueType):
@@ -882,6 +896,25 @@ class AccountNoType(ValueType):
         if isinstance(value, str) and value and not _luhn_ok(value):
             return [ValueWarning("luhn_failed", f"account number {value!r} fails the Luhn check")]
         return []
+
+    def warnings_series(self, values: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """Vectorised ``warnings`` (same rule through ``_luhn_ok_many``)."""
+        codes, uniques = _factorize(values)
+        strs = [u if isinstance(u, str) and u.isascii() and u.isdigit() else "" for u in uniques]
+        ok = _luhn_ok_many(strs) | np.array([s == "" for s in strs], dtype=bool)
+        reason = np.array([None if good else "luhn_failed" for good in ok] + [None], dtype=object)
+        message = np.array(
+            [
+                None if good else f"account number {u!r} fails the Luhn check"
+                for u, good in zip(uniques, ok, strict=True)
+            ]
+            + [None],
+            dtype=object,
+        )
+        return (
+            pd.Series(reason.take(codes), index=values.index, name=values.name, dtype=object),
+            pd.Series(message.take(codes), index=values.index, name=values.name, dtype=object),
+        )
 
 
 class PhoneType(ValueType):
@@ -972,6 +1005,18 @@ class TextType(ValueType):
             # A text column with blanks read as float turns id 12 into 12.0.
             return str(int(raw))
         return str(raw).strip() or None
+
+    def clean_series(self, s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """Vectorised ``clean`` for all-string columns (the common CSV case); same rule."""
+        if s.dtype != object or not s.map(type).eq(str).all():
+            return super().clean_series(s)
+        stripped = s.str.strip()
+        values = stripped.where(stripped != "", None).astype(object)
+
+        def none() -> pd.Series:
+            return pd.Series([None] * len(s), index=s.index, name=s.name, dtype=object)
+
+        return values, none(), none()
 
 
 class IntType(ValueType):

@@ -42,29 +42,24 @@ class MappedChunk:
     dangling_refs: dict[str, int]  # column -> count
 
 
+def _as_text(col: pd.Series) -> pd.Series:
+    """Identifier parts as strings with None for missing (dates are already ISO strings)."""
+    if col.dtype == object and col.map(type).isin((str, type(None))).all():
+        return col.where(col.notna(), None)
+    return col.astype(object).map(lambda v: None if v is None or v != v else str(v))
+
+
 def _join_ids(frame: pd.DataFrame, cols: tuple[str, ...], hashed: bool) -> pd.Series:
-    parts = [frame[c].astype(object).where(frame[c].notna(), None) for c in cols]
+    """Ids from key columns: the value, ``a|b|c`` (None when a part is missing), or a hash of the
+    parts (missing parts hashed as empty)."""
+    parts = [_as_text(frame[c]) for c in cols]
+    if len(cols) == 1 and not hashed:
+        return parts[0]
     if hashed:
-        joined = pd.Series(
-            [
-                "\x1f".join("" if v is None else str(v) for v in row)
-                for row in zip(*parts, strict=True)
-            ],
-            index=frame.index,
-            dtype=object,
-        )
-        return joined.map(lambda s: hashlib.sha1(s.encode()).hexdigest()[:20])
-    if len(cols) == 1:
-        return parts[0].map(lambda v: None if v is None else str(v))
-    out = pd.Series(
-        [
-            None if any(v is None for v in row) else "|".join(str(v) for v in row)
-            for row in zip(*parts, strict=True)
-        ],
-        index=frame.index,
-        dtype=object,
-    )
-    return out
+        joined = parts[0].fillna("").str.cat([p.fillna("") for p in parts[1:]], sep="\x1f")
+        return joined.map(lambda t: hashlib.sha1(t.encode()).hexdigest()[:20]).astype(object)
+    joined = parts[0].str.cat(parts[1:], sep="|", na_rep=None)
+    return joined.astype(object).where(joined.notna(), None)
 
 
 def _in(values: pd.Series, ids: set[str]) -> pd.Series:

@@ -94,13 +94,23 @@ def _raw_text(v: object) -> str:
 
 
 def _row_hashes(raw: pd.DataFrame) -> np.ndarray:
-    cells = raw.drop(columns=["_line"]).map(_raw_text)
-    return pd.util.hash_pandas_object(cells, index=False).to_numpy(dtype=np.uint64)
+    """64-bit hash of each row's raw cells (CSV cells are strings already: no per-cell work)."""
+    cols = {}
+    for c in raw.columns:
+        if c == "_line":
+            continue
+        col = raw[c]
+        if not col.map(type).eq(str).all():
+            col = col.map(_raw_text)
+        cols[c] = col
+    return pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy(dtype=np.uint64)
 
 
 def _typed(values: pd.Series, type_name: str) -> pd.Series:
     if type_name == "date":
-        return values.map(lambda d: d.isoformat() if d is not None else None).astype(object)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        iso = np.array([d.isoformat() for d in uniques] + [None], dtype=object)
+        return pd.Series(iso.take(codes), index=values.index, dtype=object)
     if type_name in ("amount", "pct", "float"):
         return pd.to_numeric(values, errors="coerce").astype("float64")
     if type_name == "int":
@@ -127,10 +137,10 @@ def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -
             continue
         values, reasons, msgs = col.vtype.clean_series(raw[name])
         if col.type_name == "region_code" and name == "region_code":
-            valid = reasons.isna() & values.notna()
-            villages = pd.Series(None, index=raw.index, dtype=object)
-            villages[valid] = raw.loc[valid, name].map(lambda v: split_region_code(v)[1])
-            out["village_code"] = villages
+            valid = (reasons.isna() & values.notna()).to_numpy()
+            codes, uniques = pd.factorize(raw[name].where(valid, None), use_na_sentinel=True)
+            village = np.array([split_region_code(u)[1] for u in uniques] + [None], dtype=object)
+            out["village_code"] = pd.Series(village.take(codes), index=raw.index, dtype=object)
         if col.required:
             blank = values.isna() & reasons.isna()
             reasons = reasons.mask(blank, "missing_required")
