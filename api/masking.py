@@ -1,0 +1,215 @@
+"""Masking personal data per role, driven by the schema's sensitivity classes.
+
+* **personal** properties (and personal node ids: a Person's resident ID, an account number, a
+  phone number, a plate) are masked for roles without personal-data clearance: identifiers
+  partially (``1101**********002X``, ``138****5678``, ``6222***********0123``, names ``张**``),
+  other personal values (income, salary, death date, raw rejected rows) removed;
+* **confidential** properties are removed for roles without need-to-know for that label or
+  relationship type (``RolePolicy.confidential``);
+* **public** properties are shown.
+
+Flags are free-form (evidence records, explanations): for them resident IDs, mobile numbers and
+long digit runs are masked wherever they appear (by shape, so enterprise USCCs stay readable), values under
+keys that are personal everywhere in the schema (income, salary, death date...) are masked, and the names of the persons the flag involves are masked in every string.
+
+For roles *with* clearance nothing is masked, but the masker records what personal data was
+shown (``revealed``) so the API can write it to the audit trail.
+
+Examples
+--------
+>>> mask_name("张三丰"), mask_phone("13812345678"), mask_account("6222020200112233446")
+('张**', '138****5678', '6222***********3446')
+>>> mask_free_text("身份证11010519491231002X，电话13812345678", names=["王五"])
+'身份证1101**********002X，电话138****5678'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from api.auth import RolePolicy
+from graph_models.schema import SCHEMA, Schema
+from graph_models.value_types import mask_person_id
+
+__all__ = [
+    "Masker",
+    "mask_account",
+    "mask_free_text",
+    "mask_name",
+    "mask_phone",
+    "mask_text",
+]
+
+_PERSON_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+_LONG_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{10,25})(?![0-9A-Za-z])")
+MASK = "***"
+
+
+def mask_name(name: str) -> str:
+    """Keep the family name (first character): ``张三丰`` -> ``张**``."""
+    text = str(name).strip()
+    if not text:
+        return text
+    return text[0] + "*" * max(1, len(text) - 1)
+
+
+def mask_phone(phone: str) -> str:
+    """Mobile numbers keep 3 + 4 digits; anything else as :func:`mask_text`."""
+    text = str(phone)
+    if len(text) == 11 and text.isdigit():
+        return text[:3] + "****" + text[-4:]
+    return mask_text(text)
+
+
+def mask_account(account: str) -> str:
+    """First 4 and last 4 digits of long numbers, else the last 4."""
+    text = str(account)
+    if len(text) >= 12:
+        return text[:4] + "*" * (len(text) - 8) + text[-4:]
+    return "*" * max(0, len(text) - 4) + text[-4:]
+
+
+def mask_text(text: str) -> str:
+    """First and last character kept (plates, property ids, record ids)."""
+    text = str(text)
+    if len(text) <= 2:
+        return "*" * len(text)
+    return text[0] + "*" * (len(text) - 2) + text[-1]
+
+
+_BY_TYPE = {"person_id": mask_person_id, "phone": mask_phone, "account_no": mask_account}
+
+
+def mask_free_text(text: str, names: Iterable[str] = ()) -> str:
+    """Mask resident IDs, mobile numbers, long digit runs and the given names inside a text."""
+    for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
+        text = text.replace(name, mask_name(name))
+    text = _PERSON_ID.sub(lambda m: mask_person_id(m.group(1)), text)
+    text = _MOBILE.sub(lambda m: mask_phone(m.group(1)), text)
+    return _LONG_DIGITS.sub(lambda m: mask_account(m.group(1)), text)
+
+
+def _personal_everywhere(schema: Schema) -> dict[str, str]:
+    """Property names that are personal on every label/type that has them -> their value type."""
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for owner in [*schema.nodes.values(), *schema.relationships.values()]:
+        for name, spec in owner.properties.items():
+            seen.setdefault(name, set()).add((spec.sensitivity, spec.type))
+    return {
+        name: next(iter(kinds))[1]
+        for name, kinds in seen.items()
+        if {s for s, _ in kinds} == {"personal"} and len({t for _, t in kinds}) == 1
+    }
+
+
+class Masker:
+    """Masks graph records and flags for one role; ``revealed`` lists what was shown in clear.
+
+    Parameters
+    ----------
+    policy : RolePolicy
+        The viewer's role.
+    schema : Schema
+        Sensitivity classes (the packaged schema by default).
+    """
+
+    def __init__(self, policy: RolePolicy, schema: Schema = SCHEMA) -> None:
+        self.policy = policy
+        self.schema = schema
+        self.clear = policy.personal_clearance
+        self.revealed: list[str] = []
+        self._personal_keys = _personal_everywhere(schema)
+
+    # -- graph records ---------------------------------------------------------------------
+    def node_id(self, label: str, node_id: str) -> str:
+        """The id as this role may see it."""
+        spec = self.schema.nodes.get(label)
+        if spec is None:
+            return node_id
+        sensitivity = spec.id_sensitivity
+        if sensitivity == "personal" and not self.clear:
+            return _BY_TYPE.get(spec.id_type, mask_text)(node_id)
+        if sensitivity == "confidential" and not self.policy.needs_confidential(label):
+            return mask_text(node_id)
+        return node_id
+
+    def _props(self, owner: str, props: dict[str, Any]) -> tuple[dict[str, Any], list, list, bool]:
+        out: dict[str, Any] = {}
+        masked: list[str] = []
+        hidden: list[str] = []
+        personal_seen = False
+        spec = self.schema.nodes.get(owner) or self.schema.relationships.get(owner)
+        for key, value in props.items():
+            sensitivity = self.schema.sensitivity(owner, key)
+            if sensitivity == "personal":
+                personal_seen = True
+                if self.clear:
+                    out[key] = value
+                    continue
+                vtype = spec.properties[key].type if spec and key in spec.properties else ""
+                if vtype in _BY_TYPE and isinstance(value, str):
+                    out[key] = _BY_TYPE[vtype](value)
+                elif key == "name" and isinstance(value, str):
+                    out[key] = mask_name(value)
+                masked.append(key)
+            elif sensitivity == "confidential" and not self.policy.needs_confidential(owner):
+                hidden.append(key)
+            else:
+                out[key] = value
+        return out, masked, hidden, personal_seen
+
+    def node(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """``{"id", "label", "properties"}`` -> the same with ``masked`` and ``hidden`` lists."""
+        label, node_id = rec["label"], str(rec["id"])
+        props, masked, hidden, personal = self._props(label, rec.get("properties") or {})
+        spec = self.schema.nodes.get(label)
+        if spec is not None and spec.id_sensitivity == "personal":
+            personal = True
+        if personal and self.clear:
+            self.revealed.append(f"{label}:{node_id}")
+        return {
+            "id": self.node_id(label, node_id), "label": label, "properties": props,
+            "masked": masked, "hidden": hidden,
+        }  # fmt: skip
+
+    def edge(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A relationship record with its endpoints' ids and its properties masked."""
+        props, masked, hidden, personal = self._props(rec["type"], rec.get("properties") or {})
+        if personal and self.clear:
+            self.revealed.append(f"{rec['type']}:{rec['id']}")
+        return {
+            "id": str(rec["id"]), "type": rec["type"],
+            "src": self.node_id(rec["src_label"], str(rec["src"])), "src_label": rec["src_label"],
+            "dst": self.node_id(rec["dst_label"], str(rec["dst"])), "dst_label": rec["dst_label"],
+            "properties": props, "masked": masked, "hidden": hidden,
+        }  # fmt: skip
+
+    # -- flags -----------------------------------------------------------------------------
+    def _walk(self, value: Any, names: list[str], key: str | None = None) -> Any:
+        if isinstance(value, dict):
+            return {k: self._walk(v, names, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, names, key) for v in value]
+        # identifiers are masked by their shape below, so a USCC under `holder_id` stays readable
+        if value is not None and self._personal_keys.get(key, "person_id") not in _BY_TYPE:
+            return MASK
+        if isinstance(value, str):
+            return mask_free_text(value, names)
+        return value
+
+    def flag(self, data: dict[str, Any], flag_id: str, names: Iterable[str] = ()) -> dict[str, Any]:
+        """Mask the personal parts of a flag's fields (any JSON-like dict).
+
+        ``names`` are the names of the persons the flag involves (masked wherever they appear).
+        """
+        names = list(names)
+        masked = self._walk(data, names)
+        if masked == data:
+            return data
+        if self.clear:
+            self.revealed.append(f"flag:{flag_id}")
+            return data
+        return masked

@@ -1,0 +1,129 @@
+"""Connecting to the state DB: a SQLite file by default (WAL), PostgreSQL by URL.
+
+Writes go through :meth:`StateDB.write`, which serialises writers where the database needs it: on
+SQLite the transaction starts with ``BEGIN IMMEDIATE`` (so two writers never both read the audit
+head and then both try to write it), on PostgreSQL the audit head row is locked ``FOR UPDATE``
+by each append. Reads use :meth:`StateDB.read` and never block writers (WAL / MVCC).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> url = resolve_state_db_url(None, pathlib.Path(tempfile.mkdtemp()))
+>>> url.startswith("sqlite:///") and url.endswith("riskgraph-state.sqlite")
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["DEFAULT_STATE_DB_NAME", "StateDB", "resolve_state_db_url"]
+
+DEFAULT_STATE_DB_NAME = "riskgraph-state.sqlite"
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def resolve_state_db_url(value: str | None, workspace: str | os.PathLike[str] | None) -> str:
+    """The state DB URL from ``--state-db``, else ``$RISKGRAPH_STATE_DB``, else a SQLite file
+    ``riskgraph-state.sqlite`` in the workspace. A plain path means a SQLite file."""
+    value = value or os.environ.get("RISKGRAPH_STATE_DB")
+    if value and "://" in value:
+        return value
+    path = (
+        Path(value) if value else Path(workspace or "riskgraph-workspace") / DEFAULT_STATE_DB_NAME
+    )
+    return f"sqlite:///{path.resolve()}"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it)
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("riskgraph_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class StateDB:
+    """The state database behind one URL, migrated to the newest revision on open.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL: ``sqlite:///path`` or ``postgresql+psycopg://user:pw@host:port/db``.
+    migrate : bool
+        Run the Alembic migrations up to ``head`` (default), as ``riskgraph db upgrade`` does.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 20) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size, max_overflow=pool_size,
+            )  # fmt: skip
+            _sqlite_setup(self.engine)
+        else:
+            self.engine = create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            bind=self.engine.execution_options(riskgraph_write=True), expire_on_commit=False
+        )
+        if migrate:
+            self.upgrade()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations up to ``revision``."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads (rolled back at the end)."""
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A serialised write transaction: committed on success, rolled back on error."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
