@@ -50,7 +50,19 @@ def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) ->
     财金〔2018〕23号). Score = total investment in 万元 (plus 1 per clause)."""
     directory = entity_directory(ctx)
     oc = ownership_control(ctx) if not ctx.relationships("HOLDS_SHARES").empty else None
-    for row in ctx.nodes("Project").sort_values("id").to_dict("records"):
+    cols = [
+        "id",
+        "name",
+        "region_code",
+        "owner_id",
+        "project_type",
+        "total_investment",
+        "buyback_clause",
+        "fixed_return",
+        "_table",
+        "_line",
+    ]
+    for row in ctx.nodes("Project", cols).sort_values("id").to_dict("records"):
         buyback, fixed = _true(row.get("buyback_clause")), _true(row.get("fixed_return"))
         if not (buyback or fixed):
             continue

@@ -69,7 +69,23 @@ def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[
     if g.empty:
         return
     g = g[g["src"].astype(str).isin(directory.gov_ids)]
-    loans = ctx.nodes("Loan").set_index("id") if len(ctx.nodes("Loan")) else pd.DataFrame()
+    loans = ctx.nodes(
+        "Loan",
+        [
+            "id",
+            "borrower_id",
+            "lender_id",
+            "principal",
+            "balance",
+            "start_date",
+            "maturity_date",
+            "status",
+            "purpose",
+            "project_id",
+            "_table",
+            "_line",
+        ],
+    ).set_index("id")
     for row in g.sort_values("id").to_dict("records"):
         gov, debtor, amount = str(row["src"]), str(row["dst"]), float(row["amount"])
         loan_id = row.get("loan_id") if isinstance(row.get("loan_id"), str) else None

@@ -79,7 +79,23 @@ class _Debt:
 
 def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
     as_of = ctx.as_of.isoformat()
-    loans = ctx.nodes("Loan")
+    loans = ctx.nodes(
+        "Loan",
+        [
+            "id",
+            "borrower_id",
+            "lender_id",
+            "principal",
+            "balance",
+            "start_date",
+            "maturity_date",
+            "status",
+            "purpose",
+            "project_id",
+            "_table",
+            "_line",
+        ],
+    )
     for row in loans.to_dict("records"):
         principal = float(pd.to_numeric(row.get("principal"), errors="coerce") or 0.0)
         balance = pd.to_numeric(row.get("balance"), errors="coerce")
@@ -108,7 +124,17 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
         )
     if not include_bonds:
         return
-    for row in ctx.nodes("Bond").to_dict("records"):
+    bond_cols = [
+        "id",
+        "issuer_id",
+        "amount",
+        "issue_date",
+        "maturity_date",
+        "bond_type",
+        "_table",
+        "_line",
+    ]
+    for row in ctx.nodes("Bond", bond_cols).to_dict("records"):
         amount = float(pd.to_numeric(row.get("amount"), errors="coerce") or 0.0)
         yield _Debt(
             "bond_id",
@@ -136,8 +162,11 @@ def _findings(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[F
         return
     oc = ownership_control(ctx)
     directory = entity_directory(ctx)
-    flows = ctx.relationships("FUND_FLOW").copy()
-    flows = flows[flows.get("purpose").isin(settings.fiscal_purposes)]
+    flows = ctx.relationships(
+        "FUND_FLOW",
+        ["id", "src", "dst", "amount", "date", "purpose", "asset_type", "_table", "_line"],
+    ).copy()
+    flows = flows[flows["purpose"].isin(settings.fiscal_purposes)]
     flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").fillna(0.0)
     by_payee = {str(k): v for k, v in flows.groupby("dst", sort=False)}
     gov_regions: dict[str, set[str]] = {}

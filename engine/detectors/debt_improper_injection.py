@@ -49,10 +49,12 @@ def improper_injection(ctx: DetectorContext, settings: ImproperInjectionSettings
     """Fund flows with purpose asset_injection and asset_type land_reserve / public_building
     (财预〔2012〕463号, 财预〔2018〕23号). Score = amount in 万元."""
     directory = entity_directory(ctx)
-    flows = ctx.relationships("FUND_FLOW").copy()
+    flows = ctx.relationships(
+        "FUND_FLOW",
+        ["id", "src", "dst", "amount", "date", "purpose", "asset_type", "_table", "_line"],
+    ).copy()
     flows = flows[
-        (flows.get("purpose") == "asset_injection")
-        & flows.get("asset_type").isin(settings.asset_types)
+        (flows["purpose"] == "asset_injection") & flows["asset_type"].isin(settings.asset_types)
     ]
     if settings.require_gov_payer:
         flows = flows[flows["src"].astype(str).isin(directory.gov_ids)]

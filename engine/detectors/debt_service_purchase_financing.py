@@ -48,18 +48,42 @@ def service_purchase_financing(
     """Loans whose project is project_type service_purchase and is paid by a gov unit
     (财预〔2017〕87号). Score = principal in 万元."""
     directory = entity_directory(ctx)
-    projects = ctx.nodes("Project").set_index("id")
-    projects = projects[projects.get("project_type") == "service_purchase"]
+    cols = ["id", "name", "region_code", "owner_id", "project_type"]
+    projects = ctx.nodes("Project", cols).set_index("id")
+    projects = projects[projects["project_type"] == "service_purchase"]
     if projects.empty:
         return
-    flows = ctx.relationships("FUND_FLOW").copy()
+    flows = ctx.relationships(
+        "FUND_FLOW",
+        ["id", "src", "dst", "amount", "date", "purpose", "asset_type", "_table", "_line"],
+    ).copy()
     if not flows.empty:
         flows = flows[
-            (flows.get("purpose") == "service_purchase")
+            (flows["purpose"] == "service_purchase")
             & flows["src"].astype(str).isin(directory.gov_ids)
         ]
         flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").fillna(0.0)
-    for loan in ctx.nodes("Loan").sort_values("id").to_dict("records"):
+    for loan in (
+        ctx.nodes(
+            "Loan",
+            [
+                "id",
+                "borrower_id",
+                "lender_id",
+                "principal",
+                "balance",
+                "start_date",
+                "maturity_date",
+                "status",
+                "purpose",
+                "project_id",
+                "_table",
+                "_line",
+            ],
+        )
+        .sort_values("id")
+        .to_dict("records")
+    ):
         pid = loan.get("project_id")
         if not isinstance(pid, str) or pid not in projects.index:
             continue

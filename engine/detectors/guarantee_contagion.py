@@ -80,10 +80,26 @@ def credit_exposures(ctx: DetectorContext, active_only: bool) -> pd.DataFrame:
                 }
             )
         )
-    loans = ctx.nodes("Loan")
+    loans = ctx.nodes(
+        "Loan",
+        [
+            "id",
+            "borrower_id",
+            "lender_id",
+            "principal",
+            "balance",
+            "start_date",
+            "maturity_date",
+            "status",
+            "purpose",
+            "project_id",
+            "_table",
+            "_line",
+        ],
+    )
     if not loans.empty:
-        bal = pd.to_numeric(loans.get("balance"), errors="coerce")
-        amount = bal.fillna(pd.to_numeric(loans.get("principal"), errors="coerce")).fillna(0.0)
+        bal = pd.to_numeric(loans["balance"], errors="coerce")
+        amount = bal.fillna(pd.to_numeric(loans["principal"], errors="coerce")).fillna(0.0)
         status = loans.get("status", pd.Series(None, index=loans.index))
         maturity = loans.get("maturity_date", pd.Series(None, index=loans.index)).astype(object)
         live = (
@@ -113,9 +129,25 @@ def credit_exposures(ctx: DetectorContext, active_only: bool) -> pd.DataFrame:
 
 
 def _distressed_borrowers(ctx: DetectorContext, s: ContagionSettings) -> dict[str, float]:
-    loans = ctx.nodes("Loan")
+    loans = ctx.nodes(
+        "Loan",
+        [
+            "id",
+            "borrower_id",
+            "lender_id",
+            "principal",
+            "balance",
+            "start_date",
+            "maturity_date",
+            "status",
+            "purpose",
+            "project_id",
+            "_table",
+            "_line",
+        ],
+    )
     out: dict[str, float] = {}
-    if loans.empty or "status" not in loans.columns:
+    if loans.empty:
         return out
     for borrower, status in zip(loans["borrower_id"].astype(str), loans["status"], strict=True):
         shock = {"default": s.default_shock, "overdue": s.overdue_shock}.get(status)

@@ -119,13 +119,24 @@ def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[
     """Debt ratio (statutory + attributed hidden debt) / (general budget + transfer + fund
     revenue) per region, rolled up county -> city -> province; warn 120 %, high 200 % (MOF risk
     grading). Score = debt ratio."""
-    regions = ctx.nodes("Region").copy()
+    cols = [
+        "id",
+        "name",
+        "parent_code",
+        "level",
+        "year",
+        *_REVENUE,
+        "statutory_debt_balance",
+        "_table",
+        "_line",
+    ]
+    regions = ctx.nodes("Region", cols).copy()
     regions["id"] = regions["id"].astype(str)
     for col in (*_REVENUE, "statutory_debt_balance"):
-        regions[col] = pd.to_numeric(regions.get(col), errors="coerce").fillna(0.0)
+        regions[col] = pd.to_numeric(regions[col], errors="coerce").fillna(0.0)
     parent = {
         r: p
-        for r, p in zip(regions["id"], regions.get("parent_code"), strict=True)
+        for r, p in zip(regions["id"], regions["parent_code"], strict=True)
         if isinstance(p, str) and p
     }
     for src, dst in zip(
