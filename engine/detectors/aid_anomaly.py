@@ -1,0 +1,202 @@
+"""``aid.anomaly``: households that look unlike their village peers (isolation forest on record and
+graph features; see :mod:`engine.anomaly` for the method, threshold and attribution)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from engine.anomaly import score_anomalies
+from engine.context import DetectorContext
+from engine.detectors.aid_tables import aid_tables
+from engine.flags import Flag
+from engine.registry import detector
+
+__all__ = ["FEATURES", "AnomalySettings", "anomaly"]
+
+#: feature -> (zh label, en label, unit kind)
+FEATURES = {
+    "members": ("家庭人口", "household members", "count"),
+    "payments_per_member": ("人均发放笔数", "payments per member", "count"),
+    "amount_per_member": ("人均领取金额", "aid per member", "yuan"),
+    "programs": ("享受项目数", "programmes drawn", "count"),
+    "income_per_capita": ("人均纯收入", "income per capita", "yuan"),
+    "account_sharing": ("收款账户共用户数", "households sharing its account", "count"),
+    "phone_sharing": ("手机号共用户数", "households sharing a member's phone", "count"),
+    "off_roster_share": ("非本户成员领取占比", "share of payments to non-members", "share"),
+}
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    min_peers: int = field(
+        default=30,
+        metadata={
+            "doc": "A village with fewer households than this uses its county as peer group."
+        },
+    )
+    model_scope: str = field(
+        default="fallback",
+        metadata={
+            "doc": "'fallback': one isolation forest per county on village-relative features "
+            "(scales to a million households); 'peer': one forest per peer group (slow)."
+        },
+    )
+    min_score: float = field(
+        default=0.6,
+        metadata={
+            "doc": "Anomaly score line s = 2^(-E[h]/c(psi)) (Liu et al. 2008): ~0.5 and below is "
+            "ordinary, near 1 is isolated at once."
+        },
+    )
+    high_score: float = field(default=0.7, metadata={"doc": "Severity high from this score on."})
+    min_feature_z: float = field(
+        default=3.5,
+        metadata={
+            "doc": "At least one feature must deviate from the peers by |modified z| >= this."
+        },
+    )
+    n_estimators: int = field(default=100, metadata={"doc": "Trees per forest."})
+    max_samples: int = field(default=256, metadata={"doc": "Sub-sample size per tree (psi)."})
+    random_state: int = field(default=42, metadata={"doc": "Seed: results are reproducible."})
+    top_features: int = field(default=3, metadata={"doc": "Features quoted in the explanation."})
+
+
+def _fmt(value: float | None, kind: str, lang: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "yuan":
+        return f"{value:,.0f}元" if lang == "zh" else f"CNY {value:,.0f}"
+    if kind == "share":
+        return f"{value:.0%}"
+    return f"{value:,.1f}".rstrip("0").rstrip(".")
+
+
+@detector(
+    "aid.anomaly",
+    title_zh="与同村农户相比明显异常",
+    title_en="Household unlike its village peers",
+    requires=("Household",),
+    settings=AnomalySettings,
+    subject="household_id",
+)
+def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
+    """Isolation forest per peer group (village; county when the village is small) over
+    household features: members, payments and aid per member, programmes, income per capita, how
+    many households share its account and its members' phones, and the share of its payments
+    made to people outside its roster. Flags households with score ``>= min_score`` and at least
+    one feature at ``|modified z| >= min_feature_z``; each flag lists the features that drove it
+    (path-length attribution) with the household's value and the peer median. Rule: 财办〔2019〕31号
+    ("data profiling" of aid recipients).
+    """
+    tables = aid_tables(ctx)
+    frame = tables.cm.query(
+        """
+        WITH mem AS (SELECT household_id, count(*) AS members FROM roster GROUP BY household_id),
+        pay AS (
+            SELECT p.household_id, count(*) AS payments, sum(p.amount) AS amount,
+                   count(DISTINCT p.program) AS programs,
+                   avg(CASE WHEN r.person_id IS NULL THEN 1.0 ELSE 0.0 END) AS off_roster_share
+            FROM payments AS p
+            LEFT JOIN roster AS r ON r.person_id = p.recipient_id AND r.household_id = p.household_id
+            WHERE p.household_id IS NOT NULL GROUP BY p.household_id
+        ),
+        ha AS (SELECT DISTINCT household_id, account_no FROM payments
+               WHERE account_no IS NOT NULL AND household_id IS NOT NULL),
+        acct AS (SELECT account_no, count(*) AS sharing FROM ha GROUP BY account_no),
+        acct_share AS (SELECT household_id, max(sharing) AS account_sharing
+                       FROM ha JOIN acct USING (account_no) GROUP BY household_id),
+        hp AS (SELECT DISTINCT r.household_id, p.phone FROM roster AS r
+               JOIN persons AS p ON p.id = r.person_id WHERE p.phone IS NOT NULL),
+        phone AS (SELECT phone, count(*) AS sharing FROM hp GROUP BY phone),
+        phone_share AS (SELECT household_id, max(sharing) AS phone_sharing
+                        FROM hp JOIN phone USING (phone) GROUP BY household_id)
+        SELECT h.household_id, h.village_key, h.village, h.region_code, h._table, h._line,
+               COALESCE(mem.members, 0) AS members,
+               COALESCE(pay.payments, 0) / greatest(COALESCE(mem.members, 0), 1) AS payments_per_member,
+               COALESCE(pay.amount, 0) / greatest(COALESCE(mem.members, 0), 1) AS amount_per_member,
+               COALESCE(pay.programs, 0) AS programs,
+               h.income_per_capita,
+               COALESCE(acct_share.account_sharing, 0) AS account_sharing,
+               COALESCE(phone_share.phone_sharing, 0) AS phone_sharing,
+               COALESCE(pay.off_roster_share, 0) AS off_roster_share
+        FROM households AS h
+        LEFT JOIN mem USING (household_id)
+        LEFT JOIN pay USING (household_id)
+        LEFT JOIN acct_share USING (household_id)
+        LEFT JOIN phone_share USING (household_id)
+        ORDER BY h.household_id
+        """
+    )
+    if frame.empty:
+        return
+    features = frame[list(FEATURES)].astype(float)
+    result = score_anomalies(
+        features,
+        frame["village_key"],
+        frame["region_code"],
+        min_peers=settings.min_peers,
+        model_scope=settings.model_scope,
+        min_score=settings.min_score,
+        min_feature_z=settings.min_feature_z,
+        n_estimators=settings.n_estimators,
+        max_samples=settings.max_samples,
+        random_state=settings.random_state,
+    )
+    peer_sizes = result["peer_group"].map(result["peer_group"].value_counts())
+    for i in result.index[result["anomalous"]]:
+        row = frame.loc[i]
+        hh = row["household_id"]
+        score = float(result.at[i, "score"])
+        contributions = result.at[i, "contributions"]
+        top = contributions[: settings.top_features]
+        village_level = str(result.at[i, "peer_group"]).startswith("primary:")
+        peers_zh = (
+            f"同村（{row['village'] or row['village_key']}）"
+            if village_level
+            else f"同县（{row['region_code']}）"
+        )
+        peers_en = (
+            f"village {row['village'] or row['village_key']}"
+            if village_level
+            else f"county {row['region_code']}"
+        )
+        zh = "、".join(
+            f"{FEATURES[c['feature']][0]}{_fmt(c['value'], FEATURES[c['feature']][2], 'zh')}"
+            f"（中位数{_fmt(c['peer_median'], FEATURES[c['feature']][2], 'zh')}，贡献{c['share']:.0%}）"
+            for c in top
+        )
+        en = "; ".join(
+            f"{FEATURES[c['feature']][1]} {_fmt(c['value'], FEATURES[c['feature']][2], 'en')} "
+            f"(peer median {_fmt(c['peer_median'], FEATURES[c['feature']][2], 'en')}, {c['share']:.0%} of the score)"
+            for c in top
+        )
+        n_peers = int(peer_sizes.at[i])
+        yield Flag(
+            detector="aid.anomaly",
+            subject_type="household_id",
+            subject_id=hh,
+            severity="high" if score >= settings.high_score else "medium",
+            score=score,
+            entities=[hh],
+            region_code=row["region_code"],
+            evidence={
+                "household": {
+                    "table": row["_table"],
+                    "line": int(row["_line"]) if row["_line"] == row["_line"] else None,
+                },
+                "contributions": contributions,
+                "figures": {
+                    "anomaly_score": score,
+                    "peer_group": "village" if village_level else "county",
+                    "peers": n_peers,
+                    "features": {
+                        f: (None if row[f] != row[f] else float(row[f])) for f in FEATURES
+                    },
+                },
+            },
+            explanation={
+                "zh": f"户{hh}与{peers_zh}{n_peers}户相比明显异常（异常分{score:.2f}）：{zh}",
+                "en": f"Household {hh} stands out among the {n_peers} households of its {peers_en} (anomaly score {score:.2f}): {en}",
+            },
+        )
