@@ -109,27 +109,18 @@ class EntityDirectory:
 
     frame: pd.DataFrame
     gov_ids: frozenset[str]
+    names: dict[str, str]
+    regions: dict[str, str]
+    figures: dict[str, dict[str, float]]
 
     def name(self, entity_id: str) -> str:
-        if entity_id in self.frame.index:
-            value = self.frame.at[entity_id, "name"]
-            if isinstance(value, str) and value:
-                return value
-        return entity_id
+        return self.names.get(entity_id) or entity_id
 
     def region(self, entity_id: str) -> str | None:
-        if entity_id in self.frame.index:
-            value = self.frame.at[entity_id, "region_code"]
-            if isinstance(value, str) and value:
-                return value
-        return None
+        return self.regions.get(entity_id)
 
     def figure(self, entity_id: str, column: str) -> float:
-        if entity_id in self.frame.index:
-            value = self.frame.at[entity_id, column]
-            if value is not None and not pd.isna(value):
-                return float(value)
-        return float("nan")
+        return self.figures[column].get(entity_id, float("nan"))
 
     def is_gov(self, entity_id: str) -> bool:
         return entity_id in self.gov_ids
@@ -159,7 +150,14 @@ def entity_directory(ctx: DetectorContext) -> EntityDirectory:
             rel = ctx.relationships(rtype, ["src", "src_label", "dst", "dst_label"])
             gov_ids |= set(rel.loc[rel["src_label"] == "GovUnit", "src"].astype(str))
             gov_ids |= set(rel.loc[rel["dst_label"] == "GovUnit", "dst"].astype(str))
-        return EntityDirectory(frame.set_index("id"), frozenset(gov_ids))
+        frame = frame.set_index("id")
+        names = {k: v for k, v in frame["name"].items() if isinstance(v, str) and v}
+        regions = {k: v for k, v in frame["region_code"].items() if isinstance(v, str) and v}
+        figures = {
+            col: frame[col].dropna().astype(float).to_dict()
+            for col in ("net_assets", "total_assets", "total_liabilities")
+        }
+        return EntityDirectory(frame, frozenset(gov_ids), names, regions, figures)
 
     return ctx.memo("debt.entity_directory", build)
 
