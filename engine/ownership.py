@@ -278,7 +278,10 @@ class OwnershipGraph:
         clean = _clean_holdings(holdings)
         self.holdings = clean
         self.max_chain_length = max_chain_length
-        self.nodes = pd.Index(sorted(set(clean["holder_id"]) | set(clean["company_id"])))
+        self.nodes = pd.Index(
+            sorted(set(clean["holder_id"].tolist()) | set(clean["company_id"].tolist())),
+            dtype=object,
+        )
         n = len(self.nodes)
         self._n = n
         src = self.nodes.get_indexer(clean["holder_id"]).astype(np.int64)
@@ -346,7 +349,10 @@ class OwnershipGraph:
         immediate: dict[str, list[str]] = {}
         test_of: dict[str, str] = {}
         for company, holder, test in zip(
-            picked["company_id"], picked["holder_id"], picked["test"], strict=True
+            picked["company_id"].tolist(),
+            picked["holder_id"].tolist(),
+            picked["test"].tolist(),
+            strict=True,
         ):
             immediate.setdefault(company, []).append(holder)
             test_of[company] = test
@@ -379,7 +385,9 @@ class OwnershipGraph:
         chains = self._chains_for(out["controller_id"], out["company_id"])
         stitched = [
             found if found is not None else self._stitched_chain(u, c, immediate)
-            for found, u, c in zip(chains, out["controller_id"], out["company_id"], strict=True)
+            for found, u, c in zip(
+                chains, out["controller_id"].tolist(), out["company_id"].tolist(), strict=True
+            )
         ]
         out["chain"] = [c[0] for c in stitched]
         out["chain_pcts"] = [c[1] for c in stitched]
