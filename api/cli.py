@@ -273,9 +273,8 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     """Generate the demo dataset, load it into the embedded store, scan, write the report."""
     import shutil
 
-    from fixtures.synth import generate
-
     from api.report import write_report
+    from fixtures.synth import generate
 
     dataset = out / "dataset"
     if dataset.exists():
@@ -351,6 +350,163 @@ def detectors(as_json: bool) -> None:
         click.echo(f"{s.id:32s} {s.title_zh} / {s.title_en}")
         for item in settings_doc(s.settings):
             click.echo(f"    {item['name']} = {item['default']!r}: {item['doc']}")
+
+
+# -- state DB, users, audit trail, API server --------------------------------------------------
+
+_state_options = [
+    click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+                 default=Path("riskgraph-workspace"), show_default=True,
+                 help="Workspace (default home of the state DB and the embedded store)."),
+    click.option("--state-db", "state_db", default=None,
+                 help="State DB URL or SQLite path (default $RISKGRAPH_STATE_DB or "
+                      "WORKSPACE/riskgraph-state.sqlite)."),
+]  # fmt: skip
+
+
+def _state_db(state_db: str | None, workspace: Path) -> Any:
+    from api.state.db import StateDB, resolve_state_db_url
+
+    return StateDB(resolve_state_db_url(state_db, workspace))
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@main.group()
+def db() -> None:
+    """The state DB (users, reviews, cases, scans, audit trail)."""
+
+
+@db.command("upgrade")
+@_with_options(_state_options)
+@_friendly
+def db_upgrade(workspace: Path, state_db: str | None) -> None:
+    """Apply the state DB migrations (also done on every use)."""
+    state = _state_db(state_db, workspace)
+    console.print(f"state DB at revision [bold]{state.current_revision()}[/]")
+    state.close()
+
+
+@main.group()
+def users() -> None:
+    """API users: roles and region scopes."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["debt_analyst", "aid_inspector", "investigator", "admin"]),
+)
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    help="Region scope (6 digits, covers everything under it; repeatable; "
+    "000000 = whole country). Needed for every role but admin.",
+)
+@_with_options(_state_options)
+@_friendly
+def users_add(
+    name: str, role: str, regions: tuple[str, ...], workspace: Path, state_db: str | None
+) -> None:
+    """Add a user and print their API token (shown once; only its hash is stored)."""
+    from api.auth import create_user
+    from api.state.audit import append_audit
+
+    state = _state_db(state_db, workspace)
+    with state.write() as session:
+        token = create_user(session, name, role, list(regions))
+        append_audit(
+            session,
+            actor=_cli_actor(),
+            role="system",
+            action="user_add",
+            resource=f"user {name}",
+            detail={"role": role, "regions": sorted(set(regions))},
+        )
+    state.close()
+    console.print(f"user [bold]{name}[/] ({role}) added; the token is shown once:")
+    click.echo(token)
+
+
+@main.command("import-flags")
+@click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_with_options(_state_options)
+@_friendly
+def import_flags_cmd(scan_dir: Path, workspace: Path, state_db: str | None) -> None:
+    """Load a scan's flags.jsonl into the state DB (idempotent; review state is kept)."""
+    from api.state.audit import append_audit
+    from api.state.flag_import import import_scan_dir
+
+    state = _state_db(state_db, workspace)
+    with state.write() as session:
+        result = import_scan_dir(session, scan_dir, requested_by=_cli_actor())
+        append_audit(
+            session, actor=_cli_actor(), role="system", action="import_flags",
+            resource=f"scan {result.scan_id}",
+            detail={"scan_dir": str(scan_dir.resolve()), "created": result.created,
+                    "updated": result.updated},
+        )  # fmt: skip
+    state.close()
+    console.print(
+        f"imported {result.total:,} flags ({result.created:,} new, {result.updated:,} updated) "
+        f"as scan {result.scan_id}"
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit.command("verify")
+@_with_options(_state_options)
+@_friendly
+def audit_verify(workspace: Path, state_db: str | None) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad row."""
+    from api.state.audit import verify_chain
+
+    state = _state_db(state_db, workspace)
+    with state.read() as session:
+        report = verify_chain(session)
+    state.close()
+    if not report.ok:
+        console.print(f"[bold red]tampered[/]: {report.describe()}", highlight=False)
+        sys.exit(1)
+    console.print(report.describe())
+
+
+@main.command()
+@click.option("--store", "store_kind", type=STORES, default=lambda: os.environ.get("RISKGRAPH_STORE", "memory"),
+              show_default="memory or $RISKGRAPH_STORE")  # fmt: skip
+@_with_options(_state_options)
+@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="POST /scans reads dataset directories under this one.")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@_friendly
+def serve(
+    store_kind: str, workspace: Path, state_db: str | None, datasets: Path, host: str, port: int
+) -> None:
+    """Run the API (uvicorn); OpenAPI docs at /docs."""
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(
+        state_db_url=state_db, workspace=workspace, datasets_root=datasets, store_kind=store_kind
+    )
+    console.print(f"riskgraph API on http://{host}:{port}/api/v1 (docs at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,121 @@
+"""The FastAPI application: ``create_app(store=..., state_db_url=...)``.
+
+Endpoints live under ``/api/v1`` (one router per resource, ``api.routes.API_ROUTERS``), take a
+bearer token (``riskgraph users add``), and answer errors in one JSON shape (``api.errors``).
+The state DB is migrated on startup.
+
+Examples
+--------
+>>> import tempfile
+>>> from graph_models.memory_store import MemoryStore
+>>> app = create_app(store=MemoryStore(), state_db_url=f"sqlite:///{tempfile.mkdtemp()}/s.sqlite")
+>>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/v1/flags"))[:2]
+['/api/v1/flags', '/api/v1/flags/{flag_id}']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api.deps import AppServices
+from api.errors import RequestIdMiddleware, install_error_handlers
+from api.graph_access import GraphAccess
+from api.routes import API_ROUTERS
+from api.scan_jobs import ScanRunner
+from api.state.db import StateDB, resolve_state_db_url
+from graph_models.store import GraphStore, open_store
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+TAGS = [
+    {"name": "health", "description": "Liveness (no token)."},
+    {"name": "users", "description": "The current user."},
+    {"name": "entities", "description": "Search, detail, neighbourhood, ownership control."},
+    {"name": "graph", "description": "Paths between entities; read-only Cypher (investigators)."},
+    {"name": "flags", "description": "Detector findings, with evidence and subgraph."},
+    {"name": "reviews", "description": "Decisions on flags."},
+    {"name": "cases", "description": "Groups of flags under investigation."},
+    {"name": "scans", "description": "Background scan jobs (admin)."},
+    {"name": "audit", "description": "The tamper-evident audit trail (admin)."},
+]
+DESCRIPTION = """\
+Graph API of riskgraph. Authenticate with `Authorization: Bearer <token>` (tokens come from
+`riskgraph users add NAME --role ROLE --region CODE`).
+
+Every read is limited to your role and region scopes (a region code covers everything under
+it); personal identifiers are masked unless your role has personal-data clearance, and every
+unmasked read of personal data and every decision is written to a hash-chained audit trail.
+Errors are always `{"error": {"code", "message", "request_id"}}`.
+"""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("riskgraph")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(
+    store: GraphStore | None = None,
+    state_db_url: str | None = None,
+    *,
+    workspace: str | os.PathLike[str] | None = None,
+    datasets_root: str | os.PathLike[str] | None = None,
+    store_kind: str | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    Parameters
+    ----------
+    store : GraphStore, optional
+        The graph store; by default ``open_store(store_kind, workspace)`` (closed on shutdown).
+    state_db_url : str, optional
+        SQLAlchemy URL or SQLite path; default ``$RISKGRAPH_STATE_DB`` or
+        ``WORKSPACE/riskgraph-state.sqlite``.
+    workspace : path, optional
+        Default ``$RISKGRAPH_WORKSPACE`` or ``riskgraph-workspace``; scan outputs go to
+        ``WORKSPACE/scans/<id>``.
+    datasets_root : path, optional
+        ``POST /scans`` only reads dataset directories under it (default: current directory).
+    """
+    ws = Path(workspace or os.environ.get("RISKGRAPH_WORKSPACE", "riskgraph-workspace"))
+    owns_store = store is None
+    graph_store = store if store is not None else open_store(store_kind, ws)
+    db = StateDB(resolve_state_db_url(state_db_url, ws))
+    access = GraphAccess(graph_store)
+    runner = ScanRunner(db, access)
+    services = AppServices(
+        graph=access, db=db, workspace=ws,
+        datasets_root=Path(datasets_root or os.environ.get("RISKGRAPH_DATASETS", ".")),
+        scans=runner, version=_version(),
+    )  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.shutdown()
+        db.close()
+        if owns_store:
+            graph_store.close()
+
+    app = FastAPI(
+        title="riskgraph API",
+        version=services.version,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

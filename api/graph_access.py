@@ -1,0 +1,398 @@
+"""The graph as one user may see it: region scope, role labels and masking on every read.
+
+:class:`GraphAccess` wraps the app's store (a readers-writer lock so a scan can rewrite the store
+while requests wait, and the caches every request shares: the region index and the ownership
+analysis). :class:`ScopedGraph` is one request's view: every node it returns is of a label the
+role may see and inside the user's regions, every relationship joins two such nodes, and a node
+reached only through a hidden node is not returned (neighbourhoods are re-walked over visible
+nodes; paths through a hidden node are dropped). What is returned is masked for the role.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from api.auth import Principal
+from api.masking import Masker
+from api.scopes import RegionIndex
+from graph_models.store import GraphStore
+
+__all__ = ["GraphAccess", "OwnershipView", "ReadWriteLock", "ScopedGraph"]
+
+
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer stops new readers (no writer starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass
+class OwnershipView:
+    """Ultimate controllers by company and the direct holdings, from the HOLDS_SHARES frame."""
+
+    controllers: dict[str, list[dict[str, Any]]]
+    holders: dict[str, list[dict[str, Any]]]
+    labels: dict[str, str]
+    chains_truncated: bool
+
+
+def _build_ownership(store: GraphStore) -> OwnershipView | None:
+    try:
+        from engine.ownership import OwnershipGraph
+    except ImportError:  # the ownership engine is optional for the API
+        return None
+    rel = store.relationships(
+        "HOLDS_SHARES", ["src", "src_label", "dst", "dst_label", "share_pct", "voting_pct"]
+    )
+    holdings = rel.rename(columns={"src": "holder_id", "dst": "company_id"})
+    if not len(holdings):
+        return OwnershipView({}, {}, {}, False)
+    graph = OwnershipGraph(holdings)
+    gov_ids = set(store.nodes("GovUnit", ["id"])["id"])
+    by_company: dict[str, list[dict[str, Any]]] = {}
+    for row in graph.controllers(gov_ids).to_dict("records"):
+        by_company.setdefault(str(row["company_id"]), []).append(row)
+    holders: dict[str, list[dict[str, Any]]] = {}
+    labels: dict[str, str] = {}
+    for row in holdings.to_dict("records"):
+        holders.setdefault(str(row["company_id"]), []).append(row)
+        labels[str(row["holder_id"])] = row["src_label"]
+        labels[str(row["company_id"])] = row["dst_label"]
+    return OwnershipView(by_company, holders, labels, graph.chains_truncated)
+
+
+class GraphAccess:
+    """The app's store with its lock and shared caches (invalidated when a scan rewrites it)."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self.lock = ReadWriteLock()
+        self._build = threading.Lock()
+        self._index: RegionIndex | None = None
+        self._ownership: OwnershipView | None = None
+        self._ownership_built = False
+
+    def region_index(self) -> RegionIndex:
+        if self._index is None:
+            with self._build:
+                if self._index is None:
+                    self._index = RegionIndex(self.store)
+        return self._index
+
+    def ownership(self) -> OwnershipView | None:
+        if not self._ownership_built:
+            with self._build:
+                if not self._ownership_built:
+                    self._ownership = _build_ownership(self.store)
+                    self._ownership_built = True
+        return self._ownership
+
+    def invalidate(self) -> None:
+        with self._build:
+            self._index = None
+            self._ownership = None
+            self._ownership_built = False
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict("records") if len(frame) else []
+
+
+class ScopedGraph:
+    """One request's view of the graph for one principal (see the module docstring)."""
+
+    def __init__(self, access: GraphAccess, principal: Principal) -> None:
+        self.access = access
+        self.store = access.store
+        self.principal = principal
+        self.masker = Masker(principal.policy, self.store.schema)
+        self.index = access.region_index()
+        self._visible: dict[tuple[str, str], bool] = {}
+
+    # -- visibility ------------------------------------------------------------------------
+    def regions(self, label: str, node_id: str, props: dict[str, Any] | None) -> list[str]:
+        return sorted(self.index.regions(label, node_id, props))
+
+    def visible(self, label: str, node_id: str, props: dict[str, Any] | None = None) -> bool:
+        key = (label, node_id)
+        if key not in self._visible:
+            self._visible[key] = self.principal.policy.sees_label(
+                label
+            ) and self.principal.scope.covers_any(self.index.regions(label, node_id, props))
+        return self._visible[key]
+
+    def _visible_key(self, label: str, node_id: str) -> bool:
+        """Visibility of a node known only by (label, id): fetch its properties if needed."""
+        key = (label, node_id)
+        if key in self._visible:
+            return self._visible[key]
+        if not self.principal.policy.sees_label(label):
+            self._visible[key] = False
+            return False
+        rec = self.store.get_entity(node_id, label)
+        return self.visible(label, node_id, rec["properties"] if rec else {})
+
+    def public_node(self, rec: dict[str, Any]) -> dict[str, Any]:
+        out = self.masker.node(rec)
+        out["regions"] = self.regions(rec["label"], str(rec["id"]), rec.get("properties"))
+        return out
+
+    # -- reads -----------------------------------------------------------------------------
+    def entity(self, node_id: str, label: str | None = None) -> dict[str, Any] | None:
+        """The raw record of a visible node, else None (unknown and hidden look the same)."""
+        rec = self.store.get_entity(node_id, label)
+        if rec is None or not self.visible(rec["label"], str(rec["id"]), rec["properties"]):
+            return None
+        return rec
+
+    def _walk_visible(
+        self,
+        nodes: list[dict[str, Any]],
+        edges: list[dict[str, Any]],
+        starts: Iterable[tuple[str, str]],
+        hops: int,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Nodes reachable from ``starts`` within ``hops`` over visible nodes only."""
+        keep = {
+            (n["label"], str(n["id"])): n
+            for n in nodes
+            if self.visible(n["label"], str(n["id"]), n.get("properties"))
+        }
+        adjacency: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        usable = []
+        for e in edges:
+            a, b = (e["src_label"], str(e["src"])), (e["dst_label"], str(e["dst"]))
+            if a in keep and b in keep:
+                usable.append(e)
+                adjacency.setdefault(a, []).append(b)
+                adjacency.setdefault(b, []).append(a)
+        reached = {s for s in starts if s in keep}
+        frontier = list(reached)
+        for _ in range(hops):
+            nxt = []
+            for u in frontier:
+                for v in adjacency.get(u, ()):
+                    if v not in reached:
+                        reached.add(v)
+                        nxt.append(v)
+            frontier = nxt
+        kept_edges = [
+            e
+            for e in usable
+            if (e["src_label"], str(e["src"])) in reached
+            and (e["dst_label"], str(e["dst"])) in reached
+        ]
+        return [keep[k] for k in keep if k in reached], kept_edges
+
+    def _public_subgraph(
+        self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], truncated: bool
+    ) -> dict[str, Any]:
+        return {
+            "nodes": [self.public_node(n) for n in nodes],
+            "edges": [self.masker.edge(e) for e in edges],
+            "truncated": truncated,
+        }
+
+    def neighborhood(
+        self, rec: dict[str, Any], hops: int, types: list[str] | None, limit: int
+    ) -> dict[str, Any]:
+        """The visible neighbourhood of a visible node (``rec`` from :meth:`entity`)."""
+        sub = self.store.neighborhood(
+            str(rec["id"]), rec["label"], hops=hops, types=types or None, limit=limit
+        )
+        nodes, edges = self._walk_visible(
+            _records(sub.nodes), _records(sub.edges), [(rec["label"], str(rec["id"]))], hops
+        )
+        return self._public_subgraph(nodes, edges, bool(sub.truncated))
+
+    def paths(
+        self,
+        source: dict[str, Any],
+        target: dict[str, Any],
+        max_hops: int,
+        types: list[str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Shortest paths between two visible nodes that pass through visible nodes only."""
+        found = self.store.paths(
+            str(source["id"]), str(target["id"]), max_hops=max_hops, types=types or None,
+            limit=limit,
+        )  # fmt: skip
+        out = []
+        for path in found:
+            if not all(self._visible_key(label, str(nid)) for label, nid in path.nodes):
+                continue
+            out.append(
+                {
+                    "nodes": [
+                        {"label": label, "id": self.masker.node_id(label, str(nid))}
+                        for label, nid in path.nodes
+                    ],
+                    "edges": [self.masker.edge(e) for e in path.edges],
+                    "length": len(path.edges),
+                }
+            )
+        return out
+
+    def around(self, entity_ids: Iterable[str], per_entity_limit: int = 100) -> dict[str, Any]:
+        """The visible entities among ``entity_ids`` and their visible 1-hop neighbours."""
+        nodes: dict[tuple[str, str], dict[str, Any]] = {}
+        edges: dict[tuple[str, str], dict[str, Any]] = {}
+        starts = []
+        truncated = False
+        for eid in dict.fromkeys(str(e) for e in entity_ids):
+            rec = self.entity(eid)
+            if rec is None:
+                continue
+            starts.append((rec["label"], str(rec["id"])))
+            sub = self.store.neighborhood(
+                str(rec["id"]), rec["label"], hops=1, limit=per_entity_limit
+            )
+            truncated = truncated or bool(sub.truncated)
+            for n in _records(sub.nodes):
+                nodes[(n["label"], str(n["id"]))] = n
+            for e in _records(sub.edges):
+                edges[(e["type"], str(e["id"]))] = e
+        kept_nodes, kept_edges = self._walk_visible(
+            list(nodes.values()), list(edges.values()), starts, 1
+        )
+        return self._public_subgraph(kept_nodes, kept_edges, truncated)
+
+    def search(self, query: str, label: str | None, limit: int) -> tuple[list[dict], bool]:
+        """Visible nodes whose id starts with ``query`` or whose name contains it.
+
+        Roles without personal-data clearance cannot match on personal ids or names (a hit would
+        confirm that a person exists).
+        """
+        schema = self.store.schema
+        labels = [label] if label else list(schema.nodes)
+        clear = self.principal.policy.personal_clearance
+        results: list[dict[str, Any]] = []
+        for lbl in labels:
+            if not self.principal.policy.sees_label(lbl):
+                continue
+            spec = schema.nodes[lbl]
+            by_id = clear or spec.id_sensitivity != "personal"
+            by_name = "name" in spec.properties and (
+                clear or spec.properties["name"].sensitivity != "personal"
+            )
+            if not (by_id or by_name):
+                continue
+            for rec in self._candidates(lbl, query, by_id, by_name, limit * 4):
+                if self.visible(lbl, str(rec["id"]), rec["properties"]):
+                    results.append(rec)
+                    if len(results) > limit:
+                        return results[:limit], True
+        return results, False
+
+    def _candidates(
+        self, label: str, query: str, by_id: bool, by_name: bool, cap: int
+    ) -> list[dict[str, Any]]:
+        cols = ["id"] + (["name"] if by_name else [])
+        frame = self.store.nodes(label, cols)
+        if not len(frame):
+            return []
+        ids = frame["id"].astype(str)
+        hit = ids.str.startswith(query) if by_id else pd.Series(False, index=frame.index)
+        if by_name:
+            hit |= frame["name"].astype(str).str.contains(query, regex=False, na=False)
+        out = []
+        for node_id in ids[hit].head(cap):
+            rec = self.store.get_entity(node_id, label)
+            if rec is not None:
+                out.append(rec)
+        return out
+
+    def control(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """Direct holders and ultimate controllers of a company, chains through visible nodes."""
+        view = self.access.ownership()
+        company = str(rec["id"])
+        if view is None:
+            return {"available": False, "direct_holders": [], "controllers": []}
+        holders = []
+        for row in view.holders.get(company, []):
+            if not self._visible_key(row["src_label"], str(row["holder_id"])):
+                continue
+            holders.append(
+                {
+                    "holder_id": self.masker.node_id(row["src_label"], str(row["holder_id"])),
+                    "holder_label": row["src_label"],
+                    "share_pct": _num(row.get("share_pct")),
+                    "voting_pct": _num(row.get("voting_pct")),
+                }
+            )
+        labels = view.labels
+        controllers = []
+        for row in view.controllers.get(company, []):
+            chain = [str(x) for x in row["chain"]]
+            chain_labels = [labels.get(x, "Enterprise") for x in chain]
+            if not all(self._visible_key(lb, x) for lb, x in zip(chain_labels, chain, strict=True)):
+                continue
+            controllers.append(
+                {
+                    "controller_id": self.masker.node_id(chain_labels[0], chain[0]),
+                    "controller_label": chain_labels[0],
+                    "test": row["test"],
+                    "control_pct": _num(row["control_pct"]),
+                    "cash_flow_pct": _num(row["cash_flow_pct"]),
+                    "gov_linked": bool(row["gov_linked"]),
+                    "chain": [
+                        self.masker.node_id(lb, x)
+                        for lb, x in zip(chain_labels, chain, strict=True)
+                    ],
+                    "chain_pcts": [_num(p) for p in row["chain_pcts"]],
+                }
+            )
+        return {
+            "available": True,
+            "direct_holders": holders,
+            "controllers": controllers,
+            "chains_truncated": view.chains_truncated,
+        }
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else round(f, 6)

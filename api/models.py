@@ -1,0 +1,288 @@
+"""Request and response models of the API: ``*Create`` / ``*Update`` in, ``*Public`` out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AuditEntryPublic",
+    "AuditPage",
+    "AuditVerifyPublic",
+    "CaseCreate",
+    "CasePage",
+    "CasePublic",
+    "CaseUpdate",
+    "ControlPublic",
+    "ControllerPublic",
+    "CypherRequest",
+    "CypherResultPublic",
+    "EdgePublic",
+    "EntitySearchPublic",
+    "FlagDetailPublic",
+    "FlagPage",
+    "FlagPublic",
+    "HealthPublic",
+    "HolderPublic",
+    "MePublic",
+    "NodePublic",
+    "NodeRef",
+    "PathPublic",
+    "PathsPublic",
+    "ReviewCreate",
+    "ReviewPublic",
+    "ScanCreate",
+    "ScanPublic",
+    "SubgraphPublic",
+]
+
+Decision = Literal["confirmed", "dismissed", "needs_field_check"]
+FlagStatus = Literal["open", "confirmed", "dismissed", "needs_field_check"]
+CaseStatus = Literal["open", "in_progress", "closed"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class HealthPublic(_Out):
+    status: Literal["ok"]
+    store: str
+    state_db: str
+    version: str
+
+
+class MePublic(_Out):
+    name: str
+    role: str
+    regions: list[str] = Field(description="Region scopes; 000000 is the whole country.")
+    personal_clearance: bool
+    flag_families: list[str] | None = Field(description="None: every family.")
+
+
+class NodePublic(_Out):
+    id: str = Field(description="Masked when the id is personal and the role has no clearance.")
+    label: str
+    properties: dict[str, Any]
+    masked: list[str] = Field(description="Personal properties masked or removed for this role.")
+    hidden: list[str] = Field(description="Confidential properties removed for this role.")
+    regions: list[str]
+
+
+class EdgePublic(_Out):
+    id: str
+    type: str
+    src: str
+    src_label: str
+    dst: str
+    dst_label: str
+    properties: dict[str, Any]
+    masked: list[str]
+    hidden: list[str]
+
+
+class SubgraphPublic(_Out):
+    nodes: list[NodePublic]
+    edges: list[EdgePublic]
+    truncated: bool = Field(description="The node limit cut the walk short.")
+
+
+class EntitySearchPublic(_Out):
+    items: list[NodePublic]
+    truncated: bool
+
+
+class NodeRef(_Out):
+    label: str
+    id: str
+
+
+class PathPublic(_Out):
+    nodes: list[NodeRef]
+    edges: list[EdgePublic]
+    length: int
+
+
+class PathsPublic(_Out):
+    paths: list[PathPublic] = Field(
+        description="Shortest paths through nodes the user may see (paths through others are dropped)."
+    )
+
+
+class HolderPublic(_Out):
+    holder_id: str
+    holder_label: str
+    share_pct: float | None
+    voting_pct: float | None
+
+
+class ControllerPublic(_Out):
+    controller_id: str
+    controller_label: str
+    test: str = Field(description="majority (> 50 %) or plurality (largest, >= 25 %).")
+    control_pct: float | None
+    cash_flow_pct: float | None
+    gov_linked: bool
+    chain: list[str] = Field(description="Ids from the controller down to the company.")
+    chain_pcts: list[float | None]
+
+
+class ControlPublic(_Out):
+    company: NodePublic
+    available: bool = Field(description="False when the ownership engine is not installed.")
+    direct_holders: list[HolderPublic]
+    controllers: list[ControllerPublic]
+    chains_truncated: bool = False
+
+
+class ReviewCreate(BaseModel):
+    decision: Decision
+    comment: str = Field("", max_length=4000)
+
+
+class ReviewPublic(_Out):
+    id: int
+    flag_id: str
+    user_name: str
+    decision: str
+    comment: str
+    created_at: dt.datetime
+
+
+class FlagPublic(_Out):
+    flag_id: str
+    detector: str
+    family: str
+    severity: str
+    score: float
+    region_code: str | None
+    subject_type: str
+    subject_id: str
+    entities: list[str]
+    explanation: dict[str, str]
+    status: str
+    review_count: int
+    scan_id: int | None
+    imported_at: dt.datetime
+    updated_at: dt.datetime | None
+
+
+class FlagDetailPublic(FlagPublic):
+    evidence: dict[str, Any]
+    settings_digest: str
+    reviews: list[ReviewPublic]
+    subgraph: SubgraphPublic
+
+
+class FlagPage(_Out):
+    items: list[FlagPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class CaseCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=20000)
+    region_code: str | None = Field(
+        None, pattern=r"^\d{6}$", description="Defaults to the user's first region scope."
+    )
+    assignee: str | None = Field(None, max_length=100, description="A user name.")
+    flag_ids: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class CaseUpdate(BaseModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=20000)
+    status: CaseStatus | None = None
+    assignee: str | None = Field(None, max_length=100, description="A user name; '' unassigns.")
+    add_flags: list[str] = Field(default_factory=list, max_length=1000)
+    remove_flags: list[str] = Field(default_factory=list, max_length=1000)
+    version: int | None = Field(
+        None, description="The version you read; a newer one on the server is a 409 conflict."
+    )
+
+
+class CasePublic(_Out):
+    id: int
+    title: str
+    description: str
+    status: str
+    region_code: str
+    assignee: str | None
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+    flag_ids: list[str] = Field(description="The flags of the case you may see.")
+
+
+class CasePage(_Out):
+    items: list[CasePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ScanCreate(BaseModel):
+    dataset_dir: str = Field(
+        min_length=1, max_length=1000, description="A dataset directory under the datasets root."
+    )
+    only: list[str] = Field(default_factory=list, max_length=100)
+    as_of: dt.date | None = None
+
+
+class ScanPublic(_Out):
+    id: int
+    source: str
+    status: str
+    dataset_dir: str | None
+    out_dir: str
+    requested_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: str | None
+    flags_imported: int | None
+
+
+class AuditEntryPublic(_Out):
+    seq: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    resource: str
+    detail: str = Field(description="Canonical JSON, exactly as hashed.")
+    request_id: str
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(_Out):
+    items: list[AuditEntryPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class AuditVerifyPublic(_Out):
+    ok: bool
+    rows: int
+    first_bad_seq: int | None
+    reason: str
+
+
+class CypherRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=20000)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    limit: int = Field(100, ge=1, le=5000, description="Rows returned at most.")
+    timeout_s: float = Field(10.0, gt=0, le=60, description="Transaction timeout.")
+
+
+class CypherResultPublic(_Out):
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = Field(description="More rows than the limit were available.")

@@ -1,0 +1,27 @@
+"""``GET /me``: who the token belongs to, their role and region scopes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CurrentUser
+from api.errors import error_responses
+from api.models import MePublic
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["users"])
+
+
+@router.get(
+    "/me", summary="The current user", response_model=MePublic, responses=error_responses(401)
+)
+def me(user: CurrentUser) -> MePublic:
+    families = user.policy.flag_families
+    return MePublic(
+        name=user.name,
+        role=user.role,
+        regions=list(user.scope.codes),
+        personal_clearance=user.policy.personal_clearance,
+        flag_families=sorted(families) if families is not None else None,
+    )
