@@ -1,0 +1,681 @@
+"""Neo4j as the system of record: the ``GraphStore`` contract over a real Neo4j 5 server.
+
+Semantics are those of :class:`graph_models.memory_store.MemoryStore` (the reference); the
+contract tests in ``tests/test_store.py`` run against both stores.
+
+Writing
+-------
+Rows are sent in batches of ``batch_size`` as one ``UNWIND $rows AS row ...`` statement per batch,
+each batch in its own managed write transaction (``session.execute_write``), which the driver
+retries on transient errors (deadlocks, leader switches, a dropped connection). Every statement is
+a ``MERGE`` on a uniqueness-constrained ``id``, so re-running a batch, or a whole load after a
+crash, converges to the same graph. Labels and relationship types are interpolated into Cypher
+only after checking membership in the validated schema; every value travels as a parameter.
+
+* Nodes: ``MERGE (n:Label {id: row.id}) SET n += row.props``. ``row.props`` holds the row's
+  non-null values only, so nulls never erase; ``create_only`` uses ``ON CREATE SET``.
+* Relationships, grouped by (``src_label``, ``dst_label``): endpoint nodes are merged (created
+  bare, ``create_only``-style, if a caller sends a relationship before its endpoints), then the
+  relationship is merged by its ``id``. A relationship whose ``id`` already exists between other
+  endpoints is moved (the memory store's "last non-null ``src``/``dst`` wins"), keeping its
+  properties.
+
+Rows repeating an ``id`` within one call are collapsed first, exactly as the memory store
+consolidates them (last non-null value per column; ``create_only`` keeps the first row).
+
+Reading
+-------
+Frames are streamed: records are pulled from the server in driver-sized pages and appended to
+one Python list per column, and each list becomes a column as soon as the stream ends, so a large
+projection never holds the records and the frame at the same time. Columns: ``id`` (plus
+``EDGE_COLUMNS`` for relationships), every schema property of the label/type, any other property
+found, then the provenance columns present. Column dtypes follow the schema's value types, as the
+loaders produce them: ``amount``/``pct``/``float`` -> float64 (NaN), ``int`` -> Int64,
+``bool`` -> boolean, everything else -> object with None; provenance ``_line`` is int64 and
+properties outside the schema are typed from their values. Neo4j stores no nulls, so a column
+that the memory store holds as all-missing is all-missing here too.
+
+Examples
+--------
+>>> store = Neo4jStore.from_env()  # doctest: +SKIP
+>>> store.upsert_nodes("Region", pd.DataFrame({"id": ["410000"], "name": ["河南省"]}))  # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import operator
+import os
+import subprocess
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graph_models.errors import DataError
+from graph_models.memory_store import HUB_DEGREE
+from graph_models.schema import PROVENANCE_PROPERTIES, SCHEMA, Schema
+from graph_models.store import EDGE_COLUMNS, GraphStore, Path, Subgraph
+
+__all__ = ["DEFAULT_BATCH_SIZE", "Neo4jStore"]
+
+#: Rows per ``UNWIND`` statement (one transaction each); see bench/bench_ingest.py for the sweep.
+DEFAULT_BATCH_SIZE = 10_000
+#: Relationships/nodes deleted per inner transaction by ``clear()``.
+_CLEAR_BATCH = 20_000
+_REPO = FsPath(__file__).resolve().parent.parent
+_FLOAT_TYPES = frozenset({"amount", "pct", "float"})
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+# -- values going in --------------------------------------------------------------------------
+
+
+def _py_value(v: Any) -> Any:
+    """One cell as a driver-friendly Python value; None for every flavour of missing."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float):
+        return None if v != v else v
+    if isinstance(v, np.generic):
+        return _py_value(v.item())
+    if isinstance(v, dt.datetime):  # before date: a datetime is a date
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    return v
+
+
+def _py_values(s: pd.Series) -> list[Any]:
+    """A column as a list of Python scalars (ints, floats, str, bool) with None for missing."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        arr = s.to_numpy()
+        out = arr.tolist()
+        for i in np.flatnonzero(np.isnan(arr)).tolist():
+            out[i] = None
+        return out
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return s.to_numpy().tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        out = s.tolist()
+        if set(map(type, out)) <= _PLAIN:
+            return out
+        return [_py_value(v) for v in out]
+    # extension and datetime dtypes (Int64, boolean, str, Float64, datetime64, ...)
+    return [_py_value(v) for v in s.astype(object).tolist()]
+
+
+def _collapse(frame: pd.DataFrame, create_only: bool) -> pd.DataFrame:
+    """One row per id, as the memory store consolidates: last non-null wins (first for creates)."""
+    if frame["id"].is_unique:
+        return frame
+    if create_only:
+        return frame.drop_duplicates("id", keep="first")
+    return frame.groupby("id", sort=False, as_index=False, dropna=False).last()
+
+
+def _payload(frame: pd.DataFrame, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """``[{key: value, ..., "props": {non-null properties}}]`` for an UNWIND parameter."""
+    names = [c for c in frame.columns if c not in keys]
+    has_missing = frame[names].isna().any().to_dict() if names else {}
+    dense = [c for c in names if not has_missing[c]]
+    if dense:
+        props = [
+            dict(zip(dense, vals, strict=True))
+            for vals in zip(*(_py_values(frame[c]) for c in dense), strict=True)
+        ]
+    else:
+        props = [{} for _ in range(len(frame))]
+    for c in names:
+        if has_missing[c]:
+            for row, v in zip(props, _py_values(frame[c]), strict=True):
+                if v is not None:
+                    row[c] = v
+    fields = [*keys, "props"]
+    key_values = [_py_values(frame[k]) for k in keys]
+    return [dict(zip(fields, t, strict=True)) for t in zip(*key_values, props, strict=True)]
+
+
+def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+# -- values coming out ------------------------------------------------------------------------
+
+
+class _Columns:
+    """Column lists filled record by record; a property first seen late is back-filled with None."""
+
+    def __init__(self, fixed: Sequence[str]) -> None:
+        self.fixed = list(fixed)
+        self.data: dict[str, list[Any]] = {n: [] for n in self.fixed}
+        self.n = 0
+
+    def add(self, values: Sequence[Any], props: dict[str, Any]) -> None:
+        data = self.data
+        for name, v in zip(self.fixed, values, strict=True):
+            data[name].append(v)
+        self.n += 1
+        for k, v in props.items():
+            col = data.get(k)
+            if col is None:
+                col = data[k] = [None] * (self.n - 1)
+            col.append(v)
+        if len(data) > len(self.fixed) + len(props):
+            for col in data.values():
+                if len(col) < self.n:
+                    col.append(None)
+
+
+def _typed_column(values: list[Any], value_type: str | None) -> Any:
+    """A list of Python values as a column with the dtype the loaders give that value type."""
+    try:
+        if value_type in _FLOAT_TYPES:
+            return pd.array([np.nan if v is None else v for v in values], dtype="float64")
+        if value_type == "int":
+            return pd.array(values, dtype="Int64")
+        if value_type == "bool":
+            return pd.array(values, dtype="boolean")
+    except (TypeError, ValueError):  # a caller stored something else under a typed name
+        pass
+    if value_type is None:  # outside the schema: type from the values
+        kinds = set(map(type, values))
+        missing = type(None) in kinds
+        kinds.discard(type(None))
+        if kinds == {int}:
+            return pd.array(values, dtype="Int64") if missing else np.array(values, dtype="int64")
+        if kinds == {float} or kinds == {int, float}:
+            return pd.array([np.nan if v is None else v for v in values], dtype="float64")
+        if kinds == {bool}:
+            return pd.array(values, dtype="boolean")
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return pd.Series(out, dtype=object, copy=False)
+
+
+def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _empty_nodes() -> pd.DataFrame:
+    return _empty_frame(["id", "label", "properties"])
+
+
+def _empty_edges() -> pd.DataFrame:
+    return _empty_frame(["id", "type", "src", "src_label", "dst", "dst_label", "properties"])
+
+
+def _bundled_server() -> tuple[str, str | None]:
+    """URI and password of the server ``scripts/neo4j.sh`` runs (from a source checkout)."""
+    script = _REPO / "scripts" / "neo4j.sh"
+    if not script.exists():
+        raise DataError(
+            "neo4j_config",
+            "NEO4J_URI is not set and there is no bundled server (scripts/neo4j.sh): "
+            "set NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD",
+        )
+    uri = subprocess.run(["bash", str(script), "uri"], capture_output=True, text=True, check=True)
+    home = FsPath(os.environ.get("RISKGRAPH_NEO4J_HOME") or _REPO / ".neo4j")
+    pw_file = home / "password"
+    password = pw_file.read_text("utf-8").strip() if pw_file.exists() else None
+    return uri.stdout.strip(), password
+
+
+class Neo4jStore(GraphStore):
+    """The graph in a Neo4j 5 database (Community or Enterprise), via the official driver.
+
+    Parameters
+    ----------
+    uri, user, password : str
+        Bolt connection settings, e.g. ``bolt://127.0.0.1:7697``.
+    database : str, optional
+        Database name (the server's default database if None).
+    batch_size : int
+        Rows per ``UNWIND`` statement and transaction.
+    schema : Schema
+        The graph schema; labels and types outside it are refused.
+
+    The constructor checks that the server answers (``verify_connectivity``), so an unreachable
+    server or wrong credentials fail at once with the driver's ``ServiceUnavailable`` /
+    ``AuthError`` (the CLI turns those into one line with ``describe_neo4j_error``).
+    """
+
+    name = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        user: str,
+        password: str,
+        database: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        schema: Schema = SCHEMA,
+    ) -> None:
+        super().__init__(schema)
+        from neo4j import GraphDatabase
+
+        if operator.index(batch_size) < 1:
+            raise ValueError("batch_size must be a positive integer")
+        self.uri = uri
+        self.database = database or None
+        self.batch_size = int(batch_size)
+        self._driver = GraphDatabase.driver(uri, auth=(user, password), user_agent="riskgraph")
+        try:
+            self._driver.verify_connectivity()
+        except BaseException:
+            self._driver.close()
+            raise
+        self._statements: dict[tuple[str, ...], str] = {}
+
+    @classmethod
+    def from_env(cls, batch_size: int = DEFAULT_BATCH_SIZE) -> Neo4jStore:
+        """Connect with ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE``.
+
+        Without ``NEO4J_URI`` the bundled development server is used: its URI from
+        ``scripts/neo4j.sh uri`` and its password from ``$RISKGRAPH_NEO4J_HOME/password``
+        (default ``<repo>/.neo4j/password``) unless ``NEO4J_PASSWORD`` is set.
+        """
+        uri = os.environ.get("NEO4J_URI")
+        password = os.environ.get("NEO4J_PASSWORD")
+        if not uri:
+            uri, bundled_password = _bundled_server()
+            password = password or bundled_password
+        if password is None:
+            raise DataError(
+                "neo4j_config",
+                f"no password for Neo4j at {uri}: set NEO4J_PASSWORD "
+                "(or start the bundled server with 'bash scripts/neo4j.sh start')",
+            )
+        return cls(
+            uri,
+            os.environ.get("NEO4J_USER", "neo4j"),
+            password,
+            database=os.environ.get("NEO4J_DATABASE") or None,
+            batch_size=batch_size,
+        )
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _session(self) -> Any:
+        return self._driver.session(database=self.database)
+
+    def _write(self, statement: str, rows: list[dict[str, Any]]) -> None:
+        def work(tx: Any) -> None:
+            tx.run(statement, rows=rows).consume()
+
+        with self._session() as session:
+            session.execute_write(work)
+
+    def _read(self, fn: Callable[[Any], Any]) -> Any:
+        with self._session() as session:
+            return session.execute_read(fn)
+
+    def _fetch(self, statement: str, **params: Any) -> list[Any]:
+        return self._read(lambda tx: list(tx.run(statement, params)))
+
+    def _node_label(self, label: str) -> str:
+        if label not in self.schema.nodes:
+            raise KeyError(f"unknown node label {label!r}")
+        return label
+
+    def _rel_type(self, rtype: str) -> str:
+        if rtype not in self.schema.relationships:
+            raise KeyError(f"unknown relationship type {rtype!r}")
+        return rtype
+
+    def close(self) -> None:
+        self._driver.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create the schema's uniqueness constraints and indexes (idempotent) and wait for them."""
+        with self._session() as session:
+            for ddl in self.schema.neo4j_constraints():
+                session.run(ddl).consume()
+            session.run("CALL db.awaitIndexes(600)").consume()
+
+    def _node_statement(self, label: str, create_only: bool) -> str:
+        key = ("node", label, str(create_only))
+        if key not in self._statements:
+            set_clause = "ON CREATE SET n += row.props" if create_only else "SET n += row.props"
+            self._statements[key] = (
+                f"UNWIND $rows AS row MERGE (n:{label} {{id: row.id}}) {set_clause}"
+            )
+        return self._statements[key]
+
+    def _relationship_statement(
+        self, rtype: str, src_label: str, dst_label: str, move: bool
+    ) -> str:
+        """Merge endpoints (bare if missing), then the relationship by id, then add its values.
+
+        The ``move`` variant first deletes a relationship whose id links other endpoints and
+        carries its properties over: the memory store's "last non-null src/dst wins".
+        """
+        key = ("rel", rtype, src_label, dst_label, str(move))
+        if key not in self._statements:
+            ends = (
+                f"UNWIND $rows AS row MERGE (a:{src_label} {{id: row.src}}) "
+                f"MERGE (b:{dst_label} {{id: row.dst}}) "
+            )
+            if move:
+                self._statements[key] = (
+                    ends + "WITH a, b, row "
+                    f"OPTIONAL MATCH (x)-[old:{rtype} {{id: row.id}}]->(y) WHERE x <> a OR y <> b "
+                    "WITH a, b, row, old, properties(old) AS moved DELETE old "
+                    f"WITH a, b, row, moved MERGE (a)-[r:{rtype} {{id: row.id}}]->(b) "
+                    "SET r += coalesce(moved, {}) SET r += row.props"
+                )
+            else:
+                self._statements[key] = (
+                    ends + f"MERGE (a)-[r:{rtype} {{id: row.id}}]->(b) SET r += row.props"
+                )
+        return self._statements[key]
+
+    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
+        self._node_label(label)
+        if not len(rows):
+            return 0
+        if "id" not in rows.columns:
+            raise ValueError("node rows need an 'id' column")
+        if rows["id"].isna().any():
+            raise ValueError(f"{label}: node rows need a non-null 'id'")
+        payload = _payload(_collapse(rows, create_only), ["id"])
+        statement = self._node_statement(label, create_only)
+        for batch in _batches(payload, self.batch_size):
+            self._write(statement, batch)
+        return len(rows)
+
+    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
+        self._rel_type(rtype)
+        if not len(rows):
+            return 0
+        missing = set(EDGE_COLUMNS) - set(rows.columns)
+        if missing:
+            raise ValueError(f"relationship rows need columns {sorted(missing)}")
+        if rows[list(EDGE_COLUMNS)].isna().any().any():
+            raise ValueError(f"{rtype}: relationship rows need non-null {list(EDGE_COLUMNS)}")
+        frame = _collapse(rows, create_only=False)
+        labels = set(frame["src_label"]) | set(frame["dst_label"])
+        unknown = sorted(str(lbl) for lbl in labels if lbl not in self.schema.nodes)
+        if unknown:
+            raise ValueError(f"{rtype}: unknown endpoint labels {unknown}")
+        keys = ["id", "src", "dst"]
+        for (src_label, dst_label), group in frame.groupby(["src_label", "dst_label"], sort=True):
+            group = group.drop(columns=["src_label", "dst_label"]).sort_values(
+                ["src", "dst"], kind="stable"
+            )
+            for batch in _batches(_payload(group, keys), self.batch_size):
+                self._write_relationships(rtype, str(src_label), str(dst_label), batch)
+        return len(rows)
+
+    def _write_relationships(
+        self, rtype: str, src_label: str, dst_label: str, batch: list[dict[str, Any]]
+    ) -> None:
+        from neo4j.exceptions import ConstraintError
+
+        try:
+            self._write(self._relationship_statement(rtype, src_label, dst_label, False), batch)
+        except ConstraintError:  # an id in the batch links other endpoints: move it (rare)
+            self._write(self._relationship_statement(rtype, src_label, dst_label, True), batch)
+
+    def clear(self) -> None:
+        """Delete every node and relationship (constraints and indexes stay)."""
+        with self._session() as session:
+            session.run(
+                f"MATCH ()-[r]->() CALL (r) {{ DELETE r }} IN TRANSACTIONS OF {_CLEAR_BATCH} ROWS"
+            ).consume()
+            session.run(
+                f"MATCH (n) CALL (n) {{ DELETE n }} IN TRANSACTIONS OF {_CLEAR_BATCH} ROWS"
+            ).consume()
+
+    # -- reading -------------------------------------------------------------------------------
+    def _frame(
+        self,
+        statement: str,
+        fixed: Sequence[str],
+        owner_props: dict[str, Any],
+        all_columns: bool,
+        params: dict[str, Any],
+    ) -> pd.DataFrame:
+        """Stream ``statement`` into a frame.
+
+        Records are the ``fixed`` columns' values, then (when ``all_columns``) a property map.
+        """
+        label_at = [i for i, name in enumerate(fixed) if name.endswith("_label")]
+
+        def consume(tx: Any) -> _Columns:
+            cols = _Columns(fixed)
+            labels: dict[str, str] = {}  # one str object per label rather than one per row
+            for record in tx.run(statement, params):
+                values = list(record.values()) if all_columns else list(record[0])
+                props = values.pop() if all_columns else {}
+                props.pop("id", None)
+                for i in label_at:
+                    values[i] = labels.setdefault(values[i], values[i])
+                cols.add(values, props)
+            return cols
+
+        cols = self._read(consume)
+        names = list(fixed)
+        if all_columns:
+            names += [p for p in owner_props if p not in names]
+            names += sorted(
+                k for k in cols.data if k not in names and k not in PROVENANCE_PROPERTIES
+            )
+            names += [p for p in PROVENANCE_PROPERTIES if p in cols.data]
+        if cols.n == 0:
+            return _empty_frame(names)
+        out: dict[str, Any] = {}
+        for name in names:
+            values = cols.data.pop(name, None)  # free each list once its column exists
+            if values is None:
+                values = [None] * cols.n
+            spec = owner_props.get(name)
+            out[name] = pd.Series(
+                _typed_column(values, spec.type if spec is not None else None), copy=False
+            )
+        return pd.DataFrame(out, copy=False)
+
+    def nodes(self, label: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        self._node_label(label)
+        props = self.schema.nodes[label].properties
+        if columns is None:
+            statement = f"MATCH (n:{label}) RETURN n.id AS id, properties(n) AS p"
+            return self._frame(statement, ["id"], props, True, {})
+        statement = f"MATCH (n:{label}) RETURN [k IN $keys | n[k]] AS v"
+        return self._frame(statement, list(columns), props, False, {"keys": list(columns)})
+
+    def relationships(self, rtype: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        self._rel_type(rtype)
+        props = self.schema.relationships[rtype].properties
+        # endpoint columns come from the nodes, the rest from the relationship
+        ends = {
+            "src": "a.id",
+            "src_label": "head(labels(a))",
+            "dst": "b.id",
+            "dst_label": "head(labels(b))",
+        }
+        if columns is None:
+            items = ", ".join(["r.id", *ends.values(), "properties(r)"])
+            statement = f"MATCH (a)-[r:{rtype}]->(b) RETURN {items}"
+            return self._frame(statement, list(EDGE_COLUMNS), props, True, {})
+        items = ", ".join(ends.get(c, f"r[$keys[{i}]]") for i, c in enumerate(columns))
+        statement = f"MATCH (a)-[r:{rtype}]->(b) RETURN [{items}] AS v"
+        return self._frame(statement, list(columns), props, False, {"keys": list(columns)})
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {"nodes": {}, "relationships": {}}
+        parts = [
+            f"MATCH (n:{lbl}) RETURN 'nodes' AS kind, '{lbl}' AS name, count(n) AS n"
+            for lbl in self.schema.nodes
+        ]
+        parts += [
+            f"MATCH ()-[r:{t}]->() RETURN 'relationships' AS kind, '{t}' AS name, count(r) AS n"
+            for t in self.schema.relationships
+        ]
+        for rec in self._fetch(" UNION ALL ".join(parts)):
+            if rec["n"]:
+                out[rec["kind"]][rec["name"]] = rec["n"]
+        return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+    def _lookup_labels(self, label: str | None) -> list[str]:
+        if label is not None:
+            return [label] if label in self.schema.nodes else []
+        entity = list(self.schema.entity_labels)
+        return entity + [lbl for lbl in self.schema.nodes if lbl not in entity]
+
+    def _find(self, node_id: str, label: str | None) -> Any | None:
+        """The first node with ``id`` in lookup order (entity labels first), as a driver Node."""
+        labels = self._lookup_labels(label)
+        if not labels:
+            return None
+        branches = " UNION ALL ".join(
+            f"MATCH (n:{lbl} {{id: $id}}) RETURN n, {i} AS rank" for i, lbl in enumerate(labels)
+        )
+        recs = self._fetch(f"CALL () {{ {branches} }} RETURN n ORDER BY rank LIMIT 1", id=node_id)
+        return recs[0]["n"] if recs else None
+
+    def _label_of(self, node: Any) -> str:
+        labels = sorted(node.labels)
+        known = [lbl for lbl in labels if lbl in self.schema.nodes]
+        return (known or labels)[0]
+
+    def _node_record(self, node: Any) -> dict[str, Any]:
+        props = dict(node)
+        node_id = props.pop("id", None)
+        return {"id": node_id, "label": self._label_of(node), "properties": props}
+
+    def _edge_record(self, rel: Any, src: Any, dst: Any) -> dict[str, Any]:
+        props = dict(rel)
+        rel_id = props.pop("id", None)
+        return {
+            "id": rel_id, "type": rel.type,
+            "src": src["id"], "src_label": self._label_of(src),
+            "dst": dst["id"], "dst_label": self._label_of(dst),
+            "properties": props,
+        }  # fmt: skip
+
+    def get_entity(self, node_id: str, label: str | None = None) -> dict[str, Any] | None:
+        node = self._find(node_id, label)
+        return None if node is None else self._node_record(node)
+
+    def _type_pattern(self, types: Iterable[str] | None) -> str | None:
+        """``:A|B`` for the known types asked for, "" for all types, None if none is known."""
+        if not types:
+            return ""
+        wanted = set(types)
+        known = [t for t in self.schema.relationships if t in wanted]
+        return ":" + "|".join(known) if known else None
+
+    def neighborhood(
+        self,
+        node_id: str,
+        label: str | None = None,
+        hops: int = 1,
+        types: Iterable[str] | None = None,
+        limit: int = 500,
+    ) -> Subgraph:
+        start = self._find(node_id, label)
+        if start is None:
+            return Subgraph(_empty_nodes(), _empty_edges())
+        pattern = self._type_pattern(types)
+        hops, limit = operator.index(hops), operator.index(limit)
+        step = (
+            "UNWIND $frontier AS uid MATCH (u) WHERE elementId(u) = uid "
+            f"MATCH (u)-[r{pattern or ''}]-(v) RETURN uid, elementId(r) AS r, elementId(v) AS v"
+        )
+
+        def walk(tx: Any) -> tuple[list[Any], list[tuple[Any, Any, Any]], bool]:
+            seen = {start.element_id: None}
+            edges: dict[str, None] = {}
+            frontier = [start.element_id]
+            truncated = False
+            for _ in range(max(0, hops) if pattern is not None else 0):
+                nxt: list[str] = []
+                result = tx.run(step, frontier=frontier)
+                for rec in result:
+                    v = rec["v"]
+                    if v not in seen:
+                        if len(seen) >= limit:
+                            truncated = True
+                            break
+                        seen[v] = None
+                        nxt.append(v)
+                    edges[rec["r"]] = None
+                result.consume()
+                frontier = nxt
+                if truncated or not frontier:
+                    break
+            found = {
+                rec["n"].element_id: rec["n"]
+                for rec in tx.run(
+                    "UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i RETURN n", ids=list(seen)
+                )
+            }
+            rels = [
+                (rec["r"], rec["a"], rec["b"])
+                for rec in tx.run(
+                    "UNWIND $ids AS i MATCH (a)-[r]->(b) WHERE elementId(r) = i RETURN r, a, b",
+                    ids=list(edges),
+                )
+                if rec["a"].element_id in seen and rec["b"].element_id in seen
+            ]
+            return [found[i] for i in seen if i in found], rels, truncated
+
+        nodes, rels, truncated = self._read(walk)
+        return Subgraph(
+            pd.DataFrame(
+                [self._node_record(n) for n in nodes], columns=["id", "label", "properties"]
+            ),
+            pd.DataFrame(
+                [self._edge_record(*r) for r in rels],
+                columns=["id", "type", "src", "src_label", "dst", "dst_label", "properties"],
+            ),
+            truncated,
+        )
+
+    def paths(
+        self,
+        source: str,
+        target: str,
+        max_hops: int = 4,
+        types: Iterable[str] | None = None,
+        limit: int = 10,
+        directed: bool = False,
+    ) -> list[Path]:
+        max_hops, limit = operator.index(max_hops), operator.index(limit)
+        s, t = self._find(source, None), self._find(target, None)
+        if s is None or t is None:
+            return []
+        if s.element_id == t.element_id:
+            return [Path([(self._label_of(s), s["id"])], [])]
+        pattern = self._type_pattern(types)
+        if pattern is None or max_hops < 1 or limit < 1:
+            return []
+        arrow = "->" if directed else "-"
+        # Nodes with more than HUB_DEGREE relationships are not walked through (as in the memory
+        # store); the predicate is evaluated inside the shortest-path search.
+        statement = (
+            "MATCH (s) WHERE elementId(s) = $s MATCH (t) WHERE elementId(t) = $t "
+            f"MATCH p = allShortestPaths((s)-[{pattern}*..{max_hops}]{arrow}(t)) "
+            "WHERE all(n IN nodes(p) WHERE n = s OR n = t OR COUNT { (n)--() } <= $hub) "
+            "RETURN p LIMIT $limit"
+        )
+        recs = self._fetch(statement, s=s.element_id, t=t.element_id, hub=HUB_DEGREE, limit=limit)
+        out = []
+        for rec in recs:
+            p = rec["p"]
+            by_id = {n.element_id: n for n in p.nodes}
+            edges = [
+                self._edge_record(r, by_id[r.start_node.element_id], by_id[r.end_node.element_id])
+                for r in p.relationships
+            ]
+            out.append(Path([(self._label_of(n), n["id"]) for n in p.nodes], edges))
+        return out
