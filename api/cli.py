@@ -164,12 +164,12 @@ def load(
         report = load_dataset(
             dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update
         )
-    store.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         _print_load(report)
         console.print(f"graph: {store.counts()['nodes']}")
+    store.close()
 
 
 def _read_settings(path: Path | None) -> dict[str, Any] | None:
