@@ -1,0 +1,160 @@
+"""The hash-chained audit trail: an entry per decision, append-only, tampering detected by
+``riskgraph audit verify`` (SQLite file and real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from api.cli import main
+from api.state.audit import GENESIS_HASH, append_audit, chain_hash, verify_chain
+from api.state.db import StateDB
+from api.state.models import AuditEntry, AuditHead
+
+
+def _fill(db: StateDB, n: int = 5) -> None:
+    with db.write() as s:
+        for i in range(n):
+            append_audit(s, actor=f"u{i}", role="admin", action="test", resource=f"r{i}",
+                         detail={"i": i, "名": "张三"}, request_id=f"req{i}")  # fmt: skip
+
+
+def _verify_cli(url: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["audit", "verify", "--state-db", url])
+    return result.exit_code, result.output
+
+
+def _drop_triggers(db: StateDB) -> None:
+    """What someone with direct database access would do first."""
+    with db.engine.begin() as c:
+        for name in ("audit_log_no_update", "audit_log_no_delete", "audit_head_no_delete"):
+            on = "audit_head" if "head" in name else "audit_log"
+            c.execute(
+                text(
+                    f"DROP TRIGGER IF EXISTS {name}"
+                    + (f" ON {on}" if db.dialect == "postgresql" else "")
+                )
+            )
+
+
+def _tamper_cases(url: str) -> None:
+    db = StateDB(url)
+    _fill(db, 6)
+    assert _verify_cli(url)[0] == 0
+    # append-only: the database refuses edits and deletes
+    with pytest.raises(DBAPIError), db.engine.begin() as c:
+        c.execute(text("UPDATE audit_log SET actor = 'x' WHERE seq = 2"))
+    with pytest.raises(DBAPIError), db.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    _drop_triggers(db)
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE audit_log SET detail = :d WHERE seq = 3"), {"d": '{"i":99}'})
+    code, out = _verify_cli(url)
+    assert code == 1 and "audit row 3" in out and "edited" in out
+    with db.read() as s:
+        assert verify_chain(s).first_bad_seq == 3
+    db.close()
+
+
+def test_audit_chain_hashes_are_reproducible(sqlite_url):
+    db = StateDB(sqlite_url)
+    _fill(db, 3)
+    with db.read() as s:
+        rows = s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        prev = GENESIS_HASH
+        for r in rows:
+            row = {k: getattr(r, k) for k in ("seq", "at", "actor", "role", "action", "resource",
+                                              "detail", "request_id", "prev_hash")}  # fmt: skip
+            assert r.prev_hash == prev and chain_hash(prev, row) == r.hash
+            prev = r.hash
+        assert json.loads(rows[0].detail) == {"i": 0, "名": "张三"}
+        assert s.get(AuditHead, 1).hash == prev
+    db.close()
+
+
+def test_edited_row_is_detected_sqlite(sqlite_url):
+    _tamper_cases(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_edited_row_is_detected_postgres(postgres_url):
+    _tamper_cases(postgres_url)
+
+
+def test_deleted_and_truncated_rows_are_detected(sqlite_url):
+    db = StateDB(sqlite_url)
+    _fill(db, 5)
+    _drop_triggers(db)
+    with db.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_log WHERE seq = 5"))
+    code, out = _verify_cli(sqlite_url)
+    assert code == 1 and "audit row 5" in out and "head" in out
+    with db.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    code, out = _verify_cli(sqlite_url)
+    assert code == 1 and "audit row 2" in out and "missing" in out
+    db.close()
+
+
+def test_rewritten_chain_is_detected(sqlite_url):
+    """Editing a row and recomputing its hash breaks the next row's prev_hash."""
+    db = StateDB(sqlite_url)
+    _fill(db, 4)
+    _drop_triggers(db)
+    with db.read() as s:
+        r = s.get(AuditEntry, 2)
+        row = {k: getattr(r, k) for k in ("seq", "at", "actor", "role", "action", "resource",
+                                          "detail", "request_id", "prev_hash")}  # fmt: skip
+    row["actor"] = "someone-else"
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE audit_log SET actor = :a, hash = :h WHERE seq = 2"),
+                  {"a": row["actor"], "h": chain_hash(row["prev_hash"], row)})  # fmt: skip
+    code, out = _verify_cli(sqlite_url)
+    assert code == 1 and "audit row 3" in out and "prev_hash" in out
+    db.close()
+
+
+def test_every_review_and_admin_action_is_audited(memory_env):
+    env = memory_env
+    fid = env.flag_ids["aid_in"]
+    for i, decision in enumerate(["confirmed", "dismissed", "needs_field_check"]):
+        r = env.post("aid_in", f"/flags/{fid}/reviews", {"decision": decision, "comment": f"c{i}"})
+        assert r.status_code == 201
+    case = env.post("aid_in", "/cases", {"title": "t", "flag_ids": [fid]}).json()
+    env.client.delete(f"/api/v1/cases/{case['id']}", headers=env.h("aid_in"))
+    rows = env.get("admin", "/audit", params={"action": "review"}).json()["items"]
+    assert len(rows) == 3
+    assert [json.loads(r["detail"])["decision"] for r in reversed(rows)] == [
+        "confirmed", "dismissed", "needs_field_check"
+    ]  # fmt: skip
+    assert {r["actor"] for r in rows} == {"aid_in"} and all(r["request_id"] for r in rows)
+    actions = {
+        r["action"] for r in env.get("admin", "/audit", params={"limit": 1000}).json()["items"]
+    }
+    assert {"review", "case_create", "case_delete"} <= actions
+    state = env.get("aid_in", f"/flags/{fid}").json()
+    assert state["status"] == "needs_field_check" and state["review_count"] == 3
+    assert [r["decision"] for r in state["reviews"]] == [
+        "confirmed",
+        "dismissed",
+        "needs_field_check",
+    ]
+    verify = env.get("admin", "/audit/verify").json()
+    assert verify["ok"] and verify["rows"] > 5
+    assert env.get("admin", "/flags", params={"status": "needs_field_check"}).json()["total"] == 1
+
+
+def test_review_request_id_links_audit_row(memory_env):
+    env = memory_env
+    fid = env.flag_ids["aid_in"]
+    r = env.client.post(
+        f"/api/v1/flags/{fid}/reviews", json={"decision": "confirmed"},
+        headers={**env.h("aid_in"), "X-Request-ID": "field-visit-2024-0001"},
+    )  # fmt: skip
+    assert r.headers["X-Request-ID"] == "field-visit-2024-0001"
+    rows = env.get("admin", "/audit", params={"action": "review"}).json()["items"]
+    assert rows[0]["request_id"] == "field-visit-2024-0001"

@@ -1,0 +1,62 @@
+"""50 parallel reviews of one flag: none lost, the audit chain intact (SQLite file, PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from api.state.audit import verify_chain
+from api.state.models import AuditEntry, FlagState, ReviewDecision
+from graph_models.memory_store import MemoryStore
+from tests.api.conftest import make_env
+
+N = 50
+
+
+def _parallel_reviews(env) -> None:
+    fid = env.flag_ids["aid_in"]
+    users = ["aid_in", "inv_in", "admin", "inv_nat"]
+    start = threading.Barrier(N)
+
+    def review(i: int) -> int:
+        start.wait()
+        decision = ("confirmed", "dismissed", "needs_field_check")[i % 3]
+        r = env.post(users[i % len(users)], f"/flags/{fid}/reviews",
+                     {"decision": decision, "comment": f"review {i}"})  # fmt: skip
+        return r.status_code
+
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        statuses = list(pool.map(review, range(N)))
+    assert statuses == [201] * N
+    with env.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(ReviewDecision)) == N
+        comments = set(s.scalars(select(ReviewDecision.comment)))
+        assert comments == {f"review {i}" for i in range(N)}
+        assert s.get(FlagState, fid).review_count == N
+        audited = s.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "review")
+        )
+        assert audited == N
+        report = verify_chain(s)
+        assert report.ok, report.describe()
+    last = env.get("admin", f"/flags/{fid}/reviews").json()
+    assert len(last) == N
+    assert env.get("admin", f"/flags/{fid}").json()["status"] == last[-1]["decision"]
+
+
+def test_parallel_reviews_sqlite_file(tmp_path, sqlite_url):
+    env = make_env(MemoryStore(tmp_path / "graph"), sqlite_url, tmp_path)
+    with env.client:
+        _parallel_reviews(env)
+    env.db.close()
+
+
+@pytest.mark.postgres
+def test_parallel_reviews_postgres(tmp_path, postgres_url):
+    env = make_env(MemoryStore(tmp_path / "graph"), postgres_url, tmp_path)
+    with env.client:
+        _parallel_reviews(env)
+    env.db.close()
