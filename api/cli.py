@@ -293,7 +293,7 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
 
     ev = evaluate(out / "flags.jsonl", dataset / "ground_truth.jsonl")
     ev.to_csv(out / "evaluation.csv", index=False)
-    console.print(format_evaluation(ev))
+    click.echo(format_evaluation(ev), err=True)
     console.print(
         f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]"
     )
