@@ -108,6 +108,15 @@ class CrossMatch:
         """Run ``sql`` and return a pandas frame (dates come back as ``datetime64``)."""
         return self.con.execute(sql, params or []).df()
 
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Run ``sql`` and return plain Python rows (lists and structs stay lists and dicts).
+
+        The cheap way to build one object per result row: no DataFrame per row.
+        """
+        cursor = self.con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         """First column of the first row of ``sql``."""
         row = self.con.execute(sql, params or []).fetchone()

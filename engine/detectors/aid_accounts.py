@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, evidence_records, yuan_en, yuan_zh
+from engine.detectors.aid_tables import aid_tables, record_list, yuan_en, yuan_zh
 from engine.flags import Flag
 from engine.registry import detector
 
@@ -55,7 +55,9 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
         if settings.household_member_may_hold
         else ""
     )
-    matched = tables.cm.query(
+    pay_fields = ["payment_id", "program", "recipient_id", "household_id", "amount", "paid_date",
+                  "by_proxy"]  # fmt: skip
+    rows = tables.cm.rows(
         f"""
         WITH holder AS (
             SELECT account_no, min(holder_id) AS holder_id FROM (
@@ -68,91 +70,88 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
             GROUP BY account_no HAVING count(DISTINCT household_id) >= ?
         ),
         proxy AS (
-            SELECT DISTINCT p.payment_id FROM payments AS p JOIN holder AS h USING (account_no)
+            SELECT DISTINCT p.payment_id, p.account_no FROM payments AS p
+            JOIN holder AS h USING (account_no)
             WHERE h.holder_id <> p.recipient_id {member_clause}
         ),
-        flagged AS (
-            SELECT account_no FROM many
-            UNION SELECT account_no FROM payments WHERE payment_id IN (SELECT payment_id FROM proxy)
+        flagged AS (SELECT account_no FROM many UNION SELECT account_no FROM proxy),
+        m AS (
+            SELECT p.*, h.holder_id, p.payment_id IN (SELECT payment_id FROM proxy) AS by_proxy
+            FROM payments AS p JOIN flagged USING (account_no)
+            LEFT JOIN holder AS h USING (account_no)
+        ),
+        office AS (
+            SELECT src AS person_id, string_agg(DISTINCT position, '、') AS position,
+                   {record_list(["position", "region_code", "village"], "_line")} AS offices
+            FROM (SELECT src, position, dst AS region_code, village, _table, _line FROM offices)
+            GROUP BY src
         )
-        SELECT p.*, h.holder_id, p.payment_id IN (SELECT payment_id FROM proxy) AS by_proxy
-        FROM payments AS p JOIN flagged USING (account_no) LEFT JOIN holder AS h USING (account_no)
-        ORDER BY p.account_no, p.paid_date, p.payment_id
+        SELECT m.account_no, any_value(m.holder_id) AS holder_id, count(*) AS n,
+               sum(m.amount) AS total, any_value(m.region_code) AS region_code,
+               list_sort(list_distinct(list(m.household_id))) AS households,
+               list_sort(list_distinct(list(m.recipient_id))) AS recipients,
+               list(m.payment_id ORDER BY m.paid_date, m.payment_id) AS payment_ids,
+               count(*) FILTER (WHERE m.by_proxy) AS proxy_n,
+               COALESCE(sum(m.amount) FILTER (WHERE m.by_proxy), 0) AS proxy_total,
+               list_sort(list_distinct(list(m.recipient_id) FILTER (WHERE m.by_proxy))) AS proxy_recipients,
+               {record_list(pay_fields, "m.paid_date, m.payment_id", "m._table", "m._line")} AS payments,
+               any_value(o.position) AS office_position, any_value(o.offices) AS offices
+        FROM m LEFT JOIN office AS o ON o.person_id = m.holder_id
+        GROUP BY m.account_no ORDER BY m.account_no
         """,
         [settings.min_households],
     )
-    if matched.empty:
-        return
-    holders = list(matched["holder_id"].dropna().unique())
-    offices = tables.cm.query(
-        "SELECT src AS person_id, dst AS region_code, position, village, _table, _line "
-        "FROM offices WHERE src IN (SELECT unnest(?::VARCHAR[]))",
-        [holders],
+    names = tables.names(
+        p for r in rows for p in [r["holder_id"], *(r["proxy_recipients"] or [])] if p
     )
-    office_by = dict(tuple(offices.groupby("person_id", sort=False))) if len(offices) else {}
-    names = tables.names([*holders, *matched["recipient_id"].dropna().unique()])
-    for account, rows in matched.groupby("account_no", sort=False):
-        holder = rows["holder_id"].iloc[0]
-        holder = holder if isinstance(holder, str) else None
-        households = sorted(rows["household_id"].dropna().unique())
-        proxy = rows[rows["by_proxy"].astype(bool)]
-        office = office_by.get(holder) if holder else None
+    for r in rows:
+        account, holder = r["account_no"], r["holder_id"]
+        households = r["households"]
+        total, n, proxy_n = float(r["total"]), int(r["n"]), int(r["proxy_n"])
+        official = r["office_position"] is not None
         many = len(households) >= settings.min_households
-        reasons = (["many_households"] if many else []) + (["proxy"] if len(proxy) else [])
-        high = office is not None or len(households) >= 2 * settings.min_households
-        total = float(rows["amount"].sum())
-        holder_name = tables.name_of(holder, names) if holder else "未登记"
-        holder_name_en = tables.name_of(holder, names) if holder else "unregistered"
+        reasons = (["many_households"] if many else []) + (["proxy"] if proxy_n else [])
+        high = official or len(households) >= 2 * settings.min_households
+        holder_zh = tables.name_of(holder, names) if holder else "未登记"
+        holder_en = tables.name_of(holder, names) if holder else "unregistered"
         zh = [
-            f"账户{account}（开户人{holder_name}）收到{len(households)}户扶贫资金{len(rows)}笔共{yuan_zh(total)}"
+            f"账户{account}（开户人{holder_zh}）收到{len(households)}户扶贫资金{n}笔共{yuan_zh(total)}"
         ]
         en = [
-            f"Account {account} (held by {holder_name_en}) received {len(rows)} aid payment(s) totalling {yuan_en(total)} for {len(households)} household(s)"
+            f"Account {account} (held by {holder_en}) received {n} aid payment(s) totalling "
+            f"{yuan_en(total)} for {len(households)} household(s)"
         ]
-        if len(proxy):
-            recipients = sorted({tables.name_of(r, names) for r in proxy["recipient_id"]})
+        if proxy_n:
+            recipients = [tables.name_of(p, names) for p in r["proxy_recipients"][:5]]
             zh.append(
-                f"其中{len(proxy)}笔共{yuan_zh(proxy['amount'].sum())}的领取人（{'、'.join(recipients[:5])}）并非开户人"
+                f"其中{proxy_n}笔共{yuan_zh(r['proxy_total'])}的领取人（{'、'.join(recipients)}）并非开户人"
             )
             en.append(
-                f"{len(proxy)} payment(s) totalling {yuan_en(proxy['amount'].sum())} were for recipients other than the holder ({', '.join(recipients[:5])})"
+                f"{proxy_n} payment(s) totalling {yuan_en(r['proxy_total'])} were for recipients "
+                f"other than the holder ({', '.join(recipients)})"
             )
-        if office is not None:
-            position = office["position"].iloc[0]
-            zh.append(f"开户人任{position}")
-            en.append(f"the holder is an official ({position})")
+        if official:
+            zh.append(f"开户人任{r['office_position']}")
+            en.append(f"the holder is an official ({r['office_position']})")
         yield Flag(
             detector="aid.shared_account",
             subject_type="account_no",
             subject_id=account,
             severity="high" if high else "medium",
             score=total * len(households),
-            entities=[account, holder, *households, *rows["recipient_id"], *rows["payment_id"]],
-            region_code=rows["region_code"].iloc[0],
+            entities=[account, holder, *households, *r["recipients"], *r["payment_ids"]],
+            region_code=r["region_code"],
             evidence={
                 "reasons": reasons,
                 "holder": {"person_id": holder, "name": names.get(holder) if holder else None},
-                "holder_offices": evidence_records(office, ["position", "region_code", "village"])
-                if office is not None
-                else [],
-                "payments": evidence_records(
-                    rows,
-                    [
-                        "payment_id",
-                        "program",
-                        "recipient_id",
-                        "household_id",
-                        "amount",
-                        "paid_date",
-                        "by_proxy",
-                    ],
-                ),
+                "holder_offices": r["offices"] or [],
+                "payments": r["payments"],
                 "figures": {
                     "households": len(households),
-                    "payments": len(rows),
+                    "payments": n,
                     "amount": total,
-                    "proxy_payments": len(proxy),
-                    "holder_is_official": office is not None,
+                    "proxy_payments": proxy_n,
+                    "holder_is_official": official,
                 },
             },
             explanation={"zh": "，".join(zh), "en": "; ".join(en)},

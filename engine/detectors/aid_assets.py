@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, evidence_records, iso_day
+from engine.detectors.aid_tables import aid_tables, iso_day, record_list
 from engine.flags import Flag
 from engine.registry import detector
 
@@ -69,7 +69,8 @@ def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Ite
     tables = aid_tables(ctx)
     periods = tables.household_periods()
     exempt = [t.lower() for t in settings.exempt_vehicle_types]
-    matched = tables.cm.query(
+    fields = ["kind", "asset_id", "person_id", "detail", "value", "registered_date", "during"]
+    rows = tables.cm.rows(
         f"""
         WITH assets AS (
             SELECT 'vehicle' AS kind, owner_id AS person_id, id AS asset_id,
@@ -86,68 +87,65 @@ def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Ite
                    b.registered_date, b._table, b._line
             FROM business AS b LEFT JOIN enterprises AS e ON e.id = b.dst
             WHERE b.role IN (SELECT unnest(?::VARCHAR[]))
+        ),
+        m AS (
+            SELECT a.*, r.household_id,
+                   COALESCE(a.registered_date >= hp.period_start, false) AS during
+            FROM assets AS a
+            JOIN roster AS r ON r.person_id = a.person_id
+            JOIN {periods} AS hp ON hp.household_id = r.household_id
+            WHERE (a.registered_date IS NOT NULL AND a.registered_date <= hp.period_end)
+               OR (a.registered_date IS NULL AND COALESCE(hp.status, 'enrolled') <> 'exited')
         )
-        SELECT a.*, r.household_id, hp.period_start, hp.period_end, hp.status, h.region_code,
-               a.registered_date >= hp.period_start AS during
-        FROM assets AS a
-        JOIN roster AS r ON r.person_id = a.person_id
-        JOIN {periods} AS hp ON hp.household_id = r.household_id
-        JOIN households AS h ON h.household_id = r.household_id
-        WHERE (a.registered_date IS NOT NULL AND a.registered_date <= hp.period_end)
-           OR (a.registered_date IS NULL AND COALESCE(hp.status, 'enrolled') <> 'exited')
-        ORDER BY r.household_id, a.registered_date, a.asset_id
+        SELECT m.household_id, count(*) AS n, count(*) FILTER (WHERE during) AS n_during,
+               list(DISTINCT person_id) AS persons, list(asset_id ORDER BY asset_id) AS asset_ids,
+               {record_list(fields, "m.registered_date NULLS LAST, m.asset_id", "m._table", "m._line")}
+                   AS assets,
+               any_value(hp.period_start) AS period_start, any_value(hp.period_end) AS period_end,
+               any_value(hp.status) AS status, any_value(h.region_code) AS region_code
+        FROM m JOIN {periods} AS hp USING (household_id) JOIN households AS h USING (household_id)
+        GROUP BY m.household_id ORDER BY m.household_id
         """,
         [exempt, list(settings.property_types), list(settings.business_roles)],
     )
-    if matched.empty:
-        return
-    names = tables.names(matched["person_id"].unique())
-    for hh, rows in matched.groupby("household_id", sort=False):
-        during = rows["during"].fillna(False).astype(bool)
+    names = tables.names(p for r in rows for p in r["persons"])
+    for r in rows:
+        hh = r["household_id"]
         parts_zh, parts_en = [], []
-        for row in rows.head(5).itertuples(index=False):
-            owner = tables.name_of(row.person_id, names)
-            day = iso_day(row.registered_date) or "日期不详"
-            day_en = iso_day(row.registered_date) or "date unknown"
+        for a in r["assets"][:5]:
+            owner = tables.name_of(a["person_id"], names)
+            day = iso_day(a["registered_date"])
+            detail = a["detail"] or ""
             parts_zh.append(
-                f"{owner}名下{_KIND_ZH[row.kind]}{row.asset_id}（{row.detail or ''}，登记于{day}）"
+                f"{owner}名下{_KIND_ZH[a['kind']]}{a['asset_id']}（{detail}，登记于{day or '日期不详'}）"
             )
             parts_en.append(
-                f"{owner} owns {_KIND_EN[row.kind]} {row.asset_id} ({row.detail or ''}, registered {day_en})"
+                f"{owner} owns {_KIND_EN[a['kind']]} {a['asset_id']} ({detail}, registered "
+                f"{day or 'date unknown'})"
             )
-        start = iso_day(rows["period_start"].iloc[0]) or "?"
-        end = iso_day(rows["period_end"].iloc[0]) or "?"
+        start, end = iso_day(r["period_start"]), iso_day(r["period_end"])
         yield Flag(
             detector="aid.asset_mismatch",
             subject_type="household_id",
             subject_id=hh,
-            severity="high" if during.any() else "medium",
-            score=float(len(rows) + during.sum()),
-            entities=[hh, *rows["person_id"], *rows["asset_id"]],
-            region_code=rows["region_code"].iloc[0],
+            severity="high" if r["n_during"] else "medium",
+            score=float(r["n"] + r["n_during"]),
+            entities=[hh, *r["persons"], *r["asset_ids"]],
+            region_code=r["region_code"],
             evidence={
-                "assets": evidence_records(
-                    rows,
-                    [
-                        "kind",
-                        "asset_id",
-                        "person_id",
-                        "detail",
-                        "value",
-                        "registered_date",
-                        "during",
-                    ],
-                ),
+                "assets": r["assets"],
                 "figures": {
-                    "assets": len(rows),
-                    "acquired_during_aid": int(during.sum()),
-                    "aid_period_start": iso_day(rows["period_start"].iloc[0]),
-                    "aid_period_end": iso_day(rows["period_end"].iloc[0]),
-                    "household_status": rows["status"].iloc[0],
+                    "assets": int(r["n"]),
+                    "acquired_during_aid": int(r["n_during"]),
+                    "aid_period_start": start,
+                    "aid_period_end": end,
+                    "household_status": r["status"],
                 },
             },
             explanation={
-                "zh": f"建档立卡户{hh}（帮扶期{start}至{end}）：" + "；".join(parts_zh),
-                "en": f"Aid household {hh} (aid period {start} to {end}): " + "; ".join(parts_en),
+                "zh": f"建档立卡户{hh}（帮扶期{start or '?'}至{end or '?'}）："
+                + "；".join(parts_zh),
+                "en": f"Aid household {hh} (aid period {start or '?'} to {end or '?'}): "
+                + "; ".join(parts_en),
             },
         )

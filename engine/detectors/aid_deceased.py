@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, evidence_records, yuan_en, yuan_zh
+from engine.detectors.aid_tables import aid_tables, record_list, yuan_en, yuan_zh
 from engine.flags import Flag
 from engine.registry import detector
 
@@ -38,10 +36,6 @@ class DeceasedRecipientSettings:
     )
 
 
-def _months_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
-    return max(1, (end.year - start.year) * 12 + (end.month - start.month))
-
-
 @detector(
     "aid.deceased_recipient",
     title_zh="死亡人员仍领取扶贫资金",
@@ -59,87 +53,81 @@ def deceased_recipient(ctx: DetectorContext, settings: DeceasedRecipientSettings
     with public-security and civil-affairs death records as a core poverty-fund check.
     """
     tables = aid_tables(ctx)
-    matched = tables.cm.query(
-        """
+    pay_fields = ["payment_id", "program", "recipient_id", "household_id", "account_no", "amount",
+                  "paid_date"]  # fmt: skip
+    rows = tables.cm.rows(
+        f"""
         WITH d AS (
             SELECT person_id, min(death_date) AS death_date FROM deaths
             WHERE death_date IS NOT NULL GROUP BY person_id
+        ),
+        m AS (
+            SELECT p.*, d.death_date FROM payments AS p JOIN d ON p.recipient_id = d.person_id
+            WHERE p.paid_date > d.death_date + to_days(CAST(? AS INTEGER))
+        ),
+        agg AS (
+            SELECT recipient_id AS person_id, any_value(death_date) AS death_date, count(*) AS n,
+                   sum(amount) AS total, max(paid_date) AS last_paid,
+                   arg_max(region_code, paid_date) AS region_code,
+                   list_sort(list_distinct(list(program))) AS programs,
+                   list_sort(list_distinct(list(household_id))) AS households,
+                   list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
+                   {record_list(pay_fields, "paid_date, payment_id")} AS payments
+            FROM m GROUP BY recipient_id
+        ),
+        dr AS (
+            SELECT person_id, {record_list(["person_id", "death_date", "source"], "death_date")}
+                   AS death_records
+            FROM deaths WHERE person_id IN (SELECT person_id FROM agg) GROUP BY person_id
         )
-        SELECT p.*, d.death_date
-        FROM payments AS p JOIN d ON p.recipient_id = d.person_id
-        WHERE p.paid_date > d.death_date + to_days(CAST(? AS INTEGER))
-        ORDER BY p.recipient_id, p.paid_date, p.payment_id
+        SELECT * FROM agg LEFT JOIN dr USING (person_id) ORDER BY person_id
         """,
         [settings.grace_days],
     )
-    if matched.empty:
-        return
-    people = list(matched["recipient_id"].unique())
-    deaths = tables.cm.query(
-        "SELECT * FROM deaths WHERE person_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY death_date",
-        [people],
-    )
-    deaths_by_person = dict(tuple(deaths.groupby("person_id", sort=False)))
-    names = tables.names(people)
-    for pid, rows in matched.groupby("recipient_id", sort=False):
-        death_date: pd.Timestamp = rows["death_date"].iloc[0]
-        last = rows["paid_date"].max()
-        total = float(rows["amount"].sum())
-        months = _months_between(death_date, last)
-        n = len(rows)
-        programs = "、".join(sorted(rows["program"].dropna().unique()))
-        programs_en = ", ".join(sorted(rows["program"].dropna().unique()))
-        households = sorted(rows["household_id"].dropna().unique())
+    names = tables.names(r["person_id"] for r in rows)
+    for r in rows:
+        pid = r["person_id"]
+        death_date, last = r["death_date"], r["last_paid"]
+        total, n = float(r["total"]), int(r["n"])
+        months = max(1, (last.year - death_date.year) * 12 + (last.month - death_date.month))
+        households = r["households"]
         name = tables.name_of(pid, names)
         severity = (
             "high" if months >= settings.high_months or total >= settings.high_amount else "medium"
         )
-        day = death_date.date().isoformat()
+        day, last_day = death_date.isoformat(), last.isoformat()
+        hh_zh, hh_en = "、".join(households) or "未知", ", ".join(households) or "unknown"
         yield Flag(
             detector="aid.deceased_recipient",
             subject_type="person_id",
             subject_id=pid,
             severity=severity,
             score=months * total,
-            entities=[pid, *households, *rows["payment_id"]],
-            region_code=rows["region_code"].iloc[-1],
+            entities=[pid, *households, *r["payment_ids"]],
+            region_code=r["region_code"],
             evidence={
-                "death_records": evidence_records(
-                    deaths_by_person.get(pid, deaths.iloc[0:0]),
-                    ["person_id", "death_date", "source"],
-                ),
-                "payments": evidence_records(
-                    rows,
-                    [
-                        "payment_id",
-                        "program",
-                        "recipient_id",
-                        "household_id",
-                        "account_no",
-                        "amount",
-                        "paid_date",
-                    ],
-                ),
+                "death_records": r["death_records"] or [],
+                "payments": r["payments"],
                 "figures": {
                     "death_date": day,
                     "grace_days": settings.grace_days,
                     "payments_after_death": n,
                     "amount_after_death": total,
-                    "last_paid_date": last.date().isoformat(),
+                    "last_paid_date": last_day,
                     "months_after_death": months,
                 },
             },
             explanation={
                 "zh": (
-                    f"{name}（户{'、'.join(households) or '未知'}）于{day}死亡，"
-                    f"宽限{settings.grace_days}天后仍领取{programs}资金{n}笔共{yuan_zh(total)}，"
-                    f"最后一笔发放于{last.date().isoformat()}（死亡后{months}个月）"
+                    f"{name}（户{hh_zh}）于{day}死亡，宽限{settings.grace_days}天后仍领取"
+                    f"{'、'.join(r['programs'])}资金{n}笔共{yuan_zh(total)}，"
+                    f"最后一笔发放于{last_day}（死亡后{months}个月）"
                 ),
                 "en": (
-                    f"{name} (household {', '.join(households) or 'unknown'}) died on {day}; "
-                    f"{n} payment(s) of {programs_en} totalling {yuan_en(total)} were made more "
-                    f"than {settings.grace_days} days later, the last on {last.date().isoformat()} "
-                    f"({months} month(s) after the death)"
+                    f"{name} (household {hh_en}) died on {day}; {n} payment(s) of "
+                    f"{', '.join(r['programs'])} totalling {yuan_en(total)} were made more than "
+                    f"{settings.grace_days} days later, the last on {last_day} ({months} month(s) "
+                    "after the death)"
                 ),
             },
         )

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, evidence_records, yuan_en, yuan_zh
+from engine.detectors.aid_tables import aid_tables, record_list, yuan_en, yuan_zh
 from engine.flags import Flag
 from engine.registry import detector
 
@@ -73,118 +73,148 @@ def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) 
     """
     tables = aid_tables(ctx)
     period = _period_sql(settings.period)
-    groups = tables.cm.query(
+    pay_fields = ["payment_id", "program", "household_id", "region_code", "amount", "paid_date",
+                  "period"]  # fmt: skip
+    ins_fields = ["scheme", "region_code", "enrolled_date", "subsidy_amount"]
+    rows = tables.cm.rows(
         f"""
         WITH p AS (SELECT *, {period} AS period FROM payments WHERE paid_date IS NOT NULL),
         per_program AS (
-            SELECT recipient_id, program,
-                   count(DISTINCT household_id) AS households,
+            SELECT recipient_id, program, count(DISTINCT household_id) AS households,
                    count(DISTINCT region_code) AS counties
             FROM p GROUP BY recipient_id, program
         ),
         same_period AS (
-            SELECT DISTINCT recipient_id, program, period FROM p
+            SELECT recipient_id, program, period FROM p
             GROUP BY recipient_id, program, period HAVING count(*) >= 2
-        )
-        SELECT p.*, pp.households >= 2 AS two_households, pp.counties >= 2 AS two_counties,
-               sp.period IS NOT NULL AS same_period
-        FROM p
-        JOIN per_program AS pp USING (recipient_id, program)
-        LEFT JOIN same_period AS sp USING (recipient_id, program, period)
-        WHERE pp.households >= 2 OR pp.counties >= 2 OR sp.period IS NOT NULL
-        ORDER BY p.recipient_id, p.program, p.paid_date, p.payment_id
-        """
-    )
-    insured = tables.cm.query(
-        """
-        WITH i AS (SELECT src AS person_id, dst AS region_code, scheme, enrolled_date,
-                          subsidy_amount, _table, _line
-                   FROM insured WHERE scheme IN (SELECT unnest(?::VARCHAR[])))
-        SELECT i.* FROM i JOIN (
-            SELECT person_id, scheme FROM i GROUP BY person_id, scheme
-            HAVING count(DISTINCT region_code) >= 2
-        ) USING (person_id, scheme)
-        ORDER BY person_id, scheme, enrolled_date, region_code
+        ),
+        m AS (
+            SELECT p.*, pp.households >= 2 AS two_households, pp.counties >= 2 AS two_counties,
+                   sp.period IS NOT NULL AS same_period
+            FROM p JOIN per_program AS pp USING (recipient_id, program)
+            LEFT JOIN same_period AS sp USING (recipient_id, program, period)
+            WHERE pp.households >= 2 OR pp.counties >= 2 OR sp.period IS NOT NULL
+        ),
+        programs AS (
+            SELECT recipient_id, program, count(*) AS n, sum(amount) AS amount,
+                   bool_or(two_households) AS two_households, bool_or(two_counties) AS two_counties,
+                   bool_or(same_period) AS same_period,
+                   list_sort(list_distinct(list(household_id))) AS households,
+                   list_sort(list_distinct(list(region_code))) AS counties,
+                   list_sort(list_distinct(list(period) FILTER (WHERE same_period))) AS periods
+            FROM m GROUP BY recipient_id, program
+        ),
+        pay AS (
+            SELECT recipient_id AS person_id, count(*) AS n, sum(amount) AS total,
+                   arg_max(region_code, paid_date) AS region_code,
+                   list_sort(list_distinct(list(household_id))) AS households,
+                   list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
+                   {record_list(pay_fields, "paid_date, payment_id")} AS payments
+            FROM m GROUP BY recipient_id
+        ),
+        prog AS (
+            SELECT recipient_id AS person_id,
+                   list(struct_pack(program, n, amount, two_households, two_counties, same_period,
+                                    households, counties, periods) ORDER BY program) AS programs
+            FROM programs GROUP BY recipient_id
+        ),
+        i AS (
+            SELECT src AS person_id, dst AS region_code, scheme, enrolled_date, subsidy_amount,
+                   _table, _line
+            FROM insured WHERE scheme IN (SELECT unnest(?::VARCHAR[]))
+        ),
+        dup_ins AS (
+            SELECT i.* FROM i JOIN (
+                SELECT person_id, scheme FROM i GROUP BY person_id, scheme
+                HAVING count(DISTINCT region_code) >= 2
+            ) USING (person_id, scheme)
+        ),
+        ins AS (
+            SELECT person_id, count(*) AS ins_n, COALESCE(sum(subsidy_amount), 0) AS subsidy,
+                   any_value(region_code) AS ins_region,
+                   {record_list(ins_fields, "scheme, enrolled_date, region_code")} AS insurance
+            FROM dup_ins GROUP BY person_id
+        ),
+        schemes AS (
+            SELECT person_id, list(struct_pack(scheme, regions) ORDER BY scheme) AS schemes FROM (
+                SELECT person_id, scheme, list_sort(list_distinct(list(region_code))) AS regions
+                FROM dup_ins GROUP BY person_id, scheme
+            ) GROUP BY person_id
+        ),
+        people AS (SELECT person_id FROM pay UNION SELECT person_id FROM ins)
+        SELECT * FROM people LEFT JOIN pay USING (person_id) LEFT JOIN prog USING (person_id)
+        LEFT JOIN ins USING (person_id) LEFT JOIN schemes USING (person_id)
+        ORDER BY person_id
         """,
         [list(settings.insurance_schemes)],
     )
-    pay_by = dict(tuple(groups.groupby("recipient_id", sort=False))) if len(groups) else {}
-    ins_by = dict(tuple(insured.groupby("person_id", sort=False))) if len(insured) else {}
-    people = sorted(set(pay_by) | set(ins_by))
-    names = tables.names(people)
-    empty = groups.iloc[0:0]
-    for pid in people:
-        pays = pay_by.get(pid, empty)
-        ins = ins_by.get(pid, insured.iloc[0:0])
-        reasons = [r for r in ("two_households", "two_counties", "same_period") if pays[r].any()]
-        if len(ins):
+    names = tables.names(r["person_id"] for r in rows)
+    for r in rows:
+        pid = r["person_id"]
+        programs = r["programs"] or []
+        reasons = [
+            k
+            for k in ("two_households", "two_counties", "same_period")
+            if any(p[k] for p in programs)
+        ]
+        if r["ins_n"]:
             reasons.append("insurance_regions")
-        name = tables.name_of(pid, names)
-        total = float(pays["amount"].sum())
-        subsidy = float(ins["subsidy_amount"].fillna(0).sum())
         zh_parts, en_parts = [], []
-        for program, rows in pays.groupby("program", sort=True):
-            hh = sorted(rows["household_id"].dropna().unique())
-            counties = sorted(rows["region_code"].dropna().unique())
-            doubled = sorted(rows.loc[rows["same_period"], "period"].unique())
-            what = [k for k in ("two_households", "two_counties", "same_period") if rows[k].any()]
-            detail_zh = "，".join(
-                {"two_households": f"涉及{len(hh)}户（{'、'.join(hh)}）",
-                 "two_counties": f"涉及{len(counties)}个县区（{'、'.join(counties)}）",
-                 "same_period": f"{'、'.join(doubled[:6])}期间重复发放"}[k] for k in what
-            )  # fmt: skip
-            detail_en = "; ".join(
-                {"two_households": f"{len(hh)} households ({', '.join(hh)})",
-                 "two_counties": f"{len(counties)} counties ({', '.join(counties)})",
-                 "same_period": f"paid twice in {', '.join(doubled[:6])}"}[k] for k in what
-            )  # fmt: skip
-            amount = float(rows["amount"].sum())
-            zh_parts.append(f"{program}{len(rows)}笔共{yuan_zh(amount)}：{detail_zh}")
-            en_parts.append(
-                f"{program}: {len(rows)} payments totalling {yuan_en(amount)} ({detail_en})"
+        for p in programs:
+            what = [k for k in ("two_households", "two_counties", "same_period") if p[k]]
+            hh, counties, periods = p["households"], p["counties"], (p["periods"] or [])[:6]
+            detail_zh = {
+                "two_households": f"涉及{len(hh)}户（{'、'.join(hh)}）",
+                "two_counties": f"涉及{len(counties)}个县区（{'、'.join(counties)}）",
+                "same_period": f"{'、'.join(periods)}期间重复发放",
+            }
+            detail_en = {
+                "two_households": f"{len(hh)} households ({', '.join(hh)})",
+                "two_counties": f"{len(counties)} counties ({', '.join(counties)})",
+                "same_period": f"paid twice in {', '.join(periods)}",
+            }
+            amount = float(p["amount"])
+            zh_parts.append(
+                f"{p['program']}{p['n']}笔共{yuan_zh(amount)}："
+                + "，".join(detail_zh[k] for k in what)
             )
-        for scheme, rows in ins.groupby("scheme", sort=True):
-            regions = sorted(rows["region_code"].unique())
-            zh_parts.append(f"{scheme}在{len(regions)}地参保（{'、'.join(regions)}）")
-            en_parts.append(f"{scheme}: insured in {len(regions)} regions ({', '.join(regions)})")
-        severity = "medium" if reasons == ["same_period"] else "high"
-        region = pays["region_code"].iloc[-1] if len(pays) else ins["region_code"].iloc[0]
+            en_parts.append(
+                f"{p['program']}: {p['n']} payments totalling {yuan_en(amount)} ("
+                + "; ".join(detail_en[k] for k in what)
+                + ")"
+            )
+        for sch in r["schemes"] or []:
+            regions = sch["regions"]
+            zh_parts.append(f"{sch['scheme']}在{len(regions)}地参保（{'、'.join(regions)}）")
+            en_parts.append(
+                f"{sch['scheme']}: insured in {len(regions)} regions ({', '.join(regions)})"
+            )
+        total = float(r["total"] or 0.0)
+        subsidy = float(r["subsidy"] or 0.0)
+        name = tables.name_of(pid, names)
         yield Flag(
             detector="aid.duplicate_benefit",
             subject_type="person_id",
             subject_id=pid,
-            severity=severity,
+            severity="medium" if reasons == ["same_period"] else "high",
             score=total + subsidy,
-            entities=[pid, *pays["household_id"].dropna(), *pays["payment_id"]],
-            region_code=region,
+            entities=[pid, *(r["households"] or []), *(r["payment_ids"] or [])],
+            region_code=r["region_code"] or r["ins_region"],
             evidence={
                 "reasons": reasons,
-                "payments": evidence_records(
-                    pays,
-                    [
-                        "payment_id",
-                        "program",
-                        "household_id",
-                        "region_code",
-                        "amount",
-                        "paid_date",
-                        "period",
-                    ],
-                ),
-                "insurance": evidence_records(
-                    ins, ["scheme", "region_code", "enrolled_date", "subsidy_amount"]
-                ),
+                "payments": r["payments"] or [],
+                "insurance": r["insurance"] or [],
                 "figures": {
-                    "payments": len(pays),
+                    "payments": int(r["n"] or 0),
                     "amount": total,
-                    "insurance_records": len(ins),
+                    "insurance_records": int(r["ins_n"] or 0),
                     "insurance_subsidy": subsidy,
                     "period": settings.period,
                 },
             },
             explanation={
-                "zh": f"{name}{'、'.join(_REASON_ZH[r] for r in reasons)}：" + "；".join(zh_parts),
-                "en": f"{name}: {', '.join(_REASON_EN[r] for r in reasons)}: "
+                "zh": f"{name}{'、'.join(_REASON_ZH[x] for x in reasons)}：" + "；".join(zh_parts),
+                "en": f"{name}: {', '.join(_REASON_EN[x] for x in reasons)}: "
                 + "; ".join(en_parts),
             },
         )

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from engine.context import DetectorContext
 from engine.detectors.aid_tables import EVIDENCE_LIMIT, aid_tables, yuan_en, yuan_zh
 from engine.flags import Flag
@@ -58,7 +56,7 @@ def official_relative(ctx: DetectorContext, settings: OfficialRelativeSettings) 
     in identification and payment as a core problem.
     """
     tables = aid_tables(ctx)
-    links = tables.cm.query(
+    rows = tables.cm.rows(
         """
         WITH k AS (
             SELECT src AS a, dst AS b, relation, _table, _line FROM kin
@@ -120,58 +118,66 @@ def official_relative(ctx: DetectorContext, settings: OfficialRelativeSettings) 
             JOIN member_or_recipient AS m ON m.approver_id = sp.source_id AND m.person_id = sp.person_id
             LEFT JOIN officials AS o USING (source_id)
             GROUP BY ALL
+        ),
+        links AS (
+            SELECT DISTINCT ON (household_id, role, source_id, person_id) *
+            FROM (SELECT * FROM by_office UNION ALL SELECT * FROM by_approval)
+            ORDER BY household_id, role, source_id, person_id, hops
         )
-        SELECT * FROM by_office UNION ALL SELECT * FROM by_approval
-        ORDER BY household_id, hops, role, source_id, person_id
+        SELECT l.household_id, any_value(h.region_code) AS region_code,
+               any_value(l.source_region) AS source_region, min(l.hops) AS closest,
+               count(*) AS n, count(*) FILTER (WHERE l.role = 'approver') AS approver_links,
+               COALESCE(sum(l.amount) FILTER (WHERE l.role = 'approver'), 0) AS approved,
+               list(struct_pack(role := l.role, source_id := l.source_id, person_id := l.person_id,
+                                hops := l.hops, mid_id := l.mid_id, rel1 := l.rel1, rel2 := l.rel2,
+                                t1 := l.t1, l1 := l.l1, t2 := l.t2, l2 := l.l2,
+                                position := l.position, payments := l.payments)
+                    ORDER BY l.hops, l.role DESC, l.source_id, l.person_id) AS links
+        FROM links AS l LEFT JOIN households AS h USING (household_id)
+        GROUP BY l.household_id ORDER BY l.household_id
         """,
         [settings.max_hops, settings.max_hops],
     )
-    if links.empty:
-        return
-    households = tables.cm.query(
-        "SELECT household_id, region_code, village FROM households WHERE household_id IN "
-        "(SELECT unnest(?::VARCHAR[]))",
-        [list(links["household_id"].unique())],
-    ).set_index("household_id")
-    people = pd.unique(
-        pd.concat([links["source_id"], links["person_id"], links["mid_id"]]).dropna()
+    names = tables.names(
+        p
+        for r in rows
+        for link in r["links"]
+        for p in (link["source_id"], link["person_id"], link["mid_id"])
+        if p
     )
-    names = tables.names(people)
-    for hh, rows in links.groupby("household_id", sort=False):
-        rows = rows.drop_duplicates(["role", "source_id", "person_id"])
-        best = rows.iloc[0]
-        approver = rows["role"].eq("approver")
-        high = bool(rows["hops"].min() <= settings.high_max_hops or approver.any())
-        score = float(((3 - rows["hops"]) * approver.map({True: 2, False: 1})).sum())
-        region = households["region_code"].get(hh) if hh in households.index else None
-        region = region or best["source_region"]
-        paths = [_path(row, names) for row in rows.head(EVIDENCE_LIMIT).to_dict("records")]
-        zh_first, en_first = _sentence(best, names)
-        extra = len(rows) - 1
-        approved = rows.loc[approver, "amount"].fillna(0).sum()
-        zh = f"户{hh}{zh_first}"
-        en = f"Household {hh}: {en_first}"
+    for r in rows:
+        hh = r["household_id"]
+        links = r["links"]
+        approver_links = int(r["approver_links"])
+        high = r["closest"] <= settings.high_max_hops or approver_links > 0
+        score = sum((3 - x["hops"]) * (2 if x["role"] == "approver" else 1) for x in links)
+        zh_first, en_first = _sentence(links[0], names)
+        approved = float(r["approved"])
+        zh, en = f"户{hh}{zh_first}", f"Household {hh}: {en_first}"
         if approved:
             zh += f"；经亲属审批发放的资金共{yuan_zh(approved)}"
             en += f"; payments approved by a relative total {yuan_en(approved)}"
-        if extra:
-            zh += f"；另有{extra}条亲属关联"
-            en += f"; {extra} more kinship link(s)"
+        if len(links) > 1:
+            zh += f"；另有{len(links) - 1}条亲属关联"
+            en += f"; {len(links) - 1} more kinship link(s)"
         yield Flag(
             detector="aid.official_relative",
             subject_type="household_id",
             subject_id=hh,
             severity="high" if high else "medium",
-            score=score,
-            entities=[hh, *rows["source_id"], *rows["person_id"], *rows["mid_id"].dropna()],
-            region_code=region,
+            score=float(score),
+            entities=[
+                hh,
+                *(p for x in links for p in (x["source_id"], x["person_id"], x["mid_id"])),
+            ],
+            region_code=r["region_code"] or r["source_region"],
             evidence={
-                "paths": paths,
+                "paths": [_path(x, names) for x in links[:EVIDENCE_LIMIT]],
                 "figures": {
-                    "links": len(rows),
-                    "closest_hops": int(rows["hops"].min()),
-                    "approver_links": int(approver.sum()),
-                    "amount_approved_by_kin": float(approved),
+                    "links": len(links),
+                    "closest_hops": int(r["closest"]),
+                    "approver_links": approver_links,
+                    "amount_approved_by_kin": approved,
                 },
             },
             explanation={"zh": zh, "en": en},
@@ -202,11 +208,11 @@ def _path(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
         "path": nodes,
         "relations": relations,
         "kin_records": records,
-        "payments_approved": None if pd.isna(row["payments"]) else int(row["payments"]),
+        "payments_approved": row["payments"],
     }
 
 
-def _sentence(row: pd.Series, names: dict[str, str]) -> tuple[str, str]:
+def _sentence(row: dict[str, Any], names: dict[str, str]) -> tuple[str, str]:
     official = names.get(row["source_id"], row["source_id"])
     member = names.get(row["person_id"], row["person_id"])
     position = row["position"] if isinstance(row["position"], str) else None

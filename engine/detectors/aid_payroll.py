@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from engine.context import DetectorContext
 from engine.detectors.aid_tables import (
     aid_tables,
-    evidence_records,
     iso_day,
+    record_list,
     yuan_en,
     yuan_zh,
 )
@@ -50,60 +50,72 @@ def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Ite
     names the comparison with HR and payroll data.
     """
     tables = aid_tables(ctx)
-    matched = tables.cm.query(
-        """
+    staff_fields = [
+        "person_id",
+        "employer_id",
+        "position",
+        "monthly_salary",
+        "start_date",
+        "end_date",
+    ]
+    pay_fields = ["payment_id", "program", "recipient_id", "amount", "paid_date"]
+    rows = tables.cm.rows(
+        f"""
         WITH pr AS (
-            SELECT r.household_id, pr.person_id, pr.employer_id, pr.position, pr.monthly_salary,
-                   pr.start_date, pr.end_date, COALESCE(pr.end_date, ?::DATE) AS open_end,
-                   pr._table AS payroll_table, pr._line AS payroll_line
+            SELECT r.household_id, pr.*, COALESCE(pr.end_date, ?::DATE) AS open_end
             FROM payroll AS pr JOIN roster AS r ON r.person_id = pr.person_id
+        ),
+        m AS (
+            SELECT pr.household_id, pr.person_id, pr._table AS pr_table, pr._line AS pr_line,
+                   p.payment_id
+            FROM pr JOIN payments AS p ON p.household_id = pr.household_id
+            WHERE (pr.start_date IS NULL OR p.paid_date >= pr.start_date)
+              AND p.paid_date <= pr.open_end
+        ),
+        pays AS (
+            SELECT household_id, count(*) AS n, sum(amount) AS total, min(paid_date) AS first_paid,
+                   max(paid_date) AS last_paid, any_value(region_code) AS pay_region,
+                   list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
+                   {record_list(pay_fields, "paid_date, payment_id")} AS payments
+            FROM payments WHERE payment_id IN (SELECT payment_id FROM m)
+            GROUP BY household_id
+        ),
+        staff AS (
+            SELECT household_id, list_sort(list_distinct(list(person_id))) AS persons,
+                   list_distinct(list(employer_id)) AS employers,
+                   arg_min(person_id, COALESCE(start_date, DATE '0001-01-01')) AS first_person,
+                   min(start_date) AS since, arg_min(position, COALESCE(start_date, DATE '0001-01-01')) AS position,
+                   {record_list(staff_fields, "start_date, person_id")} AS payroll
+            FROM pr WHERE (_table, _line, household_id) IN (SELECT pr_table, pr_line, household_id FROM m)
+            GROUP BY household_id
         )
-        SELECT pr.*, p.payment_id, p.program, p.recipient_id, p.amount, p.paid_date,
-               p.region_code, p._table, p._line
-        FROM pr JOIN payments AS p ON p.household_id = pr.household_id
-        WHERE (pr.start_date IS NULL OR p.paid_date >= pr.start_date) AND p.paid_date <= pr.open_end
-        ORDER BY pr.household_id, p.paid_date, p.payment_id
+        SELECT s.*, p.*, h.region_code FROM staff AS s JOIN pays AS p USING (household_id)
+        LEFT JOIN households AS h USING (household_id)
+        ORDER BY household_id
         """,
         [ctx.as_of],
     )
-    if matched.empty:
-        return
-    households = tables.cm.query(
-        "SELECT household_id, region_code FROM households WHERE household_id IN "
-        "(SELECT unnest(?::VARCHAR[]))",
-        [list(matched["household_id"].unique())],
-    )
-    region = dict(zip(households["household_id"], households["region_code"], strict=True))
-    names = tables.names(matched["person_id"].unique())
-    for hh, rows in matched.groupby("household_id", sort=False):
-        pays = rows.drop_duplicates("payment_id")
-        staff = rows.drop_duplicates(["person_id", "payroll_table", "payroll_line"])
-        total = float(pays["amount"].sum())
-        n = len(pays)
-        who = staff.iloc[0]
-        name = tables.name_of(who["person_id"], names)
-        since = iso_day(who["start_date"]) or "?"
-        position = who["position"] or "—"
-        payroll_records = evidence_records(
-            staff.assign(_table=staff["payroll_table"], _line=staff["payroll_line"]),
-            ["person_id", "employer_id", "position", "monthly_salary", "start_date", "end_date"],
-        )
-        first, last = iso_day(pays["paid_date"].min()), iso_day(pays["paid_date"].max())
+    names = tables.names(r["first_person"] for r in rows)
+    for r in rows:
+        hh = r["household_id"]
+        total, n = float(r["total"]), int(r["n"])
+        name = tables.name_of(r["first_person"], names)
+        since = iso_day(r["since"]) or "?"
+        position = r["position"] or "—"
+        first, last = iso_day(r["first_paid"]), iso_day(r["last_paid"])
         yield Flag(
             detector="aid.public_payroll",
             subject_type="household_id",
             subject_id=hh,
             severity="high" if n >= settings.high_payments else "medium",
             score=total,
-            entities=[hh, *staff["person_id"], *staff["employer_id"].dropna(), *pays["payment_id"]],
-            region_code=region.get(hh) or pays["region_code"].iloc[0],
+            entities=[hh, *r["persons"], *r["employers"], *r["payment_ids"]],
+            region_code=r["region_code"] or r["pay_region"],
             evidence={
-                "payroll": payroll_records,
-                "payments": evidence_records(
-                    pays, ["payment_id", "program", "recipient_id", "amount", "paid_date"]
-                ),
+                "payroll": r["payroll"],
+                "payments": r["payments"],
                 "figures": {
-                    "payroll_persons": int(staff["person_id"].nunique()),
+                    "payroll_persons": len(r["persons"]),
                     "overlapping_payments": n,
                     "overlapping_amount": total,
                     "first_overlap": first,

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from engine.context import DetectorContext
 from engine.detectors.aid_tables import (
     aid_tables,
-    evidence_records,
     iso_day,
+    record_list,
     yuan_en,
     yuan_zh,
 )
@@ -47,30 +47,40 @@ def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iter
     财办〔2019〕31号 names comparison with public-security data.
     """
     tables = aid_tables(ctx)
-    matched = tables.cm.query(
-        """
-        SELECT p.*, t.start_date, t.end_date, t._table AS term_table, t._line AS term_line
-        FROM payments AS p JOIN prison AS t ON p.recipient_id = t.person_id
-        WHERE p.paid_date >= t.start_date + to_days(CAST(? AS INTEGER))
-          AND p.paid_date <= COALESCE(t.end_date, ?::DATE)
-        ORDER BY p.recipient_id, p.paid_date, p.payment_id
+    pay_fields = ["payment_id", "program", "household_id", "amount", "paid_date"]
+    rows = tables.cm.rows(
+        f"""
+        WITH m AS (
+            SELECT p.payment_id, t.person_id, t.start_date, t.end_date, t._table, t._line
+            FROM payments AS p JOIN prison AS t ON p.recipient_id = t.person_id
+            WHERE p.paid_date >= t.start_date + to_days(CAST(? AS INTEGER))
+              AND p.paid_date <= COALESCE(t.end_date, ?::DATE)
+        ),
+        terms AS (
+            SELECT person_id, arg_min(start_date, start_date) AS term_start,
+                   arg_min(end_date, start_date) AS term_end,
+                   {record_list(["start_date", "end_date"], "start_date")} AS prison_terms
+            FROM (SELECT DISTINCT person_id, start_date, end_date, _table, _line FROM m)
+            GROUP BY person_id
+        ),
+        pays AS (
+            SELECT recipient_id AS person_id, count(*) AS n, sum(amount) AS total,
+                   arg_max(region_code, paid_date) AS region_code,
+                   list_sort(list_distinct(list(household_id))) AS households,
+                   list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
+                   {record_list(pay_fields, "paid_date, payment_id")} AS payments
+            FROM payments WHERE payment_id IN (SELECT payment_id FROM m)
+            GROUP BY recipient_id
+        )
+        SELECT * FROM pays JOIN terms USING (person_id) ORDER BY person_id
         """,
         [settings.grace_days, ctx.as_of],
     )
-    if matched.empty:
-        return
-    names = tables.names(matched["recipient_id"].unique())
-    for pid, rows in matched.groupby("recipient_id", sort=False):
-        pays = rows.drop_duplicates("payment_id")
-        terms = rows.drop_duplicates(["term_table", "term_line"])
-        total = float(pays["amount"].sum())
-        n = len(pays)
-        term = terms.iloc[0]
-        start = iso_day(term["start_date"])
-        end = iso_day(term["end_date"])
-        end_zh = end or "今"
-        end_en = end or "now (no release date)"
-        households = sorted(pays["household_id"].dropna().unique())
+    names = tables.names(r["person_id"] for r in rows)
+    for r in rows:
+        pid = r["person_id"]
+        total, n = float(r["total"]), int(r["n"])
+        start, end = iso_day(r["term_start"]), iso_day(r["term_end"])
         name = tables.name_of(pid, names)
         yield Flag(
             detector="aid.paid_in_prison",
@@ -78,16 +88,11 @@ def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iter
             subject_id=pid,
             severity="high" if n >= settings.high_payments else "medium",
             score=total,
-            entities=[pid, *households, *pays["payment_id"]],
-            region_code=pays["region_code"].iloc[-1],
+            entities=[pid, *r["households"], *r["payment_ids"]],
+            region_code=r["region_code"],
             evidence={
-                "prison_terms": evidence_records(
-                    terms.assign(_table=terms["term_table"], _line=terms["term_line"]),
-                    ["start_date", "end_date"],
-                ),
-                "payments": evidence_records(
-                    pays, ["payment_id", "program", "household_id", "amount", "paid_date"]
-                ),
+                "prison_terms": r["prison_terms"],
+                "payments": r["payments"],
                 "figures": {
                     "term_start": start,
                     "term_end": end,
@@ -97,11 +102,11 @@ def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iter
             },
             explanation={
                 "zh": (
-                    f"{name}于{start}至{end_zh}服刑，服刑期间领取扶贫资金{n}笔共{yuan_zh(total)}"
+                    f"{name}于{start}至{end or '今'}服刑，服刑期间领取扶贫资金{n}笔共{yuan_zh(total)}"
                 ),
                 "en": (
-                    f"{name} was in prison from {start} to {end_en} and received {n} aid "
-                    f"payment(s) totalling {yuan_en(total)} during that time"
+                    f"{name} was in prison from {start} to {end or 'now (no release date)'} and "
+                    f"received {n} aid payment(s) totalling {yuan_en(total)} during that time"
                 ),
             },
         )

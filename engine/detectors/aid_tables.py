@@ -46,6 +46,7 @@ __all__ = [
     "aid_tables",
     "evidence_records",
     "iso_day",
+    "record_list",
     "yuan_en",
     "yuan_zh",
 ]
@@ -289,6 +290,25 @@ def iso_day(value: Any) -> str | None:
     """
     plain = _plain(value)
     return None if plain is None else str(plain)[:10]
+
+
+def record_list(
+    fields: Sequence[str], order: str, table: str = "_table", line: str = "_line"
+) -> str:
+    """SQL aggregate: the first :data:`EVIDENCE_LIMIT` evidence records of a group, in ``order``.
+
+    Each record is ``{"table", "line", <fields>}`` from the provenance columns, so a flag's
+    evidence is built in the database, one row per flag, instead of one DataFrame per flag.
+
+    Examples
+    --------
+    >>> record_list(["payment_id"], "paid_date")
+    'list_slice(list(struct_pack("table" := _table, "line" := _line, "payment_id" := payment_id) ORDER BY paid_date), 1, 50)'
+    """
+    parts = [f'"table" := {table}', f'"line" := {line}', *(f'"{f}" := {f}' for f in fields)]
+    return (
+        f"list_slice(list(struct_pack({', '.join(parts)}) ORDER BY {order}), 1, {EVIDENCE_LIMIT})"
+    )
 
 
 def evidence_records(
