@@ -464,14 +464,14 @@ class Neo4jStore(GraphStore):
 
         cols = self._read(consume)
         names = list(fixed)
+        if cols.n == 0:  # as the memory store: just the base (or the asked) columns
+            return _empty_frame(names)
         if all_columns:
             names += [p for p in owner_props if p not in names]
             names += sorted(
                 k for k in cols.data if k not in names and k not in PROVENANCE_PROPERTIES
             )
             names += [p for p in PROVENANCE_PROPERTIES if p in cols.data]
-        if cols.n == 0:
-            return _empty_frame(names)
         out: dict[str, Any] = {}
         for name in names:
             values = cols.data.pop(name, None)  # free each list once its column exists

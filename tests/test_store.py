@@ -1,0 +1,443 @@
+"""The GraphStore contract, run against every store (``store`` is parametrised: memory, neo4j).
+
+Expected values are worked out by hand from small drawn graphs, or come from an independent
+dict model (the hypothesis test), never from one of the stores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graph_models.memory_store import HUB_DEGREE
+from graph_models.store import EDGE_COLUMNS
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame in a form two stores can be compared in.
+
+    Rows sorted by id, columns by name; columns with no value at all are dropped (Neo4j stores
+    no nulls, so "a column that is always missing" does not exist there); an Int64 column
+    without missing values compares as int64 (the loaders write ``RejectedRow.line`` as int64
+    although the schema types it ``int``, i.e. Int64).
+    """
+    keep = [c for c in frame.columns if frame[c].notna().any()]
+    out = frame.loc[:, sorted(keep)]
+    if "id" in out.columns:
+        out = out.sort_values("id", kind="stable")
+    out = out.reset_index(drop=True)
+    for c in out.columns:
+        if str(out[c].dtype) == "Int64" and not out[c].isna().any():
+            out[c] = out[c].astype("int64")
+    return out
+
+
+def persons(*ids: str, **cols: list) -> pd.DataFrame:
+    return pd.DataFrame({"id": list(ids), **cols})
+
+
+def edges(rows: list[tuple[str, str, str]], src_label="Person", dst_label="Person", **cols):
+    """Relationship rows from ``(id, src, dst)`` triples."""
+    return pd.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "src": [r[1] for r in rows],
+            "src_label": src_label,
+            "dst": [r[2] for r in rows],
+            "dst_label": dst_label,
+            **cols,
+        }
+    )
+
+
+@pytest.fixture
+def drawn(store):
+    """A small drawn graph of Persons::
+
+    A -KIN-> B -KIN-> C -KIN-> D        Z (isolated)
+    A -FUND_FLOW(F1)-> E -FUND_FLOW(F2)-> C
+    """
+    store.upsert_nodes("Person", persons("A", "B", "C", "D", "E", "Z", name=list("甲乙丙丁戊己")))
+    store.upsert_relationships("KIN", edges([("K1", "A", "B"), ("K2", "B", "C"), ("K3", "C", "D")]))
+    store.upsert_relationships(
+        "FUND_FLOW", edges([("F1", "A", "E"), ("F2", "E", "C")], amount=[100.0, 200.0])
+    )
+    return store
+
+
+def node_ids(sub) -> set[str]:
+    return set(sub.nodes["id"])
+
+
+def edge_ids(sub) -> set[str]:
+    return set(sub.edges["id"])
+
+
+def path_key(p) -> tuple:
+    return tuple(p.nodes), tuple(e["id"] for e in p.edges)
+
+
+# -- upsert semantics -----------------------------------------------------------------------
+
+
+def test_nodes_merge_by_id_and_nulls_never_erase(store):
+    store.upsert_nodes(
+        "Region",
+        pd.DataFrame(
+            {"id": ["410000", "410800"], "name": ["河南省", "焦作市"], "level": ["province", None]}
+        ),
+    )
+    store.upsert_nodes(
+        "Region",
+        pd.DataFrame(
+            {"id": ["410000", "410822"], "name": [None, "博爱县"], "level": ["省", "county"]}
+        ),
+    )
+    got = store.nodes("Region").set_index("id")
+    assert sorted(got.index) == ["410000", "410800", "410822"]
+    assert got.loc["410000", "name"] == "河南省"  # a null did not erase it
+    assert got.loc["410000", "level"] == "省"  # a non-null value overwrote it
+    assert got.loc["410800", "level"] is None
+    assert got.loc["410822", "name"] == "博爱县"
+
+
+def test_repeated_ids_in_one_frame_keep_the_last_non_null_value(store):
+    store.upsert_nodes(
+        "Person",
+        persons("P1", "P1", "P1", name=["a", None, "c"], phone=["1", "2", None]),
+    )
+    got = store.nodes("Person").set_index("id")
+    assert len(got) == 1
+    assert (got.loc["P1", "name"], got.loc["P1", "phone"]) == ("c", "2")
+
+
+def test_create_only_never_touches_an_existing_node(store):
+    store.upsert_nodes(
+        "Enterprise", pd.DataFrame({"id": ["E1"], "name": ["城投"], "_table": ["enterprises"]})
+    )
+    store.upsert_nodes(
+        "Enterprise",
+        pd.DataFrame(
+            {
+                "id": ["E1", "E2", "E2"],
+                "name": [None, None, "later"],
+                "_table": ["shareholdings", "shareholdings", "loans"],
+            }
+        ),
+        create_only=True,
+    )
+    got = store.nodes("Enterprise").set_index("id")
+    assert got.loc["E1", "_table"] == "enterprises" and got.loc["E1", "name"] == "城投"
+    # a new id is created once, from its first row
+    assert got.loc["E2", "_table"] == "shareholdings" and got.loc["E2", "name"] is None
+
+
+def test_relationships_merge_by_id_and_nulls_never_erase(store):
+    store.upsert_nodes("Person", persons("A", "B"))
+    store.upsert_relationships("KIN", edges([("K1", "A", "B")], relation=["spouse"], _line=[2]))
+    store.upsert_relationships(
+        "KIN", edges([("K1", "A", "B"), ("K2", "B", "A")], relation=[None, "child"], _line=[7, 8])
+    )
+    got = store.relationships("KIN").set_index("id")
+    assert sorted(got.index) == ["K1", "K2"]
+    assert got.loc["K1", "relation"] == "spouse" and got.loc["K1", "_line"] == 7
+    assert (got.loc["K2", "src"], got.loc["K2", "dst"]) == ("B", "A")
+
+
+def test_a_relationship_whose_endpoints_change_moves_and_keeps_its_values(store):
+    store.upsert_nodes("Person", persons("A", "B", "C"))
+    store.upsert_relationships("KIN", edges([("K1", "A", "B")], relation=["spouse"]))
+    store.upsert_relationships("KIN", edges([("K1", "A", "C")], relation=[None]))
+    got = store.relationships("KIN")
+    assert len(got) == 1
+    row = got.iloc[0]
+    assert (row["src"], row["dst"], row["relation"]) == ("A", "C", "spouse")
+    assert store.neighborhood("B").edges.empty
+
+
+def test_a_relationship_to_an_absent_endpoint_is_kept(store):
+    store.upsert_nodes("Person", persons("A"))
+    store.upsert_relationships("KIN", edges([("K1", "A", "NOBODY")]))
+    got = store.relationships("KIN")
+    assert got[["id", "src", "dst"]].values.tolist() == [["K1", "A", "NOBODY"]]
+
+
+def test_upserting_the_same_rows_twice_changes_nothing(drawn):
+    before = {t: canonical(drawn.relationships(t)) for t in ("KIN", "FUND_FLOW")}
+    nodes_before = canonical(drawn.nodes("Person"))
+    drawn.upsert_nodes("Person", persons("A", "B", "C", "D", "E", "Z", name=list("甲乙丙丁戊己")))
+    drawn.upsert_relationships("KIN", edges([("K1", "A", "B"), ("K2", "B", "C"), ("K3", "C", "D")]))
+    assert drawn.counts() == {"nodes": {"Person": 6}, "relationships": {"FUND_FLOW": 2, "KIN": 3}}
+    pd.testing.assert_frame_equal(canonical(drawn.nodes("Person")), nodes_before)
+    for t, frame in before.items():
+        pd.testing.assert_frame_equal(canonical(drawn.relationships(t)), frame)
+
+
+_ids = st.sampled_from(["P1", "P2", "P3"])
+_names = st.one_of(st.none(), st.text(min_size=1, max_size=6))
+_phones = st.one_of(st.none(), st.sampled_from(["13800138000", "+86 139"]))
+_batches = st.lists(
+    st.tuples(st.lists(st.tuples(_ids, _names, _phones), min_size=1, max_size=5), st.booleans()),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batches=_batches)
+def test_upserts_match_a_dict_model_and_are_idempotent(store, batches):
+    """Any sequence of merges and create-only upserts ends where a plain dict model says.
+
+    Writes apply in order; the read after each batch makes the memory store consolidate in
+    order too (without it, its pending create-only rows lose to any merge of the same id, even
+    a later one).
+    """
+    store.clear()
+    model: dict[str, dict[str, str]] = {}
+    for rows, create_only in batches:
+        frame = pd.DataFrame(rows, columns=["id", "name", "phone"], dtype=object)
+        store.upsert_nodes("Person", frame, create_only=create_only)
+        store.counts()
+        for node_id, name, phone in rows:
+            values = {k: v for k, v in (("name", name), ("phone", phone)) if v is not None}
+            if not create_only:
+                model.setdefault(node_id, {}).update(values)
+            elif node_id not in model:
+                model[node_id] = values
+    got = store.nodes("Person", ["id", "name", "phone"]).set_index("id")
+    assert sorted(got.index) == sorted(model)
+    for node_id, values in model.items():
+        for col in ("name", "phone"):
+            want = values.get(col)
+            assert (
+                got.loc[node_id, col] == want
+                if want is not None
+                else pd.isna(got.loc[node_id, col])
+            )
+    # replaying every batch leaves the store as it is
+    snapshot = canonical(store.nodes("Person"))
+    for rows, create_only in batches:
+        store.upsert_nodes(
+            "Person",
+            pd.DataFrame(rows, columns=["id", "name", "phone"], dtype=object),
+            create_only=create_only,
+        )
+    pd.testing.assert_frame_equal(canonical(store.nodes("Person")), snapshot)
+
+
+def test_unknown_labels_types_and_missing_columns_are_refused(store):
+    with pytest.raises(KeyError):
+        store.upsert_nodes("Dragon", persons("A"))
+    with pytest.raises(KeyError):
+        store.upsert_relationships("LOVES", edges([("L", "A", "B")]))
+    with pytest.raises(KeyError):
+        store.nodes("Dragon")
+    with pytest.raises(KeyError):
+        store.relationships("LOVES")
+    with pytest.raises(ValueError):
+        store.upsert_nodes("Person", pd.DataFrame({"name": ["x"]}))
+    with pytest.raises(ValueError):
+        store.upsert_relationships("KIN", pd.DataFrame({"id": ["K"], "src": ["A"], "dst": ["B"]}))
+    assert store.upsert_nodes("Person", persons()) == 0
+    assert store.counts() == {"nodes": {}, "relationships": {}}
+
+
+# -- frames ---------------------------------------------------------------------------------
+
+
+def test_frames_keep_the_loaders_value_types(store):
+    regions = pd.DataFrame(
+        {
+            "id": ["410000", "410800"],
+            "name": pd.Series(["河南省", None], dtype=object),
+            "year": pd.array([2023, None], dtype="Int64"),
+            "general_budget_revenue": [4.5e11, np.nan],
+            "_table": ["regions", "regions"],
+            "_line": np.array([2, 3], dtype="int64"),
+            "_batch": ["b1", "b1"],
+        }
+    ).astype({"id": object, "name": object, "_table": object, "_batch": object})
+    projects = pd.DataFrame(
+        {
+            "id": ["XM1", "XM2"],
+            "buyback_clause": pd.array([True, None], dtype="boolean"),
+            "total_investment": [1.0e8, 2.5e7],
+            "region_code": ["410822", "410822"],
+        }
+    ).astype({"id": object, "region_code": object})
+    store.upsert_nodes("Region", regions)
+    store.upsert_nodes("Project", projects)
+    pd.testing.assert_frame_equal(canonical(store.nodes("Region")), canonical(regions))
+    pd.testing.assert_frame_equal(canonical(store.nodes("Project")), canonical(projects))
+    got = store.nodes("Region").set_index("id")
+    assert got.loc["410800", "name"] is None  # object columns hold None, not NaN
+    assert pd.isna(got.loc["410800", "year"]) and str(got["year"].dtype) == "Int64"
+
+
+def test_relationship_frames_have_the_edge_columns_and_properties(drawn):
+    flows = drawn.relationships("FUND_FLOW")
+    assert list(flows.columns[:5]) == list(EDGE_COLUMNS)
+    got = canonical(flows)
+    want = canonical(
+        edges([("F1", "A", "E"), ("F2", "E", "C")], amount=[100.0, 200.0])
+        .astype(object)
+        .astype({"amount": "float64"})
+    )
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_empty_frames_and_asked_columns(store):
+    assert list(store.nodes("Person").columns) == ["id"] and store.nodes("Person").empty
+    assert list(store.relationships("KIN").columns) == list(EDGE_COLUMNS)
+    assert list(store.nodes("Person", ["id", "name"]).columns) == ["id", "name"]
+    store.upsert_nodes("Person", persons("A", "B", name=["甲", None]))
+    got = store.nodes("Person", ["name", "id", "no_such_column"])
+    assert list(got.columns) == ["name", "id", "no_such_column"]
+    assert got.set_index("id")["name"].to_dict() == {"A": "甲", "B": None}
+    assert got["no_such_column"].isna().all()
+    store.upsert_relationships("KIN", edges([("K1", "A", "B")], relation=["spouse"]))
+    rel = store.relationships("KIN", ["dst", "relation", "id"])
+    assert rel.values.tolist() == [["B", "spouse", "K1"]]
+
+
+def test_counts_name_only_non_empty_labels_and_types(drawn):
+    assert drawn.counts() == {"nodes": {"Person": 6}, "relationships": {"FUND_FLOW": 2, "KIN": 3}}
+
+
+def test_clear_removes_everything(drawn):
+    drawn.clear()
+    assert drawn.counts() == {"nodes": {}, "relationships": {}}
+    assert drawn.nodes("Person").empty and drawn.get_entity("A") is None
+
+
+# -- lookups and walks ----------------------------------------------------------------------
+
+
+def test_get_entity_searches_entity_labels_first(store):
+    store.upsert_nodes("Project", pd.DataFrame({"id": ["X1"], "name": ["项目"]}))
+    store.upsert_nodes("Enterprise", pd.DataFrame({"id": ["X1"], "name": ["公司"], "kind": [None]}))
+    assert store.get_entity("X1") == {
+        "id": "X1",
+        "label": "Enterprise",
+        "properties": {"name": "公司"},
+    }
+    assert store.get_entity("X1", label="Project")["properties"] == {"name": "项目"}
+    assert store.get_entity("X1", label="Loan") is None
+    assert store.get_entity("nobody") is None
+
+
+@pytest.mark.parametrize(
+    ("start", "hops", "types", "want_nodes", "want_edges"),
+    [
+        ("A", 1, None, {"A", "B", "E"}, {"K1", "F1"}),
+        ("A", 2, None, {"A", "B", "C", "E"}, {"K1", "K2", "F1", "F2"}),
+        ("A", 2, ["KIN"], {"A", "B", "C"}, {"K1", "K2"}),
+        ("A", 3, ["KIN", "NO_SUCH_TYPE"], {"A", "B", "C", "D"}, {"K1", "K2", "K3"}),
+        ("C", 1, None, {"C", "B", "D", "E"}, {"K2", "K3", "F2"}),  # both directions
+        ("A", 0, None, {"A"}, set()),
+        ("Z", 2, None, {"Z"}, set()),
+        ("A", 2, ["NO_SUCH_TYPE"], {"A"}, set()),
+    ],
+)
+def test_neighborhood(drawn, start, hops, types, want_nodes, want_edges):
+    sub = drawn.neighborhood(start, hops=hops, types=types)
+    assert node_ids(sub) == want_nodes and edge_ids(sub) == want_edges
+    assert not sub.truncated
+    assert sub.nodes.iloc[0]["id"] == start
+
+
+def test_neighborhood_records_carry_labels_and_properties(drawn):
+    sub = drawn.neighborhood("E", hops=1)
+    nodes = sub.nodes.set_index("id")
+    assert nodes.loc["A", "label"] == "Person" and nodes.loc["A", "properties"] == {"name": "甲"}
+    flow = sub.edges.set_index("id").loc["F2"]
+    assert (flow["type"], flow["src"], flow["src_label"], flow["dst"], flow["dst_label"]) == (
+        "FUND_FLOW", "E", "Person", "C", "Person",
+    )  # fmt: skip
+    assert flow["properties"] == {"amount": 200.0}
+
+
+def test_neighborhood_limit_truncates(drawn):
+    sub = drawn.neighborhood("A", hops=2, limit=3)
+    assert sub.truncated and len(sub.nodes) == 3 and "A" in node_ids(sub)
+    kept = node_ids(sub)
+    assert all(e.src in kept and e.dst in kept for e in sub.edges.itertuples())
+    exact = drawn.neighborhood("A", hops=2, limit=4)  # exactly four nodes within two hops
+    assert not exact.truncated and len(exact.nodes) == 4
+
+
+def test_neighborhood_of_an_unknown_node_or_wrong_label_is_empty(drawn):
+    for sub in (drawn.neighborhood("nobody"), drawn.neighborhood("A", label="Enterprise")):
+        assert sub.nodes.empty and sub.edges.empty and not sub.truncated
+
+
+def test_paths_returns_every_shortest_path(drawn):
+    got = drawn.paths("A", "D")
+    assert {path_key(p) for p in got} == {
+        ((("Person", "A"), ("Person", "B"), ("Person", "C"), ("Person", "D")), ("K1", "K2", "K3")),
+        ((("Person", "A"), ("Person", "E"), ("Person", "C"), ("Person", "D")), ("F1", "F2", "K3")),
+    }
+    for p in got:
+        assert len(p) == 3
+        for (la, a), (lb, b), e in zip(p.nodes, p.nodes[1:], p.edges, strict=False):
+            assert {e["src"], e["dst"]} == {a, b} and e["src_label"] == la and e["dst_label"] == lb
+    one = drawn.paths("A", "D", limit=1)
+    assert len(one) == 1 and path_key(one[0]) in {path_key(p) for p in got}
+
+
+def test_paths_follow_types_direction_and_hop_bound(drawn):
+    assert [path_key(p)[1] for p in drawn.paths("A", "C", types=["KIN"])] == [("K1", "K2")]
+    assert drawn.paths("A", "D", max_hops=2) == []
+    assert drawn.paths("D", "A", directed=True) == []
+    assert len(drawn.paths("D", "A")) == 2  # undirected by default
+    assert len(drawn.paths("A", "D", directed=True)) == 2
+    assert drawn.paths("A", "Z") == [] and drawn.paths("A", "nobody") == []
+    assert drawn.paths("A", "D", types=["NO_SUCH_TYPE"]) == []
+    same = drawn.paths("C", "C")
+    assert len(same) == 1 and same[0].nodes == [("Person", "C")] and same[0].edges == []
+
+
+def test_parallel_relationships_are_distinct_paths(drawn):
+    drawn.upsert_relationships("FUND_FLOW", edges([("F3", "A", "E")], amount=[5.0]))
+    got = {path_key(p)[1] for p in drawn.paths("A", "C")}
+    assert got == {("K1", "K2"), ("F1", "F2"), ("F3", "F2")}
+    assert drawn.paths("A", "C")[0].edges[0]["properties"].get("amount") in (None, 100.0, 5.0)
+
+
+def test_paths_do_not_walk_through_hubs(store):
+    """A node with more than HUB_DEGREE relationships is not expanded (e.g. a county Region)."""
+    others = [f"O{i:05d}" for i in range(HUB_DEGREE - 2)]
+    store.upsert_nodes("Person", persons("X", "Y", *others))
+    store.upsert_nodes("Region", pd.DataFrame({"id": ["410822"]}))
+    members = ["X", "Y", *others]
+    insured = edges([(f"I{i}", p, "410822") for i, p in enumerate(members)], dst_label="Region")
+    store.upsert_relationships("INSURED", insured)  # exactly HUB_DEGREE relationships
+    assert [len(p) for p in store.paths("X", "Y")] == [2]
+    store.upsert_relationships("INSURED", edges([("I-extra", "X", "410822")], dst_label="Region"))
+    assert store.paths("X", "Y") == []
+    assert [len(p) for p in store.paths("X", "410822")] == [1, 1]  # a hub can still be reached
+
+
+def test_projection_has_stable_ids_and_every_relationship(drawn):
+    proj = drawn.projection(["KIN", "FUND_FLOW"], properties=["amount"])
+    g = proj.graph
+    keys = [("Person", x) for x in "ABCDE"]
+    assert sorted(proj.index) == keys and [proj.index[k] for k in keys] == list(range(5))
+    assert list(zip(g.vs["label"], g.vs["id"], strict=True)) == keys
+    got = {
+        (g.vs[e.source]["id"], g.vs[e.target]["id"], e["type"], e["eid"],
+         None if e["amount"] is None or pd.isna(e["amount"]) else e["amount"])
+        for e in g.es
+    }  # fmt: skip
+    assert got == {
+        ("A", "B", "KIN", "K1", None), ("B", "C", "KIN", "K2", None), ("C", "D", "KIN", "K3", None),
+        ("A", "E", "FUND_FLOW", "F1", 100.0), ("E", "C", "FUND_FLOW", "F2", 200.0),
+    }  # fmt: skip
+    assert g.is_directed() and drawn.projection(["GUARANTEES"]).graph.vcount() == 0
