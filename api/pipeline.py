@@ -7,6 +7,8 @@ and this module writes what DATA_CONTRACT.md lists into the output directory.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -20,6 +22,12 @@ from graph_models.store import GraphStore
 from loaders.load import LoadReport, load_dataset
 
 __all__ = ["ScanOutcome", "scan_dataset"]
+
+
+def _digest(doc: dict[str, Any]) -> str:
+    """Digest of the whole settings document (per-detector digests are on each flag)."""
+    blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -77,6 +85,7 @@ def scan_dataset(
         "flags_total": len(result.flags),
         "skipped": result.skipped,
         "settings": result.settings,
+        "settings_digest": _digest(result.settings),
         "digests": result.digests,
         "timings": timings,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
