@@ -141,7 +141,7 @@ def score_anomalies(
     *,
     min_peers: int = 30,
     model_scope: str = "fallback",
-    min_score: float = 0.6,
+    min_score: float = 0.65,
     min_feature_z: float = 3.5,
     n_estimators: int = 100,
     max_samples: int = 256,

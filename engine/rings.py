@@ -10,8 +10,11 @@ steps:
    administration ties nobody together. An account that five of those households share has
    ``w = ln(60) ≈ 4.1``. Attributes shared by more than ``max_attribute_nodes`` nodes are dropped
    before projecting (they are not rare anywhere, and would cost ``df²`` pairs).
-2. **Project** onto node pairs: ``W(u, v) = Σ w(a)`` over the attributes ``u`` and ``v`` share; keep
-   pairs with ``W >= min_pair_weight``.
+2. **Project** onto node pairs: ``W(u, v) = Σ w(a)`` over the attributes ``u`` and ``v`` share
+   whose own weight is at least ``min_attribute_weight`` (an attribute common enough to fall below
+   it — a clerk for most of a village — neither ties two nodes nor adds to a tie, which also keeps
+   the projection from growing with ``df²`` for every clerk); keep pairs with
+   ``W >= min_pair_weight``.
 3. **Communities**: Leiden (Traag, Waltman & van Eck 2019) maximising weighted modularity, via
    igraph's ``community_leiden`` with Python's RNG seeded (igraph draws from :mod:`random`), on a
    graph whose vertices are sorted by id, so a run is identical to the next.
@@ -75,28 +78,9 @@ def attribute_weights(
     >>> attribute_weights(m, pd.Series({"a": "v", "b": "v", "c": "v"}))["weight"].tolist()
     [0.0]
     """
-    cm = CrossMatch()
-    cm.register("m", memberships, {"node": "text", "attribute": "text"})
-    g = pd.DataFrame({"node": groups.index.astype(str), "grp": groups.astype(str).to_numpy()})
-    cm.register("g", g, {"node": "text", "grp": "text"})
-    return cm.query(
-        """
-        WITH sizes AS (SELECT grp, count(*) AS n FROM g GROUP BY grp),
-        m2 AS (SELECT DISTINCT m.node, m.attribute, g.grp FROM m JOIN g USING (node)),
-        df AS (
-            SELECT attribute, count(DISTINCT node) AS df FROM m2 GROUP BY attribute
-            HAVING count(DISTINCT node) BETWEEN 2 AND ?
-        ),
-        scope AS (
-            SELECT attribute, sum(n) AS scope FROM (SELECT DISTINCT attribute, grp FROM m2
-                                                   WHERE attribute IN (SELECT attribute FROM df))
-            JOIN sizes USING (grp) GROUP BY attribute
-        )
-        SELECT attribute, df, scope, greatest(ln(scope / df), 0.0) AS weight
-        FROM df JOIN scope USING (attribute) ORDER BY attribute
-        """,
-        [max_attribute_nodes],
-    )
+    cm = _session(memberships, groups)
+    _weights(cm, max_attribute_nodes)
+    return cm.query("SELECT * FROM w ORDER BY attribute")
 
 
 def project_pairs(
@@ -114,16 +98,55 @@ def project_pairs(
     cm = CrossMatch()
     cm.register("m", memberships, {"node": "text", "attribute": "text"})
     cm.register("w", weights, {"attribute": "text", "weight": "float"})
+    return _pairs(cm, min_pair_weight)
+
+
+def _session(memberships: pd.DataFrame, groups: pd.Series) -> CrossMatch:
+    """Memberships ``m`` restricted to grouped nodes, with each node's group ``grp``."""
+    cm = CrossMatch()
+    cm.register("m_all", memberships, {"node": "text", "attribute": "text"})
+    g = pd.DataFrame({"node": groups.index.astype(str), "grp": groups.astype(str).to_numpy()})
+    cm.register("g", g, {"node": "text", "grp": "text"})
+    cm.materialise(
+        "m", "SELECT DISTINCT m.node, m.attribute, g.grp FROM m_all AS m JOIN g USING (node)"
+    )
+    return cm
+
+
+def _weights(cm: CrossMatch, max_attribute_nodes: int) -> None:
+    cm.materialise(
+        "w",
+        """
+        WITH sizes AS (SELECT grp, count(*) AS n FROM g GROUP BY grp),
+        df AS (
+            SELECT attribute, count(DISTINCT node) AS df FROM m GROUP BY attribute
+            HAVING count(DISTINCT node) BETWEEN 2 AND ?
+        ),
+        scope AS (
+            SELECT attribute, sum(n) AS scope
+            FROM (SELECT DISTINCT attribute, grp FROM m WHERE attribute IN (SELECT attribute FROM df))
+            JOIN sizes USING (grp) GROUP BY attribute
+        )
+        SELECT attribute, df, scope, greatest(ln(scope / df), 0.0) AS weight
+        FROM df JOIN scope USING (attribute)
+        """,
+        [max_attribute_nodes],
+    )
+
+
+def _pairs(
+    cm: CrossMatch, min_pair_weight: float, min_attribute_weight: float = 0.0
+) -> pd.DataFrame:
     return cm.query(
         """
         WITH mw AS (SELECT DISTINCT m.node, m.attribute, w.weight FROM m JOIN w USING (attribute)
-                    WHERE w.weight > 0)
+                    WHERE w.weight > 0 AND w.weight >= ?)
         SELECT a.node AS u, b.node AS v, sum(a.weight) AS weight, count(*) AS shared
         FROM mw AS a JOIN mw AS b ON a.attribute = b.attribute AND a.node < b.node
         GROUP BY a.node, b.node HAVING sum(a.weight) >= ?
         ORDER BY u, v
         """,
-        [min_pair_weight],
+        [min_attribute_weight, min_pair_weight],
     )
 
 
@@ -169,6 +192,7 @@ def find_rings(
     min_size: int = 3,
     max_attribute_nodes: int = 100,
     min_pair_weight: float = 1.0,
+    min_attribute_weight: float = 0.0,
     seed: int = 42,
     resolution: float = 1.0,
 ) -> list[Ring]:
@@ -178,9 +202,9 @@ def find_rings(
     that share nothing) to its group. Rings are returned by descending lift, then members.
     """
     groups = groups[~groups.index.duplicated()]
-    memberships = memberships[memberships["node"].isin(groups.index)]
-    weights = attribute_weights(memberships, groups, max_attribute_nodes)
-    pairs = project_pairs(memberships, weights, min_pair_weight)
+    cm = _session(memberships, groups)
+    _weights(cm, max_attribute_nodes)
+    pairs = _pairs(cm, min_pair_weight, min_attribute_weight)
     part = leiden_partition(pairs, seed=seed, resolution=resolution)
     if part.empty:
         return []
@@ -199,12 +223,29 @@ def find_rings(
     cv = part.reindex(pairs["v"]).to_numpy()
     keep = (cu == cv) & np.isin(cu, big)
     inside = dict(tuple(pairs[keep].assign(community=cu[keep]).groupby("community")))
-    by_attr = memberships.merge(weights, on="attribute")
-    by_attr = by_attr.assign(community=part.reindex(by_attr["node"]).to_numpy())
-    by_attr = dict(tuple(by_attr[by_attr["community"].isin(big)].groupby("community")))
+    members_of = part[part.isin(big)]
+    cm.register(
+        "part",
+        pd.DataFrame({"node": members_of.index.astype(str), "community": members_of.to_numpy()}),
+        {"node": "text", "community": "int"},
+    )
+    shared_by = dict(
+        tuple(
+            cm.query(
+                """
+                SELECT p.community, m.attribute, count(DISTINCT m.node) AS nodes,
+                       any_value(w.df) AS df, any_value(w.weight) AS weight
+                FROM m JOIN part AS p USING (node) JOIN w USING (attribute)
+                WHERE w.weight > 0 AND w.weight >= ?
+                GROUP BY p.community, m.attribute HAVING count(DISTINCT m.node) >= 2
+                ORDER BY p.community, weight DESC, m.attribute
+                """,
+                [min_attribute_weight],
+            ).groupby("community")
+        )
+    )
     no_pairs = pairs.iloc[0:0]
     rings = []
-    members_of = part[part.isin(big)]
     for community, members in members_of.groupby(members_of):
         nodes = sorted(members.index)
         k = len(nodes)
@@ -219,15 +260,7 @@ def find_rings(
         base_possible = n_scope * (n_scope - 1) / 2 - possible
         base_pairs = max(scope_pairs - len(internal), 0)
         base_rate = max(base_pairs, 1) / base_possible if base_possible > 0 else 1.0
-        shared = by_attr[community]  # every member of a community shares something
-        shared = (
-            shared.groupby("attribute")
-            .agg(nodes=("node", "nunique"), df=("df", "first"), weight=("weight", "first"))
-            .reset_index()
-        )
-        shared = shared[(shared["nodes"] >= 2) & (shared["weight"] > 0)].sort_values(
-            ["weight", "attribute"], ascending=[False, True]
-        )
+        shared = shared_by[community].drop(columns="community")
         rings.append(
             Ring(
                 members=nodes,

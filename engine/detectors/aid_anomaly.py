@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from engine.anomaly import score_anomalies
 from engine.context import DetectorContext
 from engine.detectors.aid_tables import aid_tables
@@ -17,12 +19,29 @@ __all__ = ["FEATURES", "AnomalySettings", "anomaly"]
 #: feature -> (zh label, en label, unit kind)
 FEATURES = {
     "members": ("家庭人口", "household members", "count"),
-    "payments_per_member": ("人均发放笔数", "payments per member", "count"),
     "amount_per_member": ("人均领取金额", "aid per member", "yuan"),
+    "amount_vs_norm": (
+        "领取金额与同项目常规金额之比",
+        "aid over the usual amount of its programmes",
+        "ratio",
+    ),
+    "largest_vs_norm": (
+        "单笔最大金额与同项目常规金额之比",
+        "largest payment over its programme's usual amount",
+        "ratio",
+    ),
     "programs": ("享受项目数", "programmes drawn", "count"),
     "income_per_capita": ("人均纯收入", "income per capita", "yuan"),
-    "account_sharing": ("收款账户共用户数", "households sharing its account", "count"),
-    "phone_sharing": ("手机号共用户数", "households sharing a member's phone", "count"),
+    "account_sharing": (
+        "共用收款账户的其他户数",
+        "other households paid into its accounts",
+        "count",
+    ),
+    "phone_sharing": (
+        "共用成员手机号的其他户数",
+        "other households sharing a member's phone",
+        "count",
+    ),
     "off_roster_share": ("非本户成员领取占比", "share of payments to non-members", "share"),
 }
 
@@ -43,10 +62,11 @@ class AnomalySettings:
         },
     )
     min_score: float = field(
-        default=0.6,
+        default=0.65,
         metadata={
-            "doc": "Anomaly score line s = 2^(-E[h]/c(psi)) (Liu et al. 2008): ~0.5 and below is "
-            "ordinary, near 1 is isolated at once."
+            "doc": "Anomaly score line. s = 2^(-E[h]/c(psi)) (Liu et al. 2008); s >= 0.65 means "
+            "E[h] <= 0.62 c(psi): the household is isolated in under two thirds of the splits an "
+            "ordinary one needs (s ~ 0.5 and below is ordinary)."
         },
     )
     high_score: float = field(default=0.7, metadata={"doc": "Severity high from this score on."})
@@ -69,6 +89,8 @@ def _fmt(value: float | None, kind: str, lang: str) -> str:
         return f"{value:,.0f}元" if lang == "zh" else f"CNY {value:,.0f}"
     if kind == "share":
         return f"{value:.0%}"
+    if kind == "ratio":
+        return f"{value:,.1f}倍" if lang == "zh" else f"{value:,.1f}x"
     return f"{value:,.1f}".rstrip("0").rstrip(".")
 
 
@@ -82,9 +104,15 @@ def _fmt(value: float | None, kind: str, lang: str) -> str:
 )
 def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
     """Isolation forest per peer group (village; county when the village is small) over
-    household features: members, payments and aid per member, programmes, income per capita, how
-    many households share its account and its members' phones, and the share of its payments
-    made to people outside its roster. Flags households with score ``>= min_score`` and at least
+    household features: members, aid per member, aid over the usual amounts of the same
+    programmes in the county (total and largest single payment; ``1`` = ordinary), programmes
+    drawn, income per capita, how many households share its account and its members' phones, and
+    the share of its payments made to people outside its roster. Features that do not apply (the
+    amount ratios of a household paid nothing this period, the sharing of an account it does not
+    have) are missing and take the peer median, so "no payments" is not itself an anomaly. The
+    programme-normalised amounts
+    keep a household on monthly subsistence aid from looking odd in a village where most draw
+    one-off grants: what stands out is being paid more than the programme pays others. Flags households with score ``>= min_score`` and at least
     one feature at ``|modified z| >= min_feature_z``; each flag lists the features that drove it
     (path-length attribution) with the household's value and the peer median. Rule: 财办〔2019〕31号
     ("data profiling" of aid recipients).
@@ -93,33 +121,39 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
     frame = tables.cm.query(
         """
         WITH mem AS (SELECT household_id, count(*) AS members FROM roster GROUP BY household_id),
+        norm AS (
+            SELECT program, region_code, median(amount) AS usual FROM payments
+            WHERE amount > 0 GROUP BY program, region_code
+        ),
         pay AS (
-            SELECT p.household_id, count(*) AS payments, sum(p.amount) AS amount,
+            SELECT p.household_id, sum(p.amount) AS amount,
+                   sum(p.amount) / nullif(sum(n.usual), 0) AS amount_vs_norm,
+                   max(p.amount / nullif(n.usual, 0)) AS largest_vs_norm,
                    count(DISTINCT p.program) AS programs,
                    avg(CASE WHEN r.person_id IS NULL THEN 1.0 ELSE 0.0 END) AS off_roster_share
             FROM payments AS p
+            LEFT JOIN norm AS n USING (program, region_code)
             LEFT JOIN roster AS r ON r.person_id = p.recipient_id AND r.household_id = p.household_id
             WHERE p.household_id IS NOT NULL GROUP BY p.household_id
         ),
         ha AS (SELECT DISTINCT household_id, account_no FROM payments
                WHERE account_no IS NOT NULL AND household_id IS NOT NULL),
         acct AS (SELECT account_no, count(*) AS sharing FROM ha GROUP BY account_no),
-        acct_share AS (SELECT household_id, max(sharing) AS account_sharing
+        acct_share AS (SELECT household_id, max(sharing) - 1 AS account_sharing
                        FROM ha JOIN acct USING (account_no) GROUP BY household_id),
         hp AS (SELECT DISTINCT r.household_id, p.phone FROM roster AS r
                JOIN persons AS p ON p.id = r.person_id WHERE p.phone IS NOT NULL),
         phone AS (SELECT phone, count(*) AS sharing FROM hp GROUP BY phone),
-        phone_share AS (SELECT household_id, max(sharing) AS phone_sharing
+        phone_share AS (SELECT household_id, max(sharing) - 1 AS phone_sharing
                         FROM hp JOIN phone USING (phone) GROUP BY household_id)
         SELECT h.household_id, h.village_key, h.village, h.region_code, h._table, h._line,
                COALESCE(mem.members, 0) AS members,
-               COALESCE(pay.payments, 0) / greatest(COALESCE(mem.members, 0), 1) AS payments_per_member,
                COALESCE(pay.amount, 0) / greatest(COALESCE(mem.members, 0), 1) AS amount_per_member,
+               pay.amount_vs_norm, pay.largest_vs_norm,
                COALESCE(pay.programs, 0) AS programs,
                h.income_per_capita,
-               COALESCE(acct_share.account_sharing, 0) AS account_sharing,
-               COALESCE(phone_share.phone_sharing, 0) AS phone_sharing,
-               COALESCE(pay.off_roster_share, 0) AS off_roster_share
+               acct_share.account_sharing, phone_share.phone_sharing,
+               pay.off_roster_share
         FROM households AS h
         LEFT JOIN mem USING (household_id)
         LEFT JOIN pay USING (household_id)
@@ -183,16 +217,14 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
             evidence={
                 "household": {
                     "table": row["_table"],
-                    "line": int(row["_line"]) if row["_line"] == row["_line"] else None,
+                    "line": None if pd.isna(row["_line"]) else int(row["_line"]),
                 },
                 "contributions": contributions,
                 "figures": {
                     "anomaly_score": score,
                     "peer_group": "village" if village_level else "county",
                     "peers": n_peers,
-                    "features": {
-                        f: (None if row[f] != row[f] else float(row[f])) for f in FEATURES
-                    },
+                    "features": {f: None if pd.isna(row[f]) else float(row[f]) for f in FEATURES},
                 },
             },
             explanation={

@@ -48,6 +48,13 @@ class FraudRingSettings:
             "this (ln(n/df) >= 1: the attribute covers at most ~37% of its villages' households)."
         },
     )
+    min_attribute_weight: float = field(
+        default=0.5,
+        metadata={
+            "doc": "Attributes with a smaller IDF weight (covering more than e^-0.5 = 61% of their "
+            "villages' households, e.g. the clerk who approves most of a village) do not count."
+        },
+    )
     max_attribute_households: int = field(
         default=100,
         metadata={
@@ -115,6 +122,7 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
         min_size=settings.min_ring_size,
         max_attribute_nodes=settings.max_attribute_households,
         min_pair_weight=settings.min_pair_weight,
+        min_attribute_weight=settings.min_attribute_weight,
         seed=settings.seed,
         resolution=settings.resolution,
     )

@@ -11,8 +11,9 @@ frame once and materialises the few derived tables several detectors need:
     every ``Payment`` with its household resolved: the payment's own ``household_id`` when given,
     else the recipient's roster household (the smallest id when the recipient is on several).
 ``households``
-    every ``Household`` with ``village_key`` (the 12-digit village code, else county + village
-    name, else the county), ``exit_date`` (from an extra column of that name when the data carries
+    every ``Household`` with ``village_key``: the 12-digit village code (when one row of a
+    village carries it, every row of that county and village name gets it: exports give the long
+    code on some rows only), else county + village name, else the county; ``exit_date`` (from an extra column of that name when the data carries
     one; parsed by the date value type) and its aid period (:meth:`AidTables.household_periods`).
 
 Also here: turning matched rows into evidence records with their source table and line, person
@@ -158,10 +159,15 @@ class AidTables:
         cm.materialise(
             "households",
             """
-            SELECT id AS household_id, head_id, region_code, village_code, village,
-                   COALESCE(village_code, region_code || '/' || village, region_code) AS village_key,
-                   enrolled_date, status, income_per_capita, exit_date, _table, _line
-            FROM households_raw
+            WITH codes AS (
+                SELECT region_code, village, min(village_code) AS code FROM households_raw
+                WHERE village_code IS NOT NULL AND village IS NOT NULL GROUP BY ALL
+            )
+            SELECT h.id AS household_id, h.head_id, h.region_code, h.village_code, h.village,
+                   COALESCE(h.village_code, c.code, h.region_code || '/' || h.village,
+                            h.region_code) AS village_key,
+                   h.enrolled_date, h.status, h.income_per_capita, h.exit_date, h._table, h._line
+            FROM households_raw AS h LEFT JOIN codes AS c USING (region_code, village)
             """,
         )
         cm.materialise(
