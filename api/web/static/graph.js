@@ -1,0 +1,214 @@
+/* An evidence graph with Cytoscape.js: colours and shapes by entity type (with a legend),
+ * expand a node (fetch its neighbourhood from the API), highlight a path or a cycle, and a
+ * keyboard-usable node list mirroring the canvas. */
+(function () {
+  "use strict";
+  const { t, el, api, entityLink, isMasked } = window.RG;
+
+  const STYLE_BY_LABEL = {
+    Household: ["#c0392b", "round-rectangle"], Person: ["#1f77b4", "ellipse"],
+    Payment: ["#2e8b3a", "diamond"], Account: ["#7b4fb0", "hexagon"], Phone: ["#8c564b", "triangle"],
+    Vehicle: ["#d6338a", "rectangle"], Property: ["#5f6b76", "rectangle"], DeathRecord: ["#111111", "star"],
+    PayrollRecord: ["#9a8f00", "vee"], PrisonTerm: ["#0f8797", "octagon"], Enterprise: ["#e07000", "ellipse"],
+    GovUnit: ["#12386b", "round-rectangle"], Loan: ["#8c6d31", "diamond"], Bond: ["#5b5fc7", "diamond"],
+    Project: ["#557a1f", "pentagon"], Region: ["#8a8a8a", "barrel"], RejectedRow: ["#b00020", "tag"],
+  };
+  const FALLBACK = ["#666666", "ellipse"];
+  const LABEL_NAMES = {
+    zh: { Household: "农户", Person: "人员", Payment: "发放记录", Account: "银行账户", Phone: "电话",
+      Vehicle: "车辆", Property: "房产", DeathRecord: "死亡记录", PayrollRecord: "工资记录",
+      PrisonTerm: "服刑记录", Enterprise: "企业", GovUnit: "政府单位", Loan: "贷款", Bond: "债券",
+      Project: "项目", Region: "区划", RejectedRow: "拒收行" },
+    en: {},
+  };
+
+  function labelName(label) {
+    return (LABEL_NAMES[window.RG.cfg.lang] || {})[label] || label;
+  }
+
+  function nodeKey(label, id) {
+    return label + "|" + id;
+  }
+
+  function caption(node) {
+    const p = node.properties || {};
+    const text = p.name || p.program || p.position || node.id;
+    return String(text).length > 16 ? String(text).slice(0, 15) + "…" : String(text);
+  }
+
+  function toElements(sub) {
+    const nodes = (sub.nodes || []).map((n) => {
+      const [color, shape] = STYLE_BY_LABEL[n.label] || FALLBACK;
+      return { group: "nodes", data: { id: nodeKey(n.label, n.id), eid: n.id, label: n.label, caption: caption(n), color, shape, record: n } };
+    });
+    const edges = (sub.edges || []).map((e) => ({
+      group: "edges",
+      data: { id: [e.type, e.id, e.src, e.dst].join("|"), source: nodeKey(e.src_label, e.src), target: nodeKey(e.dst_label, e.dst), type: e.type, record: e },
+    }));
+    return nodes.concat(edges);
+  }
+
+  function create(options) {
+    const container = options.container;
+    const cy = window.cytoscape({
+      container,
+      elements: [],
+      minZoom: 0.1,
+      maxZoom: 3,
+      style: [
+        { selector: "node", style: { "background-color": "data(color)", shape: "data(shape)", label: "data(caption)", "font-size": 10, color: "#1a1a1a", "text-valign": "bottom", "text-margin-y": 3, width: 22, height: 22, "text-background-color": "#ffffff", "text-background-opacity": 0.7, "text-background-padding": 1 } },
+        { selector: "node.focus", style: { width: 30, height: 30, "border-width": 2, "border-color": "#1a1a1a", "font-weight": "bold" } },
+        { selector: "edge", style: { width: 1.5, "line-color": "#9aa5b1", "target-arrow-color": "#9aa5b1", "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
+        { selector: "edge.labelled", style: { label: "data(type)", "font-size": 7, color: "#444", "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.8 } },
+        { selector: ".faded", style: { opacity: 0.15 } },
+        { selector: "node.hl", style: { "border-width": 4, "border-color": "#d4001a", opacity: 1 } },
+        { selector: "edge.hl", style: { "line-color": "#d4001a", "target-arrow-color": "#d4001a", width: 4, opacity: 1 } },
+        { selector: "node:selected", style: { "overlay-color": "#0b5fff", "overlay-opacity": 0.3, "overlay-padding": 6 } },
+      ],
+    });
+    const focus = new Set(options.focus || []);
+    const nodeList = options.nodeList;
+    const expandButton = options.expandButton;
+    let selected = null;
+
+    function relayout() {
+      const big = cy.nodes().length > 250;
+      cy.edges().toggleClass("labelled", cy.edges().length <= 80);
+      cy.layout(big
+        ? { name: "concentric", concentric: (n) => n.degree(), levelWidth: () => 3, animate: false }
+        : { name: "cose", animate: false, randomize: false, nodeRepulsion: 9000, idealEdgeLength: 70, numIter: 600 }
+      ).run();
+    }
+
+    function refreshList() {
+      if (!nodeList) return;
+      const nodes = cy.nodes().sort((a, b) => (a.data("label") + a.data("caption")).localeCompare(b.data("label") + b.data("caption")));
+      nodeList.replaceChildren(
+        el("option", { value: "" }, "—"),
+        ...nodes.map((n) => el("option", { value: n.id(), selected: selected && selected.id() === n.id() }, labelName(n.data("label")) + ": " + n.data("caption")))
+      );
+    }
+
+    function legend(target) {
+      if (!target) return;
+      const labels = [...new Set(cy.nodes().map((n) => n.data("label")))].sort();
+      target.replaceChildren(
+        el("span", { class: "legend-title", text: t("legend") + ":" }),
+        ...labels.map((l) => {
+          const [color] = STYLE_BY_LABEL[l] || FALLBACK;
+          const swatch = el("i", { class: "swatch", "aria-hidden": "true" });
+          swatch.style.background = color;
+          return el("span", { class: "legend-item" }, swatch, labelName(l));
+        })
+      );
+    }
+
+    function details(node) {
+      const target = options.details;
+      if (!target) return;
+      if (!node) {
+        target.replaceChildren();
+        return;
+      }
+      const rec = node.data("record");
+      const rows = Object.entries(rec.properties || {}).filter(([k]) => !k.startsWith("_")).slice(0, 12);
+      target.replaceChildren(
+        el("h3", { text: t("selected") + ": " + labelName(rec.label) }),
+        el("p", {}, el("code", { text: rec.id }), " ", isMasked(rec.id) ? "" : entityLink(rec.id, rec.label, t("open_entity"))),
+        el("dl", { class: "props" }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "object" ? JSON.stringify(v) : String(v) })]))
+      );
+    }
+
+    function select(node) {
+      cy.nodes().unselect();
+      selected = node && node.length ? node : null;
+      if (selected) {
+        selected.select();
+        cy.animate({ center: { eles: selected }, duration: 150 });
+      }
+      if (expandButton) expandButton.disabled = !selected || isMasked(selected.data("eid"));
+      if (nodeList) nodeList.value = selected ? selected.id() : "";
+      details(selected);
+    }
+
+    function add(sub) {
+      const fresh = toElements(sub).filter((e) => cy.getElementById(e.data.id).empty());
+      const known = new Set(cy.nodes().map((n) => n.id()));
+      // an edge to a node the API did not return (hidden for this user) is left out
+      const usable = fresh.filter((e) => e.group === "nodes" || ((known.has(e.data.source) || fresh.some((f) => f.data.id === e.data.source)) && (known.has(e.data.target) || fresh.some((f) => f.data.id === e.data.target))));
+      cy.add(usable);
+      cy.nodes().forEach((n) => n.toggleClass("focus", focus.has(n.data("eid"))));
+      relayout();
+      refreshList();
+      legend(options.legend);
+      return usable.length;
+    }
+
+    async function expand(node) {
+      const target = node || selected;
+      if (!target || isMasked(target.data("eid"))) return 0;
+      const sub = await api("/api/v1/entities/" + encodeURIComponent(target.data("eid")) + "/neighborhood?limit=200&label=" + encodeURIComponent(target.data("label")));
+      const n = add(sub);
+      select(cy.getElementById(target.id()));
+      return n;
+    }
+
+    function highlight(ids, closed) {
+      cy.elements().removeClass("hl faded");
+      if (!ids || ids.length < 2) return 0;
+      const byEid = (id) => cy.nodes().filter((n) => n.data("eid") === id);
+      const hl = cy.collection();
+      const seq = closed ? ids.concat([ids[0]]) : ids;
+      for (let i = 0; i < seq.length; i++) {
+        const a = byEid(seq[i]);
+        hl.merge(a);
+        if (i + 1 < seq.length) {
+          const b = byEid(seq[i + 1]);
+          hl.merge(a.edgesWith(b));
+        }
+      }
+      if (!hl.length) return 0;
+      cy.elements().not(hl).addClass("faded");
+      hl.addClass("hl");
+      cy.fit(hl.nodes(), 40);
+      return hl.nodes().length;
+    }
+
+    cy.on("tap", "node", (e) => select(e.target));
+    cy.on("dbltap", "node", (e) => expand(e.target).catch((err) => window.RG.showError(options.details, err)));
+    cy.on("tap", (e) => {
+      if (e.target === cy) select(null);
+    });
+    if (nodeList) nodeList.addEventListener("change", () => select(nodeList.value ? cy.getElementById(nodeList.value) : null));
+    if (expandButton) expandButton.addEventListener("click", () => expand().catch((err) => window.RG.showError(options.details, err)));
+    if (options.fitButton) options.fitButton.addEventListener("click", () => cy.fit(undefined, 30));
+
+    add(options.subgraph || { nodes: [], edges: [] });
+    cy.fit(undefined, 30);
+    container.dataset.nodes = String(cy.nodes().length);
+    cy.on("add remove", () => { container.dataset.nodes = String(cy.nodes().length); });
+    return { cy, add, expand, highlight, select };
+  }
+
+  /* Sequences of ids in a flag's evidence that can be drawn as a path or a cycle:
+   * lists of ids (``path``, ``chain``, ``pair``, ``members``) and lists of such lists (``cycles``). */
+  function candidatePaths(evidence, knownIds) {
+    const out = [];
+    function visit(value, key) {
+      if (Array.isArray(value)) {
+        if (value.length >= 2 && value.every((v) => typeof v === "string")) {
+          const hits = value.filter((v) => knownIds.has(v)).length;
+          if (hits >= 2) out.push({ key, ids: value, closed: key === "cycles" || key === "members" || key === "cycle" });
+          return;
+        }
+        value.forEach((v) => visit(v, key));
+      } else if (value && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) visit(v, k);
+      }
+    }
+    visit(evidence || {}, "evidence");
+    return out.slice(0, 50);
+  }
+
+  window.RGGraph = { create, candidatePaths, labelName };
+})();

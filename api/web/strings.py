@@ -1,0 +1,230 @@
+"""Every user-facing string of the web pages, in Simplified Chinese (default) and English.
+
+Templates use ``{{key}}``; scripts use ``t("key")`` on the same dictionary (sent with each page).
+A test checks both languages have the same keys and that every key used exists.
+
+Examples
+--------
+>>> STRINGS["zh"]["nav_queue"], STRINGS["en"]["nav_queue"]
+('线索队列', 'Flag queue')
+>>> pick_lang("en"), pick_lang("fr"), pick_lang(None)
+('en', 'zh', 'zh')
+"""
+
+from __future__ import annotations
+
+__all__ = ["LANGS", "STRINGS", "pick_lang"]
+
+LANGS = ("zh", "en")
+
+_PAIRS: dict[str, tuple[str, str]] = {
+    # shell
+    "app_name": ("riskgraph 风险线索核查", "riskgraph risk review"),
+    "skip_to_main": ("跳到正文", "Skip to main content"),
+    "nav_queue": ("线索队列", "Flag queue"),
+    "nav_dashboard": ("区域风险", "Regional risk"),
+    "nav_main": ("主导航", "Main navigation"),
+    "switch_lang": ("English", "中文"),
+    "switch_lang_label": ("切换为英文界面", "Switch to Chinese"),
+    "sign_out": ("退出", "Sign out"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "scope": ("辖区", "Scope"),
+    "loading": ("加载中…", "Loading…"),
+    "error_loading": ("加载失败", "Could not load"),
+    "none": ("无", "None"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "all": ("全部", "All"),
+    # roles
+    "role_debt_analyst": ("债务分析员", "Debt analyst"),
+    "role_aid_inspector": ("扶贫资金核查员", "Aid inspector"),
+    "role_investigator": ("调查员", "Investigator"),
+    "role_admin": ("管理员", "Administrator"),
+    # sign-in
+    "login_title": ("登录", "Sign in"),
+    "login_intro": (
+        "请输入管理员发给您的访问令牌（以 rg_ 开头）。",
+        "Enter the access token your administrator gave you (it starts with rg_).",
+    ),
+    "token_label": ("访问令牌", "Access token"),
+    "login_button": ("登录", "Sign in"),
+    "login_failed": ("令牌无效或已停用。", "The token is not valid or has been disabled."),
+    "login_expired": (
+        "登录页已过期，请重新提交。",
+        "The sign-in page expired; please submit again.",
+    ),
+    "signed_out": ("您已退出。", "You have signed out."),
+    # queue
+    "queue_title": ("风险线索队列", "Flag queue"),
+    "filters": ("筛选", "Filters"),
+    "f_detector": ("检测规则", "Detector"),
+    "f_family": ("类别", "Family"),
+    "f_region": ("区划", "Region"),
+    "f_severity": ("风险等级", "Severity"),
+    "f_status": ("核查状态", "Review status"),
+    "f_since": ("导入日期自", "Imported from"),
+    "f_until": ("导入日期至", "Imported until"),
+    "f_sort": ("排序", "Sort"),
+    "sort_score_desc": ("得分从高到低", "Score, highest first"),
+    "sort_score_asc": ("得分从低到高", "Score, lowest first"),
+    "apply_filters": ("筛选", "Apply"),
+    "reset_filters": ("清除筛选", "Reset"),
+    "results": ("共 {n} 条线索", "{n} flags"),
+    "no_results": ("没有符合条件的线索。", "No flags match these filters."),
+    "col_score": ("得分", "Score"),
+    "col_severity": ("等级", "Severity"),
+    "col_detector": ("检测规则", "Detector"),
+    "col_region": ("区划", "Region"),
+    "col_subject": ("对象", "Subject"),
+    "col_explanation": ("说明", "Explanation"),
+    "col_status": ("状态", "Status"),
+    "col_open": ("查看", "Open"),
+    "prev_page": ("上一页", "Previous"),
+    "next_page": ("下一页", "Next"),
+    "page_of": ("第 {a}–{b} 条", "{a}–{b}"),
+    "download_report": (
+        "下载报告（HTML，可打印为PDF）",
+        "Download report (HTML, printable to PDF)",
+    ),
+    "download_xlsx": ("导出Excel", "Export to Excel"),
+    "counts_by": ("分布", "Counts"),
+    "family_aid": ("扶贫资金", "Poverty aid"),
+    "family_debt": ("隐性债务", "Hidden debt"),
+    "family_guarantee": ("担保风险", "Guarantees"),
+    "family_ownership": ("股权控制", "Ownership"),
+    # severity and status
+    "sev_high": ("高", "High"),
+    "sev_medium": ("中", "Medium"),
+    "sev_low": ("低", "Low"),
+    "status_open": ("待核查", "Open"),
+    "status_confirmed": ("已确认", "Confirmed"),
+    "status_dismissed": ("已排除", "Dismissed"),
+    "status_needs_field_check": ("需实地核查", "Needs field check"),
+    # flag detail
+    "flag_title": ("线索详情", "Flag"),
+    "back_to_queue": ("返回队列", "Back to the queue"),
+    "why_flagged": ("为何被标记", "Why it was flagged"),
+    "evidence": ("证据记录", "Evidence records"),
+    "source": ("来源", "Source"),
+    "figures": ("指标", "Figures"),
+    "graph": ("关系图", "Graph"),
+    "graph_hint": (
+        "单击节点查看详情，双击或点“展开所选节点”加载其关联；也可用键盘在“图中节点”列表中选择。",
+        "Click a node for details; double-click it or press Expand to load its neighbours. "
+        "The node list below works with the keyboard.",
+    ),
+    "expand": ("展开所选节点", "Expand selected node"),
+    "fit": ("适应窗口", "Fit to view"),
+    "highlight": ("高亮路径/环", "Highlight path / cycle"),
+    "highlight_none": ("不高亮", "No highlight"),
+    "path_n": ("{key}：{n} 个节点", "{key}: {n} nodes"),
+    "legend": ("图例", "Legend"),
+    "selected": ("所选节点", "Selected node"),
+    "open_entity": ("打开实体页", "Open entity page"),
+    "graph_nodes": ("图中节点", "Nodes in the graph"),
+    "truncated": ("（已截断）", "(truncated)"),
+    "decision": ("核查结论", "Decision"),
+    "decision_confirmed": ("确认问题", "Confirm"),
+    "decision_dismissed": ("排除（无问题）", "Dismiss"),
+    "decision_needs_field_check": ("需实地核查", "Needs field check"),
+    "comment": ("核查意见", "Comment"),
+    "comment_help": (
+        "请写明依据，例如走访情况、核对的原始凭证。",
+        "State your grounds, e.g. the visit or the source documents checked.",
+    ),
+    "submit_decision": ("提交结论", "Submit decision"),
+    "decision_saved": ("结论已保存。", "Decision saved."),
+    "decision_failed": ("保存失败：", "Could not save: "),
+    "choose_decision": ("请选择结论。", "Choose a decision."),
+    "history": ("核查记录", "Decision history"),
+    "no_history": ("尚无核查记录。", "No decisions yet."),
+    "by": ("核查人", "By"),
+    "at": ("时间", "When"),
+    "settings_digest": ("参数摘要", "Settings digest"),
+    "masked_note": (
+        "部分个人信息已按您的权限脱敏。",
+        "Some personal data is masked for your role.",
+    ),
+    # entity
+    "entity_title": ("实体", "Entity"),
+    "properties": ("属性", "Properties"),
+    "property": ("属性", "Property"),
+    "value": ("值", "Value"),
+    "regions": ("所属区划", "Regions"),
+    "masked_value": ("已脱敏", "masked"),
+    "hidden_value": ("无权查看", "not shown for your role"),
+    "neighbours": ("关联实体", "Neighbours"),
+    "relationship": ("关系", "Relationship"),
+    "direction": ("方向", "Direction"),
+    "out": ("指向", "to"),
+    "in": ("来自", "from"),
+    "ownership": ("股权结构与实际控制人", "Ownership chain and controllers"),
+    "direct_holders": ("直接股东", "Direct shareholders"),
+    "holder": ("股东", "Holder"),
+    "share_pct": ("持股比例", "Share"),
+    "voting_pct": ("表决权", "Voting"),
+    "controllers": ("实际控制人", "Ultimate controllers"),
+    "controller": ("控制人", "Controller"),
+    "control_test": ("认定依据", "Test"),
+    "control_pct": ("控制比例", "Control"),
+    "cash_flow_pct": ("现金流权", "Cash-flow rights"),
+    "gov_linked": ("政府关联", "Government-linked"),
+    "chain": ("控制链", "Chain"),
+    "test_majority": ("绝对控股（>50%）", "majority (> 50 %)"),
+    "test_plurality": ("相对控股（≥25%且最大）", "plurality (largest, ≥ 25 %)"),
+    "no_controllers": ("未识别出实际控制人。", "No ultimate controller found."),
+    "flags_involving": ("涉及该实体的线索", "Flags involving this entity"),
+    # dashboard
+    "dashboard_title": ("区域债务与担保风险", "Regional debt and guarantee risk"),
+    "dashboard_intro": (
+        "数据来自 debt.region_risk、guarantee.circle、guarantee.contagion 等规则的线索及其证据。",
+        "From the flags of debt.region_risk, guarantee.circle, guarantee.contagion and their evidence.",
+    ),
+    "f_scope": ("范围", "Scope"),
+    "debt_ratio_title": ("各县债务率（含隐性债务）", "Debt ratio by county (hidden debt included)"),
+    "debt_ratio": ("债务率", "Debt ratio"),
+    "grade": ("风险档", "Grade"),
+    "grade_red": ("红", "red"),
+    "grade_orange": ("橙", "orange"),
+    "grade_yellow": ("黄", "yellow"),
+    "grade_green": ("绿", "green"),
+    "below_warning": ("低于预警线（未标记）", "below the warning line (not flagged)"),
+    "statutory_debt": ("法定债务（万元）", "Statutory debt (CNY 10k)"),
+    "hidden_debt": ("隐性债务（万元）", "Hidden debt (CNY 10k)"),
+    "resources": ("综合财力（万元）", "Comprehensive resources (CNY 10k)"),
+    "warning_lines": ("预警线", "Warning lines"),
+    "circles_title": ("担保圈", "Guarantee circles"),
+    "circle": ("担保圈", "Circle"),
+    "members": ("成员数", "Members"),
+    "guarantees_n": ("担保笔数", "Guarantees"),
+    "total_guaranteed": ("担保总额（万元）", "Total guaranteed (CNY 10k)"),
+    "leverage": ("担保/净资产", "Guaranteed / net assets"),
+    "central_firm": ("核心企业", "Central firm"),
+    "systemic_title": ("系统性重要企业（DebtRank）", "Most systemic firms (DebtRank)"),
+    "firm": ("企业", "Firm"),
+    "debtrank": ("DebtRank", "DebtRank"),
+    "firms_hit": ("波及机构数", "Firms hit"),
+    "expected_loss": ("预计损失（万元）", "Expected loss (CNY 10k)"),
+    "flags_by_county": ("各县线索数", "Flags by county"),
+    "county": ("县（市、区）", "County"),
+    "count": ("数量", "Count"),
+    "no_data": ("暂无数据。", "No data."),
+    "chart_table_note": ("图表数据见下表。", "The chart's data is in the table below."),
+    # errors
+    "error_title": ("无法打开", "Cannot open"),
+    "error_404": (
+        "找不到该页面，或该记录不在您的权限和辖区内。",
+        "Not found, or outside your role and region scope.",
+    ),
+    "error_403": ("您的角色无权访问此页面。", "Your role may not open this page."),
+    "error_home": ("返回线索队列", "Go to the flag queue"),
+}
+
+STRINGS: dict[str, dict[str, str]] = {
+    lang: {key: pair[i] for key, pair in _PAIRS.items()} for i, lang in enumerate(LANGS)
+}
+
+
+def pick_lang(value: str | None) -> str:
+    """A supported language code, ``zh`` unless ``value`` names another."""
+    return value if value in LANGS else "zh"
