@@ -509,5 +509,30 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+@main.command("export-flags")
+@click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .xlsx file to write.")  # fmt: skip
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--region", default=None, help="Only flags of this region and below (6 digits).")
+@click.option(
+    "--unmasked", is_flag=True, help="Show resident IDs, phone and account numbers in full."
+)
+@_friendly
+def export_flags(
+    scan_dir: Path, out_file: Path, lang: str, region: str | None, unmasked: bool
+) -> None:
+    """Export a scan's flags to an Excel workbook (flags, evidence rows, counts)."""
+    from api.exports import write_flags_xlsx
+    from api.scopes import is_region_code
+
+    if not (scan_dir / "flags.jsonl").is_file():
+        raise DataError("missing_flags", f"{scan_dir}: no flags.jsonl (run 'riskgraph scan' first)")
+    if region is not None and not is_region_code(region):
+        raise DataError("bad_region", f"region codes are 6 digits: {region}")
+    path, n = write_flags_xlsx(scan_dir, out_file, lang=lang, region=region, unmasked=unmasked)
+    console.print(f"{n:,} flags written to [bold]{path}[/]")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
