@@ -23,7 +23,17 @@ from api.masking import Masker
 from api.scopes import RegionIndex
 from graph_models.store import GraphStore
 
-__all__ = ["GraphAccess", "OwnershipView", "ReadWriteLock", "ScopedGraph"]
+__all__ = [
+    "SEARCH_CANDIDATES",
+    "GraphAccess",
+    "OwnershipView",
+    "ReadWriteLock",
+    "ScopedGraph",
+    "neo4j_driver",
+]
+
+#: Matches per label a search examines for visibility before giving up (``truncated``).
+SEARCH_CANDIDATES = 2000
 
 
 class ReadWriteLock:
@@ -301,12 +311,14 @@ class ScopedGraph:
         """Visible nodes whose id starts with ``query`` or whose name contains it.
 
         Roles without personal-data clearance cannot match on personal ids or names (a hit would
-        confirm that a person exists).
+        confirm that a person exists). At most :data:`SEARCH_CANDIDATES` matches per label are
+        examined; ``truncated`` says there may be more.
         """
         schema = self.store.schema
         labels = [label] if label else list(schema.nodes)
         clear = self.principal.policy.personal_clearance
         results: list[dict[str, Any]] = []
+        truncated = False
         for lbl in labels:
             if not self.principal.policy.sees_label(lbl):
                 continue
@@ -317,16 +329,19 @@ class ScopedGraph:
             )
             if not (by_id or by_name):
                 continue
-            for rec in self._candidates(lbl, query, by_id, by_name, limit * 4):
-                if self.visible(lbl, str(rec["id"]), rec["properties"]):
+            ids = self._candidate_ids(lbl, query, by_id, by_name)
+            truncated = truncated or len(ids) >= SEARCH_CANDIDATES
+            for node_id in ids:
+                rec = self.store.get_entity(node_id, lbl)
+                if rec is not None and self.visible(lbl, str(rec["id"]), rec["properties"]):
                     results.append(rec)
                     if len(results) > limit:
                         return results[:limit], True
-        return results, False
+        return results, truncated
 
-    def _candidates(
-        self, label: str, query: str, by_id: bool, by_name: bool, cap: int
-    ) -> list[dict[str, Any]]:
+    def _candidate_ids(self, label: str, query: str, by_id: bool, by_name: bool) -> list[str]:
+        if self.store.name == "neo4j":
+            return _neo4j_candidate_ids(self.store, label, query, by_id, by_name)
         cols = ["id"] + (["name"] if by_name else [])
         frame = self.store.nodes(label, cols)
         if not len(frame):
@@ -335,12 +350,7 @@ class ScopedGraph:
         hit = ids.str.startswith(query) if by_id else pd.Series(False, index=frame.index)
         if by_name:
             hit |= frame["name"].astype(str).str.contains(query, regex=False, na=False)
-        out = []
-        for node_id in ids[hit].head(cap):
-            rec = self.store.get_entity(node_id, label)
-            if rec is not None:
-                out.append(rec)
-        return out
+        return ids[hit].head(SEARCH_CANDIDATES).tolist()
 
     def control(self, rec: dict[str, Any]) -> dict[str, Any]:
         """Direct holders and ultimate controllers of a company, chains through visible nodes."""
@@ -388,6 +398,35 @@ class ScopedGraph:
             "controllers": controllers,
             "chains_truncated": view.chains_truncated,
         }
+
+
+def neo4j_driver(store: GraphStore) -> Any | None:
+    """The driver behind a Neo4j store (None for other stores).
+
+    ``Neo4jStore`` keeps it as ``_driver``; a public ``driver`` attribute is preferred when present.
+    """
+    return getattr(store, "driver", None) or getattr(store, "_driver", None)
+
+
+def _neo4j_candidate_ids(
+    store: GraphStore, label: str, query: str, by_id: bool, by_name: bool
+) -> list[str]:
+    """The same match on Neo4j, using its indexes instead of fetching every node."""
+    from neo4j import READ_ACCESS
+
+    driver = neo4j_driver(store)
+    # the label comes from the validated schema, never from the request
+    statement = (
+        f"MATCH (n:`{label}`) WHERE ($by_id AND n.id STARTS WITH $q) "
+        "OR ($by_name AND n.name CONTAINS $q) RETURN n.id AS id LIMIT $cap"
+    )
+    with driver.session(
+        database=getattr(store, "database", None), default_access_mode=READ_ACCESS
+    ) as session:
+        result = session.run(
+            statement, q=query, by_id=by_id, by_name=by_name, cap=SEARCH_CANDIDATES
+        )
+        return [str(r["id"]) for r in result]
 
 
 def _num(value: Any) -> float | None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from api.cypher_guard import CypherRejected, check_read_only
 from api.deps import CurrentUser, CypherUser, Graph, Services, audit, audit_revealed
 from api.errors import ApiError, error_responses
-from api.graph_access import ScopedGraph
+from api.graph_access import ScopedGraph, neo4j_driver
 from api.models import CypherRequest, CypherResultPublic, PathsPublic
 from api.routes.entities import parse_types
 
@@ -49,7 +49,7 @@ def paths(
 
 
 def _driver(store: Any) -> Any:
-    driver = getattr(store, "driver", None) or getattr(store, "_driver", None)
+    driver = neo4j_driver(store)
     if driver is None:
         raise ApiError(400, "cypher_unavailable", "cypher needs the neo4j store")
     return driver

@@ -1,0 +1,323 @@
+"""API latency under load: p50 / p99 of flag list, flag detail, 2-hop neighbourhood and paths at
+50 concurrent clients, on the synthetic 100k-household dataset, embedded (memory) and Neo4j stores.
+
+Setup (cached in ``--work``, reused when present): ``fixtures.synth.generate`` writes the dataset,
+the loaders fill an embedded store (and, for ``neo4j``, the Neo4j database), every detector runs
+(a detector that crashes is recorded and skipped, not fatal), the flags are imported into a fresh
+SQLite state DB with three users. Then for each store a real server runs (``riskgraph serve``:
+uvicorn on 127.0.0.1, one process) and an asyncio + httpx load generator keeps ``--concurrency``
+requests in flight until ``--requests`` have completed per scenario, after a warm-up.
+
+Who asks: an investigator with a national scope (personal-data clearance: every response with
+personal data is written to the audit trail, so reads cost a state-DB write) and, for the
+neighbourhood, also a city-level aid inspector (region scoping and masking on every node).
+The load generator runs on the same 2-core machine as the server, so its CPU competes.
+
+Usage::
+
+    .venv/bin/python bench/bench_api.py [--households 100000] [--stores memory,neo4j]
+        [--requests 1000] [--concurrency 50] [--work /tmp/riskgraph-bench-api]
+
+For ``neo4j`` the server comes from ``NEO4J_URI``/``NEO4J_PASSWORD`` or the bundled one
+(``scripts/neo4j.sh``); its database is cleared and reloaded (use a separate instance, e.g.
+``RISKGRAPH_NEO4J_HOME=/tmp/n RISKGRAPH_NEO4J_BOLT_PORT=7698 bash scripts/neo4j.sh start``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine_info  # noqa: E402
+
+SCENARIOS = ("flag_list", "flag_detail", "neighborhood_2hop", "neighborhood_2hop_regional", "paths")
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def prepare_memory(work: Path, households: int, seed: int) -> dict[str, Any]:
+    """Dataset, embedded store and flags in ``work`` (each step skipped when already done)."""
+    from engine.outputs import flag_counts, write_flags
+    from engine.registry import all_detectors
+    from engine.runner import run_detectors
+    from fixtures.synth import generate
+    from graph_models.memory_store import MemoryStore
+    from loaders.load import load_dataset
+
+    info: dict[str, Any] = {}
+    dataset, ws, scan = work / "dataset", work / "ws", work / "scan"
+    if not (dataset / "ground_truth.jsonl").exists():
+        _log(f"generating {households:,} households")
+        t0 = time.perf_counter()
+        generate(dataset, households=households, seed=seed)
+        info["generate_seconds"] = round(time.perf_counter() - t0, 1)
+    store = MemoryStore(ws)
+    if not store.counts()["nodes"]:
+        _log("loading the embedded store")
+        t0 = time.perf_counter()
+        load_dataset(dataset, store, rejects_dir=ws / "rejects")
+        store.flush()
+        info["load_seconds"] = round(time.perf_counter() - t0, 1)
+    if not (scan / "flags.jsonl").exists():
+        flags, failed = [], {}
+        for spec in all_detectors():
+            _log(f"detector {spec.id}")
+            try:
+                flags.extend(
+                    run_detectors(store, only=[spec.id], as_of=dt.date(2024, 12, 31)).flags
+                )
+            except Exception as e:  # recorded: the bench measures the API, not the detectors
+                failed[spec.id] = f"{type(e).__name__}: {e}"[:300]
+        write_flags(scan, flags)
+        (scan / "detectors.json").write_text(
+            json.dumps({"counts": flag_counts(flags), "failed": failed}, indent=2), "utf-8"
+        )
+    info.update(json.loads((scan / "detectors.json").read_text("utf-8")))
+    info["graph"] = store.counts()
+    return info
+
+
+def prepare_neo4j(work: Path) -> None:
+    from graph_models.neo4j_store import Neo4jStore
+    from loaders.load import load_dataset
+
+    store = Neo4jStore.from_env()
+    marker = work / "neo4j-loaded"
+    if marker.exists() and store.counts()["nodes"].get("Household"):
+        store.close()
+        return
+    _log("loading Neo4j (cleared first)")
+    store.clear()
+    store.ensure_schema()
+    t0 = time.perf_counter()
+    load_dataset(work / "dataset", store, rejects_dir=work / "neo4j-rejects")
+    marker.write_text(f"{time.perf_counter() - t0:.1f}", "utf-8")
+    store.close()
+
+
+def prepare_state(work: Path) -> tuple[str, dict[str, str]]:
+    """A fresh SQLite state DB with the flags and three users; returns (url, tokens)."""
+    import pandas as pd
+
+    from api.auth import create_user
+    from api.state.db import StateDB
+    from api.state.flag_import import import_scan_dir
+
+    path = work / "state.sqlite"
+    for p in work.glob("state.sqlite*"):
+        p.unlink()
+    url = f"sqlite:///{path}"
+    db = StateDB(url)
+    hh = pd.read_parquet(
+        work / "ws" / "graph" / "nodes" / "Household.parquet", columns=["region_code"]
+    )
+    city = hh["region_code"].str[:4].value_counts().index[0] + "00"
+    with db.write() as s:
+        tokens = {
+            "investigator": create_user(s, "bench-investigator", "investigator", ["000000"]),
+            "aid_inspector": create_user(s, "bench-inspector", "aid_inspector", [city]),
+            "admin": create_user(s, "bench-admin", "admin", []),
+        }
+        import_scan_dir(s, work / "scan", requested_by="bench")
+    db.close()
+    return url, tokens | {"_city": city}
+
+
+def samples(work: Path, n: int, seed: int) -> dict[str, list[Any]]:
+    """Flag ids, households (all / in the inspector's city) and entity pairs for paths."""
+    import pandas as pd
+
+    from engine.outputs import read_flags
+
+    rng = random.Random(seed)
+    flags = read_flags(work / "scan" / "flags.jsonl")
+    nodes = work / "ws" / "graph" / "nodes"
+    hh = pd.read_parquet(nodes / "Household.parquet", columns=["id", "region_code"])
+    known = set(hh["id"]) | set(pd.read_parquet(nodes / "Person.parquet", columns=["id"])["id"])
+    known |= set(pd.read_parquet(nodes / "Account.parquet", columns=["id"])["id"])
+    pairs = []
+    for f in flags:
+        ents = [e for e in f.entities if e in known]
+        if len(ents) >= 2:
+            pairs.append((ents[0], ents[-1]))
+    rng.shuffle(pairs)
+    return {
+        "flags": rng.sample([f.flag_id for f in flags], min(n, len(flags))),
+        "households": rng.sample(list(hh["id"]), min(n, len(hh))),
+        "pairs": pairs[:n],
+        "hh_region": dict(zip(hh["id"], hh["region_code"], strict=True)),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(store: str, work: Path, url: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    cmd = [str(ROOT / ".venv" / "bin" / "riskgraph"), "serve", "--store", store,
+           "--workspace", str(work / "ws"), "--state-db", url, "--port", str(port)]  # fmt: skip
+    with open(work / f"serve-{store}.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    import httpx
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited, see {work / f'serve-{store}.log'}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("server did not come up")
+
+
+async def _load(
+    base: str, token: str, requests: list[str], concurrency: int
+) -> tuple[list[float], dict[int, int]]:
+    import httpx
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for r in requests:
+        queue.put_nowait(r)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=120
+    ) as client:
+
+        async def worker() -> None:
+            while True:
+                try:
+                    path = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                t0 = time.perf_counter()
+                resp = await client.get(path)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, statuses
+
+
+def _pct(xs: list[float], q: float) -> float:
+    ordered = sorted(xs)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def run_scenarios(
+    base: str, tokens: dict[str, str], smp: dict[str, Any], n: int, concurrency: int
+) -> dict[str, Any]:
+    city = tokens["_city"]
+    local = [h for h in smp["households"] if str(smp["hh_region"].get(h, "")).startswith(city[:4])]
+    local = local or smp["households"]
+
+    def cycle(items: list[Any], fmt) -> list[str]:
+        return [fmt(items[i % len(items)]) for i in range(n)]
+
+    plans = {
+        "flag_list": ("investigator", cycle(list(range(20)), lambda i: f"/flags?limit=50&offset={i * 50}")),
+        "flag_detail": ("investigator", cycle(smp["flags"], lambda f: f"/flags/{f}")),
+        "neighborhood_2hop": ("investigator", cycle(smp["households"], lambda h: f"/entities/{h}/neighborhood?hops=2")),
+        "neighborhood_2hop_regional": ("aid_inspector", cycle(local, lambda h: f"/entities/{h}/neighborhood?hops=2")),
+        "paths": ("investigator", cycle(smp["pairs"], lambda p: f"/paths?source={p[0]}&target={p[1]}&max_hops=4")),
+    }  # fmt: skip
+    out = {}
+    for name, (user, reqs) in plans.items():
+        if not reqs:
+            continue
+        _log(f"  {name}: warm-up")
+        asyncio.run(_load(base, tokens[user], reqs[: max(20, concurrency)], concurrency))
+        _log(f"  {name}: {len(reqs)} requests, {concurrency} concurrent")
+        t0 = time.perf_counter()
+        lat, statuses = asyncio.run(_load(base, tokens[user], reqs, concurrency))
+        wall = time.perf_counter() - t0
+        out[name] = {
+            "user": user, "requests": len(lat), "concurrency": concurrency,
+            "p50_ms": _pct(lat, 0.5), "p90_ms": _pct(lat, 0.9), "p99_ms": _pct(lat, 0.99),
+            "mean_ms": round(statistics.fmean(lat), 1), "max_ms": round(max(lat), 1),
+            "throughput_rps": round(len(lat) / wall, 1), "statuses": statuses,
+        }  # fmt: skip
+        _log(f"    p50 {out[name]['p50_ms']} ms  p99 {out[name]['p99_ms']} ms  "
+             f"{out[name]['throughput_rps']} req/s  {statuses}")  # fmt: skip
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--households", type=int, default=100_000)
+    ap.add_argument("--stores", default="memory,neo4j")
+    ap.add_argument("--requests", type=int, default=1000, help="Per scenario.")
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/riskgraph-bench-api"))
+    ap.add_argument("--fresh", action="store_true", help="Delete --work first.")
+    args = ap.parse_args()
+    if args.fresh and args.work.exists():
+        shutil.rmtree(args.work)
+    args.work.mkdir(parents=True, exist_ok=True)
+    info = prepare_memory(args.work, args.households, args.seed)
+    url, tokens = prepare_state(args.work)
+    smp = samples(args.work, 300, args.seed)
+    result: dict[str, Any] = {
+        "benchmark": "api",
+        "date": dt.date.today().isoformat(),
+        "households": args.households,
+        "graph": info["graph"],
+        "flags": sum(c["total"] for c in info["counts"].values()),
+        "detectors_failed": info["failed"],
+        "regional_user_scope": tokens["_city"],
+        "stores": {},
+        "machine": machine_info(("fastapi", "uvicorn", "httpx", "sqlalchemy", "pandas", "neo4j")),
+        "notes": "server and load generator share one 2-core machine; one uvicorn process; "
+                 "investigator reads with personal data append a hash-chained audit row each",
+    }  # fmt: skip
+    for store in args.stores.split(","):
+        if store == "neo4j":
+            prepare_neo4j(args.work)
+            result["neo4j_load_seconds"] = float((args.work / "neo4j-loaded").read_text())
+        _log(f"store {store}: starting server")
+        proc, base = start_server(store, args.work, url)
+        try:
+            result["stores"][store] = run_scenarios(
+                base, tokens, smp, args.requests, args.concurrency
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    out = ROOT / "bench" / "results" / f"api-{result['date']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
+    _log(f"written {out}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
