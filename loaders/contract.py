@@ -216,7 +216,9 @@ def load_contract(text: str | None = None, schema: Schema = SCHEMA) -> dict[str,
                 raise SchemaError(f"contract.yaml: {where}: id names an unknown column")
             props = n.get("properties")
             if props is None:
-                props = _default_props(schema.nodes[label].properties, columns, set(ids))
+                # a hashed id's columns are the record's content, so they stay properties too
+                id_cols = set() if hashed else set(ids)
+                props = _default_props(schema.nodes[label].properties, columns, id_cols)
             if any(p not in schema.nodes[label].properties for p in props):
                 raise SchemaError(f"contract.yaml: {where}: property not in schema for {label}")
             row_nodes[label] = NodeMap(label, ids, hashed, dict(props))
