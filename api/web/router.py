@@ -64,6 +64,7 @@ from api.web.session import (
     check_csrf,
     clear_session_cookies,
     new_csrf_token,
+    principal_for_user,
     session_principal,
     session_store,
     set_session_cookies,
@@ -236,7 +237,8 @@ def _page(
         "base.html", lang,
         html_lang="zh-CN" if lang == "zh" else "en", csrf=csrf, title=t[title_key], page=page,
         nav_html=_nav(principal, lang, page), account_html=_account(principal, lang, csrf),
-        other_lang="en" if lang == "zh" else "zh", body_html=body, config_json=_script_json(cfg),
+        other_lang="en" if lang == "zh" else "zh",
+        other_html_lang="en" if lang == "zh" else "zh-CN", body_html=body, config_json=_script_json(cfg),
         scripts_html="".join(
             f'<script src="/web/static/{quote(s)}"></script>' for s in scripts
         ),
@@ -367,7 +369,8 @@ async def logout(request: Request, services: Services) -> Response:
         check_csrf(
             request, sess.csrf_token, form.get("csrf_token") or request.headers.get(CSRF_HEADER)
         )
-        principal = session_principal(request, services.db)
+        with services.db.read() as session:
+            principal = principal_for_user(session, sess.user_id, sess.token_hash)
         if principal is not None:
             audit(services, request, principal, "web_sign_out")
         sign_out(request)

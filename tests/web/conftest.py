@@ -77,10 +77,9 @@ def _serve(app: object) -> tuple[str, object, threading.Thread]:
 
 @pytest.fixture(scope="session")
 def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
+    from api.pipeline import scan_dataset
     from fixtures.synth import generate
     from graph_models.memory_store import MemoryStore
-
-    from api.pipeline import scan_dataset
 
     tmp = tmp_path_factory.mktemp("web")
     generate(tmp / "dataset", households=300, seed=7)
@@ -137,7 +136,7 @@ def page_for(browser: object, web_site: WebSite) -> Iterator[object]:
             context.add_cookies([{"name": "rg_lang", "value": lang, "url": web_site.base_url}])
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(30_000)
         page.goto(f"{web_site.base_url}/web/login")
         page.get_by_label("访问令牌" if lang != "en" else "Access token").fill(
             web_site.tokens[user]

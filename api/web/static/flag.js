@@ -10,7 +10,7 @@
       contributions: "异常贡献", members: "成员", guarantees: "担保", guarantee: "担保", loan: "贷款",
       project: "项目", debtor: "债务人", guarantor: "担保人", flow: "资金往来", flows: "资金往来",
       occurrences: "资金循环", control_path: "控制链", controller: "控制人", recipient: "收款方",
-      region: "区划", hits: "受波及企业", stress: "压力测试", central_firms: "核心企业",
+      region: "区划", death_records: "死亡记录", payroll: "工资记录", vehicles: "车辆", properties: "房产", hits: "受波及企业", stress: "压力测试", central_firms: "核心企业",
       shared_attributes: "共同特征", top_hidden_debt: "主要隐性债务", debt: "债务", revenue: "财力" },
     en: {},
   };

@@ -32,7 +32,8 @@
 
   function caption(node) {
     const p = node.properties || {};
-    const text = p.name || p.program || p.position || node.id;
+    const text = node.label === "Payment" && p.paid_date ? p.paid_date + " " + (p.amount ?? "")
+      : p.name || p.program || p.position || node.id;
     return String(text).length > 16 ? String(text).slice(0, 15) + "…" : String(text);
   }
 
