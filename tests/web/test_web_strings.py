@@ -1,0 +1,70 @@
+"""Every UI string exists in Chinese and English, and every key the pages use exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from api.auth import ROLES
+from api.state.models import DECISIONS, FLAG_STATUSES
+from api.web.router import render_template
+from api.web.strings import LANGS, STRINGS
+
+WEB = Path(__file__).resolve().parents[2] / "api" / "web"
+_T_CALL = re.compile(r"\bt\(\s*\"([a-z0-9_]+)\"\s*[,)]")
+_T_PREFIX = re.compile(r"\bt\(\s*\"([a-z0-9_]+_)\"\s*\+")
+_CONTEXT = {
+    "base.html": dict(
+        html_lang="zh-CN", csrf="x", title="t", page="p", nav_html="", account_html="",
+        other_lang="en", other_html_lang="en", body_html="", config_json="{}", scripts_html="",
+    ),
+    "login.html": dict(csrf="x", next="/web/flags", message_html=""),
+    "error.html": dict(status=404, message="m"),
+}  # fmt: skip
+#: Keys built at run time from a prefix and a value.
+_DYNAMIC = {
+    "sev_": ("high", "medium", "low"),
+    "status_": FLAG_STATUSES,
+    "decision_": DECISIONS,
+    "role_": tuple(ROLES),
+    "family_": ("aid", "debt", "guarantee", "ownership"),
+    "grade_": ("red", "orange", "yellow", "green"),
+    "test_": ("majority", "plurality"),
+    "error_": ("403", "404"),
+}
+
+
+def test_both_languages_have_the_same_keys_and_no_empty_text():
+    assert set(STRINGS["zh"]) == set(STRINGS["en"])
+    for lang in LANGS:
+        assert all(v.strip() for v in STRINGS[lang].values()), lang
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("template", sorted(p.name for p in (WEB / "templates").glob("*.html")))
+def test_every_template_key_exists(template, lang):
+    html = render_template(template, lang, **_CONTEXT.get(template, {}))
+    assert "{{" not in html
+
+
+def test_every_key_used_by_scripts_exists():
+    used, prefixes = set(), set()
+    for js in (WEB / "static").glob("*.js"):
+        text = js.read_text("utf-8")
+        used |= set(_T_CALL.findall(text))
+        prefixes |= set(_T_PREFIX.findall(text))
+    assert used, "no t(...) calls found"
+    assert not sorted(used - set(STRINGS["zh"]))
+    assert prefixes <= set(_DYNAMIC), prefixes - set(_DYNAMIC)
+    for prefix in prefixes:
+        missing = [prefix + v for v in _DYNAMIC[prefix] if prefix + v not in STRINGS["zh"]]
+        assert not missing
+
+
+def test_vendored_libraries_ship_their_licenses():
+    vendor = WEB / "static" / "vendor"
+    for lib in (p for p in vendor.iterdir() if p.is_dir()):
+        assert (lib / "LICENSE").is_file(), lib
+    assert "Cytoscape.js" in (vendor / "README.md").read_text("utf-8")
