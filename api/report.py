@@ -147,7 +147,7 @@ th{background:#eef2f8} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:.8rem;background:#2b4c7e;vertical-align:middle}
 .chart{margin:.5rem 0 1rem} .chart svg{max-width:100%;height:auto} .chart text{font-size:12px;fill:#1a1a1a}
 .legend span{display:inline-block;margin-right:1rem;font-size:.85rem} .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}
-.st-open{color:#1a1a1a} .st-confirmed{color:#a40000;font-weight:bold} .st-dismissed{color:#3d5a3d} .st-needs_field_check{color:#8a5a00}
+.nw{white-space:nowrap} td.latest{min-width:8rem} .st-open{color:#1a1a1a} .st-confirmed{color:#a40000;font-weight:bold} .st-dismissed{color:#3d5a3d} .st-needs_field_check{color:#8a5a00}
 @media print{body{margin:1cm} h2{page-break-after:avoid} tr{page-break-inside:avoid} .chart{page-break-inside:avoid} .noprint{display:none}}
 """
 
@@ -432,10 +432,10 @@ def render_queue_report(
     )
     parts.extend(_region_section(flags, names, t, titles))
     parts.append(
-        f"<h2>{_e(t['flag_list'])}</h2><table><tr><th>{_e(t['severity'])}</th>"
-        f"<th>{_e(t['score'])}</th><th>{_e(t['detector'])}</th><th>{_e(t['region'])}</th>"
-        f"<th>{_e(t['subject'])}</th><th>{_e(t['explanation'])}</th><th>{_e(t['status'])}</th>"
-        f"<th>{_e(t['latest'])}</th></tr>"
+        f"<h2>{_e(t['flag_list'])}</h2><table><tr><th class='nw'>{_e(t['severity'])}</th>"
+        f"<th class='nw'>{_e(t['score'])}</th><th>{_e(t['detector'])}</th><th>{_e(t['region'])}</th>"
+        f"<th>{_e(t['subject'])}</th><th>{_e(t['explanation'])}</th>"
+        f"<th class='nw'>{_e(t['status'])}</th><th>{_e(t['latest'])}</th></tr>"
     )
     for f in flags:
         status = str(f.get("status") or "open")
@@ -443,13 +443,13 @@ def render_queue_report(
         code = str(f.get("region_code") or "")
         parts.append(
             f'<tr><td class="sev-{_e(f["severity"])}">{_e(t.get(f["severity"], f["severity"]))}</td>'
-            f'<td class="n">{float(f.get("score") or 0):,.2f}</td>'
+            f'<td class="n nw">{float(f.get("score") or 0):,.2f}</td>'
             f"<td>{_e(titles.get(f['detector'], f['detector']))}</td>"
             f"<td>{_e(_region_label(code, names, t) if code else '')}</td>"
             f"<td>{_e(f.get('subject_id'))}</td>"
             f"<td>{_e(explanation.get(lang) or explanation.get('en') or '')}</td>"
-            f'<td class="st-{_e(status)}">{_e(t.get(status, status))}</td>'
-            f"<td>{_e(latest.get(f['flag_id'], ''))}</td></tr>"
+            f'<td class="nw st-{_e(status)}">{_e(t.get(status, status))}</td>'
+            f"<td class='latest'>{_e(latest.get(f['flag_id'], ''))}</td></tr>"
         )
     parts.append("</table></body></html>")
     return "\n".join(parts)
