@@ -50,6 +50,7 @@ import operator
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -61,10 +62,12 @@ from graph_models.memory_store import HUB_DEGREE
 from graph_models.schema import PROVENANCE_PROPERTIES, SCHEMA, Schema
 from graph_models.store import EDGE_COLUMNS, GraphStore, Path, Subgraph
 
-__all__ = ["DEFAULT_BATCH_SIZE", "Neo4jStore"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_WRITERS", "Neo4jStore"]
 
 #: Rows per ``UNWIND`` statement (one transaction each); see bench/bench_ingest.py for the sweep.
 DEFAULT_BATCH_SIZE = 10_000
+#: Sessions writing one call's batches at once (see bench/bench_ingest.py).
+DEFAULT_WRITERS = 1
 #: Relationships/nodes deleted per inner transaction by ``clear()``.
 _CLEAR_BATCH = 20_000
 _REPO = FsPath(__file__).resolve().parent.parent
@@ -143,9 +146,9 @@ def _payload(frame: pd.DataFrame, keys: Sequence[str]) -> list[dict[str, Any]]:
     return [dict(zip(fields, t, strict=True)) for t in zip(*key_values, props, strict=True)]
 
 
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
+def _slices(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for i in range(0, len(frame), size):
+        yield frame.iloc[i : i + size]
 
 
 # -- values coming out ------------------------------------------------------------------------
@@ -240,6 +243,8 @@ class Neo4jStore(GraphStore):
         Database name (the server's default database if None).
     batch_size : int
         Rows per ``UNWIND`` statement and transaction.
+    writers : int
+        Sessions writing the batches of one call concurrently (1: one after another).
     schema : Schema
         The graph schema; labels and types outside it are refused.
 
@@ -257,16 +262,19 @@ class Neo4jStore(GraphStore):
         password: str,
         database: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        writers: int = DEFAULT_WRITERS,
         schema: Schema = SCHEMA,
     ) -> None:
         super().__init__(schema)
         from neo4j import GraphDatabase
 
-        if operator.index(batch_size) < 1:
-            raise ValueError("batch_size must be a positive integer")
+        if operator.index(batch_size) < 1 or operator.index(writers) < 1:
+            raise ValueError("batch_size and writers must be positive integers")
         self.uri = uri
         self.database = database or None
         self.batch_size = int(batch_size)
+        self.writers = int(writers)
+        self._pool: ThreadPoolExecutor | None = None
         self._driver = GraphDatabase.driver(uri, auth=(user, password), user_agent="riskgraph")
         try:
             self._driver.verify_connectivity()
@@ -276,7 +284,9 @@ class Neo4jStore(GraphStore):
         self._statements: dict[tuple[str, ...], str] = {}
 
     @classmethod
-    def from_env(cls, batch_size: int = DEFAULT_BATCH_SIZE) -> Neo4jStore:
+    def from_env(
+        cls, batch_size: int = DEFAULT_BATCH_SIZE, writers: int = DEFAULT_WRITERS
+    ) -> Neo4jStore:
         """Connect with ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE``.
 
         Without ``NEO4J_URI`` the bundled development server is used: its URI from
@@ -300,18 +310,21 @@ class Neo4jStore(GraphStore):
             password,
             database=os.environ.get("NEO4J_DATABASE") or None,
             batch_size=batch_size,
+            writers=writers,
         )
 
     # -- plumbing ------------------------------------------------------------------------------
     def _session(self) -> Any:
         return self._driver.session(database=self.database)
 
-    def _write(self, statement: str, rows: list[dict[str, Any]]) -> None:
-        def work(tx: Any) -> None:
-            tx.run(statement, rows=rows).consume()
+    @staticmethod
+    def _run_batch(tx: Any, statement: str, rows: list[dict[str, Any]]) -> None:
+        """The unit of work: one batch, one transaction (idempotent, so retries are safe)."""
+        tx.run(statement, rows=rows).consume()
 
+    def _write(self, statement: str, rows: list[dict[str, Any]]) -> None:
         with self._session() as session:
-            session.execute_write(work)
+            session.execute_write(self._run_batch, statement, rows)
 
     def _read(self, fn: Callable[[Any], Any]) -> Any:
         with self._session() as session:
@@ -331,6 +344,9 @@ class Neo4jStore(GraphStore):
         return rtype
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         self._driver.close()
 
     # -- writing -------------------------------------------------------------------------------
@@ -386,10 +402,12 @@ class Neo4jStore(GraphStore):
             raise ValueError("node rows need an 'id' column")
         if rows["id"].isna().any():
             raise ValueError(f"{label}: node rows need a non-null 'id'")
-        payload = _payload(_collapse(rows, create_only), ["id"])
+        frame = _collapse(rows, create_only)
         statement = self._node_statement(label, create_only)
-        for batch in _batches(payload, self.batch_size):
-            self._write(statement, batch)
+        self._run_all(
+            lambda part=part: self._write(statement, _payload(part, ["id"]))
+            for part in _slices(frame, self.batch_size)
+        )
         return len(rows)
 
     def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
@@ -406,13 +424,18 @@ class Neo4jStore(GraphStore):
         unknown = sorted(str(lbl) for lbl in labels if lbl not in self.schema.nodes)
         if unknown:
             raise ValueError(f"{rtype}: unknown endpoint labels {unknown}")
-        keys = ["id", "src", "dst"]
+        tasks = []
         for (src_label, dst_label), group in frame.groupby(["src_label", "dst_label"], sort=True):
-            group = group.drop(columns=["src_label", "dst_label"]).sort_values(
-                ["src", "dst"], kind="stable"
-            )
-            for batch in _batches(_payload(group, keys), self.batch_size):
-                self._write_relationships(rtype, str(src_label), str(dst_label), batch)
+            # sorted by endpoint: nearby records per batch, and one lock order for all writers
+            group = group.drop(columns=["src_label", "dst_label"])
+            group = group.sort_values(["src", "dst"], kind="stable")
+            tasks += [
+                lambda part=part, s=str(src_label), d=str(dst_label): self._write_relationships(
+                    rtype, s, d, _payload(part, ["id", "src", "dst"])
+                )
+                for part in _slices(group, self.batch_size)
+            ]
+        self._run_all(tasks)
         return len(rows)
 
     def _write_relationships(
@@ -424,6 +447,23 @@ class Neo4jStore(GraphStore):
             self._write(self._relationship_statement(rtype, src_label, dst_label, False), batch)
         except ConstraintError:  # an id in the batch links other endpoints: move it (rare)
             self._write(self._relationship_statement(rtype, src_label, dst_label, True), batch)
+
+    def _run_all(self, tasks: Iterable[Callable[[], None]]) -> None:
+        """Run one call's batches: in order, or on ``writers`` sessions at once.
+
+        The batches of one call hold distinct ids, so they commute; calls still apply in order
+        (each waits for all of its batches).
+        """
+        if self.writers == 1:
+            for task in tasks:
+                task()
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.writers, thread_name_prefix="neo4j-writer")
+        futures = [self._pool.submit(task) for task in tasks]
+        wait(futures)
+        for future in futures:
+            future.result()  # the first failure, if any
 
     def clear(self) -> None:
         """Delete every node and relationship (constraints and indexes stay)."""

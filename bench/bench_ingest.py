@@ -1,0 +1,439 @@
+"""Store ingest benchmark: rows/s into the memory store and into Neo4j, each against a naive
+baseline measured in the same run.
+
+What is timed is the store alone: the synthetic dataset is loaded once through the loaders into a
+recording store, which keeps every ``upsert_nodes`` / ``upsert_relationships`` call (label, frame,
+``create_only``) in order; each measurement replays exactly those calls into an empty store.
+
+* memory: ``MemoryStore`` (append, then the consolidation the first read triggers). Baseline: a
+  dict per label/type updated row by row (nulls never erase, create-only keeps existing rows),
+  then one frame per label/type.
+* neo4j: ``Neo4jStore`` (batched ``UNWIND ... MERGE``). Baseline: one ``MERGE`` statement per row
+  through the same driver, each in its own transaction, on a sample of rows (``--naive-sample``)
+  spread over every call, extrapolated to the whole dataset.
+
+Results (medians of ``--repeats`` runs, ratios, peak RSS of this process and of the Neo4j JVM,
+machine, Neo4j and driver versions, load average) go to ``bench/results/ingest-<date>.json``.
+
+Usage::
+
+    .venv/bin/python bench/bench_ingest.py --households 100000
+    .venv/bin/python bench/bench_ingest.py --households 10000 --sweep 1000,5000,10000,20000
+
+Neo4j settings come from ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` or the bundled
+server (``bash scripts/neo4j.sh start``). The Neo4j database is cleared by this benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import pickle
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
+
+from bench.machine import machine_info  # noqa: E402
+from graph_models.memory_store import MemoryStore  # noqa: E402
+
+Op = tuple[
+    str, str, pd.DataFrame, bool
+]  # ("nodes" | "relationships", label/type, rows, create_only)
+
+
+# -- the workload -------------------------------------------------------------------------------
+
+
+class _Recorder(MemoryStore):
+    """Keeps the loader's store calls instead of storing anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[Op] = []
+
+    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
+        self.ops.append(("nodes", label, rows.reset_index(drop=True), create_only))
+        return len(rows)
+
+    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
+        self.ops.append(("relationships", rtype, rows.reset_index(drop=True), False))
+        return len(rows)
+
+
+def workload(households: int, seed: int, cache: Path) -> tuple[list[Op], dict[str, Any]]:
+    """The loader's store calls for a synthetic dataset (generated and recorded once, cached)."""
+    from fixtures.synth import generate
+    from loaders.load import load_dataset
+
+    dataset = cache / f"synth-{households}-{seed}"
+    ops_file = cache / f"ops-{households}-{seed}.pickle"
+    info: dict[str, Any] = {"dataset": str(dataset)}
+    if ops_file.exists():
+        with open(ops_file, "rb") as f:
+            return pickle.load(f), info
+    if not (dataset / "ground_truth.jsonl").exists():
+        t0 = time.perf_counter()
+        generate(dataset, households=households, seed=seed)
+        info["generate_seconds"] = round(time.perf_counter() - t0, 1)
+    recorder = _Recorder()
+    t0 = time.perf_counter()
+    load_dataset(dataset, recorder)
+    info["record_seconds"] = round(time.perf_counter() - t0, 1)
+    with open(ops_file, "wb") as f:
+        pickle.dump(recorder.ops, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return recorder.ops, info
+
+
+def row_counts(ops: list[Op]) -> dict[str, int]:
+    nodes = sum(len(r) for k, _, r, _ in ops if k == "nodes")
+    rels = sum(len(r) for k, _, r, _ in ops if k == "relationships")
+    return {"node_rows": nodes, "relationship_rows": rels, "rows": nodes + rels}
+
+
+def sample(ops: list[Op], rows: int) -> list[Op]:
+    """The first rows of every call, about ``rows`` in all, in the original order."""
+    total = row_counts(ops)["rows"]
+    share = min(1.0, rows / total)
+    return [(k, n, r.iloc[: max(1, math.ceil(len(r) * share))], c) for k, n, r, c in ops]
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+class _PeakRss:
+    """Peak RSS (MiB) of some processes, sampled every 0.2 s while a block runs."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.procs = {k: psutil.Process(p) for k, p in pids.items() if p}
+        self.peak = dict.fromkeys(self.procs, 0.0)
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        for k, p in self.procs.items():
+            with suppress(psutil.Error):
+                self.peak[k] = max(self.peak[k], p.memory_info().rss / 2**20)
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(0.2):
+                self._sample()
+
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            t.join()
+            self._sample()
+
+
+def timed(fn: Callable[[], dict[str, float]]) -> dict[str, float]:
+    t0 = time.perf_counter()
+    parts = fn()
+    return {"seconds": time.perf_counter() - t0, **parts}
+
+
+def replay(store: Any, ops: list[Op]) -> dict[str, float]:
+    """Replay the calls; seconds spent on node and on relationship calls."""
+    spent = {"node_seconds": 0.0, "relationship_seconds": 0.0}
+    for kind, name, rows, create_only in ops:
+        t0 = time.perf_counter()
+        if kind == "nodes":
+            store.upsert_nodes(name, rows, create_only=create_only)
+            spent["node_seconds"] += time.perf_counter() - t0
+        else:
+            store.upsert_relationships(name, rows)
+            spent["relationship_seconds"] += time.perf_counter() - t0
+    return spent
+
+
+def memory_store_run(ops: list[Op]) -> dict[str, float]:
+    store = MemoryStore()
+    parts = replay(store, ops)
+    t0 = time.perf_counter()
+    store.counts()  # the first read consolidates the appended batches
+    parts["consolidate_seconds"] = time.perf_counter() - t0
+    return parts
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+
+
+def memory_naive_run(ops: list[Op]) -> dict[str, float]:
+    """Row by row into dicts (nulls never erase; create-only keeps existing ids), then frames."""
+    tables: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
+    for kind, name, rows, create_only in ops:
+        table = tables.setdefault((kind, name), {})
+        cols = list(rows.columns)
+        for values in rows.itertuples(index=False, name=None):
+            rec = {c: v for c, v in zip(cols, values, strict=True) if not _missing(v)}
+            current = table.get(rec["id"])
+            if current is None:
+                table[rec["id"]] = rec
+            elif not create_only:
+                current.update(rec)
+    for table in tables.values():
+        pd.DataFrame.from_records(list(table.values()))
+    return {}
+
+
+def neo4j_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
+    store = make_store()
+    try:
+        store.clear()
+        store.ensure_schema()
+        return replay(store, ops)
+    finally:
+        store.close()
+
+
+def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
+    """One MERGE per row, one transaction per row, through the same driver."""
+    store = make_store()
+    try:
+        store.clear()
+        store.ensure_schema()
+        t_start = time.perf_counter()
+        with store._driver.session(database=store.database) as session:
+            for kind, name, rows, create_only in ops:
+                cols = list(rows.columns)
+                for values in rows.itertuples(index=False, name=None):
+                    rec = {c: v for c, v in zip(cols, values, strict=True) if not _missing(v)}
+                    rec = {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+                    if kind == "nodes":
+                        node_id = rec.pop("id")
+                        on = "ON CREATE SET" if create_only else "SET"
+                        session.run(
+                            f"MERGE (n:{name} {{id: $id}}) {on} n += $props", id=node_id, props=rec
+                        ).consume()
+                    else:
+                        keys = {
+                            k: rec.pop(k) for k in ("id", "src", "dst", "src_label", "dst_label")
+                        }
+                        session.run(
+                            f"MERGE (a:{keys['src_label']} {{id: $src}}) "
+                            f"MERGE (b:{keys['dst_label']} {{id: $dst}}) "
+                            f"MERGE (a)-[r:{name} {{id: $id}}]->(b) SET r += $props",
+                            id=keys["id"], src=keys["src"], dst=keys["dst"], props=rec,
+                        ).consume()  # fmt: skip
+        return {"seconds_in_loop": time.perf_counter() - t_start}
+    finally:
+        store.close()
+
+
+def summarise(runs: list[dict[str, float]], counts: dict[str, int]) -> dict[str, Any]:
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    out: dict[str, Any] = {
+        "median_seconds": round(med["seconds"], 2),
+        "rows_per_s": round(counts["rows"] / med["seconds"]),
+        "runs_seconds": [round(r["seconds"], 2) for r in runs],
+    }
+    if "relationship_seconds" in med and "consolidate_seconds" not in med:
+        out["relationships_per_s"] = round(
+            counts["relationship_rows"] / med["relationship_seconds"]
+        )
+        out["nodes_per_s"] = round(counts["node_rows"] / med["node_seconds"])
+        out["median_relationship_seconds"] = round(med["relationship_seconds"], 2)
+        out["median_node_seconds"] = round(med["node_seconds"], 2)
+    if "consolidate_seconds" in med:
+        out["median_consolidate_seconds"] = round(med["consolidate_seconds"], 2)
+    return out
+
+
+# -- neo4j plumbing -----------------------------------------------------------------------------
+
+
+def neo4j_setup(batch_size: int, writers: int) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+    from graph_models.neo4j_errors import describe_neo4j_error
+    from graph_models.neo4j_store import Neo4jStore
+
+    def make(size: int = batch_size) -> Neo4jStore:
+        return Neo4jStore.from_env(batch_size=size, writers=writers)
+
+    try:
+        probe = make()
+    except Exception as e:
+        print(f"neo4j: not measured ({describe_neo4j_error(e) or e})", file=sys.stderr)
+        return None
+    try:
+        rec = probe._fetch("CALL dbms.components() YIELD name, versions, edition")[0]
+        info: dict[str, Any] = {
+            "uri": probe.uri,
+            "version": rec["versions"][0],
+            "edition": rec["edition"],
+        }
+    finally:
+        probe.close()
+    import neo4j
+
+    info["driver"] = neo4j.__version__
+    from importlib import metadata
+
+    try:
+        info["rust_ext"] = metadata.version("neo4j-rust-ext")
+    except metadata.PackageNotFoundError:
+        info["rust_ext"] = None
+    home = Path(os.environ.get("RISKGRAPH_NEO4J_HOME") or ROOT / ".neo4j")
+    pid_file = home / "run" / "neo4j.pid"
+    info["pid"] = int(pid_file.read_text().strip()) if pid_file.exists() else None
+    if info["pid"]:
+        conf = home / "conf" / "neo4j.conf"
+        if conf.exists():
+            info["memory_settings"] = [
+                ln.strip() for ln in conf.read_text().splitlines() if ln.startswith("server.memory")
+            ]
+    return make, info
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--households", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--batch-size", type=int, default=None, help="Neo4jStore batch size (default: the store's)"
+    )
+    ap.add_argument(
+        "--naive-sample", type=int, default=20_000, help="Rows for the per-row Neo4j baseline."
+    )
+    ap.add_argument(
+        "--sweep", default="", help="Comma-separated batch sizes to time on --sweep-rows rows."
+    )
+    ap.add_argument("--sweep-rows", type=int, default=1_000_000)
+    ap.add_argument("--stores", default="memory,neo4j")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/riskgraph-bench"))
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = ap.parse_args()
+    from graph_models.neo4j_store import DEFAULT_BATCH_SIZE, DEFAULT_WRITERS
+
+    batch_size = args.batch_size or DEFAULT_BATCH_SIZE
+    writers = args.writers or DEFAULT_WRITERS
+    args.cache.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    ops, data_info = workload(args.households, args.seed, args.cache)
+    counts = row_counts(ops)
+    print(
+        f"households={args.households:,}: {len(ops)} store calls, {counts['node_rows']:,} node rows, "
+        f"{counts['relationship_rows']:,} relationship rows",
+        flush=True,
+    )
+    result: dict[str, Any] = {
+        "benchmark": "ingest",
+        "date": dt.date.today().isoformat(),
+        "households": args.households,
+        "seed": args.seed,
+        "workload": {**counts, "store_calls": len(ops), **data_info},
+        "repeats": args.repeats,
+    }
+    stores = set(args.stores.split(","))
+    neo = neo4j_setup(batch_size, writers) if "neo4j" in stores else None
+    rss = _PeakRss({"python": os.getpid(), "neo4j": neo[1]["pid"] if neo else None})
+
+    if "memory" in stores:
+        with rss.watch():
+            ours = [timed(lambda: memory_store_run(ops)) for _ in range(args.repeats)]
+        naive = [timed(lambda: memory_naive_run(ops)) for _ in range(args.repeats)]
+        m, b = summarise(ours, counts), summarise(naive, counts)
+        result["memory"] = {
+            "store": m, "naive_row_by_row_dicts": b,
+            "speedup": round(b["median_seconds"] / m["median_seconds"], 1),
+            "peak_rss_mb_python": round(rss.peak["python"]),
+        }  # fmt: skip
+        print(f"memory: {m['rows_per_s']:,} rows/s vs naive {b['rows_per_s']:,} rows/s", flush=True)
+
+    if neo is not None:
+        make, info = neo
+        result["neo4j"] = {"server": info, "batch_size": batch_size, "writers": writers}
+        if args.sweep:
+            sub = sample(ops, args.sweep_rows)
+            sub_counts = row_counts(sub)
+            sweep = {}
+            for size in [int(s) for s in args.sweep.split(",")]:
+                run = timed(lambda size=size: neo4j_run(lambda: make(size), sub))
+                sweep[size] = summarise([run], sub_counts)
+                print(f"neo4j batch {size:>6,}: {sweep[size]['relationships_per_s']:,} rels/s, "
+                      f"{sweep[size]['nodes_per_s']:,} nodes/s", flush=True)  # fmt: skip
+            result["neo4j"]["batch_size_sweep"] = {"rows": sub_counts, "by_batch_size": sweep}
+        naive_ops = sample(ops, args.naive_sample)
+        naive_counts = row_counts(naive_ops)
+        naive = [timed(lambda: neo4j_naive_run(make, naive_ops)) for _ in range(args.repeats)]
+        b = summarise(naive, naive_counts)
+        b["sample_rows"] = naive_counts["rows"]
+        b["extrapolated_seconds"] = round(counts["rows"] / b["rows_per_s"])
+        rss.peak = dict.fromkeys(rss.procs, 0.0)
+        with rss.watch():
+            ours = []
+            for i in range(args.repeats):
+                ours.append(timed(lambda: neo4j_run(make, ops)))
+                print(f"neo4j run {i + 1}: {ours[-1]['seconds']:.1f} s", flush=True)
+        m = summarise(ours, counts)
+        result["neo4j"].update(
+            store=m, naive_merge_per_row=b, speedup=round(m["rows_per_s"] / b["rows_per_s"], 1),
+            peak_rss_mb_python=round(rss.peak["python"]),
+            peak_rss_mb_neo4j=round(rss.peak.get("neo4j", 0)) or None,
+            target={"relationships_per_s": 50_000, "speedup": 30},
+        )  # fmt: skip
+
+    result["machine"] = {
+        **machine_info(("pandas", "numpy", "pyarrow", "neo4j", "neo4j-rust-ext")),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"ingest-{result['date']}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
+    print_table(result)
+    print(f"-> {out}")
+
+
+def print_table(result: dict[str, Any]) -> None:
+    w = result["workload"]
+    print(f"\ningest, {result['households']:,} households: {w['node_rows']:,} node rows + "
+          f"{w['relationship_rows']:,} relationship rows (medians of {result['repeats']})")  # fmt: skip
+    print(f"{'store':<8}{'how':<28}{'seconds':>10}{'rows/s':>12}{'rels/s':>12}{'speedup':>9}")
+    for name in ("memory", "neo4j"):
+        r = result.get(name)
+        if not r:
+            continue
+        base_key = next(k for k in r if k.startswith("naive"))
+        for how, x in (("riskgraph", r["store"]), (base_key, r[base_key])):
+            secs = x.get("extrapolated_seconds", x["median_seconds"])
+            speed = f"{r['speedup']}x" if how == "riskgraph" else ""
+            print(f"{name:<8}{how:<28}{secs:>10,.1f}{x['rows_per_s']:>12,}"
+                  f"{x.get('relationships_per_s', 0):>12,}{speed:>9}")  # fmt: skip
+    m = result["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB; load average "
+          f"{m['load_average_before']} -> {m['load_average_after']}")  # fmt: skip
+    if "neo4j" in result:
+        s = result["neo4j"]["server"]
+        print(f"neo4j {s['version']} {s['edition']}, driver {s['driver']} (rust ext {s['rust_ext']}), "
+              f"batch {result['neo4j']['batch_size']:,}, peak RSS python "
+              f"{result['neo4j']['peak_rss_mb_python']:,} MiB / neo4j {result['neo4j']['peak_rss_mb_neo4j']} MiB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
