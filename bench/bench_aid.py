@@ -34,6 +34,8 @@ Results go to ``bench/results/aid-<date>.json``; a summary is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import datetime as dt
 import gc
 import json
@@ -99,22 +101,60 @@ def person_ids(regions: np.ndarray, serial: np.ndarray) -> np.ndarray:
     return np.char.add(body, check)
 
 
+def day_table(lo: int = -4000, hi: int = 1500) -> tuple[np.ndarray, int]:
+    """ISO date strings from EPOCH+lo to EPOCH+hi as one shared object each, and the offset of EPOCH."""
+    days = np.datetime_as_string(EPOCH + np.arange(lo, hi).astype("timedelta64[D]"), unit="D")
+    return np.asarray(days, dtype=object), -lo
+
+
+DAYS, DAY0 = day_table()
+
+
 def dates(rng: np.random.Generator, n: int, lo: int = 0, hi: int = 1095) -> np.ndarray:
-    return np.datetime_as_string(EPOCH + rng.integers(lo, hi, n).astype("timedelta64[D]"), unit="D")
+    """``n`` random ISO dates between EPOCH+lo and EPOCH+hi (shared string objects)."""
+    return DAYS[DAY0 + rng.integers(lo, hi, n)]
 
 
-def prov(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    return frame.assign(_table=table, _line=np.arange(2, len(frame) + 2), _batch="bench")
+def objects(values) -> np.ndarray:
+    """An object array of Python strings (one object per distinct value when built by indexing)."""
+    return np.asarray(values, dtype=object)
 
 
-def rel(src, src_label, dst, dst_label, table, **props) -> pd.DataFrame:
-    f = pd.DataFrame(
-        {"src": src, "src_label": src_label, "dst": dst, "dst_label": dst_label, **props}
-    )
-    f["id"] = (
-        f["src"].astype(str) + "|" + f["dst"].astype(str) + "|" + np.arange(len(f)).astype(str)
-    )
-    return prov(f, table)
+def labels(prefix: str, n: int) -> np.ndarray:
+    return objects([f"{prefix}{i}" for i in range(n)])
+
+
+def frame(**columns) -> pd.DataFrame:
+    """A store frame: text stays ``object`` (pandas would infer Arrow strings, which the memory
+    store turns into one Python object per cell), numbers stay numeric."""
+    out = {}
+    for name, values in columns.items():
+        values = np.asarray(values)
+        out[name] = pd.Series(
+            values, dtype=object if values.dtype.kind in "OUS" else None, copy=False
+        )
+    return pd.DataFrame(out)
+
+
+def prov(f: pd.DataFrame, table: str) -> pd.DataFrame:
+    n = len(f)
+    f["_table"] = pd.Series(np.full(n, table, dtype=object), dtype=object)
+    f["_line"] = np.arange(2, n + 2)
+    f["_batch"] = pd.Series(np.full(n, "bench", dtype=object), dtype=object)
+    return f
+
+
+def rel(prefix, src, src_label, dst, dst_label, table, **props) -> pd.DataFrame:
+    n = len(src)
+    const = {k: np.full(n, v, dtype=object) for k, v in props.items() if isinstance(v, str)}
+    arrays = {k: v for k, v in props.items() if not isinstance(v, str)}
+    return prov(
+        frame(
+            id=labels(prefix, n), src=src, src_label=np.full(n, src_label, dtype=object), dst=dst,
+            dst_label=np.full(n, dst_label, dtype=object), **const, **arrays,
+        ),
+        table,
+    )  # fmt: skip
 
 
 def generate(n_households: int, seed: int = 1) -> dict[str, dict[str, pd.DataFrame]]:
@@ -122,126 +162,122 @@ def generate(n_households: int, seed: int = 1) -> dict[str, dict[str, pd.DataFra
     rng = np.random.default_rng(seed)
     n_villages = max(2, n_households // 60)
     n_counties = int(np.clip(round(np.sqrt(n_households) / 25), 3, 120))
-    county_codes = np.array([f"41{1000 + 17 * i:04d}" for i in range(n_counties)])
+    county_codes = objects([f"41{1000 + 17 * i:04d}" for i in range(n_counties)])
     village_county = rng.integers(0, n_counties, n_villages)
     hh_village = np.sort(rng.integers(0, n_villages, n_households))
     hh_county = village_county[hh_village]
-    hh_ids = np.char.add("H", np.arange(n_households).astype("U8"))
-    village_names = np.char.add("村", np.arange(n_villages).astype("U6"))
+    hh_ids = labels("H", n_households)
+    village_names = labels("村", n_villages)
 
     size = rng.integers(1, 6, n_households)
     n_persons = int(size.sum())
     p_hh = np.repeat(np.arange(n_households), size)
     first = np.concatenate([[0], np.cumsum(size)[:-1]])
     rank = np.arange(n_persons) - np.repeat(first, size)
-    pids = person_ids(county_codes[hh_county[p_hh]], np.arange(n_persons))
-    relation = np.where(rank == 0, "head", np.where(rank == 1, "spouse", "child"))
+    pids = objects(person_ids(county_codes[hh_county[p_hh]].astype("U6"), np.arange(n_persons)))
+    relation = objects(["head", "spouse", "child"])[np.minimum(rank, 2)]
     heads = pids[first]
-    phones = np.where(
-        rng.random(n_persons) < 0.7,
-        np.char.add("13", np.char.zfill(rng.integers(0, 10**9, n_persons).astype("U9"), 9)),
-        None,
-    )
+    phone_pool = objects([f"13{i:09d}" for i in rng.integers(0, 10**9, n_persons)])
+    phones = np.where(rng.random(n_persons) < 0.7, phone_pool, None)
+    del phone_pool
 
     households = prov(
-        pd.DataFrame(
-            {
-                "id": hh_ids, "head_id": heads, "region_code": county_codes[hh_county],
-                "village": village_names[hh_village],
-                "enrolled_date": dates(rng, n_households, -1500, -300),
-                "status": np.where(rng.random(n_households) < 0.3, "exited", "enrolled"),
-                "income_per_capita": rng.gamma(6.0, 700.0, n_households).round(0),
-            }
+        frame(
+            id=hh_ids, head_id=heads, region_code=county_codes[hh_county],
+            village=village_names[hh_village], enrolled_date=dates(rng, n_households, -1500, -300),
+            status=objects(["enrolled", "exited"])[(rng.random(n_households) < 0.3).astype(int)],
+            income_per_capita=rng.gamma(6.0, 700.0, n_households).round(0),
         ),
         "households",
     )  # fmt: skip
-    persons = prov(
-        pd.DataFrame(
-            {
-                "id": pids,
-                "name": np.char.add("人", np.arange(n_persons).astype("U8")),
-                "phone": phones,
-            }
-        ),
-        "persons",
-    )
+    persons = prov(frame(id=pids, name=labels("人", n_persons), phone=phones), "persons")
 
-    # payments: ~10 per household to its head, into its account, approved by the village clerk
+    # payments: 10 quarterly payments per household to its head, into its account, approved by
+    # one of the village's two clerks
     n_pay = n_households * 10
     pay_hh = np.repeat(np.arange(n_households), 10)
     offsets = rng.integers(0, 120, n_households)[pay_hh] + np.tile(np.arange(10) * 91, n_households)
-    accounts = np.char.add("62220202", np.char.zfill(np.arange(n_households).astype("U11"), 11))
+    accounts = objects([f"62220202{i:011d}" for i in range(n_households)])
     pay_account = accounts[pay_hh]
-    clerks = person_ids(county_codes[village_county], 900_000_000 + np.arange(n_villages))
-    clerks2 = person_ids(county_codes[village_county], 950_000_000 + np.arange(n_villages))
-    approver = np.where(
-        rng.random(n_pay) < 0.8, clerks[hh_village[pay_hh]], clerks2[hh_village[pay_hh]]
+    clerk_ids = objects(
+        person_ids(
+            np.concatenate([county_codes[village_county]] * 2).astype("U6"),
+            900_000_000 + np.arange(2 * n_villages),
+        )
     )
-    recipient = heads[pay_hh].copy()
+    approver = clerk_ids[hh_village[pay_hh] + n_villages * (rng.random(n_pay) >= 0.8)]
+    recipient = heads[pay_hh]
     # planted: 0.2 % of payments to people on no roster, 0.05 % into a broker's account
-    outsiders = rng.random(n_pay) < 0.002
-    recipient[outsiders] = person_ids(
-        county_codes[hh_county[pay_hh[outsiders]]], 990_000_000 + np.arange(outsiders.sum())
+    outsiders = np.flatnonzero(rng.random(n_pay) < 0.002)
+    recipient[outsiders] = objects(
+        person_ids(
+            county_codes[hh_county[pay_hh[outsiders]]].astype("U6"),
+            990_000_000 + np.arange(len(outsiders)),
+        )
     )
-    brokered = rng.random(n_pay) < 0.0005
-    pay_account[brokered] = accounts[rng.integers(0, 50, brokered.sum())]
+    brokered = np.flatnonzero(rng.random(n_pay) < 0.0005)
+    pay_account[brokered] = accounts[rng.integers(0, 50, len(brokered))]
+    programs = objects(["低保", "产业奖补", "教育资助", "健康扶贫"])
     payments = prov(
-        pd.DataFrame(
-            {
-                "id": np.char.add("P", np.arange(n_pay).astype("U9")),
-                "program": rng.choice(["低保", "产业奖补", "教育资助", "健康扶贫"], n_pay, p=[0.6, 0.2, 0.1, 0.1]),
-                "recipient_id": recipient, "household_id": hh_ids[pay_hh], "account_no": pay_account,
-                "amount": rng.integers(200, 1500, n_pay).astype(float),
-                "paid_date": np.datetime_as_string(EPOCH + offsets.astype("timedelta64[D]"), unit="D"),
-                "region_code": county_codes[hh_county[pay_hh]],
-                "approver_id": approver,
-            }
+        frame(
+            id=labels("P", n_pay),
+            program=programs[rng.choice(4, n_pay, p=[0.6, 0.2, 0.1, 0.1])],
+            recipient_id=recipient, household_id=hh_ids[pay_hh], account_no=pay_account,
+            amount=rng.integers(200, 1500, n_pay).astype(float), paid_date=DAYS[DAY0 + offsets],
+            region_code=county_codes[hh_county[pay_hh]], approver_id=approver,
         ),
         "aid_payments",
     )  # fmt: skip
+    del recipient, pay_account, approver, offsets
 
     def sample(frac: float) -> np.ndarray:
         return rng.choice(n_persons, max(1, int(n_persons * frac)), replace=False)
 
-    dead = sample(0.01)
-    prison = sample(0.002)
-    payroll = sample(0.005)
-    cars = sample(0.02)
-    houses = sample(0.03)
-    firms = sample(0.01)
+    dead, prison, payroll = sample(0.01), sample(0.002), sample(0.005)
+    cars, houses, firms = sample(0.02), sample(0.03), sample(0.01)
+    bad = n_persons // 2000
     nodes = {
         "Household": households,
         "Person": persons,
         "Payment": payments,
-        "Account": prov(pd.DataFrame({"id": accounts, "holder_id": heads}), "bank_accounts"),
-        "DeathRecord": prov(pd.DataFrame({"id": np.char.add("D", dead.astype("U9")), "person_id": pids[dead], "death_date": dates(rng, len(dead)), "source": "civil_affairs"}), "deaths"),
-        "PrisonTerm": prov(pd.DataFrame({"id": np.char.add("T", prison.astype("U9")), "person_id": pids[prison], "start_date": dates(rng, len(prison)), "end_date": dates(rng, len(prison), 600, 1400)}), "prisoners"),
-        "PayrollRecord": prov(pd.DataFrame({"id": np.char.add("R", payroll.astype("U9")), "person_id": pids[payroll], "position": "科员", "monthly_salary": 4000.0, "start_date": dates(rng, len(payroll), -2000, 900), "end_date": np.where(rng.random(len(payroll)) < 0.5, dates(rng, len(payroll), 900, 1400), None)}), "payroll"),
-        "Vehicle": prov(pd.DataFrame({"id": np.char.add("豫A", cars.astype("U9")), "owner_id": pids[cars], "vehicle_type": rng.choice(["小型轿车", "摩托车"], len(cars)), "registered_date": dates(rng, len(cars), -2000, 1400)}), "vehicles"),
-        "Property": prov(pd.DataFrame({"id": np.char.add("房", houses.astype("U9")), "owner_id": pids[houses], "property_type": rng.choice(["commercial", "self_built", "self_built"], len(houses)), "registered_date": dates(rng, len(houses), -3000, 1400)}), "properties"),
-        "RejectedRow": pd.DataFrame({"id": np.char.add("persons:", np.arange(n_persons // 2000).astype("U9")), "table": "persons", "line": np.arange(n_persons // 2000) + 2, "reason": "bad_checksum", "column": "person_id", "raw_value": np.char.add(pids[: n_persons // 2000], "9"), "raw": "{}"}),
+        "Account": prov(frame(id=accounts, holder_id=heads), "bank_accounts"),
+        "DeathRecord": prov(frame(id=labels("D", len(dead)), person_id=pids[dead], death_date=dates(rng, len(dead)), source=np.full(len(dead), "civil_affairs", dtype=object)), "deaths"),
+        "PrisonTerm": prov(frame(id=labels("T", len(prison)), person_id=pids[prison], start_date=dates(rng, len(prison)), end_date=dates(rng, len(prison), 600, 1400)), "prisoners"),
+        "PayrollRecord": prov(frame(id=labels("R", len(payroll)), person_id=pids[payroll], position=np.full(len(payroll), "科员", dtype=object), monthly_salary=np.full(len(payroll), 4000.0), start_date=dates(rng, len(payroll), -2000, 900), end_date=np.where(rng.random(len(payroll)) < 0.5, dates(rng, len(payroll), 900, 1400), None)), "payroll"),
+        "Vehicle": prov(frame(id=labels("豫A", len(cars)), owner_id=pids[cars], vehicle_type=objects(["小型轿车", "摩托车"])[rng.integers(0, 2, len(cars))], registered_date=dates(rng, len(cars), -2000, 1400)), "vehicles"),
+        "Property": prov(frame(id=labels("房", len(houses)), owner_id=pids[houses], property_type=objects(["commercial", "self_built", "self_built"])[rng.integers(0, 3, len(houses))], registered_date=dates(rng, len(houses), -3000, 1400)), "properties"),
+        "RejectedRow": frame(id=labels("persons:", bad), table=np.full(bad, "persons", dtype=object), line=np.arange(bad) + 2, reason=np.full(bad, "bad_checksum", dtype=object), column=np.full(bad, "person_id", dtype=object), raw_value=objects([p + "9" for p in pids[:bad]]), raw=np.full(bad, "{}", dtype=object)),
     }  # fmt: skip
     kin_other = sample(0.005)
     officials = rng.integers(0, n_persons, 3 * n_villages)
     dup_ins = sample(0.001)
+    members = rank > 0
     rels = {
-        "HEADED_BY": rel(hh_ids, "Household", heads, "Person", "households"),
-        "MEMBER_OF": rel(pids, "Person", hh_ids[p_hh], "Household", "persons", relation=relation),
-        "HOLDS_ACCOUNT": rel(heads, "Person", accounts, "Account", "bank_accounts"),
+        "HEADED_BY": rel("HB", hh_ids, "Household", heads, "Person", "households"),
+        "MEMBER_OF": rel("MO", pids, "Person", hh_ids[p_hh], "Household", "persons", relation=relation),
+        "HOLDS_ACCOUNT": rel("HA", heads, "Person", accounts, "Account", "bank_accounts"),
         "KIN": rel(
-            np.concatenate([pids[rank > 0], pids[kin_other]]), "Person",
-            np.concatenate([heads[p_hh[rank > 0]], pids[rng.integers(0, n_persons, len(kin_other))]]),
+            "K", np.concatenate([pids[members], pids[kin_other]]), "Person",
+            np.concatenate([heads[p_hh[members]], pids[rng.integers(0, n_persons, len(kin_other))]]),
             "Person", "kinship", relation="other",
         ),
-        "HOLDS_OFFICE": rel(pids[officials], "Person", county_codes[hh_county[p_hh[officials]]], "Region", "officials", position="村委委员", village=village_names[hh_village[p_hh[officials]]]),
+        "HOLDS_OFFICE": rel("O", pids[officials], "Person", county_codes[hh_county[p_hh[officials]]], "Region", "officials", position="村委委员", village=village_names[hh_village[p_hh[officials]]]),
         "INSURED": rel(
-            np.concatenate([pids, pids[dup_ins]]), "Person",
+            "I", np.concatenate([pids, pids[dup_ins]]), "Person",
             np.concatenate([county_codes[hh_county[p_hh]], county_codes[(hh_county[p_hh[dup_ins]] + 1) % n_counties]]),
             "Region", "social_insurance", scheme="resident_medical",
         ),
-        "REGISTERED_BUSINESS": rel(pids[firms], "Person", np.char.add("92410000MA", np.char.zfill(firms.astype("U8"), 8)), "Enterprise", "business_registrations", role="sole_proprietor", registered_date=dates(rng, len(firms), -2000, 1400)),
+        "REGISTERED_BUSINESS": rel("B", pids[firms], "Person", objects([f"92410000MA{i:08d}" for i in firms]), "Enterprise", "business_registrations", role="sole_proprietor", registered_date=dates(rng, len(firms), -2000, 1400)),
     }  # fmt: skip
     return {"nodes": nodes, "relationships": rels}
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by the generator back to the OS (glibc keeps it otherwise), so the scan's
+    RSS is the scan's and not the generator's garbage."""
+    gc.collect()
+    with contextlib.suppress(OSError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def fill_store(frames: dict[str, dict[str, pd.DataFrame]]) -> MemoryStore:
@@ -318,7 +354,10 @@ def pandas_baseline(frames: dict[str, dict[str, pd.DataFrame]], as_of: dt.date) 
 
 
 def micro(n: int, repeats: int) -> dict[str, float]:
-    """1M x 1M joins on an 18-character ID and a shared-phone self-join: pandas, DuckDB, Polars."""
+    """1M x 1M joins on an 18-character ID and a shared-phone self-join: pandas, DuckDB, Polars.
+
+    Keys as Arrow strings (pandas' default) and as object strings (what the memory store returns).
+    """
     import duckdb
 
     rng = np.random.default_rng(0)
@@ -332,12 +371,17 @@ def micro(n: int, repeats: int) -> dict[str, float]:
             "p": pd.Series(rng.integers(0, int(n * 0.9), n).astype(str), dtype="str"),
         }
     )
+    # the memory store hands detectors text as object columns: measure that input too
+    ao = a.assign(k=pd.Series(a["k"].to_numpy(dtype=object), dtype=object))
+    bo = b.assign(k=pd.Series(b["k"].to_numpy(dtype=object), dtype=object))
     con = duckdb.connect()
-    for name, frame in (("a", a), ("b", b), ("ph", ph)):
-        con.register(name, frame)
+    for name, f in (("a", a), ("b", b), ("ph", ph), ("ao", ao), ("bo", bo)):
+        con.register(name, f)
     cases = {
         "join:pandas_merge": lambda: a.merge(b, on="k"),
         "join:duckdb": lambda: con.sql("SELECT * FROM a JOIN b USING (k)").df(),
+        "join_object_keys:pandas_merge": lambda: ao.merge(bo, on="k"),
+        "join_object_keys:duckdb": lambda: con.sql("SELECT * FROM ao JOIN bo USING (k)").df(),
         "semijoin:pandas_isin": lambda: a[a["k"].isin(b["k"])],
         "semijoin:pandas_isin_object": lambda: a[a["k"].astype(object).isin(b["k"].astype(object))],
         "semijoin:duckdb": lambda: con.sql("SELECT * FROM a SEMI JOIN b USING (k)").df(),
@@ -350,6 +394,9 @@ def micro(n: int, repeats: int) -> dict[str, float]:
         import polars as pl
 
         cases["join:polars"] = lambda: pl.from_pandas(a).join(pl.from_pandas(b), on="k").to_pandas()
+        cases["join_object_keys:polars"] = lambda: (
+            pl.from_pandas(ao).join(pl.from_pandas(bo), on="k").to_pandas()
+        )
         cases["semijoin:polars"] = lambda: (
             pl.from_pandas(a).join(pl.from_pandas(b), on="k", how="semi").to_pandas()
         )
@@ -397,6 +444,7 @@ def main() -> None:
         frames = generate(args.households)
         store = fill_store(frames)
         gen = time.perf_counter() - t0
+        release_free_memory()
         sizes = {k: len(v) for part in frames.values() for k, v in part.items()}
         print(f"generated in {gen:.1f}s: {sizes}", flush=True)
         runs = []

@@ -161,7 +161,7 @@ def test_payroll_overlap_matches_brute_force(paid, start, length):
         assert clerk in flag.entities
 
 
-def test_asset_period_ends_at_exit_date_extra_column():
+def test_asset_period_ends_at_exit_date():
     """An exited household is not flagged for a car bought after its exit; before, it is."""
     head = person_id("asset_head")
     store = MemoryStore()
@@ -169,7 +169,7 @@ def test_asset_period_ends_at_exit_date_extra_column():
         "Household",
         prov(pd.DataFrame({"id": ["H1", "H2"], "head_id": [head, person_id("h2")],
                            "region_code": "410822", "status": "exited",
-                           "enrolled_date": "2016-01-01", "exit_date": ["2020年6月30日", None]}),
+                           "enrolled_date": "2016-01-01", "exit_date": ["2020-06-30", None]}),
              "households"),
     )  # fmt: skip
     store.upsert_nodes(

@@ -19,13 +19,6 @@ def scan_case(name: str, tmp_path):
     case = load_case(name)
     store = MemoryStore()
     load_dataset(write_dataset(case, tmp_path / "data"), store)
-    for label, prop in (("DeathRecord", "death_date"), ("PayrollRecord", "person_id")):
-        if len(store.nodes(label)) and prop not in store.nodes(label).columns:
-            pytest.xfail(
-                f"loaders drop the hashed-id columns of {label} (contract._default_props "
-                "excludes id columns even when the id is a hash); tests/test_aid_detectors.py "
-                "covers this detector on a hand-built store meanwhile"
-            )
     settings = (
         parse_settings({case["detector"]: case["settings"]}) if case.get("settings") else None
     )

@@ -49,10 +49,11 @@ class DuplicateBenefitSettings:
             raise ValueError(f"period must be month, quarter or year, not {self.period!r}")
 
 
-def _period_sql(period: str) -> str:
+def _period_label_sql(period: str) -> str:
+    """SQL label of the period starting at ``period_start`` (2021-05, 2021-Q2, 2021)."""
     if period == "quarter":
-        return "strftime(paid_date, '%Y') || '-Q' || CAST(quarter(paid_date) AS VARCHAR)"
-    return f"strftime(paid_date, '{_PERIOD_FORMATS[period]}')"
+        return "strftime(period_start, '%Y') || '-Q' || CAST(quarter(period_start) AS VARCHAR)"
+    return f"strftime(period_start, '{_PERIOD_FORMATS[period]}')"
 
 
 @detector(
@@ -72,28 +73,31 @@ def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) 
     subsidies) and 财办〔2019〕31号 (automatic comparison across departments).
     """
     tables = aid_tables(ctx)
-    period = _period_sql(settings.period)
+    label = _period_label_sql(settings.period)
     pay_fields = ["payment_id", "program", "household_id", "region_code", "amount", "paid_date",
                   "period"]  # fmt: skip
     ins_fields = ["scheme", "region_code", "enrolled_date", "subsidy_amount"]
     rows = tables.cm.rows(
         f"""
-        WITH p AS (SELECT *, {period} AS period FROM payments WHERE paid_date IS NOT NULL),
+        WITH p AS (
+            SELECT *, date_trunc('{settings.period}', paid_date) AS period_start FROM payments
+            WHERE paid_date IS NOT NULL
+        ),
         per_program AS (
             SELECT recipient_id, program, count(DISTINCT household_id) AS households,
                    count(DISTINCT region_code) AS counties
             FROM p GROUP BY recipient_id, program
         ),
         same_period AS (
-            SELECT recipient_id, program, period FROM p
-            GROUP BY recipient_id, program, period HAVING count(*) >= 2
+            SELECT recipient_id, program, period_start FROM p
+            GROUP BY recipient_id, program, period_start HAVING count(*) >= 2
         ),
         m AS (
-            SELECT p.*, pp.households >= 2 AS two_households, pp.counties >= 2 AS two_counties,
-                   sp.period IS NOT NULL AS same_period
+            SELECT p.*, {label} AS period, pp.households >= 2 AS two_households,
+                   pp.counties >= 2 AS two_counties, sp.period_start IS NOT NULL AS same_period
             FROM p JOIN per_program AS pp USING (recipient_id, program)
-            LEFT JOIN same_period AS sp USING (recipient_id, program, period)
-            WHERE pp.households >= 2 OR pp.counties >= 2 OR sp.period IS NOT NULL
+            LEFT JOIN same_period AS sp USING (recipient_id, program, period_start)
+            WHERE pp.households >= 2 OR pp.counties >= 2 OR sp.period_start IS NOT NULL
         ),
         programs AS (
             SELECT recipient_id, program, count(*) AS n, sum(amount) AS amount,

@@ -179,14 +179,29 @@ def _copied_rosters(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]
                    COALESCE(p.phone, '') AS entry
             FROM roster AS r JOIN persons AS p ON p.id = r.person_id
         ),
-        sig AS (
+        fingerprint AS (
+            -- cheap order-free fingerprint first; exact signatures only for the candidates
             SELECT household_id, count(*) AS members, count(phone) AS phones,
-                   string_agg(entry, ';' ORDER BY entry) AS signature
+                   sum(hash(entry)::HUGEINT) AS h_sum, bit_xor(hash(entry)) AS h_xor
             FROM m GROUP BY household_id
+        ),
+        candidates AS (
+            SELECT f.household_id, f.members, f.phones FROM fingerprint AS f
+            JOIN households AS h USING (household_id)
+            JOIN (
+                SELECT f2.members, f2.h_sum, f2.h_xor FROM fingerprint AS f2
+                JOIN households AS h2 USING (household_id)
+                WHERE f2.members >= ? AND (f2.phones >= 1 OR f2.members >= ?)
+                GROUP BY f2.members, f2.h_sum, f2.h_xor HAVING count(DISTINCT h2.village_key) >= 2
+            ) AS g USING (members, h_sum, h_xor)
+        ),
+        sig AS (
+            SELECT household_id, string_agg(entry, ';' ORDER BY entry) AS signature
+            FROM m WHERE household_id IN (SELECT household_id FROM candidates)
+            GROUP BY household_id
         ),
         repeated AS (
             SELECT s.signature FROM sig AS s JOIN households AS h USING (household_id)
-            WHERE s.members >= ? AND (s.phones >= 1 OR s.members >= ?)
             GROUP BY s.signature HAVING count(DISTINCT h.village_key) >= 2
         )
         SELECT s.signature, h.household_id, h.region_code, h.village, h.village_key,

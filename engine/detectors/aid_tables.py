@@ -13,8 +13,8 @@ frame once and materialises the few derived tables several detectors need:
 ``households``
     every ``Household`` with ``village_key``: the 12-digit village code (when one row of a
     village carries it, every row of that county and village name gets it: exports give the long
-    code on some rows only), else county + village name, else the county; ``exit_date`` (from an extra column of that name when the data carries
-    one; parsed by the date value type) and its aid period (:meth:`AidTables.household_periods`).
+    code on some rows only), else county + village name, else the county; ``exit_date`` (the contract's 脱贫日期 extension column, when the data
+    has it) and its aid period (:meth:`AidTables.household_periods`).
 
 Also here: turning matched rows into evidence records with their source table and line, person
 names for explanations, and amount formatting in Chinese and English.
@@ -39,9 +39,9 @@ import pandas as pd
 
 from engine.context import DetectorContext
 from engine.crossmatch import CrossMatch
-from graph_models.value_types import TYPES
 
 __all__ = [
+    "DUCKDB_MEMORY_LIMIT",
     "EVIDENCE_LIMIT",
     "AidTables",
     "aid_tables",
@@ -54,6 +54,10 @@ __all__ = [
 
 #: Evidence lists at most this many source records per flag; totals and counts always cover all.
 EVIDENCE_LIMIT = 50
+
+#: DuckDB's working-memory cap for the aid cross-matches; beyond it DuckDB spills to disk
+#: instead of growing (the store's frames already hold most of the memory a scan needs).
+DUCKDB_MEMORY_LIMIT = "6GB"
 
 _PROV = {"_table": "text", "_line": "int"}
 
@@ -142,13 +146,10 @@ class AidTables:
 
     def __init__(self, ctx: DetectorContext) -> None:
         self.ctx = ctx
-        self.cm = CrossMatch()
+        self.cm = CrossMatch(memory_limit=DUCKDB_MEMORY_LIMIT)
         self.as_of = ctx.as_of
         for label, (view, cols) in _NODE_VIEWS.items():
-            frame = ctx.nodes(label)
-            if label == "Household":
-                frame = _with_exit_date(frame)
-            self.cm.register(view, frame, cols)
+            self.cm.register(view, ctx.nodes(label), cols)
         for rtype, (view, cols) in _REL_VIEWS.items():
             self.cm.register(view, ctx.relationships(rtype), cols)
         self._derive()
@@ -255,19 +256,6 @@ class AidTables:
 def aid_tables(ctx: DetectorContext) -> AidTables:
     """The run's :class:`AidTables` (built once per context)."""
     return ctx.memo("aid:tables", lambda: AidTables(ctx))
-
-
-def _with_exit_date(frame: pd.DataFrame) -> pd.DataFrame:
-    """Households with an ``exit_date`` extra column parsed by the date value type.
-
-    Unknown columns reach the store unparsed, so a date written ``2021/03/02`` or ``2021年3月2日``
-    is normalised here, through the one date implementation; an unparseable value counts as absent.
-    """
-    if "exit_date" not in frame.columns or not len(frame):
-        return frame
-    values, _, _ = TYPES["date"].clean_series(frame["exit_date"])
-    iso = values.map(lambda d: d.isoformat() if isinstance(d, dt.date) else None)
-    return frame.assign(exit_date=iso)
 
 
 def _plain(value: Any) -> Any:
