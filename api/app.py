@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -100,6 +101,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the region index takes seconds on a large graph: start it before the first request
+        threading.Thread(target=access.warm, name="riskgraph-warm", daemon=True).start()
         yield
         runner.shutdown()
         db.close()

@@ -10,6 +10,7 @@ nodes; paths through a hidden node are dropped). What is returned is masked for 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ __all__ = [
 
 #: Matches per label a search examines for visibility before giving up (``truncated``).
 SEARCH_CANDIDATES = 2000
+
+
+log = logging.getLogger("riskgraph.api")
 
 
 class ReadWriteLock:
@@ -135,6 +139,18 @@ class GraphAccess:
                     self._ownership = _build_ownership(self.store)
                     self._ownership_built = True
         return self._ownership
+
+    def warm(self) -> None:
+        """Build the shared caches now (the app does this in the background at startup).
+
+        A failure here is logged and left to the first request, which builds them again.
+        """
+        try:
+            with self.lock.reading():
+                self.region_index()
+                self.ownership()
+        except Exception:
+            log.exception("warming the graph caches failed; the first request will retry")
 
     def invalidate(self) -> None:
         with self._build:
