@@ -2,7 +2,7 @@
 
 * :func:`entity_directory` -- names, regions and balance-sheet figures of every government unit
   and enterprise, read once per run;
-* :func:`active_guarantees` -- GUARANTEES in force on the run's reference date;
+* :func:`guarantees_in_force` -- GUARANTEES as of the run's reference date, lapsed ones optional;
 * :func:`records` -- source rows with their ``_table`` / ``_line`` provenance for evidence;
 * :func:`wan_zh` / :func:`yuan_en` -- amounts as written in Chinese (万元) and English text;
 * :func:`stable_id` -- a short id from a set of members (circles, cycles), stable across runs.
@@ -23,8 +23,8 @@ from engine.flags import jsonable
 
 __all__ = [
     "EntityDirectory",
-    "active_guarantees",
     "entity_directory",
+    "guarantees_in_force",
     "pct",
     "records",
     "stable_id",
@@ -162,24 +162,40 @@ def entity_directory(ctx: DetectorContext) -> EntityDirectory:
     return ctx.memo("debt.entity_directory", build)
 
 
-def active_guarantees(ctx: DetectorContext, active_only: bool) -> pd.DataFrame:
-    """GUARANTEES rows (``amount`` numeric) in force on ``ctx.as_of`` when ``active_only``.
+def guarantees_in_force(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFrame:
+    """GUARANTEES rows (``amount`` numeric) as of ``ctx.as_of``.
 
-    In force: started on or before the reference date (or no start date) and not ended before
-    it (or no end date).
+    A guarantee that starts after the reference date is never included (it was not given yet
+    as of that date). One whose ``end_date`` is before the reference date has *lapsed*: it no
+    longer binds the guarantor, so it is included only when ``include_lapsed`` (a detector
+    that reports past violations wants it; one that measures live exposure does not). Missing
+    start or end dates count as open.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from graph_models.memory_store import MemoryStore
+    >>> store = MemoryStore()
+    >>> _ = store.upsert_relationships("GUARANTEES", pd.DataFrame({
+    ...     "id": ["live", "lapsed", "future"], "src": ["a"] * 3, "src_label": ["Enterprise"] * 3,
+    ...     "dst": ["b"] * 3, "dst_label": ["Enterprise"] * 3, "amount": [1.0] * 3,
+    ...     "start_date": ["2020-01-01", "2019-01-01", "2025-01-01"],
+    ...     "end_date": ["2026-01-01", "2023-12-31", "2028-01-01"]}))
+    >>> ctx = DetectorContext(store, as_of=dt.date(2024, 6, 30))
+    >>> guarantees_in_force(ctx, False)["id"].tolist(), guarantees_in_force(ctx, True)["id"].tolist()
+    (['live'], ['live', 'lapsed'])
     """
     g = ctx.relationships("GUARANTEES").copy()
     if g.empty:
         return g
     g["amount"] = pd.to_numeric(g.get("amount"), errors="coerce").fillna(0.0)
-    if active_only:
-        today = ctx.as_of.isoformat()
-        start = g.get("start_date", pd.Series(None, index=g.index)).astype(object)
-        end = g.get("end_date", pd.Series(None, index=g.index)).astype(object)
-        started = start.isna() | (start.astype(str) <= today)
-        running = end.isna() | (end.astype(str) >= today)
-        g = g[started.to_numpy(dtype=bool) & running.to_numpy(dtype=bool)]
-    return g.reset_index(drop=True)
+    today = ctx.as_of.isoformat()
+    start = column(g, "start_date").astype(object)
+    keep = start.isna() | (start.astype(str) <= today)
+    if not include_lapsed:
+        end = column(g, "end_date").astype(object)
+        keep = keep & (end.isna() | (end.astype(str) >= today))
+    return g[keep.to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 def column(frame: pd.DataFrame, name: str) -> pd.Series:

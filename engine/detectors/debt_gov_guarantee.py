@@ -17,8 +17,8 @@ import pandas as pd
 
 from engine.context import DetectorContext
 from engine.detectors.debt_evidence import (
-    active_guarantees,
     entity_directory,
+    guarantees_in_force,
     records,
     wan_zh,
     yuan_en,
@@ -39,11 +39,12 @@ _TYPE_ZH = {
 
 @dataclass(frozen=True)
 class GovGuaranteeSettings:
-    active_only: bool = field(
-        default=False,
+    include_lapsed: bool = field(
+        default=True,
         metadata={
-            "doc": "Only guarantees in force on the reference date. Off by default: an expired "
-            "illegal guarantee is still a violation to report."
+            "doc": "Also report guarantees whose end_date is before the reference date. On: an "
+            "illegal guarantee that has since lapsed was still given in breach of 财预〔2017〕50号. "
+            "Guarantees starting after the reference date never count."
         },
     )
     exempt_purpose_keywords: tuple[str, ...] = field(
@@ -65,7 +66,7 @@ def gov_guarantee_findings(ctx: DetectorContext, settings: GovGuaranteeSettings)
 
 def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[Flag]:
     directory = entity_directory(ctx)
-    g = active_guarantees(ctx, settings.active_only)
+    g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
     g = g[g["src"].astype(str).isin(directory.gov_ids)]

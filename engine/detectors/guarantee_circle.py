@@ -25,8 +25,8 @@ import pandas as pd
 from engine.context import DetectorContext
 from engine.cycles import bounded_cycles, strong_components
 from engine.detectors.debt_evidence import (
-    active_guarantees,
     entity_directory,
+    guarantees_in_force,
     pct,
     stable_id,
     wan_zh,
@@ -53,8 +53,11 @@ class GuaranteeCircleSettings:
         default=50, metadata={"doc": "Cycles written into the evidence."}
     )
     central_firms: int = field(default=5, metadata={"doc": "Most central firms listed."})
-    active_only: bool = field(
-        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    include_lapsed: bool = field(
+        default=False,
+        metadata={
+            "doc": "Also count guarantees whose end_date is before the reference date. Off: a circle is live credit risk only while its guarantees bind, and a lapsed guarantee no longer closes a loop. Guarantees starting after the reference date never count."
+        },
     )
     high_leverage: float = field(
         default=1.0,
@@ -76,7 +79,7 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
     cycles (length <= 6) and metrics. Score = leverage (guarantees / net assets; size/10 when
     net assets are unknown)."""
     directory = entity_directory(ctx)
-    g = active_guarantees(ctx, settings.active_only)
+    g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
     g = g[g["src"] != g["dst"]].assign(

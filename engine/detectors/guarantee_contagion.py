@@ -13,12 +13,14 @@ Two kinds of runs, one flag per firm:
 
 * ranking: exact DebtRank for the ``max_ranked_firms`` firms with the largest first-round impact
   ``sum_j W_ij v_j`` (a lower bound of ``R``: ``h_j`` never falls below its first-round value);
-  firms at or above ``debtrank_line`` are flagged;
 * stress: one run from every borrower with an overdue or defaulted loan (initial distress
-  ``default_shock`` / ``overdue_shock``), always flagged, with the expected equity loss
-  (``h_j(T) * E_j``) per bank and per region in the evidence.
+  ``default_shock`` / ``overdue_shock``), with the expected equity loss (``h_j(T) * E_j``) per
+  bank and per region in the evidence.
 
-Severity: high at ``high_line`` and above, medium at ``debtrank_line``, low below (stress runs).
+A firm is flagged when its DebtRank reaches ``debtrank_line``: DETECTORS.md asks for the firms
+whose distress would spread furthest, and an overdue loan whose default reaches little beyond its
+own lender is not one (``flag_every_stress_run`` flags every stress run anyway, severity low).
+Severity: high at ``high_line`` and above, medium at ``debtrank_line``, low below.
 """
 
 from __future__ import annotations
@@ -29,9 +31,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.contagion import impact_matrix, single_shock_runs
+from engine.contagion import ExposureNetwork
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import active_guarantees, entity_directory, pct, wan_zh, yuan_en
+from engine.detectors.debt_evidence import (
+    entity_directory,
+    guarantees_in_force,
+    pct,
+    wan_zh,
+    yuan_en,
+)
 from engine.flags import Flag
 from engine.registry import detector
 
@@ -56,18 +64,32 @@ class ContagionSettings:
         default=1.0,
         metadata={"doc": "Initial distress of an overdue borrower (1 = treat as default)."},
     )
-    active_only: bool = field(
-        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    include_lapsed: bool = field(
+        default=False,
+        metadata={
+            "doc": "Also count guarantees whose end_date is before the reference date. Off: DebtRank measures live exposure, and a lapsed guarantee exposes nobody. Guarantees starting after the reference date never count."
+        },
+    )
+    flag_every_stress_run: bool = field(
+        default=False,
+        metadata={
+            "doc": "Flag the stress run of every overdue/defaulted borrower, even below "
+            "debtrank_line (severity low). Off: a stress run is flagged, with its expected loss "
+            "per bank and per region, only when its DebtRank reaches debtrank_line; below it the "
+            "default reaches little beyond the borrower's own lenders, which its loan status "
+            "already tells them, and one flag per overdue loan would bury the firms whose "
+            "distress spreads."
+        },
     )
     listed_in_evidence: int = field(
         default=10, metadata={"doc": "Firms hit, banks and regions listed per flag."}
     )
 
 
-def credit_exposures(ctx: DetectorContext, active_only: bool) -> pd.DataFrame:
+def credit_exposures(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFrame:
     """``creditor, debtor, amount, kind, ref`` from guarantees and outstanding loans."""
     parts = []
-    g = active_guarantees(ctx, active_only)
+    g = guarantees_in_force(ctx, include_lapsed)
     if not g.empty:
         parts.append(
             pd.DataFrame(
@@ -169,7 +191,7 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
     firms at or above the DebtRank line and report a stress run from every overdue/defaulted
     borrower (expected loss per bank and per region). Score = DebtRank R."""
     directory = entity_directory(ctx)
-    ex = credit_exposures(ctx, settings.active_only)
+    ex = credit_exposures(ctx, settings.include_lapsed)
     if ex.empty:
         return
     frame = directory.frame
@@ -186,19 +208,9 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
     )
     value = value.dropna().clip(lower=0.0)
     stress = _distressed_borrowers(ctx, settings)
-    nodes = pd.Index(
-        sorted(
-            set(ex["creditor"])
-            | set(ex["debtor"])
-            | set(equity.index)
-            | set(value.index)
-            | set(stress)
-        )
-    )
-    w = impact_matrix(ex, equity, nodes)
-    v = value.reindex(nodes).fillna(0.0).to_numpy()
-    v = v / v.sum() if v.sum() > 0 else v
-    first_round = w @ v
+    network = ExposureNetwork(ex, equity, value, extra_nodes=stress)
+    nodes = network.nodes
+    first_round = network.first_round_impact()
     order = np.argsort(-first_round, kind="stable")
     ranked = [nodes[i] for i in order[: settings.max_ranked_firms] if first_round[i] > 0]
     shocks = dict.fromkeys(ranked, 1.0)
@@ -207,27 +219,26 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
     is_bank = (frame["kind"].reindex(nodes) == "bank").to_numpy()
     eq = equity.reindex(nodes).fillna(0.0).clip(lower=0.0).to_numpy()
     k = settings.listed_in_evidence
-    for batch in single_shock_runs(ex, equity, value, shocks):
+    for batch in network.single_shock_runs(shocks):
         r_values = batch.R
-        bidx = batch.nodes.get_indexer(nodes)
+        src_of = nodes.get_indexer(batch.sources)
         for c, firm in enumerate(batch.sources):
             r = float(r_values[c])
             in_stress = firm in stress
-            if r < settings.debtrank_line and not in_stress:
+            if r < settings.debtrank_line and not (in_stress and settings.flag_every_stress_run):
                 continue
-            h = batch.h[bidx, c]
-            src = nodes.get_loc(firm)
-            h_other = h.copy()
-            h_other[src] = 0.0
-            loss = h_other * eq
-            hit_idx = np.flatnonzero(h_other > 0)
-            top = hit_idx[np.argsort(-h_other[hit_idx], kind="stable")][:k]
+            src = int(src_of[c])
+            reached, h = batch.distress(c)
+            others = reached != src
+            hit_idx, h_hit = reached[others], h[others]
+            loss_hit = h_hit * eq[hit_idx]
+            top = np.argsort(-h_hit, kind="stable")[:k]
             hits = [
                 {
-                    "id": nodes[i],
-                    "name": directory.name(nodes[i]),
-                    "distress": float(h_other[i]),
-                    "equity_loss": float(loss[i]),
+                    "id": nodes[hit_idx[i]],
+                    "name": directory.name(nodes[hit_idx[i]]),
+                    "distress": float(h_hit[i]),
+                    "equity_loss": float(loss_hit[i]),
                 }
                 for i in top
             ]
@@ -245,24 +256,24 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
             }
             bank_loss = 0.0
             if in_stress:
-                banks = hit_idx[is_bank[hit_idx]]
-                banks = banks[np.argsort(-loss[banks], kind="stable")]
-                bank_loss = float(loss[banks].sum())
+                banks = np.flatnonzero(is_bank[hit_idx])
+                banks = banks[np.argsort(-loss_hit[banks], kind="stable")]
+                bank_loss = float(loss_hit[banks].sum())
                 by_region = (
-                    pd.Series(loss[hit_idx], index=region[hit_idx])
+                    pd.Series(loss_hit, index=region[hit_idx])
                     .groupby(level=0)
                     .sum()
                     .sort_values(ascending=False)
                 )
                 evidence["stress"] = {
                     "reason": "overdue/defaulted borrower",
-                    "expected_loss_total": float(loss.sum()),
+                    "expected_loss_total": float(loss_hit.sum()),
                     "expected_loss_by_bank": [
                         {
-                            "id": nodes[i],
-                            "name": directory.name(nodes[i]),
-                            "equity_loss": float(loss[i]),
-                            "distress": float(h_other[i]),
+                            "id": nodes[hit_idx[i]],
+                            "name": directory.name(nodes[hit_idx[i]]),
+                            "equity_loss": float(loss_hit[i]),
+                            "distress": float(h_hit[i]),
                         }
                         for i in banks[:k]
                     ],

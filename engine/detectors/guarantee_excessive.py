@@ -18,8 +18,8 @@ import numpy as np
 
 from engine.context import DetectorContext
 from engine.detectors.debt_evidence import (
-    active_guarantees,
     entity_directory,
+    guarantees_in_force,
     pct,
     records,
     wan_zh,
@@ -43,8 +43,11 @@ class ExcessiveGuaranteeSettings:
     exclude_kinds: tuple[str, ...] = field(
         default=("bank",), metadata={"doc": "Guarantor kinds not checked."}
     )
-    active_only: bool = field(
-        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    include_lapsed: bool = field(
+        default=False,
+        metadata={
+            "doc": "Also count guarantees whose end_date is before the reference date. Off: the lines of 证监发〔2005〕120号 apply to guarantees outstanding, and a lapsed guarantee no longer adds to the guarantor's total. Guarantees starting after the reference date never count."
+        },
     )
 
 
@@ -62,7 +65,7 @@ def excessive_guarantee(
     """Per enterprise guarantor: total guarantees > 50 % of net assets; a single guarantee > 10 %;
     a debtor with liabilities/assets > 70 % (证监发〔2005〕120号). Score = lines crossed + total/net assets."""
     directory = entity_directory(ctx)
-    g = active_guarantees(ctx, settings.active_only)
+    g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
     ent = directory.frame[directory.frame["label"] == "Enterprise"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from engine.context import DetectorContext
 from engine.detectors.debt_evidence import (
-    active_guarantees,
     entity_directory,
+    guarantees_in_force,
     pct,
     records,
     wan_zh,
@@ -28,8 +28,11 @@ __all__ = ["MutualGuaranteeSettings", "mutual_guarantee"]
 
 @dataclass(frozen=True)
 class MutualGuaranteeSettings:
-    active_only: bool = field(
-        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    include_lapsed: bool = field(
+        default=False,
+        metadata={
+            "doc": "Also count guarantees whose end_date is before the reference date. Off: a lapsed guarantee no longer binds the guarantor, so a pair whose guarantees have lapsed is history, not a live mutual guarantee. Guarantees starting after the reference date never count."
+        },
     )
     high_share_of_net_assets: float = field(
         default=0.5,
@@ -51,7 +54,7 @@ def mutual_guarantee(ctx: DetectorContext, settings: MutualGuaranteeSettings) ->
     """Reciprocal guarantee edges A -> B and B -> A (pair id = the two ids sorted, joined by ~).
     Score = the larger side's guarantees / its net assets (or 1 when unknown) + amount in 亿元."""
     directory = entity_directory(ctx)
-    g = active_guarantees(ctx, settings.active_only)
+    g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
     g = g[g["src"] != g["dst"]]

@@ -20,8 +20,8 @@ import pandas as pd
 
 from engine.context import DetectorContext
 from engine.detectors.debt_evidence import (
-    active_guarantees,
     entity_directory,
+    guarantees_in_force,
     records,
     wan_zh,
     yuan_en,
@@ -43,8 +43,11 @@ class RelatedPartyGuaranteeSettings:
         default=2,
         metadata={"doc": "Severity high when both control chains have at least this many links."},
     )
-    active_only: bool = field(
-        default=True, metadata={"doc": "Only guarantees in force on the reference date."}
+    include_lapsed: bool = field(
+        default=False,
+        metadata={
+            "doc": "Also check guarantees whose end_date is before the reference date. Off: control is read from the current shareholdings, which do not say who controlled the two firms when a lapsed guarantee was given; turn on to review lapsed guarantees for disclosure too. Guarantees starting after the reference date never count."
+        },
     )
 
 
@@ -63,7 +66,7 @@ def related_party_guarantee(
     with no direct shareholding between them. Score = amount in 万元."""
     directory = entity_directory(ctx)
     oc = ownership_control(ctx)
-    g = active_guarantees(ctx, settings.active_only)
+    g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
     direct = set(zip(oc.graph.holdings["holder_id"], oc.graph.holdings["company_id"], strict=True))
