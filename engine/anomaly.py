@@ -115,6 +115,15 @@ def path_attribution(forest, x: np.ndarray) -> np.ndarray:
     """Per-feature share of the isolation of each row of ``x`` (rows sum to 1; see module doc).
 
     ``forest`` is a fitted :class:`sklearn.ensemble.IsolationForest`.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import IsolationForest
+    >>> x = np.random.default_rng(0).normal(size=(100, 2))
+    >>> x[0, 1] = 30.0
+    >>> shares = path_attribution(IsolationForest(random_state=0).fit(x), x[:1])
+    >>> int(shares.argmax()), round(float(shares.sum()), 6)
+    (1, 1.0)
     """
     n, n_features = x.shape
     credit = np.zeros((n, n_features))
@@ -166,6 +175,13 @@ def score_anomalies(
         Aligned with ``features``: ``peer_group``, ``score`` (NaN where the model group has fewer
         than ``min_model_size`` nodes), ``max_abs_z``, ``anomalous``, ``top_feature`` and, for
         anomalous rows, ``contributions`` (list of dicts by descending share).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"x": np.r_[np.linspace(0.0, 1.0, 40), 9.0]})
+    >>> out = score_anomalies(f, pd.Series(["v"] * 41), pd.Series(["c"] * 41))
+    >>> out.index[out["anomalous"]].tolist(), out.at[40, "top_feature"]
+    ([40], 'x')
     """
     from sklearn.ensemble import IsolationForest
 

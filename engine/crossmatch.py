@@ -2,12 +2,16 @@
 
 Detectors that compare registers (payments against deaths, payroll, prison terms, the household
 roster...) express the comparison as one SQL join over whole tables instead of a Python loop over
-rows. The engine is DuckDB, chosen by measurement (``bench/bench_aid.py --micro``; 2-core machine,
-1M x 1M rows keyed by an 18-character resident ID, pandas 3 with Arrow-backed strings): inner join
-DuckDB 0.25 s, Polars 0.34 s (including conversion), pandas ``merge`` 0.93 s; semi-join DuckDB
-0.39 s against pandas ``isin`` 7.3 s on Arrow strings (1.1 s after converting to object); shared-phone
-self-join DuckDB 0.17 s, Polars 0.32 s, pandas 0.77 s. DuckDB also scans pandas frames in place (no
-copy into the database), does date arithmetic in SQL and spills to disk under memory pressure.
+rows. The engine is DuckDB, chosen by measurement (``bench/bench_aid.py --micro``: 1M x 1M rows
+keyed by an 18-character resident ID, 2-core machine, medians of 3; results in
+``bench/results/aid-*-micro.json``). With keys as object strings — what the memory store hands
+detectors — the inner join took DuckDB 0.72 s, Polars 1.43 s (it must convert the Python
+strings), pandas ``merge`` 2.12 s; the shared-phone self-join DuckDB 0.69 s, Polars 1.28 s, pandas
+1.82 s; the semi-join DuckDB 0.72 s, Polars 0.51 s, pandas ``isin`` 2.42 s (17.7 s on Arrow-backed
+strings, pandas 3's default). Polars is as fast or faster only when its input is already Arrow.
+DuckDB also scans pandas frames in place (no copy into the database), does the date arithmetic
+and the per-flag evidence aggregation (lists of structs) in SQL, and spills to disk under its
+memory limit.
 
 Frames from the store carry ISO date strings and may have all-null columns (an optional column no
 row filled); :meth:`CrossMatch.register` therefore declares a type per column and casts once, in a

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import EVIDENCE_LIMIT, aid_tables
+from engine.detectors.aid_tables import EVIDENCE_LIMIT, aid_tables, evidence_records
 from engine.flags import Flag
 from engine.registry import detector
 from engine.rings import find_rings
@@ -113,7 +113,8 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
         return
     memberships = tables.cm.query("SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")")
     households = tables.cm.query(
-        "SELECT household_id, village_key, village, region_code FROM households ORDER BY household_id"
+        "SELECT household_id, village_key, village, region_code, _table, _line FROM households "
+        "ORDER BY household_id"
     )
     groups = pd.Series(households["village_key"].to_numpy(), index=households["household_id"])
     rings = find_rings(
@@ -138,14 +139,13 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
         )
         villages = sorted(info["village"].reindex(members).dropna().unique())
         region = info["region_code"].reindex(members).mode()
-        shared_zh = "、".join(
-            f"{_KIND_ZH[k]}{v}（{n}户）"
+        approvers = tables.names(attrs.loc[attrs["kind"] == "approver", "value"])
+        shown = [
+            (k, approvers.get(v, v) if k == "approver" else v, n)
             for k, v, n in zip(attrs["kind"], attrs["value"], attrs["nodes"], strict=True)
-        )
-        shared_en = ", ".join(
-            f"{_KIND_EN[k]} {v} ({n} households)"
-            for k, v, n in zip(attrs["kind"], attrs["value"], attrs["nodes"], strict=True)
-        )
+        ]
+        shared_zh = "、".join(f"{_KIND_ZH[k]}{v}（{n}户）" for k, v, n in shown)
+        shared_en = ", ".join(f"{_KIND_EN[k]} {v} ({n} households)" for k, v, n in shown)
         high = ring.lift >= settings.high_lift and ring.size >= 5
         yield Flag(
             detector="aid.fraud_ring",
@@ -157,6 +157,9 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
             region_code=region.iloc[0] if len(region) else None,
             evidence={
                 "households": members,
+                "household_records": evidence_records(
+                    info.reindex(members).reset_index(), ["household_id", "village", "region_code"]
+                ),
                 "villages": ring.groups,
                 "shared_attributes": [
                     {
