@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.state.models import AuditEntry, FlagRecord, FlagState, ReviewDecision
 from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 def _relative_luminance(rgb: tuple[float, float, float]) -> float:
