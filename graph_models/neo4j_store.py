@@ -659,13 +659,19 @@ class Neo4jStore(GraphStore):
                     "UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i RETURN n", ids=list(seen)
                 )
             }
-            rels = [
-                (rec["r"], rec["a"], rec["b"])
+            # (an IN list lets the planner seek by element id; UNWIND + '=' would scan)
+            by_id = {
+                rec["r"].element_id: (rec["r"], rec["a"], rec["b"])
                 for rec in tx.run(
-                    "UNWIND $ids AS i MATCH (a)-[r]->(b) WHERE elementId(r) = i RETURN r, a, b",
+                    "MATCH ()-[r]->() WHERE elementId(r) IN $ids "
+                    "RETURN r, startNode(r) AS a, endNode(r) AS b",
                     ids=list(edges),
                 )
-                if rec["a"].element_id in seen and rec["b"].element_id in seen
+            }
+            rels = [
+                by_id[e]
+                for e in edges
+                if e in by_id and by_id[e][1].element_id in seen and by_id[e][2].element_id in seen
             ]
             return [found[i] for i in seen if i in found], rels, truncated
 
