@@ -1008,7 +1008,7 @@ class TextType(ValueType):
 
     def clean_series(self, s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         """Vectorised ``clean`` for all-string columns (the common CSV case); same rule."""
-        if s.dtype != object or not s.map(type).eq(str).all():
+        if s.dtype != object or pd.api.types.infer_dtype(s, skipna=False) != "string":
             return super().clean_series(s)
         stripped = s.str.strip()
         values = stripped.where(stripped != "", None).astype(object)

@@ -44,7 +44,7 @@ class MappedChunk:
 
 def _as_text(col: pd.Series) -> pd.Series:
     """Identifier parts as strings with None for missing (dates are already ISO strings)."""
-    if col.dtype == object and col.map(type).isin((str, type(None))).all():
+    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
         return col.where(col.notna(), None)
     return col.astype(object).map(lambda v: None if v is None or v != v else str(v))
 

@@ -100,7 +100,7 @@ def _row_hashes(raw: pd.DataFrame) -> np.ndarray:
         if c == "_line":
             continue
         col = raw[c]
-        if not col.map(type).eq(str).all():
+        if pd.api.types.infer_dtype(col, skipna=False) != "string":
             col = col.map(_raw_text)
         cols[c] = col
     return pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy(dtype=np.uint64)
@@ -147,9 +147,13 @@ def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -
             msgs = msgs.mask(blank, f"{name} ({col.zh}) is required but blank")
         failed = reasons.notna()
         if failed.any():
-            nonblank = int((raw[name].map(_raw_text).str.strip() != "").sum())
             n_failed = int((failed & (reasons != "missing_required")).sum())
-            if nonblank >= WRONG_TYPE_MIN_VALUES and n_failed == nonblank and len(dups.seen) == 0:
+            first_chunk = len(dups.seen) == 0
+            if first_chunk and n_failed >= WRONG_TYPE_MIN_VALUES:
+                nonblank = int((raw[name].map(_raw_text).str.strip() != "").sum())
+            else:
+                nonblank = -1
+            if nonblank >= WRONG_TYPE_MIN_VALUES and n_failed == nonblank:
                 example = raw.loc[failed, name].iloc[0]
                 raise DataError(
                     "wrong_type_column",
