@@ -33,6 +33,10 @@ __all__ = [
     "neo4j_driver",
 ]
 
+#: A flag's subgraph expands at most this many of its entities ...
+FLAG_GRAPH_ENTITIES = 30
+#: ... each to at most this many neighbours.
+FLAG_GRAPH_NEIGHBOURS = 40
 #: Matches per label a search examines for visibility before giving up (``truncated``).
 SEARCH_CANDIDATES = 2000
 
@@ -160,7 +164,13 @@ class GraphAccess:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.to_dict("records") if len(frame) else []
+    if not len(frame):
+        return []
+    cols = list(frame.columns)
+    return [
+        dict(zip(cols, row, strict=True))
+        for row in zip(*(frame[c].tolist() for c in cols), strict=True)
+    ]
 
 
 class ScopedGraph:
@@ -299,13 +309,23 @@ class ScopedGraph:
             )
         return out
 
-    def around(self, entity_ids: Iterable[str], per_entity_limit: int = 100) -> dict[str, Any]:
-        """The visible entities among ``entity_ids`` and their visible 1-hop neighbours."""
+    def around(
+        self,
+        entity_ids: Iterable[str],
+        max_entities: int = FLAG_GRAPH_ENTITIES,
+        per_entity_limit: int = FLAG_GRAPH_NEIGHBOURS,
+    ) -> dict[str, Any]:
+        """The visible entities among ``entity_ids`` and their visible 1-hop neighbours.
+
+        At most ``max_entities`` entities are expanded, each to at most ``per_entity_limit``
+        neighbours (a fraud ring can name hundreds); ``truncated`` says when either cut.
+        """
         nodes: dict[tuple[str, str], dict[str, Any]] = {}
         edges: dict[tuple[str, str], dict[str, Any]] = {}
         starts = []
-        truncated = False
-        for eid in dict.fromkeys(str(e) for e in entity_ids):
+        wanted = list(dict.fromkeys(str(e) for e in entity_ids))
+        truncated = len(wanted) > max_entities
+        for eid in wanted[:max_entities]:
             rec = self.entity(eid)
             if rec is None:
                 continue

@@ -122,6 +122,17 @@ class Masker:
         self.clear = policy.personal_clearance
         self.revealed: list[str] = []
         self._personal_keys = _personal_everywhere(schema)
+        self._rules: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def _rule(self, owner: str, key: str) -> tuple[str, str]:
+        """(sensitivity, value type) of a property, cached per masker."""
+        rule = self._rules.get((owner, key))
+        if rule is None:
+            spec = self.schema.nodes.get(owner) or self.schema.relationships.get(owner)
+            vtype = spec.properties[key].type if spec and key in spec.properties else ""
+            rule = (self.schema.sensitivity(owner, key), vtype)
+            self._rules[(owner, key)] = rule
+        return rule
 
     # -- graph records ---------------------------------------------------------------------
     def node_id(self, label: str, node_id: str) -> str:
@@ -141,15 +152,13 @@ class Masker:
         masked: list[str] = []
         hidden: list[str] = []
         personal_seen = False
-        spec = self.schema.nodes.get(owner) or self.schema.relationships.get(owner)
         for key, value in props.items():
-            sensitivity = self.schema.sensitivity(owner, key)
+            sensitivity, vtype = self._rule(owner, key)
             if sensitivity == "personal":
                 personal_seen = True
                 if self.clear:
                     out[key] = value
                     continue
-                vtype = spec.properties[key].type if spec and key in spec.properties else ""
                 if vtype in _BY_TYPE and isinstance(value, str):
                     out[key] = _BY_TYPE[vtype](value)
                 elif key == "name" and isinstance(value, str):
@@ -200,16 +209,30 @@ class Masker:
             return mask_free_text(value, names)
         return value
 
+    def _contains_personal(self, value: Any, names: list[str], key: str | None = None) -> bool:
+        """Whether :meth:`_walk` would mask anything (stops at the first hit)."""
+        if isinstance(value, dict):
+            return any(self._contains_personal(v, names, k) for k, v in value.items())
+        if isinstance(value, list):
+            return any(self._contains_personal(v, names, key) for v in value)
+        if value is not None and self._personal_keys.get(key, "person_id") not in _BY_TYPE:
+            return True
+        if isinstance(value, str):
+            return bool(
+                _PERSON_ID.search(value) or _MOBILE.search(value) or _LONG_DIGITS.search(value)
+            ) or any(n in value for n in names if n and len(n) >= 2)
+        return False
+
     def flag(self, data: dict[str, Any], flag_id: str, names: Iterable[str] = ()) -> dict[str, Any]:
         """Mask the personal parts of a flag's fields (any JSON-like dict).
 
         ``names`` are the names of the persons the flag involves (masked wherever they appear).
+        For a role with clearance nothing changes; the flag is recorded as revealed when it holds
+        personal data.
         """
         names = list(names)
-        masked = self._walk(data, names)
-        if masked == data:
-            return data
         if self.clear:
-            self.revealed.append(f"flag:{flag_id}")
+            if self._contains_personal(data, names):
+                self.revealed.append(f"flag:{flag_id}")
             return data
-        return masked
+        return self._walk(data, names)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from api.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.errors import error_responses
@@ -53,7 +54,7 @@ def list_flags(
 ) -> FlagPage:
     """Flags you may see (your role's families, your regions), highest score first, with the
     total count for paging."""
-    query = visible_flags(user)
+    query = visible_flags(user).options(defer(FlagRecord.evidence))
     if detector:
         query = query.where(FlagRecord.detector == detector)
     if family:
