@@ -34,9 +34,9 @@ __all__ = [
 ]
 
 #: A flag's subgraph expands at most this many of its entities ...
-FLAG_GRAPH_ENTITIES = 30
+FLAG_GRAPH_ENTITIES = 12
 #: ... each to at most this many neighbours.
-FLAG_GRAPH_NEIGHBOURS = 40
+FLAG_GRAPH_NEIGHBOURS = 25
 #: Matches per label a search examines for visibility before giving up (``truncated``).
 SEARCH_CANDIDATES = 2000
 
