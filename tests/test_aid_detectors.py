@@ -279,3 +279,47 @@ def test_every_aid_detector_is_registered_with_documented_settings():
 def test_empty_store_gives_no_aid_flags():
     result = run_detectors(MemoryStore(), only=AID_IDS, as_of=AS_OF)
     assert result.flags == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    exited=st.booleans(),
+    enrolled=days,
+    exit_day=st.one_of(st.none(), days),
+    paid=st.lists(days, max_size=5),
+    bought=days,
+)
+def test_asset_period_matches_brute_force(exited, enrolled, exit_day, paid, bought):
+    head = person_id("asset_oracle")
+    store = (
+        payments_store([(head, DAY0 + dt.timedelta(d), 100.0) for d in paid])
+        if paid
+        else MemoryStore()
+    )
+
+    def iso(day: int | None) -> str | None:
+        return None if day is None else (DAY0 + dt.timedelta(day)).isoformat()
+
+    store.upsert_nodes(
+        "Household",
+        prov(pd.DataFrame({"id": ["H1"], "head_id": [head], "region_code": ["410822"],
+                           "status": ["exited" if exited else "enrolled"],
+                           "enrolled_date": [iso(enrolled)], "exit_date": [iso(exit_day)]}),
+             "households"),
+    )  # fmt: skip
+    store.upsert_nodes(
+        "Vehicle",
+        prov(pd.DataFrame({"id": ["豫A1"], "owner_id": [head], "vehicle_type": ["小型轿车"],
+                           "registered_date": [iso(bought)]}), "vehicles"),
+    )  # fmt: skip
+    result = run_detectors(store, only=["aid.asset_mismatch"], as_of=AS_OF)
+    start = min([enrolled, *paid])
+    if not exited:
+        end = (AS_OF - DAY0).days
+    elif exit_day is not None:
+        end = exit_day
+    else:
+        end = max(paid) if paid else enrolled
+    assert bool(result.flags) == (bought <= end)
+    if result.flags:
+        assert result.flags[0].severity == ("high" if bought >= start else "medium")
