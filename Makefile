@@ -4,7 +4,7 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint format neo4j-up neo4j-down bench clean
+.PHONY: install demo test test-fast lint format neo4j-up neo4j-down pg-up pg-down browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,19 +18,32 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/riskgraph demo --out demo-out
 
-## make test: install, lint, start a real Neo4j (assembled from Maven jars), run the whole suite
-test: install
+## make test: install, lint, start a real Neo4j (assembled from Maven jars) and a real PostgreSQL
+## (Debian package, own cluster on 127.0.0.1:5433), make sure Debian's chromium is there for the
+## browser tests, run the whole suite; servers this target started are stopped afterwards
+test: install browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@was_running=0; bash scripts/neo4j.sh status >/dev/null 2>&1 && was_running=1; \
+	@neo=0; pg=0; \
+	bash scripts/neo4j.sh status >/dev/null 2>&1 || neo=1; \
+	bash scripts/postgres.sh status >/dev/null 2>&1 || pg=1; \
 	bash scripts/neo4j.sh start >/dev/null || exit 1; \
-	RISKGRAPH_REQUIRE_NEO4J=1 $(VENV)/bin/pytest -q; rc=$$?; \
-	if [ $$was_running = 0 ] && [ -z "$$KEEP_NEO4J" ]; then bash scripts/neo4j.sh stop >/dev/null 2>&1; fi; \
-	exit $$rc
+	bash scripts/postgres.sh start >/dev/null || exit 1; \
+	RISKGRAPH_REQUIRE_NEO4J=1 RISKGRAPH_REQUIRE_POSTGRES=1 RISKGRAPH_REQUIRE_BROWSER=1 \
+	  $(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ -z "$$KEEP_SERVERS" ]; then \
+	  [ $$neo = 1 ] && bash scripts/neo4j.sh stop >/dev/null 2>&1; \
+	  [ $$pg = 1 ] && bash scripts/postgres.sh stop >/dev/null 2>&1; \
+	fi; exit $$rc
+
+## Debian's chromium + CJK fonts for the Playwright browser tests (never `playwright install`)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 ## make test-fast: unit tests only, no Neo4j
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not neo4j and not slow"
+	$(VENV)/bin/pytest -q -m "not neo4j and not postgres and not browser and not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -45,6 +58,12 @@ neo4j-up:
 
 neo4j-down:
 	bash scripts/neo4j.sh stop
+
+pg-up:
+	bash scripts/postgres.sh start
+
+pg-down:
+	bash scripts/postgres.sh stop
 
 ## make bench: every benchmark in bench/ (writes bench/results/*.json)
 bench: install

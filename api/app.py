@@ -30,6 +30,7 @@ from api.graph_access import GraphAccess
 from api.routes import API_ROUTERS
 from api.scan_jobs import ScanRunner
 from api.state.db import StateDB, resolve_state_db_url
+from api.web.router import web_router
 from graph_models.store import GraphStore, open_store
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -121,4 +122,5 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(web_router)
     return app

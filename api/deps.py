@@ -18,6 +18,7 @@ from api.masking import Masker
 from api.scan_jobs import ScanRunner
 from api.state.audit import append_audit
 from api.state.db import StateDB
+from api.web.session import session_principal
 
 __all__ = [
     "AdminUser",
@@ -61,10 +62,15 @@ def current_principal(
     services: Services,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The user behind the bearer token, or 401."""
+    """The user behind the bearer token, else behind the browser's session cookie (a
+    state-changing request must then carry the session's ``X-CSRF-Token``), else 401."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
-        raise ApiError(401, "unauthorized", "missing bearer token", challenge)
+        principal = session_principal(request, services.db)
+        if principal is None:
+            raise ApiError(401, "unauthorized", "missing bearer token or session", challenge)
+        request.state.principal = principal
+        return principal
     with services.db.read() as session:
         principal = authenticate(session, credentials.credentials)
     if principal is None:

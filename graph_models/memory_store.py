@@ -183,7 +183,7 @@ class MemoryStore(GraphStore):
         if frame is None:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in (columns or base)})
         if columns is None:
-            return frame.copy()
+            return frame.copy(deep=False)  # copy-on-write (pandas >= 3): callers cannot mutate ours
         out = frame.reindex(columns=list(columns))
         return out
 

@@ -1,4 +1,4 @@
 """Web pages for inspectors and analysts (sign-in, flag queue and review, entity, regional
 dashboard, report and Excel downloads), served by the API app: ``api.web.router.web_router``,
-mounted with ``api.web.router.install_web(app)``. ``api.web.session`` imports nothing from
+mounted by ``api.app.create_app``. ``api.web.session`` imports nothing from
 ``api.deps``, so ``api.deps`` may import it."""

@@ -17,8 +17,8 @@ and per-filter counts, the flags involving an entity, the dashboard figures); th
 API's visibility and masking (``api.flag_views``, ``api.graph_access``) and its audit of
 revealed personal data. A hidden flag or entity answers the same 404 page as a missing one.
 
-``install_web(app)`` mounts the pages on an app from ``api.app.create_app`` and lets the API
-accept the session cookie (see ``bearer_or_session_principal``).
+``api.app.create_app`` mounts ``web_router``; ``api.deps.current_principal`` accepts the
+session cookie (CSRF-checked on writes) where no bearer token is sent.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Select, Text, cast, func, select
 
 from api.auth import Principal
@@ -45,7 +44,6 @@ from api.deps import (
     Services,
     audit,
     audit_revealed,
-    current_principal,
     require_within,
 )
 from api.errors import ApiError, request_id_of
@@ -73,7 +71,7 @@ from api.web.session import (
 )
 from api.web.strings import STRINGS, pick_lang
 
-__all__ = ["bearer_or_session_principal", "install_web", "web_router"]
+__all__ = ["web_router"]
 
 web_router = APIRouter(include_in_schema=False)
 
@@ -97,38 +95,6 @@ _VAR = re.compile(r"\{\{(\w+)\}\}")
 _DASHBOARD_DETECTORS = ("debt.region_risk", "guarantee.circle", "guarantee.contagion")
 Severity = Literal["high", "medium", "low"]
 Sort = Literal["score_desc", "score_asc"]
-
-
-# -- the API's principal: bearer token or session cookie ----------------------------------------
-
-_bearer = HTTPBearer(auto_error=False, description="An API token printed by `riskgraph users add`.")
-
-
-def bearer_or_session_principal(
-    request: Request,
-    services: Services,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The bearer token's user, else the session cookie's (CSRF-checked on writes), else 401."""
-    if credentials is not None:
-        return current_principal(request, services, credentials)
-    principal = session_principal(request, services.db)
-    if principal is None:
-        raise ApiError(
-            401, "unauthorized", "missing bearer token or session", {"WWW-Authenticate": "Bearer"}
-        )
-    return principal
-
-
-def install_web(app: FastAPI) -> FastAPI:
-    """Serve the pages on ``app`` and let its API accept the session cookie.
-
-    The override stands in until ``api.deps.current_principal`` falls back to the session
-    cookie itself.
-    """
-    app.include_router(web_router)
-    app.dependency_overrides[current_principal] = bearer_or_session_principal
-    return app
 
 
 # -- rendering ----------------------------------------------------------------------------------

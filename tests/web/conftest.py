@@ -1,4 +1,4 @@
-"""Web fixtures: a real app (``create_app`` + ``install_web``) over a synthetic dataset.
+"""Web fixtures: a real app (``create_app``) over a synthetic dataset.
 
 ``web_site`` (session scope) generates 300 households with ``fixtures.synth``, scans them with
 ``api.pipeline.scan_dataset`` into a memory store, imports the flags into a SQLite state DB (as
@@ -23,7 +23,6 @@ from api.app import create_app
 from api.auth import create_user
 from api.state.db import StateDB
 from api.state.flag_import import import_scan_dir
-from api.web.router import install_web
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -93,7 +92,7 @@ def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
         tokens["inspector"] = create_user(session, "inspector", "aid_inspector", [INSPECTOR_COUNTY])
         tokens["analyst"] = create_user(session, "analyst", "debt_analyst", ["410000"])
         tokens["admin"] = create_user(session, "admin", "admin", [])
-    app = install_web(create_app(store=store, state_db_url=db_url, workspace=tmp / "ws"))
+    app = create_app(store=store, state_db_url=db_url, workspace=tmp / "ws")
     base_url, server, thread = _serve(app)
     try:
         yield WebSite(base_url, app, db, tmp / "scan", tokens)
