@@ -133,6 +133,10 @@ class GraphAccess:
         if self._index is None:
             with self._build:
                 if self._index is None:
+                    # A store's first walk builds its lookup structures (the memory store's CSR
+                    # adjacency, GBs on a large graph); do it once here rather than in every
+                    # concurrent first request.
+                    self.store.get_entity("\x00warm-up")
                     self._index = RegionIndex(self.store)
         return self._index
 
