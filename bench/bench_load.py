@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     from fixtures.synth import generate
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="rg-bench-") as tmp:
         dataset = args.dataset or Path(tmp) / "ds"
         if args.dataset is None:
@@ -117,6 +119,7 @@ def main() -> None:
             "runs": [round(x["seconds"], 2) for x in base],
         },
         "ratio_load_over_parse_only": round(med(ours, "seconds") / med(base, "seconds"), 2),
+        "load_average_before_after": [load_before, os.getloadavg()],
         "machine": machine_info(),
     }
     out = ROOT / "bench" / "results" / f"load-{args.households}-{result['date']}.json"
