@@ -253,18 +253,23 @@ def run_scenarios(
             continue
         _log(f"  {name}: warm-up")
         asyncio.run(_load(base, tokens[user], reqs[: max(20, concurrency)], concurrency))
-        _log(f"  {name}: {len(reqs)} requests, {concurrency} concurrent")
-        t0 = time.perf_counter()
-        lat, statuses = asyncio.run(_load(base, tokens[user], reqs, concurrency))
-        wall = time.perf_counter() - t0
-        out[name] = {
-            "user": user, "requests": len(lat), "concurrency": concurrency,
-            "p50_ms": _pct(lat, 0.5), "p90_ms": _pct(lat, 0.9), "p99_ms": _pct(lat, 0.99),
-            "mean_ms": round(statistics.fmean(lat), 1), "max_ms": round(max(lat), 1),
-            "throughput_rps": round(len(lat) / wall, 1), "statuses": statuses,
-        }  # fmt: skip
-        _log(f"    p50 {out[name]['p50_ms']} ms  p99 {out[name]['p99_ms']} ms  "
-             f"{out[name]['throughput_rps']} req/s  {statuses}")  # fmt: skip
+        out[name] = {"user": user}
+        # one client first (service time), then the concurrent clients (service + queueing)
+        for label, clients, batch in (("single_client", 1, reqs[: min(100, len(reqs))]),
+                                      ("concurrent", concurrency, reqs)):  # fmt: skip
+            _log(f"  {name}: {len(batch)} requests, {clients} client(s)")
+            t0 = time.perf_counter()
+            lat, statuses = asyncio.run(_load(base, tokens[user], batch, clients))
+            wall = time.perf_counter() - t0
+            out[name][label] = {
+                "requests": len(lat), "clients": clients,
+                "p50_ms": _pct(lat, 0.5), "p90_ms": _pct(lat, 0.9), "p99_ms": _pct(lat, 0.99),
+                "mean_ms": round(statistics.fmean(lat), 1), "max_ms": round(max(lat), 1),
+                "throughput_rps": round(len(lat) / wall, 1), "statuses": statuses,
+            }  # fmt: skip
+            r = out[name][label]
+            _log(f"    p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  {r['throughput_rps']} req/s  "
+                 f"{statuses}")  # fmt: skip
     return out
 
 
@@ -312,7 +317,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-    out = ROOT / "bench" / "results" / f"api-{result['date']}.json"
+    out = ROOT / "bench" / "results" / f"api-{args.households}-{result['date']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
     _log(f"written {out}")
