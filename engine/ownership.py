@@ -46,7 +46,6 @@ ultimate controller, up the chain, so the result is the top of the control chain
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -56,6 +55,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from engine.cycles import strong_components
+from engine.node_index import encode_nodes
 
 __all__ = ["OwnershipGraph", "control_shares", "ultimate_controllers"]
 
@@ -63,21 +63,43 @@ _CLOSED_GROUP_SCALE = 1.0 - 1e-6
 _EPS = 1e-12
 
 
-def _clean_holdings(holdings: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Links:
+    """Cleaned direct holdings as node positions, one per (holder, company), sorted by both."""
+
+    n: int
+    src: np.ndarray
+    dst: np.ndarray
+    share: np.ndarray
+    vote: np.ndarray
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.src * self.n + self.dst
+
+    def vote_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Voting % of the direct links ``a -> b`` (every pair must be a link)."""
+        return self.vote[np.searchsorted(self.keys, a * self.n + b)]
+
+
+def _clean_holdings(holdings: pd.DataFrame) -> tuple[pd.Index, _Links]:
     cols = ["holder_id", "company_id", "share_pct"]
-    h = holdings.reindex(columns=[*cols, "voting_pct"]).copy()
-    h = h.dropna(subset=cols)
-    h["share_pct"] = pd.to_numeric(h["share_pct"], errors="coerce")
-    h["voting_pct"] = pd.to_numeric(h["voting_pct"], errors="coerce").fillna(h["share_pct"])
-    h = h[(h["share_pct"] > 0) & (h["holder_id"] != h["company_id"])]
-    h = h.astype({"holder_id": str, "company_id": str})
-    g = h.groupby(["holder_id", "company_id"], as_index=False, sort=True)[
-        ["share_pct", "voting_pct"]
-    ].sum()
-    for col in ("share_pct", "voting_pct"):
-        total = g.groupby("company_id")[col].transform("sum")
-        g[col] = np.where(total > 100.0, g[col] * 100.0 / total, g[col])
-    return g
+    h = holdings.reindex(columns=[*cols, "voting_pct"]).dropna(subset=cols)
+    share = pd.to_numeric(h["share_pct"], errors="coerce").to_numpy(dtype=float)
+    vote = pd.to_numeric(h["voting_pct"], errors="coerce").to_numpy(dtype=float)
+    vote = np.where(np.isnan(vote), share, vote)
+    holder, company = h["holder_id"].astype(str), h["company_id"].astype(str)
+    keep = (share > 0) & (holder != company).to_numpy(dtype=bool)
+    nodes, (src, dst) = encode_nodes(holder[keep], company[keep])
+    n = len(nodes)
+    keys, inverse = np.unique(src * n + dst, return_inverse=True)
+    share = np.bincount(inverse, share[keep], minlength=len(keys))
+    vote = np.bincount(inverse, vote[keep], minlength=len(keys))
+    src, dst = keys // max(n, 1), keys % max(n, 1)
+    for col in (share, vote):
+        total = np.bincount(dst, col, minlength=n)[dst]
+        col[:] = np.where(total > 100.0, col * 100.0 / np.where(total > 0, total, 1.0), col)
+    return nodes, _Links(n, src, dst, share, vote)
 
 
 def _levels(n_comp: int, comp_src: np.ndarray, comp_dst: np.ndarray) -> np.ndarray:
@@ -103,19 +125,24 @@ def _levels(n_comp: int, comp_src: np.ndarray, comp_dst: np.ndarray) -> np.ndarr
 def _integrated_ownership(
     n: int, src: np.ndarray, dst: np.ndarray, frac: np.ndarray
 ) -> sp.csr_matrix:
-    """``(I - A)^-1 A`` for ``A[src, dst] = frac``, solved component by component."""
+    """``(I - A)^-1 A`` for ``A[src, dst] = frac``, solved level by level of the condensation
+    (rows of a level only need the rows of lower levels: one sparse product per level)."""
     a = sp.csr_matrix((frac, (src, dst)), shape=(n, n))
+    if n == 0:
+        return a
     labels = strong_components(n, src, dst)
-    n_comp = int(labels.max()) + 1 if n else 0
+    n_comp = int(labels.max()) + 1
     cs, cd = labels[src], labels[dst]
     between = cs != cd
     pairs = np.unique(np.stack([cs[between], cd[between]], axis=1), axis=0)
     level = _levels(n_comp, pairs[:, 0], pairs[:, 1])
     node_level = level[labels]
     comp_size = np.bincount(labels, minlength=n_comp)
+    order = np.argsort(node_level, kind="stable")
+    bounds = np.searchsorted(node_level[order], np.arange(int(level.max()) + 2))
     result = sp.csr_matrix((n, n))
-    for lvl in range(int(level.max()) + 1 if n else 0):
-        rows = np.flatnonzero(node_level == lvl)
+    for lvl in range(int(level.max()) + 1):
+        rows = order[bounds[lvl] : bounds[lvl + 1]]
         a_rows = a[rows]
         if a_rows.nnz == 0:
             continue
@@ -123,10 +150,8 @@ def _integrated_ownership(
         cyclic = rows[comp_size[labels[rows]] > 1]
         if len(cyclic):
             block = _solve_cycles(a, rows, cyclic, labels, block)
-        embed = sp.csr_matrix(
-            (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n, len(rows))
-        )
-        result = (result + embed @ block).tocsr()
+        coo = block.tocoo()
+        result = (result + sp.csr_matrix((coo.data, (rows[coo.row], coo.col)), (n, n))).tocsr()
     result.data[result.data < _EPS] = 0.0
     result.eliminate_zeros()
     return result
@@ -135,27 +160,38 @@ def _integrated_ownership(
 def _solve_cycles(
     a: sp.csr_matrix, rows: np.ndarray, cyclic: np.ndarray, labels: np.ndarray, block: sp.csr_matrix
 ) -> sp.csr_matrix:
-    """Replace the rows of cross-holding components by ``(I - A_SS)^-1`` times their right side."""
-    position = {int(r): i for i, r in enumerate(rows)}
-    block = block.tolil()
+    """Replace the rows of cross-holding components by ``(I - A_SS)^-1`` times their right side.
+
+    ``rows`` is sorted; ``block`` has one row per entry of ``rows``."""
+    replaced = np.zeros(len(rows), dtype=bool)
+    new_r, new_c, new_v = [], [], []
     for comp in np.unique(labels[cyclic]):
         members = cyclic[labels[cyclic] == comp]
-        local = [position[int(m)] for m in members]
-        inner = a[members][:, members].tocsc()
-        col_sums = np.asarray(inner.sum(axis=0)).ravel()
-        if col_sums.max() >= 1.0:
-            inner = inner * _CLOSED_GROUP_SCALE
-        rhs = block[local].tocsr()
+        local = np.searchsorted(rows, members)
+        replaced[local] = True
+        rhs = block[local]
         cols = np.unique(rhs.indices)
-        dense = rhs[:, cols].toarray()
+        if not len(cols):
+            continue
+        inner = a[members][:, members].tocsc()
+        if np.asarray(inner.sum(axis=0)).max() >= 1.0:
+            inner = inner * _CLOSED_GROUP_SCALE
         lu = splu((sp.identity(len(members), format="csc") - inner).tocsc())
-        solved = lu.solve(dense)
+        solved = lu.solve(rhs[:, cols].toarray())
         solved[np.abs(solved) < _EPS] = 0.0
-        for k, row in enumerate(local):
-            block[row] = sp.csr_matrix(
-                (solved[k], (np.zeros(len(cols), int), cols)), shape=(1, block.shape[1])
-            )
-    return block.tocsr()
+        r, c = np.nonzero(solved)
+        new_r.append(local[r])
+        new_c.append(cols[c])
+        new_v.append(solved[r, c])
+    coo = block.tocoo()
+    kept = ~replaced[coo.row]
+    return sp.csr_matrix(
+        (
+            np.concatenate([coo.data[kept], *new_v]),
+            (np.concatenate([coo.row[kept], *new_r]), np.concatenate([coo.col[kept], *new_c])),
+        ),
+        shape=block.shape,
+    )
 
 
 @dataclass
@@ -170,23 +206,26 @@ class _Chains:
     step_paths: list[np.ndarray] = field(default_factory=list)
     truncated: bool = False
 
-    def path(self, key: int) -> list[int] | None:
-        i = np.searchsorted(self.keys, key)
-        if i >= len(self.keys) or self.keys[i] != key:
-            return None
-        return self.step_paths[self.best_step[i]][self.best_row[i]].tolist()
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Position of each key in ``keys`` and whether it is there."""
+        if not len(self.keys):
+            return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return pos, self.keys[pos] == keys
 
 
 def _control_chains(
     n: int, src: np.ndarray, dst: np.ndarray, vote: np.ndarray, max_len: int, max_paths: int
 ) -> _Chains:
+    """Every simple chain of at most ``max_len`` links, grown one link per step for all chains
+    at once; per (holder, company) the weakest links are summed and the strongest chain kept."""
     order = np.lexsort((dst, src))
     src, dst, vote = src[order], dst[order], vote[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
     paths = np.stack([src, dst], axis=1)
     weak = vote.copy()
-    per_step: list[pd.DataFrame] = []
+    keys, sums, best_weak, best_step, best_row = [], [], [], [], []
     step_paths: list[np.ndarray] = []
     truncated = False
     for step in range(max_len):
@@ -197,21 +236,13 @@ def _control_chains(
         key_s = key[srt]
         first = np.ones(len(key_s), dtype=bool)
         first[1:] = key_s[1:] != key_s[:-1]
-        uniq = key_s[first]
-        sums = np.add.reduceat(weak[srt], np.flatnonzero(first))
-        best_rows = srt[first]
-        step_paths.append(paths[best_rows])
-        per_step.append(
-            pd.DataFrame(
-                {
-                    "key": uniq,
-                    "control": sums,
-                    "best_weak": weak[best_rows],
-                    "best_step": step,
-                    "best_row": np.arange(len(uniq)),
-                }
-            )
-        )
+        rows = srt[first]
+        keys.append(key_s[first])
+        sums.append(np.add.reduceat(weak[srt], np.flatnonzero(first)))
+        best_weak.append(weak[rows])
+        best_step.append(np.full(len(rows), step, dtype=np.int64))
+        best_row.append(np.arange(len(rows), dtype=np.int64))
+        step_paths.append(paths[rows])
         if step + 1 == max_len:
             break
         last = paths[:, -1]
@@ -228,24 +259,67 @@ def _control_chains(
         simple = ~(base == nxt[:, None]).any(axis=1)
         paths = np.concatenate([base[simple], nxt[simple][:, None]], axis=1)
         weak = np.minimum(weak[rep][simple], vote[pos][simple])
-    if not per_step:
+    if not keys:
         empty = np.zeros(0, dtype=np.int64)
         return _Chains(empty, np.zeros(0), np.zeros(0), empty, empty, [], truncated)
-    allsteps = pd.concat(per_step, ignore_index=True)
-    allsteps = allsteps.sort_values(
-        ["key", "best_weak", "best_step"], ascending=[True, False, True]
-    )
-    total_control = allsteps.groupby("key", sort=True)["control"].sum()
-    best = allsteps.drop_duplicates("key", keep="first").set_index("key").loc[total_control.index]
+    k, s = np.concatenate(keys), np.concatenate(sums)
+    bw, bs, br = np.concatenate(best_weak), np.concatenate(best_step), np.concatenate(best_row)
+    # per key: strongest weakest link first, the shorter chain on a tie
+    srt = np.lexsort((bs, -bw, k))
+    k_s = k[srt]
+    first = np.ones(len(k_s), dtype=bool)
+    first[1:] = k_s[1:] != k_s[:-1]
+    top = srt[first]
     return _Chains(
-        keys=total_control.index.to_numpy(dtype=np.int64),
-        control=np.minimum(1.0, total_control.to_numpy()),
-        best_weak=best["best_weak"].to_numpy(),
-        best_step=best["best_step"].to_numpy(dtype=np.int64),
-        best_row=best["best_row"].to_numpy(dtype=np.int64),
+        keys=k_s[first],
+        control=np.minimum(1.0, np.add.reduceat(s[srt], np.flatnonzero(first))),
+        best_weak=bw[top],
+        best_step=bs[top],
+        best_row=br[top],
         step_paths=step_paths,
         truncated=truncated,
     )
+
+
+def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    both = np.concatenate([a, b])
+    both.sort(kind="stable")
+    keep = np.ones(len(both), dtype=bool)
+    keep[1:] = both[1:] != both[:-1]
+    return both[keep]
+
+
+def _single_roots(
+    n: int, company: np.ndarray, holder: np.ndarray, controlled: np.ndarray
+) -> np.ndarray:
+    """For every company whose controllers lead up to exactly one uncontrolled holder (its only
+    ultimate controller), that holder; -1 for every other node.
+
+    ``company``/``holder`` are the immediate-control edges, sorted by company. Resolved level
+    by level up the control graph, all companies at once: a company is settled once all its
+    immediate controllers are (an uncontrolled controller is its own root). Companies with two
+    or more roots, or with a control cycle above them, stay -1 (resolved one by one)."""
+    unknown, mixed = -3, -1
+    if not len(company):
+        return np.full(n, -1, dtype=np.int64)
+    root = np.where(controlled, unknown, -1)
+    starts = np.flatnonzero(np.r_[True, company[1:] != company[:-1]])
+    owners = company[starts]
+    while True:
+        r = np.where(controlled[holder], root[holder], holder)
+        lo = np.minimum.reduceat(np.where(r >= 0, r, n), starts)
+        hi = np.maximum.reduceat(r, starts)
+        any_unknown = np.maximum.reduceat((r == unknown).astype(np.int8), starts) > 0
+        any_mixed = np.maximum.reduceat((r == mixed).astype(np.int8), starts) > 0
+        value = np.where(
+            any_mixed | ((lo < n) & (lo != hi) & (hi >= 0)),
+            mixed,
+            np.where(any_unknown, unknown, lo),
+        )
+        if np.array_equal(root[owners], value):
+            break
+        root[owners] = value
+    return np.where(root >= 0, root, -1)
 
 
 class OwnershipGraph:
@@ -275,42 +349,40 @@ class OwnershipGraph:
     def __init__(
         self, holdings: pd.DataFrame, max_chain_length: int = 10, max_paths: int = 20_000_000
     ) -> None:
-        clean = _clean_holdings(holdings)
-        self.holdings = clean
+        self.nodes, links = _clean_holdings(holdings)
+        self._links = links
+        self._names = self.nodes.to_numpy(dtype=object)
         self.max_chain_length = max_chain_length
-        self.nodes = pd.Index(
-            sorted(set(clean["holder_id"].tolist()) | set(clean["company_id"].tolist())),
-            dtype=object,
+        n = self._n = len(self.nodes)
+        self.holdings = pd.DataFrame(
+            {
+                "holder_id": self._names[links.src],
+                "company_id": self._names[links.dst],
+                "share_pct": links.share,
+                "voting_pct": links.vote,
+            }
         )
-        n = len(self.nodes)
-        self._n = n
-        src = self.nodes.get_indexer(clean["holder_id"]).astype(np.int64)
-        dst = self.nodes.get_indexer(clean["company_id"]).astype(np.int64)
-        self._links = dict(
-            zip(
-                zip(src.tolist(), dst.tolist(), strict=True),
-                clean["voting_pct"].tolist(),
-                strict=True,
-            )
-        )
-        cash = _integrated_ownership(n, src, dst, clean["share_pct"].to_numpy() / 100.0).tocoo()
+        cash = _integrated_ownership(n, links.src, links.dst, links.share / 100.0).tocoo()
         off = cash.row != cash.col
         cash_keys = cash.row[off].astype(np.int64) * n + cash.col[off]
+        cash_order = np.argsort(cash_keys, kind="stable")
+        cash_keys, cash_vals = cash_keys[cash_order], cash.data[off][cash_order]
         self._chains = _control_chains(
-            n, src, dst, clean["voting_pct"].to_numpy() / 100.0, max_chain_length, max_paths
+            n, links.src, links.dst, links.vote / 100.0, max_chain_length, max_paths
         )
-        keys = np.union1d(cash_keys, self._chains.keys)
-        cash_pct = np.zeros(len(keys))
-        cash_pct[np.searchsorted(keys, cash_keys)] = cash.data[off] * 100.0
-        control_pct = np.zeros(len(keys))
-        control_pct[np.searchsorted(keys, self._chains.keys)] = self._chains.control * 100.0
-        names = self.nodes.to_numpy(dtype=object)
+        keys = _union_sorted(cash_keys, self._chains.keys)
+        self._keys = keys
+        self._cash_pct = np.zeros(len(keys))
+        self._cash_pct[np.searchsorted(keys, cash_keys)] = cash_vals * 100.0
+        self._control_pct = np.zeros(len(keys))
+        self._control_pct[np.searchsorted(keys, self._chains.keys)] = self._chains.control * 100.0
+        width = max(n, 1)
         self.shares = pd.DataFrame(
             {
-                "holder_id": names[keys // max(n, 1)],
-                "company_id": names[keys % max(n, 1)],
-                "cash_flow_pct": cash_pct,
-                "control_pct": control_pct,
+                "holder_id": self._names[keys // width],
+                "company_id": self._names[keys % width],
+                "cash_flow_pct": self._cash_pct,
+                "control_pct": self._control_pct,
             }
         )
         self.shares.attrs["max_chain_length"] = max_chain_length
@@ -325,124 +397,149 @@ class OwnershipGraph:
         i, j = self.nodes.get_indexer([holder, company])
         if i < 0 or j < 0:
             return None
-        path = self._chains.path(int(i) * self._n + int(j))
-        if path is None:
-            return None
-        links = [float(self._links[(a, b)]) for a, b in itertools.pairwise(path)]
-        return [str(self.nodes[k]) for k in path], links
+        chains, pcts, hit = self._chain_lists(np.array([i]), np.array([j]))
+        return (chains[0], pcts[0]) if hit[0] else None
+
+    def _chain_lists(
+        self, holders: np.ndarray, companies: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Best chains (id lists, link-% lists; object arrays) for many pairs of positions, and
+        whether each pair has a chain within the cap."""
+        ch = self._chains
+        pos, hit = ch.find(holders.astype(np.int64) * self._n + companies)
+        chains = np.empty(len(pos), dtype=object)
+        pcts = np.empty(len(pos), dtype=object)
+        found = np.flatnonzero(hit)
+        steps = ch.best_step[pos[found]]
+        for step in np.unique(steps):
+            sel = found[steps == step]
+            paths = ch.step_paths[step][ch.best_row[pos[sel]]]
+            names = self._names[paths].tolist()
+            links = self._links.vote_between(paths[:, :-1], paths[:, 1:]).tolist()
+            for t, ids, link in zip(sel.tolist(), names, links, strict=True):
+                chains[t] = ids
+                pcts[t] = link
+        return chains, pcts, hit
 
     def controllers(
         self, gov_ids: Iterable[str] = (), majority_pct: float = 50.0, plurality_pct: float = 25.0
     ) -> pd.DataFrame:
         """Ultimate controller(s) of every company; see :func:`ultimate_controllers`."""
-        gov = set(gov_ids)
-        s = self.shares[self.shares["control_pct"] > 0]
-        top = s.groupby("company_id")["control_pct"].transform("max")
-        majority = s["control_pct"] > majority_pct
-        has_majority = majority.groupby(s["company_id"]).transform("any")
-        plurality = (
-            ~has_majority & (s["control_pct"] >= plurality_pct) & (s["control_pct"] >= top - 1e-9)
-        )
-        picked = s[majority | plurality].assign(
-            test=np.where(majority[majority | plurality], "majority", "plurality")
-        )
-        immediate: dict[str, list[str]] = {}
-        test_of: dict[str, str] = {}
-        for company, holder, test in zip(
-            picked["company_id"].tolist(),
-            picked["holder_id"].tolist(),
-            picked["test"].tolist(),
-            strict=True,
-        ):
-            immediate.setdefault(company, []).append(holder)
-            test_of[company] = test
+        n = self._n
+        width = max(n, 1)
+        held = self._control_pct > 0
+        holder, company = self._keys[held] // width, self._keys[held] % width
+        ctl = self._control_pct[held]
+        by_company = np.lexsort((holder, company))
+        holder, company, ctl = holder[by_company], company[by_company], ctl[by_company]
+        top = np.full(n, -np.inf)
+        np.maximum.at(top, company, ctl)
+        majority = ctl > majority_pct
+        has_majority = np.zeros(n, dtype=bool)
+        has_majority[company[majority]] = True
+        plurality = ~has_majority[company] & (ctl >= plurality_pct) & (ctl >= top[company] - 1e-9)
+        picked = majority | plurality
+        imm_company, imm_holder = company[picked], holder[picked]
+        count = np.bincount(imm_company, minlength=n)
+        controlled = count > 0
+        root = _single_roots(n, imm_company, imm_holder, controlled)
 
-        resolved: dict[str, tuple[str, ...]] = {}
+        fast = np.flatnonzero(controlled & (root >= 0))
+        slow = np.flatnonzero(controlled & (root < 0))
+        pair_company, pair_ctrl = [fast], [root[fast]]
+        if len(slow):
+            starts = np.searchsorted(imm_company, np.arange(n + 1))
+            immediate = {
+                int(c): imm_holder[starts[c] : starts[c + 1]].tolist() for c in slow.tolist()
+            }
+            resolved = _resolve_controllers(slow.tolist(), immediate, root)
+            out = [(c, u) for c in slow.tolist() for u in resolved[c]]
+            pair_company.append(np.array([c for c, _ in out], dtype=np.int64))
+            pair_ctrl.append(np.array([u for _, u in out], dtype=np.int64))
+        comp_pos = np.concatenate(pair_company)
+        ctrl_pos = np.concatenate(pair_ctrl)
+        order = np.argsort(comp_pos, kind="stable")
+        comp_pos, ctrl_pos = comp_pos[order], ctrl_pos[order]
 
-        def resolve(company: str, seen: frozenset[str]) -> tuple[str, ...]:
-            if company in resolved:
-                return resolved[company]
-            out: list[str] = []
-            for holder in immediate[company]:
-                if holder in immediate and holder not in seen:
-                    out.extend(resolve(holder, seen | {holder}))
-                else:
-                    out.append(holder)
-            result = tuple(dict.fromkeys(u for u in out if u != company)) or tuple(
-                immediate[company]
+        control_pct = np.full(len(comp_pos), np.nan)
+        cash_flow_pct = np.full(len(comp_pos), np.nan)
+        if len(self._keys):
+            keys = ctrl_pos * width + comp_pos
+            at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+            known = self._keys[at] == keys
+            control_pct[known] = self._control_pct[at[known]]
+            cash_flow_pct[known] = self._cash_pct[at[known]]
+        chains, pcts, hit = self._chain_lists(ctrl_pos, comp_pos)
+        first_holder = np.full(n, -1, dtype=np.int64)
+        first_holder[imm_company[::-1]] = imm_holder[::-1]
+        for t in np.flatnonzero(~hit).tolist():
+            chains[t], pcts[t] = self._stitched_chain(
+                int(ctrl_pos[t]), int(comp_pos[t]), first_holder
             )
-            resolved[company] = result
-            return result
-
-        pairs = [(c, u) for c in sorted(immediate) for u in resolve(c, frozenset([c]))]
-        out = pd.DataFrame(pairs, columns=["company_id", "controller_id"])
-        out["test"] = out["company_id"].map(test_of)
-        out = out.merge(
-            self.shares.rename(columns={"holder_id": "controller_id"}),
-            on=["controller_id", "company_id"],
-            how="left",
+        gov = np.zeros(n, dtype=bool)
+        gov_at = self.nodes.get_indexer(pd.Index(list(gov_ids), dtype=object))
+        gov[gov_at[gov_at >= 0]] = True
+        return pd.DataFrame(
+            {
+                "company_id": self._names[comp_pos],
+                "controller_id": self._names[ctrl_pos],
+                "test": np.where(has_majority[comp_pos], "majority", "plurality").astype(object),
+                "control_pct": control_pct,
+                "cash_flow_pct": cash_flow_pct,
+                "chain": chains,
+                "chain_pcts": pcts,
+                "gov_linked": gov[ctrl_pos],
+            }
         )
-        chains = self._chains_for(out["controller_id"], out["company_id"])
-        stitched = [
-            found if found is not None else self._stitched_chain(u, c, immediate)
-            for found, u, c in zip(
-                chains, out["controller_id"].tolist(), out["company_id"].tolist(), strict=True
-            )
-        ]
-        out["chain"] = [c[0] for c in stitched]
-        out["chain_pcts"] = [c[1] for c in stitched]
-        out["gov_linked"] = out["controller_id"].isin(gov)
-        return out[
-            [
-                "company_id",
-                "controller_id",
-                "test",
-                "control_pct",
-                "cash_flow_pct",
-                "chain",
-                "chain_pcts",
-                "gov_linked",
-            ]
-        ]
-
-    def _chains_for(
-        self, holders: pd.Series, companies: pd.Series
-    ) -> list[tuple[list[str], list[float]] | None]:
-        """Best chains for many pairs at once (None where no chain within the cap)."""
-        i = self.nodes.get_indexer(holders)
-        j = self.nodes.get_indexer(companies)
-        keys = i.astype(np.int64) * self._n + j
-        ch = self._chains
-        pos = np.minimum(np.searchsorted(ch.keys, keys), max(len(ch.keys) - 1, 0))
-        hit = (i >= 0) & (j >= 0) & (len(ch.keys) > 0)
-        if len(ch.keys):
-            hit &= ch.keys[pos] == keys
-        names = self.nodes.to_numpy(dtype=object)
-        out: list[tuple[list[str], list[float]] | None] = []
-        for ok, p in zip(hit.tolist(), pos.tolist(), strict=True):
-            if not ok:
-                out.append(None)
-                continue
-            path = ch.step_paths[ch.best_step[p]][ch.best_row[p]].tolist()
-            links = [float(self._links[(a, b)]) for a, b in itertools.pairwise(path)]
-            out.append(([str(names[k]) for k in path], links))
-        return out
 
     def _stitched_chain(
-        self, ctrl: str, company: str, immediate: dict[str, list[str]]
+        self, ctrl: int, company: int, first_holder: np.ndarray
     ) -> tuple[list[str], list[float]]:
         """Chain through the immediate controllers when the direct pair is beyond the cap."""
-        chain, links = [company], []
+        chain, links = [str(self._names[company])], []
         current = company
-        while current != ctrl and current in immediate and len(chain) <= 10 * self.max_chain_length:
-            holder = immediate[current][0]
-            part = self.chain(holder, current)
-            if part is None:
+        while (
+            current != ctrl
+            and first_holder[current] >= 0
+            and len(chain) <= 10 * self.max_chain_length
+        ):
+            holder = int(first_holder[current])
+            part, part_pcts, hit = self._chain_lists(np.array([holder]), np.array([current]))
+            if not hit[0]:
                 break
             chain = part[0][:-1] + chain
-            links = part[1] + links
+            links = part_pcts[0] + links
             current = holder
         return chain, links
+
+
+def _resolve_controllers(
+    companies: list[int], immediate: dict[int, list[int]], root: np.ndarray
+) -> dict[int, tuple[int, ...]]:
+    """Ultimate controllers of companies whose control does not run up one single chain: a
+    controller that is itself controlled is replaced by its own controllers, recursively; a
+    controller met again on the way (a control cycle) is kept as it is."""
+    resolved: dict[int, tuple[int, ...]] = {}
+
+    def resolve(company: int, seen: frozenset[int]) -> tuple[int, ...]:
+        if company in resolved:
+            return resolved[company]
+        if root[company] >= 0:
+            return (int(root[company]),)
+        out: list[int] = []
+        for holder in immediate[company]:
+            controlled = holder in immediate or root[holder] >= 0
+            if controlled and holder not in seen:
+                out.extend(resolve(holder, seen | {holder}))
+            else:
+                out.append(holder)
+        result = tuple(dict.fromkeys(u for u in out if u != company)) or tuple(immediate[company])
+        resolved[company] = result
+        return result
+
+    for c in companies:
+        resolve(c, frozenset([c]))
+    return resolved
 
 
 def control_shares(holdings: pd.DataFrame, max_chain_length: int = 10) -> pd.DataFrame:

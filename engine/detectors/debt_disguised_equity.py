@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, records, wan_zh, yuan_en
+from engine.detectors.debt_evidence import entity_directory, record, wan_zh, yuan_en
 from engine.detectors.ownership_control import ownership_control
 from engine.flags import Flag
 from engine.registry import detector
@@ -88,8 +88,8 @@ def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) ->
             entities=[str(row["id"]), owner, controller, *(ctrl[0]["chain"] if ctrl else [])],
             region_code=row.get("region_code") or directory.region(owner),
             evidence={
-                "project": records(
-                    pd.DataFrame([row]),
+                "project": record(
+                    row,
                     [
                         "id",
                         "name",
@@ -99,7 +99,7 @@ def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) ->
                         "buyback_clause",
                         "fixed_return",
                     ],
-                )[0],
+                ),
                 "owner": {"id": owner, "name": directory.name(owner)},
                 "controller": {"id": controller, "name": directory.name(controller)},
                 "control_path": {

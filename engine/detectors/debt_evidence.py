@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "entity_directory",
     "guarantees_in_force",
     "pct",
+    "record",
     "records",
     "stable_id",
     "wan_zh",
@@ -84,6 +85,17 @@ def stable_id(prefix: str, members: Iterable[str]) -> str:
     return prefix + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def record(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """One row (a dict, e.g. from ``to_dict("records")``) as evidence, like :func:`records`.
+
+    Examples
+    --------
+    >>> record({"id": "g1", "amount": 5.0, "x": 1, "_table": "guarantees", "_line": 3}, ["id", "amount"])
+    {'id': 'g1', 'amount': 5.0, '_table': 'guarantees', '_line': 3}
+    """
+    return jsonable({c: row[c] for c in [*fields, "_table", "_line"] if c in row})
+
+
 def records(
     frame: pd.DataFrame, fields: Sequence[str], limit: int = EVIDENCE_LIMIT
 ) -> list[dict[str, Any]]:
@@ -126,6 +138,16 @@ class EntityDirectory:
         return entity_id in self.gov_ids
 
 
+def _as_dict(values: pd.Series) -> dict:
+    return dict(zip(values.index.tolist(), values.tolist(), strict=True))
+
+
+def _text_dict(values: pd.Series) -> dict[str, str]:
+    """Non-empty text values by index (vectorised: 200k rows in milliseconds)."""
+    text = values[values.notna()].astype(str)
+    return _as_dict(text[text != ""])
+
+
 def entity_directory(ctx: DetectorContext) -> EntityDirectory:
     """Every GovUnit and Enterprise node, memoised per run."""
 
@@ -151,12 +173,11 @@ def entity_directory(ctx: DetectorContext) -> EntityDirectory:
             gov_ids |= set(rel.loc[rel["src_label"] == "GovUnit", "src"].astype(str))
             gov_ids |= set(rel.loc[rel["dst_label"] == "GovUnit", "dst"].astype(str))
         frame = frame.set_index("id")
-        names = {k: v for k, v in frame["name"].items() if isinstance(v, str) and v}
-        regions = {k: v for k, v in frame["region_code"].items() if isinstance(v, str) and v}
         figures = {
-            col: frame[col].dropna().astype(float).to_dict()
+            col: _as_dict(frame[col].dropna().astype(float))
             for col in ("net_assets", "total_assets", "total_liabilities")
         }
+        names, regions = _text_dict(frame["name"]), _text_dict(frame["region_code"])
         return EntityDirectory(frame, frozenset(gov_ids), names, regions, figures)
 
     return ctx.memo("debt.entity_directory", build)

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from engine.context import DetectorContext
 from engine.detectors.debt_evidence import (
     entity_directory,
     guarantees_in_force,
+    record,
     records,
     wan_zh,
     yuan_en,
@@ -108,8 +107,8 @@ def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[
             else None
         )
         evidence = {
-            "guarantee": records(
-                pd.DataFrame([row]),
+            "guarantee": record(
+                row,
                 [
                     "id",
                     "src",
@@ -120,7 +119,7 @@ def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[
                     "end_date",
                     "guarantee_type",
                 ],
-            )[0],
+            ),
             "guarantor": {
                 "id": gov,
                 "name": directory.name(gov),

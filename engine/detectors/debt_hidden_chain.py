@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, pct, records, wan_zh, yuan_en
+from engine.detectors.debt_evidence import entity_directory, pct, record, records, wan_zh, yuan_en
 from engine.detectors.ownership_control import ownership_control
 from engine.flags import Flag
 from engine.registry import detector
@@ -108,8 +108,8 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
             principal if pd.isna(balance) else float(balance),
             row.get("start_date") if isinstance(row.get("start_date"), str) else None,
             row.get("maturity_date") if isinstance(row.get("maturity_date"), str) else as_of,
-            records(
-                pd.DataFrame([row]),
+            record(
+                row,
                 [
                     "id",
                     "borrower_id",
@@ -120,7 +120,7 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
                     "maturity_date",
                     "status",
                 ],
-            )[0],
+            ),
         )
     if not include_bonds:
         return
@@ -145,10 +145,10 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
             amount,
             row.get("issue_date") if isinstance(row.get("issue_date"), str) else None,
             row.get("maturity_date") if isinstance(row.get("maturity_date"), str) else as_of,
-            records(
-                pd.DataFrame([row]),
+            record(
+                row,
                 ["id", "issuer_id", "amount", "issue_date", "maturity_date", "bond_type"],
-            )[0],
+            ),
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, records, wan_zh, yuan_en
+from engine.detectors.debt_evidence import entity_directory, record, wan_zh, yuan_en
 from engine.detectors.ownership_control import ownership_control
 from engine.flags import Flag
 from engine.registry import detector
@@ -77,10 +77,10 @@ def improper_injection(ctx: DetectorContext, settings: ImproperInjectionSettings
             entities=[payer, payee, str(row["id"])],
             region_code=directory.region(payer) or directory.region(payee),
             evidence={
-                "flow": records(
-                    pd.DataFrame([row]),
+                "flow": record(
+                    row,
                     ["id", "src", "dst", "amount", "date", "purpose", "asset_type"],
-                )[0],
+                ),
                 "recipient": {
                     "id": payee,
                     "name": directory.name(payee),

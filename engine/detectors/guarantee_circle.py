@@ -15,12 +15,12 @@ circle's guarantees reach ``high_leverage`` of its net assets or it has ``high_s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import igraph as ig
 import numpy as np
-import pandas as pd
 
 from engine.context import DetectorContext
 from engine.cycles import bounded_cycles, strong_components
@@ -33,6 +33,7 @@ from engine.detectors.debt_evidence import (
     yuan_en,
 )
 from engine.flags import Flag
+from engine.node_index import encode_nodes
 from engine.registry import detector
 
 __all__ = ["GuaranteeCircleSettings", "guarantee_circle"]
@@ -82,50 +83,69 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
     g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
-    g = g[g["src"] != g["dst"]].assign(
-        src=lambda f: f["src"].astype(str), dst=lambda f: f["dst"].astype(str)
-    )
-    nodes = np.array(sorted(set(g["src"]) | set(g["dst"])), dtype=object)
-    index = {v: i for i, v in enumerate(nodes)}
-    s = g["src"].map(index).to_numpy()
-    d = g["dst"].map(index).to_numpy()
+    g = g[(g["src"] != g["dst"]).to_numpy(dtype=bool)]
+    ids, (s, d) = encode_nodes(g["src"].astype(str), g["dst"].astype(str))
+    nodes = ids.to_numpy(dtype=object)
     labels = strong_components(len(nodes), s, d)
     sizes = np.bincount(labels)
-    big = np.flatnonzero(sizes >= settings.min_firms)
-    if not len(big):
+    big = sizes >= settings.min_firms
+    if not big.any():
         return
-    inside = (labels[s] == labels[d]) & np.isin(labels[s], big)
-    g_in = g[inside].assign(comp=labels[s[inside]])
+    inside = (labels[s] == labels[d]) & big[labels[s]]
+    g_in = g[inside].assign(comp=labels[s[inside]], s=s[inside], d=d[inside])
+    g_in = g_in.sort_values(["comp", "id"], kind="stable").reset_index(drop=True)
+    # node positions follow the ids' order, so cycles come back in the same canonical rotation
     cycles, truncated = bounded_cycles(
-        g_in[["src", "dst"]].drop_duplicates(),
+        list(dict.fromkeys(zip(g_in["s"].tolist(), g_in["d"].tolist(), strict=True))),
         settings.max_cycle_length,
         settings.cycles_per_circle,
     )
     cycles_of: dict[int, list[tuple]] = {}
     for c in cycles:
-        cycles_of.setdefault(int(labels[index[c[0]]]), []).append(c)
-    truncated_comps = {int(labels[index[t[0]]]) for t in truncated}
-    in_big = np.isin(labels, big)
-    members_of = {
-        int(k): sorted(v.tolist()) for k, v in pd.Series(nodes[in_big]).groupby(labels[in_big])
-    }
-    for comp, edges in g_in.groupby("comp", sort=True):
-        members = members_of[int(comp)]
+        cycles_of.setdefault(int(labels[c[0]]), []).append(tuple(nodes[list(c)].tolist()))
+    truncated_comps = {int(labels[t[0]]) for t in truncated}
+    in_big = np.flatnonzero(big[labels])
+    in_big = in_big[np.argsort(labels[in_big], kind="stable")]
+    member_bounds = np.searchsorted(labels[in_big], np.arange(len(sizes) + 1))
+    comp_col = g_in["comp"].to_numpy()
+    edge_bounds = np.searchsorted(comp_col, np.arange(len(sizes) + 1))
+    src_at, dst_at = g_in["s"].to_numpy(), g_in["d"].to_numpy()
+    amount_of = g_in["amount"].to_numpy(dtype=float)
+    record_cols = {c: g_in[c].tolist() for c in ("id", "src", "dst", "amount", "_table", "_line")}
+    width = max(len(nodes), 1)
+    for comp in np.flatnonzero(big).tolist():
+        lo, hi = edge_bounds[comp], edge_bounds[comp + 1]
+        positions = in_big[member_bounds[comp] : member_bounds[comp + 1]]
+        members = nodes[positions].tolist()
         n = len(members)
-        pairs = edges.groupby(["src", "dst"])["amount"].sum()
-        pair_set = set(pairs.index)
-        m = len(pair_set)
-        reciprocity = sum((b, a) in pair_set for a, b in pair_set) / m
-        total = float(edges["amount"].sum())
+        pair_keys, pair_of = np.unique(src_at[lo:hi] * width + dst_at[lo:hi], return_inverse=True)
+        pair_amount = np.bincount(pair_of, amount_of[lo:hi])
+        m = len(pair_keys)
+        reverse = (pair_keys % width) * width + pair_keys // width
+        reciprocity = float(np.isin(reverse, pair_keys).sum()) / m
+        total = float(amount_of[lo:hi].sum())
         net_assets = np.array([directory.figure(f, "net_assets") for f in members])
         known_na = float(np.nansum(net_assets))
         leverage = total / known_na if known_na > 0 else float("nan")
-        local = {v: i for i, v in enumerate(members)}
-        sub = ig.Graph(n=n, edges=[(local[a], local[b]) for a, b in pairs.index], directed=True)
-        pr = sub.pagerank(weights=pairs.to_numpy(dtype=float).tolist())
+        sub = ig.Graph(
+            n=n,
+            edges=np.stack(
+                [
+                    np.searchsorted(positions, pair_keys // width),
+                    np.searchsorted(positions, pair_keys % width),
+                ],
+                axis=1,
+            ).tolist(),
+            directed=True,
+        )
+        pr = sub.pagerank(weights=pair_amount.tolist())
         order = np.argsort(pr)[::-1][: settings.central_firms]
         central = [
             {"id": members[i], "name": directory.name(members[i]), "pagerank": pr[i]} for i in order
+        ]
+        edge_ids = record_cols["id"][lo:hi]
+        edge_records = [
+            {c: record_cols[c][i] for c in record_cols} for i in range(lo, min(hi, lo + 200))
         ]
         comp_cycles = cycles_of.get(int(comp), [])
         cid = stable_id("GC-", members)
@@ -137,15 +157,15 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
         )
         first = comp_cycles[0] if comp_cycles else ()
         loop_zh = " → ".join(directory.name(x) for x in (*first, first[0])) if first else ""
-        regions = [directory.region(f) for f in members if directory.region(f)]
-        region = max(set(regions), key=regions.count) if regions else None
+        regions = Counter(directory.region(f) for f in members if directory.region(f))
+        region = min(regions, key=lambda r: (-regions[r], r)) if regions else None
         yield Flag(
             detector="guarantee.circle",
             subject_type="circle_id",
             subject_id=cid,
             severity=severity,
             score=leverage if leverage == leverage else n / 10,
-            entities=[*members, *edges["id"].astype(str)],
+            entities=[*members, *map(str, edge_ids)],
             region_code=region,
             evidence={
                 "members": [
@@ -153,7 +173,7 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
                     for f, na in zip(members, net_assets, strict=True)
                 ],
                 "size": n,
-                "guarantee_count": len(edges),
+                "guarantee_count": hi - lo,
                 "density": m / (n * (n - 1)),
                 "reciprocity": reciprocity,
                 "total_guaranteed": total,
@@ -163,19 +183,15 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
                 "cycle_count": len(comp_cycles),
                 "cycles_truncated": int(comp) in truncated_comps,
                 "cycles": [list(c) for c in comp_cycles[: settings.cycles_in_evidence]],
-                "guarantees": edges.sort_values("id")[
-                    ["id", "src", "dst", "amount", "_table", "_line"]
-                ]
-                .head(200)
-                .to_dict("records"),
+                "guarantees": edge_records,
             },
             explanation={
-                "zh": f"{n}家企业相互担保形成担保圈（{len(edges)}笔担保，共{wan_zh(total)}"
+                "zh": f"{n}家企业相互担保形成担保圈（{hi - lo}笔担保，共{wan_zh(total)}"
                 + (f"，为成员净资产合计的{pct(leverage)}" if leverage == leverage else "")
                 + f"），含{len(comp_cycles)}{'+' if int(comp) in truncated_comps else ''}个担保环"
                 + (f"，如{loop_zh}" if loop_zh else "")
                 + f"；核心企业为{central[0]['name']}。",
-                "en": f"{n} firms guarantee one another in a circle ({len(edges)} guarantees, {yuan_en(total)}"
+                "en": f"{n} firms guarantee one another in a circle ({hi - lo} guarantees, {yuan_en(total)}"
                 + (
                     f", {pct(leverage)} of their combined net assets"
                     if leverage == leverage

@@ -41,6 +41,7 @@ from engine.detectors.debt_evidence import (
     yuan_en,
 )
 from engine.flags import Flag
+from engine.node_index import encode_nodes
 from engine.registry import detector
 
 __all__ = ["ContagionSettings", "contagion", "credit_exposures"]
@@ -123,7 +124,7 @@ def credit_exposures(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFrame
         bal = pd.to_numeric(loans["balance"], errors="coerce")
         amount = bal.fillna(pd.to_numeric(loans["principal"], errors="coerce")).fillna(0.0)
         status = loans.get("status", pd.Series(None, index=loans.index))
-        maturity = loans.get("maturity_date", pd.Series(None, index=loans.index)).astype(object)
+        maturity = loans.get("maturity_date", pd.Series(None, index=loans.index))
         live = (
             maturity.isna()
             | (maturity.astype(str) >= ctx.as_of.isoformat())
@@ -168,14 +169,18 @@ def _distressed_borrowers(ctx: DetectorContext, s: ContagionSettings) -> dict[st
             "_line",
         ],
     )
-    out: dict[str, float] = {}
     if loans.empty:
-        return out
-    for borrower, status in zip(loans["borrower_id"].astype(str), loans["status"], strict=True):
-        shock = {"default": s.default_shock, "overdue": s.overdue_shock}.get(status)
-        if shock:
-            out[borrower] = max(out.get(borrower, 0.0), shock)
-    return out
+        return {}
+    shock = loans["status"].map({"default": s.default_shock, "overdue": s.overdue_shock})
+    hit = shock.notna().to_numpy(dtype=bool) & (shock.fillna(0.0).to_numpy(dtype=float) > 0)
+    if not hit.any():
+        return {}
+    worst = (
+        pd.Series(shock.to_numpy(dtype=float)[hit], index=loans["borrower_id"].astype(str)[hit])
+        .groupby(level=0, sort=True)
+        .max()
+    )
+    return dict(zip(worst.index.tolist(), worst.tolist(), strict=True))
 
 
 @detector(
@@ -196,7 +201,10 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
         return
     frame = directory.frame
     equity = frame["net_assets"].dropna()
-    known = ex["creditor"].isin(equity.index)
+    ids, (creditor, with_equity) = encode_nodes(ex["creditor"], equity.index)
+    has_equity = np.zeros(len(ids), dtype=bool)
+    has_equity[with_equity] = True
+    known = has_equity[creditor]
     dropped = int((~known).sum())
     ex = ex[known]
     if ex.empty:
@@ -215,9 +223,16 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
     ranked = [nodes[i] for i in order[: settings.max_ranked_firms] if first_round[i] > 0]
     shocks = dict.fromkeys(ranked, 1.0)
     shocks.update(stress)
-    region = frame["region_code"].reindex(nodes).to_numpy(dtype=object)
-    is_bank = (frame["kind"].reindex(nodes) == "bank").to_numpy()
-    eq = equity.reindex(nodes).fillna(0.0).clip(lower=0.0).to_numpy()
+    names = nodes.to_numpy(dtype=object)
+    in_frame = nodes.get_indexer(frame.index)
+    listed = in_frame >= 0
+    region_codes, regions = pd.factorize(frame["region_code"].to_numpy(dtype=object), sort=True)
+    region = np.full(len(nodes), -1, dtype=np.int64)
+    region[in_frame[listed]] = region_codes[listed]
+    is_bank = np.zeros(len(nodes), dtype=bool)
+    is_bank[in_frame[listed]] = (frame["kind"] == "bank").to_numpy(dtype=bool)[listed]
+    eq = np.zeros(len(nodes))
+    eq[in_frame[listed]] = frame["net_assets"].fillna(0.0).clip(lower=0.0).to_numpy()[listed]
     k = settings.listed_in_evidence
     for batch in network.single_shock_runs(shocks):
         r_values = batch.R
@@ -235,8 +250,8 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
             top = np.argsort(-h_hit, kind="stable")[:k]
             hits = [
                 {
-                    "id": nodes[hit_idx[i]],
-                    "name": directory.name(nodes[hit_idx[i]]),
+                    "id": names[hit_idx[i]],
+                    "name": directory.name(names[hit_idx[i]]),
                     "distress": float(h_hit[i]),
                     "equity_loss": float(loss_hit[i]),
                 }
@@ -259,27 +274,28 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
                 banks = np.flatnonzero(is_bank[hit_idx])
                 banks = banks[np.argsort(-loss_hit[banks], kind="stable")]
                 bank_loss = float(loss_hit[banks].sum())
-                by_region = (
-                    pd.Series(loss_hit, index=region[hit_idx])
-                    .groupby(level=0)
-                    .sum()
-                    .sort_values(ascending=False)
+                hit_region = region[hit_idx]
+                known = hit_region >= 0
+                region_loss = np.bincount(
+                    hit_region[known], loss_hit[known], minlength=len(regions)
                 )
+                present = np.flatnonzero(np.bincount(hit_region[known], minlength=len(regions)))
+                by_region = present[np.argsort(-region_loss[present], kind="stable")]
                 evidence["stress"] = {
                     "reason": "overdue/defaulted borrower",
                     "expected_loss_total": float(loss_hit.sum()),
                     "expected_loss_by_bank": [
                         {
-                            "id": nodes[hit_idx[i]],
-                            "name": directory.name(nodes[hit_idx[i]]),
+                            "id": names[hit_idx[i]],
+                            "name": directory.name(names[hit_idx[i]]),
                             "equity_loss": float(loss_hit[i]),
                             "distress": float(h_hit[i]),
                         }
                         for i in banks[:k]
                     ],
                     "expected_loss_by_region": [
-                        {"region_code": rc, "equity_loss": float(x)}
-                        for rc, x in by_region.head(k).items()
+                        {"region_code": regions[i], "equity_loss": float(region_loss[i])}
+                        for i in by_region[:k]
                     ],
                     "bank_loss_total": bank_loss,
                 }

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from engine.context import DetectorContext
 from engine.detectors.debt_evidence import (
     entity_directory,
     guarantees_in_force,
-    records,
+    record,
     wan_zh,
     yuan_en,
 )
@@ -51,6 +52,25 @@ class RelatedPartyGuaranteeSettings:
     )
 
 
+def _share_a_controller(guarantees: pd.DataFrame, controllers: pd.DataFrame) -> np.ndarray:
+    """Which guarantees have a guarantor and a debtor with an ultimate controller in common
+    (one join over all guarantees, so the row-by-row checks run on the few that do)."""
+    edges = pd.DataFrame(
+        {
+            "row": np.arange(len(guarantees)),
+            "src": guarantees["src"].astype(str).to_numpy(),
+            "dst": guarantees["dst"].astype(str).to_numpy(),
+        }
+    )
+    ctrl = controllers[["company_id", "controller_id"]].astype(str)
+    above_src = edges.merge(ctrl, left_on="src", right_on="company_id")[["row", "controller_id"]]
+    above_dst = edges.merge(ctrl, left_on="dst", right_on="company_id")[["row", "controller_id"]]
+    shared = above_src.merge(above_dst, on=["row", "controller_id"])["row"].to_numpy()
+    hit = np.zeros(len(guarantees), dtype=bool)
+    hit[shared] = True
+    return hit
+
+
 @detector(
     "guarantee.related_party",
     title_zh="关联担保未披露",
@@ -69,8 +89,11 @@ def related_party_guarantee(
     g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
+    candidates = g[_share_a_controller(g, oc.controllers)]
+    if candidates.empty:
+        return
     direct = set(zip(oc.graph.holdings["holder_id"], oc.graph.holdings["company_id"], strict=True))
-    for row in g.sort_values("id").to_dict("records"):
+    for row in candidates.sort_values("id").to_dict("records"):
         a, b = str(row["src"]), str(row["dst"])
         if a == b or (a, b) in direct or (b, a) in direct:
             continue
@@ -96,8 +119,8 @@ def related_party_guarantee(
             entities=[a, b, ctrl, *chain_a, *chain_b, str(row["id"])],
             region_code=directory.region(a) or directory.region(b),
             evidence={
-                "guarantee": records(
-                    pd.DataFrame([row]),
+                "guarantee": record(
+                    row,
                     [
                         "id",
                         "src",
@@ -108,7 +131,7 @@ def related_party_guarantee(
                         "end_date",
                         "guarantee_type",
                     ],
-                )[0],
+                ),
                 "controller": {"id": ctrl, "name": na_c},
                 "shared_controllers": shared,
                 "guarantor_chain": {

@@ -89,7 +89,9 @@ def ownership_control(ctx: DetectorContext) -> OwnershipControl:
         )
         by_company: dict[str, list[dict]] = {}
         companies_of: dict[str, set[str]] = {}
-        for row in ctrl.to_dict("records"):
+        columns = list(ctrl.columns)
+        values = [ctrl[c].tolist() for c in columns]
+        for row in (dict(zip(columns, v, strict=True)) for v in zip(*values, strict=True)):
             by_company.setdefault(row["company_id"], []).append(row)
             companies_of.setdefault(row["controller_id"], set()).add(row["company_id"])
         return OwnershipControl(graph, ctrl, by_company, companies_of)
