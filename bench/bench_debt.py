@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_debt.py --firms 200000 --guarantees 1000000
+    .venv/bin/python bench/bench_debt.py --firms 200000 --guarantees 1000000 --kernels 20000,full
 
 What runs
 ---------
@@ -12,16 +12,38 @@ What runs
    ownership forest with gov units, persons and some cross-holdings, one loan per firm from 200
    banks (1 % overdue or defaulted).
 2. **ours, end to end**: the three detectors ``guarantee.circle``, ``ownership.control`` and
-   ``guarantee.contagion`` through ``run_detectors`` on a MemoryStore (evidence included).
-3. **kernels, ours vs networkx-only**, on the same graph: SCC, bounded cycles (length 6, cap
-   10,000 per component), PageRank per circle, control chains (weakest link, cap 10), and
-   DebtRank for the same sources. The networkx baseline runs each step under ``--nx-budget``
-   seconds; a step cut by the budget reports the share it finished and a linear extrapolation,
-   marked ``extrapolated``. Without ``--nx-full`` the baseline runs on a ``--nx-firms`` subgraph
-   (whole clusters), and ours is timed on that same subgraph for the ratio.
+   ``guarantee.contagion`` through ``run_detectors`` on a MemoryStore, evidence included, with
+   ``flag_every_stress_run`` on so that every overdue/defaulted borrower's stress run is turned
+   into a flag (the heaviest configuration, and the work the first benchmark of 2026-11-23 did).
+3. **kernels, ours vs networkx-only**, each step from the same input frames to the same output,
+   graph construction included on both sides, on the graph sizes in ``--kernels`` (a number is a
+   subgraph of that many firms, whole clusters; ``full`` the whole graph):
 
-Times are medians of ``--repeats`` runs; peak RSS from ``resource.getrusage``. Results go to
-``bench/results/debt-<date>.json`` and a table is printed.
+   * ``graph``: guarantee graph from the edge frame (ours: node positions by one pyarrow
+     dictionary encoding; networkx: ``DiGraph.add_edges_from``);
+   * ``scc``: strongly connected components (scipy.sparse.csgraph vs networkx);
+   * ``cycles``: elementary cycles of length <= 6 in every component of >= 3 firms, at most
+     10,000 per component (engine.cycles vs ``nx.simple_cycles(length_bound=6)``);
+   * ``pagerank``: PageRank of every such component (igraph vs networkx);
+   * ``control``: ownership control from the holdings frame: integrated cash-flow rights of
+     every (holder, company) pair, control rights (weakest link summed over simple chains of
+     <= 10 links), ultimate controllers (> 50 %, else largest >= 25 %, resolved up the control
+     chain) with the best chain and ``gov_linked``. networkx: the holdings as a ``DiGraph``;
+     cash flow by a per-holder walk summing ``A + A^2 + ...`` along the adjacency until
+     contributions fall below 1e-12 (the series the linear solve sums exactly); control by
+     ``nx.all_simple_paths(cutoff=10)`` per holder; controllers by the same test and a recursive
+     resolution in Python dicts;
+   * ``debtrank``: DebtRank of ``--sources`` single-firm defaults from the exposure frame
+     (engine.contagion: reachable-closure batches, sparse products; networkx: impact graph built
+     edge by edge, then one run per source in Python over the adjacency, as in the paper).
+
+   networkx steps stop at ``--nx-budget`` seconds; a step cut by the budget reports the share
+   it finished and a linear extrapolation, marked ``extrapolated``.
+
+Wall times are medians of ``--repeats`` runs (CPU times of the same runs are recorded too: the
+machine is shared and noisy); peak RSS is sampled during the end-to-end runs and read from
+``getrusage`` after each phase. Results go to ``bench/results/debt-<date>.json`` and a table is
+printed.
 """
 
 from __future__ import annotations
@@ -30,10 +52,11 @@ import argparse
 import datetime as dt
 import itertools
 import json
-import platform
+import os
 import resource
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,17 +65,20 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import psutil
-import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import machine_info
 from engine.contagion import debtrank_by_node
 from engine.cycles import bounded_cycles, strong_components
+from engine.node_index import encode_nodes
 from engine.ownership import OwnershipGraph
-from engine.runner import run_detectors
+from engine.runner import parse_settings, run_detectors
 from graph_models.memory_store import MemoryStore
 
 DETECTORS = ["guarantee.circle", "ownership.control", "guarantee.contagion"]
+SETTINGS = {"guarantee.contagion": {"flag_every_stress_run": True}}
+STEPS = ("graph", "scc", "cycles", "pagerank", "control", "debtrank")
 
 
 def dense_end(sizes: list[int]) -> int:
@@ -220,13 +246,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+class RssSampler:
+    """Peak resident set size of this process while the block runs (sampled every 50 ms)."""
+
+    def __enter__(self) -> RssSampler:
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss / 2**20
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
 
 
 def exposures_of(data):
@@ -248,101 +286,211 @@ def exposures_of(data):
     return ex, ent["net_assets"], ent["total_assets"].fillna(ent["net_assets"])
 
 
-def kernels_ours(data, sources):
+class Clock:
+    """Wall and CPU seconds of named steps."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def step(self, name: str, fn):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        self.wall[name] = time.perf_counter() - w
+        self.cpu[name] = time.process_time() - c
+        return out
+
+
+def kernels_ours(data, sources, gov_ids):
     g = data["guarantees"]
-    nodes = pd.Index(sorted(set(g["src"]) | set(g["dst"])))
-    s, d = nodes.get_indexer(g["src"]), nodes.get_indexer(g["dst"])
-    out = {}
-    t0 = time.perf_counter()
-    labels = strong_components(len(nodes), s, d)
-    out["scc"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    clock = Clock()
+    nodes, (s, d) = clock.step("graph", lambda: encode_nodes(g["src"], g["dst"]))
+    labels = clock.step("scc", lambda: strong_components(len(nodes), s, d))
     sizes = np.bincount(labels)
     big = sizes[labels[s]] >= 3
     inside = big & (labels[s] == labels[d])
-    cycles, truncated = bounded_cycles(g.loc[inside, ["src", "dst"]], 6, 10_000)
-    out["cycles"] = time.perf_counter() - t0
-    out["cycles_found"], out["components_truncated"] = len(cycles), len(truncated)
-    t0 = time.perf_counter()
-    sub = ig.Graph(
-        n=len(nodes), edges=np.stack([s[inside], d[inside]], axis=1).tolist(), directed=True
-    )
-    order = np.argsort(labels, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    for comp in np.flatnonzero(sizes >= 3):
-        sub.induced_subgraph(order[bounds[comp] : bounds[comp + 1]].tolist()).pagerank()
-    out["pagerank"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+
+    def cycles():
+        pairs = list(dict.fromkeys(zip(s[inside].tolist(), d[inside].tolist(), strict=True)))
+        return bounded_cycles(pairs, 6, 10_000)
+
+    found, truncated = clock.step("cycles", cycles)
+
+    def pagerank():
+        sub = ig.Graph(
+            n=len(nodes), edges=np.stack([s[inside], d[inside]], axis=1).tolist(), directed=True
+        )
+        order = np.argsort(labels, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        for comp in np.flatnonzero(sizes >= 3):
+            sub.induced_subgraph(order[bounds[comp] : bounds[comp + 1]].tolist()).pagerank()
+
+    clock.step("pagerank", pagerank)
     h = data["holdings"].rename(columns={"src": "holder_id", "dst": "company_id"})
-    OwnershipGraph(h).controllers()
-    out["control"] = time.perf_counter() - t0
+    ctrl = clock.step("control", lambda: OwnershipGraph(h).controllers(gov_ids))
     ex, eq, val = exposures_of(data)
-    t0 = time.perf_counter()
-    debtrank_by_node(ex, eq, val, sources)
-    out["debtrank"] = time.perf_counter() - t0
-    return out
+    ranks = clock.step("debtrank", lambda: debtrank_by_node(ex, eq, val, sources))
+    facts = {
+        "cycles_found": len(found),
+        "components_truncated": len(truncated),
+        "controlled_companies": int(ctrl["company_id"].nunique()),
+        "debtrank_sum": float(ranks.sum()),
+    }
+    return clock, facts
 
 
-class Budget(Exception):
-    pass
+def _budgeted(items, work, budget: float) -> tuple[float, float, float]:
+    """Run ``work`` over ``items`` until ``budget`` seconds: (wall, cpu, share of items done)."""
+    w, c = time.perf_counter(), time.process_time()
+    done = 0
+    for item in items:
+        if time.perf_counter() - w > budget:
+            break
+        work(item)
+        done += 1
+    return time.perf_counter() - w, time.process_time() - c, done / max(len(items), 1)
 
 
-def kernels_nx(data, sources, budget: float):
-    """The same steps with networkx only; each step stops at ``budget`` seconds."""
+def _nx_control(h: pd.DataFrame, gov_ids: set[str], budget: float):
+    """Cash flow, control, controllers and chains with networkx and Python only."""
+    share: dict[tuple[str, str], float] = {}
+    vote: dict[tuple[str, str], float] = {}
+    for a, b, p in zip(h["src"], h["dst"], h["share_pct"], strict=True):
+        if a != b and p > 0:
+            share[(a, b)] = share.get((a, b), 0.0) + p
+    total: dict[str, float] = {}
+    for (_, b), p in share.items():
+        total[b] = total.get(b, 0.0) + p
+    H = nx.DiGraph()
+    for (a, b), p in share.items():
+        p = p * 100.0 / total[b] if total[b] > 100.0 else p
+        vote[(a, b)] = p
+        H.add_edge(a, b, w=p / 100.0)
+    holders = [n for n in H if H.out_degree(n)]
+    cash: dict[tuple[str, str], float] = {}
+    control: dict[tuple[str, str], float] = {}
+    best: dict[tuple[str, str], tuple[float, list[str]]] = {}
+
+    def per_holder(src: str) -> None:
+        frontier = {src: 1.0}
+        while frontier:
+            nxt: dict[str, float] = {}
+            for u, x in frontier.items():
+                for v, attr in H[u].items():
+                    y = x * attr["w"]
+                    if y > 1e-12:
+                        nxt[v] = nxt.get(v, 0.0) + y
+            for v, y in nxt.items():
+                if v != src:
+                    cash[(src, v)] = cash.get((src, v), 0.0) + y
+            frontier = nxt
+        for path in nx.all_simple_paths(H, src, list(nx.descendants(H, src)), cutoff=10):
+            weak = min(H[a][b]["w"] for a, b in itertools.pairwise(path))
+            key = (src, path[-1])
+            control[key] = control.get(key, 0.0) + weak
+            if key not in best or weak > best[key][0]:
+                best[key] = (weak, path)
+
+    wall, cpu, share_done = _budgeted(holders, per_holder, budget)
+    if share_done < 1.0:
+        return wall, cpu, share_done
+    w, c = time.perf_counter(), time.process_time()
+    by_company: dict[str, list[tuple[str, float]]] = {}
+    for (a, b), x in control.items():
+        by_company.setdefault(b, []).append((a, min(1.0, x) * 100.0))
+    immediate: dict[str, list[str]] = {}
+    for company, rows in by_company.items():
+        major = [a for a, x in rows if x > 50.0]
+        if major:
+            immediate[company] = sorted(major)
+            continue
+        top = max(x for _, x in rows)
+        if top >= 25.0:
+            immediate[company] = sorted(a for a, x in rows if x >= top - 1e-9)
+    resolved: dict[str, list[str]] = {}
+
+    def resolve(company: str, seen: frozenset[str]) -> list[str]:
+        if company not in resolved:
+            out: list[str] = []
+            for holder in immediate[company]:
+                if holder in immediate and holder not in seen:
+                    out.extend(resolve(holder, seen | {holder}))
+                else:
+                    out.append(holder)
+            resolved[company] = [u for u in dict.fromkeys(out) if u != company] or immediate[
+                company
+            ]
+        return resolved[company]
+
+    rows = []
+    for company in sorted(immediate):
+        for ctrl in resolve(company, frozenset([company])):
+            chain = best.get((ctrl, company), (0.0, [ctrl, company]))[1]
+            links = [vote[(a, b)] for a, b in itertools.pairwise(chain) if (a, b) in vote]
+            rows.append((company, ctrl, cash.get((ctrl, company)), chain, links, ctrl in gov_ids))
+    return wall + time.perf_counter() - w, cpu + time.process_time() - c, 1.0
+
+
+def kernels_nx(data, sources, gov_ids, budget: float):
+    """The same steps with networkx and Python only; each step stops at ``budget`` seconds."""
     g = data["guarantees"]
-    G = nx.DiGraph()
-    G.add_edges_from(zip(g["src"], g["dst"], strict=True))
-    out = {}
-    t0 = time.perf_counter()
-    comps = [c for c in nx.strongly_connected_components(G)]
-    out["scc"] = (time.perf_counter() - t0, 1.0)
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    share: dict[str, float] = {}
+
+    def timed(name, fn):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        wall[name], cpu[name], share[name] = time.perf_counter() - w, time.process_time() - c, 1.0
+        return out
+
+    def build():
+        G = nx.DiGraph()
+        G.add_edges_from(zip(g["src"], g["dst"], strict=True))
+        return G
+
+    G = timed("graph", build)
+    comps = timed("scc", lambda: list(nx.strongly_connected_components(G)))
     big = [c for c in comps if len(c) >= 3]
     weight = sum(len(c) for c in big) or 1
 
-    def run_over(items, work, size):
-        t0 = time.perf_counter()
+    def by_size(work):
+        w, c = time.perf_counter(), time.process_time()
         done = 0
-        for item in items:
-            if time.perf_counter() - t0 > budget:
+        for comp in big:
+            if time.perf_counter() - w > budget:
                 break
-            work(item)
-            done += size(item)
-        return time.perf_counter() - t0, done
+            work(comp)
+            done += len(comp)
+        return time.perf_counter() - w, time.process_time() - c, done / weight
 
-    el, done = run_over(
-        big,
-        lambda c: list(itertools.islice(nx.simple_cycles(G.subgraph(c), length_bound=6), 10_000)),
-        len,
+    wall["cycles"], cpu["cycles"], share["cycles"] = by_size(
+        lambda c: list(itertools.islice(nx.simple_cycles(G.subgraph(c), length_bound=6), 10_000))
     )
-    out["cycles"] = (el, done / weight)
-    el, done = run_over(big, lambda c: nx.pagerank(G.subgraph(c)), len)
-    out["pagerank"] = (el, done / weight)
-    h = data["holdings"]
-    H = nx.DiGraph()
-    for a, b, p in zip(h["src"], h["dst"], h["share_pct"], strict=True):
-        H.add_edge(a, b, w=p / 100)
-    holders = [n for n in H if H.out_degree(n)]
+    wall["pagerank"], cpu["pagerank"], share["pagerank"] = by_size(
+        lambda c: nx.pagerank(G.subgraph(c))
+    )
+    wall["control"], cpu["control"], share["control"] = _nx_control(
+        data["holdings"], gov_ids, budget
+    )
 
-    def control_from(src):
-        acc = {}
-        for path in nx.all_simple_paths(H, src, [t for t in nx.descendants(H, src)], cutoff=10):
-            weak = min(H[a][b]["w"] for a, b in itertools.pairwise(path))
-            acc[path[-1]] = acc.get(path[-1], 0.0) + weak
-        return acc
-
-    el, done = run_over(holders, control_from, lambda _: 1)
-    out["control"] = (el, done / max(len(holders), 1))
     ex, eq, val = exposures_of(data)
+    w0, c0 = time.perf_counter(), time.process_time()
+    equity = eq.to_dict()
     D = nx.DiGraph()
-    for c, dd, a in zip(ex["creditor"], ex["debtor"], ex["amount"], strict=True):
-        e = eq.get(c, 0.0)
-        w = min(1.0, a / e) if e and e > 0 else 1.0
-        if D.has_edge(dd, c):
-            D[dd][c]["w"] = min(1.0, D[dd][c]["w"] + w)
+    for creditor, debtor, amount in zip(ex["creditor"], ex["debtor"], ex["amount"], strict=True):
+        if creditor == debtor or not amount > 0:
+            continue
+        if D.has_edge(debtor, creditor):
+            D[debtor][creditor]["a"] += amount
         else:
-            D.add_edge(dd, c, w=w)
-    v = val.reindex(list(D.nodes)).fillna(0.0)
-    v = (v / v.sum()).to_dict()
+            D.add_edge(debtor, creditor, a=amount)
+    for _, j, attr in D.edges(data=True):
+        e = equity.get(j, float("nan"))
+        attr["w"] = min(1.0, attr["a"] / e) if e > 0 else 1.0
+    values = val.clip(lower=0.0)
+    v = (values / values.sum()).to_dict()
+    build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
 
     def debtrank_nx(src):
         h = {src: 1.0}
@@ -353,38 +501,70 @@ def kernels_nx(data, sources, budget: float):
                 for j, attr in D[i].items():
                     delta[j] = delta.get(j, 0.0) + attr["w"] * h[i]
             inactive |= distressed
-            new = set()
+            fresh = set()
             for j, x in delta.items():
                 h[j] = min(1.0, h.get(j, 0.0) + x)
                 if j not in inactive and j not in distressed:
-                    new.add(j)
-            distressed = new
+                    fresh.add(j)
+            distressed = fresh
         return sum(h[j] * v.get(j, 0.0) for j in h) - v.get(src, 0.0)
 
-    el, done = run_over([s for s in sources if s in D], debtrank_nx, lambda _: 1)
-    out["debtrank"] = (el, done / max(len([s for s in sources if s in D]), 1))
-    return out
+    runs = [s for s in sources if s in D]
+    w, c, done = _budgeted(runs, debtrank_nx, budget)
+    wall["debtrank"], cpu["debtrank"], share["debtrank"] = build_wall + w, build_cpu + c, done
+    return wall, cpu, share
 
 
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def compare(data, label: str, args, gov_ids) -> dict:
+    rng = np.random.default_rng(args.seed)
+    firms = data["enterprises"]["id"][data["enterprises"]["kind"] != "bank"].to_numpy()
+    sources = rng.choice(firms, min(args.sources, len(firms)), replace=False).tolist()
+    runs = [kernels_ours(data, sources, gov_ids) for _ in range(args.repeats)]
+    ours_wall = {k: statistics.median(r[0].wall[k] for r in runs) for k in STEPS}
+    ours_cpu = {k: statistics.median(r[0].cpu[k] for r in runs) for k in STEPS}
+    facts = runs[-1][1]
+    rss_ours = peak_rss_mb()
+    nx_wall, nx_cpu, nx_share = kernels_nx(data, sources, gov_ids, args.nx_budget)
+    rows = []
+    for step in STEPS:
+        share = nx_share[step]
+        est_wall = nx_wall[step] / share if share > 0 else float("inf")
+        est_cpu = nx_cpu[step] / share if share > 0 else float("inf")
+        rows.append(
+            {
+                "step": step,
+                "ours_s": ours_wall[step],
+                "ours_cpu_s": ours_cpu[step],
+                "networkx_s": est_wall,
+                "networkx_cpu_s": est_cpu,
+                "networkx_measured_s": nx_wall[step],
+                "networkx_share_done": share,
+                "extrapolated": share < 1.0,
+                "ratio": est_wall / ours_wall[step] if ours_wall[step] > 0 else None,
+                "ratio_cpu": est_cpu / ours_cpu[step] if ours_cpu[step] > 0 else None,
+            }
+        )
+    total_ours = sum(r["ours_s"] for r in rows)
+    total_nx = sum(r["networkx_s"] for r in rows)
+    total_ours_cpu = sum(r["ours_cpu_s"] for r in rows)
+    total_nx_cpu = sum(r["networkx_cpu_s"] for r in rows)
     return {
-        "cpu": cpu,
-        "cores": psutil.cpu_count(logical=True),
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-        "igraph": ig.__version__,
-        "networkx": nx.__version__,
+        "graph": label,
+        "firms": int((data["enterprises"]["kind"] != "bank").sum()),
+        "guarantees": len(data["guarantees"]),
+        "holdings": len(data["holdings"]),
+        "exposures": len(data["guarantees"]) + len(data["loans"]),
+        "debtrank_sources": len(sources),
+        "steps": rows,
+        "ours_total_s": total_ours,
+        "networkx_total_s": total_nx,
+        "ratio": total_nx / total_ours,
+        "ours_total_cpu_s": total_ours_cpu,
+        "networkx_total_cpu_s": total_nx_cpu,
+        "ratio_cpu": total_nx_cpu / total_ours_cpu,
+        **facts,
+        "peak_rss_mb_after_ours": rss_ours,
+        "peak_rss_mb_after_networkx": peak_rss_mb(),
     }
 
 
@@ -394,9 +574,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guarantees", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
-        "--nx-firms", type=int, default=20_000, help="firms in the networkx comparison graph"
+        "--kernels",
+        default="20000",
+        help="comma-separated kernel-comparison graphs: a firm count (subgraph) or 'full'",
     )
-    ap.add_argument("--nx-full", action="store_true", help="run networkx on the full graph")
     ap.add_argument("--nx-budget", type=float, default=120.0, help="seconds per networkx step")
     ap.add_argument(
         "--sources", type=int, default=500, help="DebtRank sources in the kernel comparison"
@@ -405,98 +586,88 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args(argv)
 
+    report: dict = {
+        "date": dt.date.today().isoformat(),
+        "load_average_at_start": os.getloadavg(),
+        "machine": machine_info(("numpy", "scipy", "pandas", "pyarrow", "igraph", "networkx")),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     t0 = time.perf_counter()
     data = synth(args.firms, args.guarantees, args.seed)
-    gen_s = time.perf_counter() - t0
+    report["generate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     store = store_of(data)
     store.counts()
-    load_s = time.perf_counter() - t0
-    as_of = dt.date(2024, 6, 30)
-    e2e_s, result = timed(lambda: run_detectors(store, only=DETECTORS, as_of=as_of), args.repeats)
-    per_detector = result.timings
-    flags = {d: sum(f.detector == d for f in result.flags) for d in DETECTORS}
-    rss_full = peak_rss_mb()
-
-    cmp_data = data if args.nx_full else subset(data, args.nx_firms)
-    rng = np.random.default_rng(args.seed)
-    firms = cmp_data["enterprises"]["id"][cmp_data["enterprises"]["kind"] != "bank"].to_numpy()
-    sources = rng.choice(firms, min(args.sources, len(firms)), replace=False).tolist()
-    _, ours = timed(lambda: kernels_ours(cmp_data, sources), args.repeats)
-    theirs = kernels_nx(cmp_data, sources, args.nx_budget)
-    rows = []
-    for step in ("scc", "cycles", "pagerank", "control", "debtrank"):
-        el, share = theirs[step]
-        est = el / share if share > 0 else float("inf")
-        rows.append(
-            {
-                "step": step,
-                "ours_s": ours[step],
-                "networkx_s": est,
-                "networkx_measured_s": el,
-                "networkx_share_done": share,
-                "extrapolated": share < 1.0,
-                "ratio": est / ours[step] if ours[step] > 0 else None,
-            }
-        )
-    total_ours = sum(r["ours_s"] for r in rows)
-    total_nx = sum(r["networkx_s"] for r in rows)
-    report = {
-        "date": dt.date.today().isoformat(),
-        "machine": machine(),
-        "args": {k: str(v) for k, v in vars(args).items()},
-        "graph": {
-            "firms": args.firms,
-            "guarantees": len(data["guarantees"]),
-            "holdings": len(data["holdings"]),
-            "loans": len(data["loans"]),
-        },
-        "generate_s": gen_s,
-        "store_s": load_s,
-        "end_to_end": {
-            "detectors": DETECTORS,
-            "median_s": e2e_s,
-            "per_detector_s": per_detector,
-            "flags": flags,
-            "peak_rss_mb": rss_full,
-        },
-        "kernels": {
-            "graph_firms": len(cmp_data["enterprises"]),
-            "graph_guarantees": len(cmp_data["guarantees"]),
-            "steps": rows,
-            "ours_total_s": total_ours,
-            "networkx_total_s": total_nx,
-            "ratio": total_nx / total_ours,
-            "cycles_found": ours["cycles_found"],
-            "components_truncated": ours["components_truncated"],
-        },
-        "peak_rss_mb": peak_rss_mb(),
+    report["store_s"] = time.perf_counter() - t0
+    report["graph"] = {
+        "firms": args.firms,
+        "guarantees": len(data["guarantees"]),
+        "holdings": len(data["holdings"]),
+        "loans": len(data["loans"]),
     }
+    gov_ids = set(data["govs"]["id"])
+    settings = parse_settings(SETTINGS)
+    as_of = dt.date(2024, 6, 30)
+    walls, cpus, peaks, result = [], [], [], None
+    for _ in range(args.repeats):
+        with RssSampler() as rss:
+            w, c = time.perf_counter(), time.process_time()
+            result = run_detectors(store, settings=settings, only=DETECTORS, as_of=as_of)
+            walls.append(time.perf_counter() - w)
+            cpus.append(time.process_time() - c)
+        peaks.append(rss.peak)
+    assert result is not None
+    flags = {d: sum(f.detector == d for f in result.flags) for d in DETECTORS}
+    report["end_to_end"] = {
+        "detectors": DETECTORS,
+        "settings": SETTINGS,
+        "median_s": statistics.median(walls),
+        "runs_s": walls,
+        "median_cpu_s": statistics.median(cpus),
+        "per_detector_s": result.timings,
+        "flags": flags,
+        "peak_rss_mb": max(peaks),
+    }
+    del result
+    e2e = report["end_to_end"]
+    print(
+        f"end to end ({', '.join(DETECTORS)}): {e2e['median_s']:.1f} s median of {args.repeats} "
+        f"(cpu {e2e['median_cpu_s']:.1f} s), peak RSS {e2e['peak_rss_mb']:,.0f} MB",
+        flush=True,
+    )
+    for d, s in e2e["per_detector_s"].items():
+        print(f"  {d:24s} {s:8.2f} s  {flags[d]:>7,} flags", flush=True)
+    report["kernels"] = []
+    for label in args.kernels.split(","):
+        part = data if label == "full" else subset(data, int(label))
+        report["kernels"].append(compare(part, label, args, gov_ids))
+        k = report["kernels"][-1]
+        print(
+            f"kernels on {label} ({k['firms']:,} firms / {k['guarantees']:,} guarantees / "
+            f"{k['holdings']:,} holdings / {k['debtrank_sources']} DebtRank sources):",
+            flush=True,
+        )
+        print(f"  {'step':10s} {'ours s':>9s} {'networkx s':>12s} {'ratio':>8s} {'cpu ratio':>10s}")
+        for r in k["steps"]:
+            mark = " (extrapolated)" if r["extrapolated"] else ""
+            print(
+                f"  {r['step']:10s} {r['ours_s']:9.3f} {r['networkx_s']:12.2f} "
+                f"{r['ratio']:7.1f}x {r['ratio_cpu']:9.1f}x{mark}",
+                flush=True,
+            )
+        print(
+            f"  {'total':10s} {k['ours_total_s']:9.3f} {k['networkx_total_s']:12.2f} "
+            f"{k['ratio']:7.1f}x {k['ratio_cpu']:9.1f}x",
+            flush=True,
+        )
+    report["peak_rss_mb"] = peak_rss_mb()
+    m = report["machine"]
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB, load {report['load_average_at_start']}"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"debt-{report['date']}.json"
     path.write_text(json.dumps(report, indent=2, default=str))
-    m = report["machine"]
-    print(
-        f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GiB; python {m['python']}, igraph {m['igraph']}, networkx {m['networkx']}, scipy {m['scipy']}"
-    )
-    print(
-        f"graph: {args.firms:,} firms, {len(data['guarantees']):,} guarantees, {len(data['holdings']):,} holdings, {len(data['loans']):,} loans"
-    )
-    print(
-        f"end to end ({', '.join(DETECTORS)}): {e2e_s:.1f} s median of {args.repeats}, peak RSS {rss_full:,.0f} MB"
-    )
-    for d, s in per_detector.items():
-        print(f"  {d:24s} {s:8.2f} s  {flags[d]:>7,} flags")
-    print(
-        f"kernels on {len(cmp_data['enterprises']):,} firms / {len(cmp_data['guarantees']):,} guarantees:"
-    )
-    print(f"  {'step':10s} {'ours s':>9s} {'networkx s':>12s} {'ratio':>8s}")
-    for r in rows:
-        mark = " (extrapolated)" if r["extrapolated"] else ""
-        print(
-            f"  {r['step']:10s} {r['ours_s']:9.2f} {r['networkx_s']:12.2f} {r['ratio']:8.1f}x{mark}"
-        )
-    print(f"  {'total':10s} {total_ours:9.2f} {total_nx:12.2f} {total_nx / total_ours:8.1f}x")
     print(f"written: {path}")
     return 0
 
