@@ -18,9 +18,10 @@ Usage::
     .venv/bin/python bench/bench_api.py [--households 100000] [--stores memory,neo4j]
         [--requests 1000] [--concurrency 50] [--work /tmp/riskgraph-bench-api]
 
-For ``neo4j`` the server comes from ``NEO4J_URI``/``NEO4J_PASSWORD`` or the bundled one
-(``scripts/neo4j.sh``); its database is cleared and reloaded (use a separate instance, e.g.
-``RISKGRAPH_NEO4J_HOME=/tmp/n RISKGRAPH_NEO4J_BOLT_PORT=7698 bash scripts/neo4j.sh start``).
+For ``neo4j`` (the default only when ``NEO4J_URI`` is set) the server comes from
+``NEO4J_URI``/``NEO4J_PASSWORD`` or the bundled one; its database is cleared and reloaded, so use
+a separate instance, e.g. ``RISKGRAPH_NEO4J_HOME=/tmp/n RISKGRAPH_NEO4J_BOLT_PORT=7711
+RISKGRAPH_NEO4J_HTTP_PORT=7511 bash scripts/neo4j.sh start``.
 """
 
 from __future__ import annotations
@@ -278,7 +279,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--households", type=int, default=100_000)
-    ap.add_argument("--stores", default="memory,neo4j")
+    ap.add_argument(
+        "--stores",
+        default="memory,neo4j" if os.environ.get("NEO4J_URI") else "memory",
+        help="Default memory,neo4j when NEO4J_URI names a server to clear and reload, else memory.",
+    )
     ap.add_argument("--requests", type=int, default=1000, help="Per scenario.")
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--seed", type=int, default=7)
