@@ -304,6 +304,14 @@ def neo4j_setup(batch_size: int, writers: int) -> tuple[Callable[..., Any], dict
     return make, info
 
 
+def cpu_probe() -> float:
+    """Seconds for a fixed pure-Python loop (about 0.5 s on an idle 2020s server core): a larger
+    number means other processes were taking the CPU while we measured."""
+    t0 = time.perf_counter()
+    sum(range(30_000_000))
+    return round(time.perf_counter() - t0, 2)
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -315,7 +323,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
+        "--neo4j-repeats", type=int, default=None, help="Full Neo4j ingests (default --repeats)"
+    )
+    ap.add_argument(
         "--batch-size", type=int, default=None, help="Neo4jStore batch size (default: the store's)"
+    )
+    ap.add_argument(
+        "--writers", type=int, default=None, help="Neo4jStore writers (default: the store's)"
     )
     ap.add_argument(
         "--naive-sample", type=int, default=20_000, help="Rows for the per-row Neo4j baseline."
@@ -333,7 +347,7 @@ def main() -> None:
     batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     writers = args.writers or DEFAULT_WRITERS
     args.cache.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()
+    load_before, probe_before = os.getloadavg(), cpu_probe()
     ops, data_info = workload(args.households, args.seed, args.cache)
     counts = row_counts(ops)
     print(
@@ -348,6 +362,7 @@ def main() -> None:
         "seed": args.seed,
         "workload": {**counts, "store_calls": len(ops), **data_info},
         "repeats": args.repeats,
+        "neo4j_repeats": args.neo4j_repeats or args.repeats,
     }
     stores = set(args.stores.split(","))
     neo = neo4j_setup(batch_size, writers) if "neo4j" in stores else None
@@ -387,7 +402,7 @@ def main() -> None:
         rss.peak = dict.fromkeys(rss.procs, 0.0)
         with rss.watch():
             ours = []
-            for i in range(args.repeats):
+            for i in range(args.neo4j_repeats or args.repeats):
                 ours.append(timed(lambda: neo4j_run(make, ops)))
                 print(f"neo4j run {i + 1}: {ours[-1]['seconds']:.1f} s", flush=True)
         m = summarise(ours, counts)
@@ -402,9 +417,11 @@ def main() -> None:
         **machine_info(("pandas", "numpy", "pyarrow", "neo4j", "neo4j-rust-ext")),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_probe_seconds_before_after": [probe_before, cpu_probe()],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"ingest-{result['date']}.json"
+    size = "" if args.households == 100_000 else f"{args.households}-"
+    out = args.out / f"ingest-{size}{result['date']}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
     print_table(result)
     print(f"-> {out}")
@@ -427,7 +444,8 @@ def print_table(result: dict[str, Any]) -> None:
                   f"{x.get('relationships_per_s', 0):>12,}{speed:>9}")  # fmt: skip
     m = result["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB; load average "
-          f"{m['load_average_before']} -> {m['load_average_after']}")  # fmt: skip
+          f"{m['load_average_before']} -> {m['load_average_after']}; CPU probe "
+          f"{m['cpu_probe_seconds_before_after']} s (~0.5 s when idle)")  # fmt: skip
     if "neo4j" in result:
         s = result["neo4j"]["server"]
         print(f"neo4j {s['version']} {s['edition']}, driver {s['driver']} (rust ext {s['rust_ext']}), "

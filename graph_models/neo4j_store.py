@@ -12,8 +12,9 @@ a ``MERGE`` on a uniqueness-constrained ``id``, so re-running a batch, or a whol
 crash, converges to the same graph. Labels and relationship types are interpolated into Cypher
 only after checking membership in the validated schema; every value travels as a parameter.
 
-* Nodes: ``MERGE (n:Label {id: row.id}) SET n += row.props``. ``row.props`` holds the row's
-  non-null values only, so nulls never erase; ``create_only`` uses ``ON CREATE SET``.
+* Nodes: ``MERGE (n:Label {id: id}) SET n += props``. ``props`` holds the row's non-null values
+  only, so nulls never erase; ``create_only`` uses ``ON CREATE SET``. Rows travel as lists
+  (``[id, props]``, ``[id, src, dst, props]``), which are cheaper to build than maps.
 * Relationships, grouped by (``src_label``, ``dst_label``): endpoint nodes are merged (created
   bare, ``create_only``-style, if a caller sends a relationship before its endpoints), then the
   relationship is merged by its ``id``. A relationship whose ``id`` already exists between other
@@ -106,13 +107,13 @@ def _py_values(s: pd.Series) -> list[Any]:
         return out
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return s.to_numpy().tolist()
-    if isinstance(dtype, np.dtype) and dtype.kind == "O":
-        out = s.tolist()
-        if set(map(type, out)) <= _PLAIN:
-            return out
-        return [_py_value(v) for v in out]
-    # extension and datetime dtypes (Int64, boolean, str, Float64, datetime64, ...)
-    return [_py_value(v) for v in s.astype(object).tolist()]
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        return [_py_value(v) for v in s.astype(object).tolist()]
+    # object, and extension dtypes (str, Int64, boolean, Float64, ...) with None for missing
+    out = s.to_numpy(dtype=object, na_value=None).tolist()
+    if set(map(type, out)) <= _PLAIN:
+        return out
+    return [_py_value(v) for v in out]
 
 
 def _collapse(frame: pd.DataFrame, create_only: bool) -> pd.DataFrame:
@@ -124,8 +125,8 @@ def _collapse(frame: pd.DataFrame, create_only: bool) -> pd.DataFrame:
     return frame.groupby("id", sort=False, as_index=False, dropna=False).last()
 
 
-def _payload(frame: pd.DataFrame, keys: Sequence[str]) -> list[dict[str, Any]]:
-    """``[{key: value, ..., "props": {non-null properties}}]`` for an UNWIND parameter."""
+def _payload(frame: pd.DataFrame, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``[(key values..., {non-null properties})]`` for an UNWIND parameter."""
     names = [c for c in frame.columns if c not in keys]
     has_missing = frame[names].isna().any().to_dict() if names else {}
     dense = [c for c in names if not has_missing[c]]
@@ -141,9 +142,7 @@ def _payload(frame: pd.DataFrame, keys: Sequence[str]) -> list[dict[str, Any]]:
             for row, v in zip(props, _py_values(frame[c]), strict=True):
                 if v is not None:
                     row[c] = v
-    fields = [*keys, "props"]
-    key_values = [_py_values(frame[k]) for k in keys]
-    return [dict(zip(fields, t, strict=True)) for t in zip(*key_values, props, strict=True)]
+    return list(zip(*(_py_values(frame[k]) for k in keys), props, strict=True))
 
 
 def _slices(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -318,11 +317,11 @@ class Neo4jStore(GraphStore):
         return self._driver.session(database=self.database)
 
     @staticmethod
-    def _run_batch(tx: Any, statement: str, rows: list[dict[str, Any]]) -> None:
+    def _run_batch(tx: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
         """The unit of work: one batch, one transaction (idempotent, so retries are safe)."""
         tx.run(statement, rows=rows).consume()
 
-    def _write(self, statement: str, rows: list[dict[str, Any]]) -> None:
+    def _write(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         with self._session() as session:
             session.execute_write(self._run_batch, statement, rows)
 
@@ -360,9 +359,10 @@ class Neo4jStore(GraphStore):
     def _node_statement(self, label: str, create_only: bool) -> str:
         key = ("node", label, str(create_only))
         if key not in self._statements:
-            set_clause = "ON CREATE SET n += row.props" if create_only else "SET n += row.props"
+            set_clause = "ON CREATE SET n += props" if create_only else "SET n += props"
             self._statements[key] = (
-                f"UNWIND $rows AS row MERGE (n:{label} {{id: row.id}}) {set_clause}"
+                "UNWIND $rows AS row WITH row[0] AS id, row[1] AS props "
+                f"MERGE (n:{label} {{id: id}}) {set_clause}"
             )
         return self._statements[key]
 
@@ -377,20 +377,20 @@ class Neo4jStore(GraphStore):
         key = ("rel", rtype, src_label, dst_label, str(move))
         if key not in self._statements:
             ends = (
-                f"UNWIND $rows AS row MERGE (a:{src_label} {{id: row.src}}) "
-                f"MERGE (b:{dst_label} {{id: row.dst}}) "
+                "UNWIND $rows AS row WITH row[0] AS id, row[1] AS src, row[2] AS dst, row[3] AS props "
+                f"MERGE (a:{src_label} {{id: src}}) MERGE (b:{dst_label} {{id: dst}}) "
             )
             if move:
                 self._statements[key] = (
-                    ends + "WITH a, b, row "
-                    f"OPTIONAL MATCH (x)-[old:{rtype} {{id: row.id}}]->(y) WHERE x <> a OR y <> b "
-                    "WITH a, b, row, old, properties(old) AS moved DELETE old "
-                    f"WITH a, b, row, moved MERGE (a)-[r:{rtype} {{id: row.id}}]->(b) "
-                    "SET r += coalesce(moved, {}) SET r += row.props"
+                    ends + "WITH a, b, id, props "
+                    f"OPTIONAL MATCH (x)-[old:{rtype} {{id: id}}]->(y) WHERE x <> a OR y <> b "
+                    "WITH a, b, id, props, old, properties(old) AS moved DELETE old "
+                    f"WITH a, b, id, props, moved MERGE (a)-[r:{rtype} {{id: id}}]->(b) "
+                    "SET r += coalesce(moved, {}) SET r += props"
                 )
             else:
                 self._statements[key] = (
-                    ends + f"MERGE (a)-[r:{rtype} {{id: row.id}}]->(b) SET r += row.props"
+                    ends + f"MERGE (a)-[r:{rtype} {{id: id}}]->(b) SET r += props"
                 )
         return self._statements[key]
 
@@ -439,7 +439,7 @@ class Neo4jStore(GraphStore):
         return len(rows)
 
     def _write_relationships(
-        self, rtype: str, src_label: str, dst_label: str, batch: list[dict[str, Any]]
+        self, rtype: str, src_label: str, dst_label: str, batch: list[tuple[Any, ...]]
     ) -> None:
         from neo4j.exceptions import ConstraintError
 
