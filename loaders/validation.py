@@ -116,7 +116,9 @@ def _typed(values: pd.Series, type_name: str) -> pd.Series:
     if type_name == "int":
         return values.astype("Int64")
     if type_name == "bool":
-        return values.astype("boolean")
+        # Python True/False/None, as the Neo4j store returns them: a nullable "boolean" column
+        # would make `if value:` raise on missing cells in detectors
+        return values.astype(object)
     return values
 
 
