@@ -136,3 +136,45 @@ def test_insolvent_guarantor_crosses_both_net_asset_lines():
         "debtor_over_leverage": False,
     }
     assert flag.severity == "high"
+
+
+def test_chain_reaction_is_flagged_however_large_the_network():
+    # hub's default wipes out three guarantors (15 guaranteed on 10 of equity each); a firm with
+    # no exposures but 1e9 of assets makes the network so large that R stays far below 1 %
+    firms = [("hub", "private", 100.0, 1000.0), ("big", "private", 5e8, 1e9)]
+    firms += [(f"g{i}", "private", 10.0, 20.0) for i in range(3)]
+    # near miss: two guarantors pushed over, the third loses 40 % of its equity
+    firms += [("hub2", "private", 100.0, 1000.0)] + [
+        (f"n{i}", "private", 10.0, 20.0) for i in range(3)
+    ]
+    firms += [("d", "private", 10.0, 50.0), ("bank", "bank", 1e6, 1e7)]
+    guarantees = [(f"G{i}", f"g{i}", "hub", 15.0) for i in range(3)]
+    guarantees += [
+        ("N0", "n0", "hub2", 15.0),
+        ("N1", "n1", "hub2", 15.0),
+        ("N2", "n2", "hub2", 4.0),
+    ]
+    loans = [("L1", "d", "bank", 40.0, "default")]
+    store = firms_store(firms, guarantees, loans)
+    as_of = pd.Timestamp("2024-06-30").date()
+    flags = {
+        f.subject_id: f
+        for f in run_detectors(store, only=["guarantee.contagion"], as_of=as_of).flags
+    }
+    assert set(flags) == {uscc("e", "hub")}
+    flag = flags[uscc("e", "hub")]
+    assert flag.score < 0.01 and flag.severity == "medium"
+    assert flag.evidence["firms_pushed_over"] == 3
+    assert {uscc("e", f"g{i}") for i in range(3)} <= set(flag.entities)
+    # the defaulted borrower's stress run (its bank loses 4e-5 of its equity) is flagged only on request
+    every = parse_settings({"guarantee.contagion": {"flag_every_stress_run": True}})
+    flags = {
+        f.subject_id: f
+        for f in run_detectors(
+            store, settings=every, only=["guarantee.contagion"], as_of=as_of
+        ).flags
+    }
+    assert flags[uscc("e", "d")].severity == "low" and "stress" in flags[uscc("e", "d")].evidence
+    assert uscc("e", "hub2") not in flags
+    off = parse_settings({"guarantee.contagion": {"cascade_firms": 0}})
+    assert run_detectors(store, settings=off, only=["guarantee.contagion"], as_of=as_of).flags == []

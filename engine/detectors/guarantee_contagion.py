@@ -17,10 +17,19 @@ Two kinds of runs, one flag per firm:
   ``default_shock`` / ``overdue_shock``), with the expected equity loss (``h_j(T) * E_j``) per
   bank and per region in the evidence.
 
-A firm is flagged when its DebtRank reaches ``debtrank_line``: DETECTORS.md asks for the firms
-whose distress would spread furthest, and an overdue loan whose default reaches little beyond its
-own lender is not one (``flag_every_stress_run`` flags every stress run anyway, severity low).
-Severity: high at ``high_line`` and above, medium at ``debtrank_line``, low below.
+A firm is flagged when its distress would spread far (DETECTORS.md: "firms whose distress would
+spread furthest"), read two ways from the same run:
+
+* network-wide: its DebtRank reaches ``debtrank_line``. ``R`` is a share of the value of the
+  whole network, so in a province-wide network of 100,000 firms even a chain reaction that
+  wipes out a dozen firms can stay well under 1 %;
+* a chain reaction (担保链): it pushes at least ``cascade_firms`` other institutions to a
+  distress of ``cascade_distress`` or more (each loses at least half of its equity by default),
+  whatever the size of the rest of the network.
+
+An overdue loan whose default reaches little beyond its own lender is neither
+(``flag_every_stress_run`` flags every stress run anyway, severity low). Severity: high at
+``high_line`` and above, medium for a flag at the line or a chain reaction, low otherwise.
 """
 
 from __future__ import annotations
@@ -54,6 +63,21 @@ class ContagionSettings:
         metadata={"doc": "Flag a firm whose DebtRank R (share of network value) reaches this."},
     )
     high_line: float = field(default=0.05, metadata={"doc": "Severity high from this DebtRank."})
+    cascade_firms: int = field(
+        default=3,
+        metadata={
+            "doc": "Also flag a firm whose default pushes at least this many other institutions "
+            "to cascade_distress or more (a chain reaction along guarantees, which the "
+            "network-wide debtrank_line misses in a large network). 0 turns this off."
+        },
+    )
+    cascade_distress: float = field(
+        default=0.5,
+        metadata={
+            "doc": "Distress h (share of its equity lost) at which an institution counts as "
+            "pushed over for cascade_firms."
+        },
+    )
     max_ranked_firms: int = field(
         default=2000,
         metadata={"doc": "Exact DebtRank for this many firms with the largest first-round impact."},
@@ -240,12 +264,18 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
         for c, firm in enumerate(batch.sources):
             r = float(r_values[c])
             in_stress = firm in stress
-            if r < settings.debtrank_line and not (in_stress and settings.flag_every_stress_run):
-                continue
             src = int(src_of[c])
             reached, h = batch.distress(c)
             others = reached != src
             hit_idx, h_hit = reached[others], h[others]
+            pushed_over = int((h_hit >= settings.cascade_distress).sum())
+            cascade = settings.cascade_firms > 0 and pushed_over >= settings.cascade_firms
+            if not (
+                r >= settings.debtrank_line
+                or cascade
+                or (in_stress and settings.flag_every_stress_run)
+            ):
+                continue
             loss_hit = h_hit * eq[hit_idx]
             top = np.argsort(-h_hit, kind="stable")[:k]
             hits = [
@@ -262,6 +292,8 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
                 "initial_distress": float(batch.shocks[c]),
                 "first_round_impact": float(first_round[src]),
                 "firms_hit": len(hit_idx),
+                "firms_pushed_over": pushed_over,
+                "cascade_distress": settings.cascade_distress,
                 "hits": hits,
                 "network": {
                     "nodes": len(nodes),
@@ -303,7 +335,7 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
                 "high"
                 if r >= settings.high_line
                 else "medium"
-                if r >= settings.debtrank_line
+                if r >= settings.debtrank_line or cascade
                 else "low"
             )
             name = directory.name(firm)
@@ -338,8 +370,10 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
                 evidence=evidence,
                 explanation={
                     "zh": f"若{name}陷入困境（初始冲击{pct(batch.shocks[c])}），按DebtRank测算将通过担保和信贷关系"
-                    f"损失网络经济价值的{pct(r)}，波及{len(hit_idx)}家机构{top_zh}。{stress_zh}",
+                    f"损失网络经济价值的{pct(r)}，波及{len(hit_idx)}家机构，其中{pushed_over}家损失"
+                    f"{pct(settings.cascade_distress)}以上权益{top_zh}。{stress_zh}",
                     "en": f"If {name} failed (initial distress {pct(batch.shocks[c])}), DebtRank says the guarantee and "
-                    f"credit network would lose {pct(r)} of its economic value, reaching {len(hit_idx)} institutions{top_en}.{stress_en}",
+                    f"credit network would lose {pct(r)} of its economic value, reaching {len(hit_idx)} institutions, "
+                    f"{pushed_over} of which lose {pct(settings.cascade_distress)} or more of their equity{top_en}.{stress_en}",
                 },
             )
