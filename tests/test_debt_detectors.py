@@ -3,10 +3,11 @@ through the real loaders, plus the settings that must change the outcome."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from engine.runner import parse_settings, run_detectors
-from fixtures.debt import check_case, load_case, scan_case, subject_of, write_dataset
+from fixtures.debt import check_case, load_case, scan_case, subject_of, uscc, write_dataset
 from graph_models.memory_store import MemoryStore
 from loaders.load import load_dataset
 
@@ -92,3 +93,61 @@ def test_flag_ids_are_stable_across_runs(county):
     first = {f.flag_id for f in scan(county, None).flags if f.family == "debt"}
     again = {f.flag_id for f in scan(county, None).flags if f.family == "debt"}
     assert first == again and first
+
+
+def test_lapsed_government_guarantee_is_a_violation_but_not_regional_debt():
+    store = MemoryStore()
+    store.upsert_nodes(
+        "Region",
+        pd.DataFrame(
+            [
+                {
+                    "id": "410822",
+                    "name": "博爱县",
+                    "level": "county",
+                    "general_budget_revenue": 50.0,
+                    "transfer_revenue": 30.0,
+                    "fund_budget_revenue": 20.0,
+                    "statutory_debt_balance": 100.0,
+                    "_table": "regions",
+                    "_line": 2,
+                }
+            ]
+        ),
+    )
+    store.upsert_nodes(
+        "GovUnit",
+        pd.DataFrame(
+            [{"id": uscc("g", "fin"), "name": "博爱县财政局", "region_code": "410822",
+              "unit_type": "finance_bureau", "_table": "gov_units", "_line": 2}]
+        ),
+    )  # fmt: skip
+    store.upsert_nodes(
+        "Enterprise",
+        pd.DataFrame(
+            [{"id": uscc("e", "lgfv"), "name": "博爱县城投", "region_code": "410822",
+              "kind": "lgfv", "_table": "enterprises", "_line": 2}]
+        ),
+    )  # fmt: skip
+    rows = [("GL", "2018-01-01", "2022-12-31", 40.0), ("GA", "2021-01-01", "2027-12-31", 30.0)]
+    store.upsert_relationships(
+        "GUARANTEES",
+        pd.DataFrame(
+            [
+                {"id": gid, "src": uscc("g", "fin"), "src_label": "GovUnit", "dst": uscc("e", "lgfv"),
+                 "dst_label": "Enterprise", "amount": amount, "start_date": start, "end_date": end,
+                 "_table": "guarantees", "_line": i + 2}
+                for i, (gid, start, end, amount) in enumerate(rows)
+            ]
+        ),
+    )  # fmt: skip
+    result = run_detectors(
+        store,
+        only=["debt.gov_guarantee", "debt.region_risk"],
+        as_of=pd.Timestamp("2024-06-30").date(),
+        settings=parse_settings({"debt.region_risk": {"warn_ratio": 1.0}}),
+    )
+    assert set(by_subject(result, "debt.gov_guarantee")) == {"GL", "GA"}
+    region = by_subject(result, "debt.region_risk")["410822"].evidence
+    assert region["hidden_debt"] == pytest.approx(30.0)  # the live guarantee only
+    assert region["debt_ratio"] == pytest.approx(1.3)

@@ -5,7 +5,9 @@ Debt ratio (债务率) = debt / comprehensive fiscal resources, with
 * debt = statutory debt balance (法定债务余额) + hidden debt attributed to the region: the
   outstanding amount of every loan/bond flagged by ``debt.hidden_chain`` (attributed to the
   controlling government's region) and every guarantee flagged by ``debt.gov_guarantee``
-  (attributed to the guarantor's region), each debt counted once;
+  that is still in force on the reference date (attributed to the guarantor's region; a
+  lapsed guarantee is still reported as a violation by ``debt.gov_guarantee``, but it no
+  longer adds to what the region stands behind), each debt counted once;
 * resources = general budget revenue + transfer revenue + government-fund revenue.
 
 Warning lines follow the Ministry of Finance's local-government debt risk grading used since
@@ -83,7 +85,11 @@ def _hidden_items(ctx: DetectorContext) -> list[dict]:
         }
     if not ctx.relationships("GUARANTEES").empty:
         gg = gov_guarantee_findings(ctx, ctx.settings_for(get_detector("debt.gov_guarantee")))
+        today = ctx.as_of.isoformat()
         for f in gg:
+            end = (f.evidence.get("guarantee") or {}).get("end_date")
+            if isinstance(end, str) and end < today:
+                continue
             loan = (f.evidence.get("loan") or {}).get("id")
             key = loan or f.subject_id
             if key in items:
