@@ -146,6 +146,7 @@ class _PeakRss:
 
 
 def timed(fn: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """Wall seconds of ``fn`` and the parts it reports (its own "seconds" wins, if given)."""
     t0 = time.perf_counter()
     parts = fn()
     return {"seconds": time.perf_counter() - t0, **parts}
@@ -201,7 +202,9 @@ def neo4j_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
     try:
         store.clear()
         store.ensure_schema()
-        return replay(store, ops)
+        t0 = time.perf_counter()
+        parts = replay(store, ops)
+        return {"seconds": time.perf_counter() - t0, **parts}  # without clear/ensure_schema
     finally:
         store.close()
 
@@ -235,7 +238,7 @@ def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, f
                             f"MERGE (a)-[r:{name} {{id: $id}}]->(b) SET r += $props",
                             id=keys["id"], src=keys["src"], dst=keys["dst"], props=rec,
                         ).consume()  # fmt: skip
-        return {"seconds_in_loop": time.perf_counter() - t_start}
+        return {"seconds": time.perf_counter() - t_start}  # without clear/ensure_schema
     finally:
         store.close()
 
