@@ -358,12 +358,18 @@ def main() -> None:
         f"{counts['relationship_rows']:,} relationship rows",
         flush=True,
     )
+    workload_rss = round(psutil.Process().memory_info().rss / 2**20)
     result: dict[str, Any] = {
         "benchmark": "ingest",
         "date": dt.date.today().isoformat(),
         "households": args.households,
         "seed": args.seed,
-        "workload": {**counts, "store_calls": len(ops), **data_info},
+        "workload": {
+            **counts,
+            "store_calls": len(ops),
+            **data_info,
+            "rss_mb_python_holding_the_workload": workload_rss,  # peaks below include this
+        },
         "repeats": args.repeats,
         "neo4j_repeats": args.neo4j_repeats or args.repeats,
     }

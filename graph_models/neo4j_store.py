@@ -32,7 +32,7 @@ projection never holds the records and the frame at the same time. Columns: ``id
 ``EDGE_COLUMNS`` for relationships), every schema property of the label/type, any other property
 found, then the provenance columns present. Column dtypes follow the schema's value types, as the
 loaders produce them: ``amount``/``pct``/``float`` -> float64 (NaN), ``int`` -> Int64,
-``bool`` -> boolean, everything else -> object with None; provenance ``_line`` is int64 and
+everything else (``bool`` included: Python True/False) -> object with None; provenance ``_line`` is int64 and
 properties outside the schema are typed from their values. Neo4j stores no nulls, so a column
 that the memory store holds as all-missing is all-missing here too.
 
@@ -184,8 +184,6 @@ def _typed_column(values: list[Any], value_type: str | None) -> Any:
             return pd.array([np.nan if v is None else v for v in values], dtype="float64")
         if value_type == "int":
             return pd.array(values, dtype="Int64")
-        if value_type == "bool":
-            return pd.array(values, dtype="boolean")
     except (TypeError, ValueError):  # a caller stored something else under a typed name
         pass
     if value_type is None:  # outside the schema: type from the values
@@ -196,8 +194,6 @@ def _typed_column(values: list[Any], value_type: str | None) -> Any:
             return pd.array(values, dtype="Int64") if missing else np.array(values, dtype="int64")
         if kinds == {float} or kinds == {int, float}:
             return pd.array([np.nan if v is None else v for v in values], dtype="float64")
-        if kinds == {bool}:
-            return pd.array(values, dtype="boolean")
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return pd.Series(out, dtype=object, copy=False)

@@ -106,7 +106,7 @@ def test_values_are_converted_for_the_driver(neo):
         "a_time": "2021-03-02T08:30:00",
         "a_decimal": 1.25,
     }
-    assert all(type(v) is not np.generic for v in got.values())
+    assert not any(isinstance(v, np.generic) for v in got.values())
     assert set(neo.get_entity("V2", label="Vehicle")["properties"]) == {"np_int", "np_bool"}
 
 
