@@ -31,6 +31,8 @@ Examples
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +77,10 @@ class CrossMatch:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             self.con.execute("SET memory_limit = ?", [memory_limit])
+        # spills go to the system temp directory (DuckDB's in-memory default is ./.tmp, i.e.
+        # wherever the user happened to start riskgraph); DuckDB removes its files on close
+        spill = os.path.join(tempfile.gettempdir(), f"riskgraph-duckdb-{os.getpid()}")
+        self.con.execute("SET temp_directory = ?", [spill])
         self.con.execute("SET preserve_insertion_order = false")
         self._frames: dict[str, pd.DataFrame] = {}
         self._names: set[str] = set()
@@ -106,6 +112,11 @@ class CrossMatch:
     def materialise(self, name: str, sql: str, params: list[Any] | None = None) -> None:
         """Run ``sql`` once and keep its result as table ``name`` (for results several queries reuse)."""
         self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS {sql}", params or [])
+        self._names.add(name)
+
+    def view(self, name: str, sql: str) -> None:
+        """Define view ``name`` as ``sql`` (evaluated by every query that reads it)."""
+        self.con.execute(f"CREATE OR REPLACE VIEW {_quote(name)} AS {sql}")
         self._names.add(name)
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:

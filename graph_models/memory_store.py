@@ -65,13 +65,36 @@ def _from_parquet(path: FsPath) -> pd.DataFrame:
 
 
 def _normalise_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing values in object columns are None (not NaN), however the frame was assembled."""
+    """Text columns as ``object`` holding one shared ``str`` per distinct value, missing as None.
+
+    Whatever the frame was assembled from (Arrow strings from the loaders or Parquet, object
+    arrays with NaN), each text column comes out the same way: Python strings and None, the
+    convention both stores share. Repeated values (region codes, household ids in payments,
+    provenance) then point at one string object each instead of one per cell, which roughly
+    halves the store's memory on the aid registers.
+    """
     for col in frame.columns:
-        if pd.api.types.is_string_dtype(frame[col]) and frame[col].dtype != object:
-            frame[col] = frame[col].astype(object)
-        if frame[col].dtype == object and frame[col].isna().any():
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+        values = frame[col]
+        if col == "id" and values.dtype == object:
+            continue  # ids are present and distinct (consolidated): nothing to share or fill
+        if pd.api.types.is_string_dtype(values) or (
+            values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
+        ):
+            frame[col] = _shared_strings(values)
+        elif values.dtype == object and values.isna().any():
+            frame[col] = values.astype(object).where(values.notna(), None)
     return frame
+
+
+def _shared_strings(values: pd.Series) -> pd.Series:
+    """``values`` (all strings or missing) as an object column with one object per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if values.dtype == object and len(uniques) == len(values):
+        return values  # all distinct and present: nothing to share, nothing to fill
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = np.asarray(uniques, dtype=object)
+    table[-1] = None  # code -1 (missing) indexes the last slot
+    return pd.Series(table[codes], index=values.index, dtype=object, name=values.name, copy=False)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:

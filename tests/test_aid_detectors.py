@@ -323,3 +323,58 @@ def test_asset_period_matches_brute_force(exited, enrolled, exit_day, paid, boug
     assert bool(result.flags) == (bought <= end)
     if result.flags:
         assert result.flags[0].severity == ("high" if bought >= start else "medium")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pays=st.lists(
+        st.tuples(days, st.sampled_from(["H1", "H2"]), st.sampled_from(["410822", "410823"])),
+        min_size=1,
+        max_size=10,
+    ),
+    period=st.sampled_from(["month", "quarter", "year"]),
+    spread=st.booleans(),
+)
+def test_duplicate_benefit_matches_brute_force(pays, period, spread):
+    if not spread:  # one household in one county: only same-period repeats count
+        pays = [(day, "H1", "410822") for day, _, _ in pays]
+    who = person_id("twice")
+    store = MemoryStore()
+    frame = pd.DataFrame(
+        {
+            "id": [f"P{i}" for i in range(len(pays))],
+            "program": "低保",
+            "recipient_id": who,
+            "household_id": [p[1] for p in pays],
+            "amount": 100.0,
+            "paid_date": [(DAY0 + dt.timedelta(p[0])).isoformat() for p in pays],
+            "region_code": [p[2] for p in pays],
+        }
+    )
+    store.upsert_nodes("Payment", prov(frame, "aid_payments"))
+    store.upsert_nodes("Person", prov(pd.DataFrame({"id": [who]}), "persons"))
+    spec = all_detectors_by_id()["aid.duplicate_benefit"]
+    result = run_detectors(
+        store,
+        settings={spec.id: settings_from_dict(spec.settings, {"period": period})},
+        only=[spec.id],
+        as_of=AS_OF,
+    )
+
+    def key(day: int) -> tuple[int, ...]:
+        d = DAY0 + dt.timedelta(day)
+        return {
+            "month": (d.year, d.month),
+            "quarter": (d.year, (d.month - 1) // 3),
+            "year": (d.year,),
+        }[period]
+
+    per_period: dict[tuple[int, ...], int] = {}
+    for p in pays:
+        per_period[key(p[0])] = per_period.get(key(p[0]), 0) + 1
+    whole = len({p[1] for p in pays}) >= 2 or len({p[2] for p in pays}) >= 2
+    oracle = {f"P{i}" for i, p in enumerate(pays) if whole or per_period[key(p[0])] >= 2}
+    assert flagged_payments(result.flags) == oracle
+    assert len(result.flags) == (1 if oracle else 0)
+    if oracle:
+        assert result.flags[0].evidence["figures"]["payments"] == len(oracle)

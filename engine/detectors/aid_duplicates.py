@@ -79,25 +79,35 @@ def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) 
     ins_fields = ["scheme", "region_code", "enrolled_date", "subsidy_amount"]
     rows = tables.cm.rows(
         f"""
-        WITH p AS (
-            SELECT *, date_trunc('{settings.period}', paid_date) AS period_start FROM payments
+        WITH p AS NOT MATERIALIZED (
+            SELECT recipient_id, program, household_id, region_code, amount, paid_date,
+                   payment_id, _table, _line, date_trunc('{settings.period}', paid_date) AS period_start FROM payments
             WHERE paid_date IS NOT NULL
         ),
+        per_period AS (  -- one pass; min <> max is count(DISTINCT) >= 2 without the sets
+            SELECT recipient_id, program, period_start, count(*) AS n,
+                   min(household_id) AS hh_lo, max(household_id) AS hh_hi,
+                   min(region_code) AS rc_lo, max(region_code) AS rc_hi
+            FROM p GROUP BY recipient_id, program, period_start
+        ),
         per_program AS (
-            SELECT recipient_id, program, count(DISTINCT household_id) AS households,
-                   count(DISTINCT region_code) AS counties
-            FROM p GROUP BY recipient_id, program
+            SELECT recipient_id, program,
+                   COALESCE(min(hh_lo) <> max(hh_hi), false) AS two_households,
+                   COALESCE(min(rc_lo) <> max(rc_hi), false) AS two_counties,
+                   max(n) >= 2 AS any_same_period
+            FROM per_period GROUP BY recipient_id, program
         ),
         same_period AS (
-            SELECT recipient_id, program, period_start FROM p
-            GROUP BY recipient_id, program, period_start HAVING count(*) >= 2
+            SELECT recipient_id, program, period_start FROM per_period WHERE n >= 2
         ),
         m AS (
-            SELECT p.*, {label} AS period, pp.households >= 2 AS two_households,
-                   pp.counties >= 2 AS two_counties, sp.period_start IS NOT NULL AS same_period
-            FROM p JOIN per_program AS pp USING (recipient_id, program)
+            SELECT p.*, {label} AS period, pp.two_households, pp.two_counties,
+                   sp.period_start IS NOT NULL AS same_period
+            FROM p JOIN (SELECT * FROM per_program
+                         WHERE two_households OR two_counties OR any_same_period) AS pp
+              USING (recipient_id, program)
             LEFT JOIN same_period AS sp USING (recipient_id, program, period_start)
-            WHERE pp.households >= 2 OR pp.counties >= 2 OR sp.period_start IS NOT NULL
+            WHERE pp.two_households OR pp.two_counties OR sp.period_start IS NOT NULL
         ),
         programs AS (
             SELECT recipient_id, program, count(*) AS n, sum(amount) AS amount,

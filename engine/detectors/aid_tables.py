@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -55,9 +56,12 @@ __all__ = [
 #: Evidence lists at most this many source records per flag; totals and counts always cover all.
 EVIDENCE_LIMIT = 50
 
-#: DuckDB's working-memory cap for the aid cross-matches; beyond it DuckDB spills to disk
-#: instead of growing (the store's frames already hold most of the memory a scan needs).
-DUCKDB_MEMORY_LIMIT = "6GB"
+#: DuckDB's memory cap for the aid cross-matches (its tables and working memory); beyond it
+#: DuckDB spills to a temporary directory instead of growing. The store's frames already hold
+#: most of the memory a scan needs: at a million households they are ~5 GB, and 3 GB here keeps
+#: the whole scan under 12 GB. ``RISKGRAPH_DUCKDB_MEMORY`` overrides it (e.g. ``8GB`` on a
+#: bigger server: fewer spills, faster).
+DUCKDB_MEMORY_LIMIT = os.environ.get("RISKGRAPH_DUCKDB_MEMORY", "3GB")
 
 _PROV = {"_table": "text", "_line": "int"}
 
@@ -189,7 +193,19 @@ class AidTables:
             GROUP BY person_id, household_id
             """,
         )
+        # Payments stay a view over the store's frame (a materialised copy of ten million
+        # payments costs gigabytes): only the rare payment without a household of its own needs
+        # a lookup, and that small table is materialised.
         cm.materialise(
+            "recipient_households",
+            """
+            SELECT r.person_id, min(r.household_id) AS household_id
+            FROM roster AS r
+            WHERE r.person_id IN (SELECT recipient_id FROM payments_raw WHERE household_id IS NULL)
+            GROUP BY r.person_id
+            """,
+        )
+        cm.view(
             "payments",
             """
             SELECT p.id AS payment_id, p.program, p.recipient_id,
@@ -197,8 +213,7 @@ class AidTables:
                    p.household_id AS household_id_given, p.account_no, p.amount, p.paid_date,
                    p.region_code, p.village_code, p.approver_id, p._table, p._line
             FROM payments_raw AS p
-            LEFT JOIN (SELECT person_id, min(household_id) AS household_id FROM roster
-                       GROUP BY person_id) AS r
+            LEFT JOIN recipient_households AS r
               ON p.household_id IS NULL AND r.person_id = p.recipient_id
             """,
         )
