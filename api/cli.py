@@ -151,18 +151,50 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
 @click.option("--rejects", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where rejects/<table>.csv go (default WORKSPACE/rejects).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
+@click.option("--bulk", is_flag=True,
+              help="First load into an EMPTY bundled Neo4j: load into the embedded store in "
+                   "WORKSPACE, then neo4j-admin's offline import (stops and restarts the server).")  # fmt: skip
 @_friendly
 def load(
-    dataset: Path, workspace: Path, store_kind: str, rejects: Path | None, as_json: bool
+    dataset: Path,
+    workspace: Path,
+    store_kind: str,
+    rejects: Path | None,
+    as_json: bool,
+    bulk: bool = False,
 ) -> None:
     """Load a dataset directory into the store and report per-table counts."""
     from loaders.load import load_dataset
 
+    if bulk and store_kind != "neo4j":
+        raise click.UsageError("--bulk is a way to fill Neo4j: use it with --store neo4j")
+    if bulk:
+        target = _open_store("neo4j", workspace)
+        existing = target.counts()
+        target.close()
+        if existing["nodes"]:
+            raise click.UsageError(
+                "--bulk replaces the whole Neo4j database and is for a first load only; this "
+                f"database already holds {sum(existing['nodes'].values()):,} nodes "
+                "(load without --bulk to add to it)"
+            )
+        store_kind = "memory"  # staging: the loaders fill the embedded store first
     store = _open_store(store_kind, workspace)
     progress, update = _load_progress()
     with progress:
         report = load_dataset(
             dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update
+        )
+    if bulk:
+        from graph_models.neo4j_bulk import bulk_import
+
+        console.print("bulk import into Neo4j (offline: the server restarts) ...")
+        files, neo4j = bulk_import(store, workspace / "neo4j-import")
+        store.close()
+        store = neo4j
+        console.print(
+            f"imported {sum(files.nodes.values()):,} nodes and "
+            f"{sum(files.relationships.values()):,} relationships; constraints and indexes created"
         )
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))

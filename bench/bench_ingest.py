@@ -32,6 +32,7 @@ import json
 import math
 import os
 import pickle
+import shutil
 import statistics
 import sys
 import threading
@@ -209,6 +210,26 @@ def neo4j_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
         store.close()
 
 
+def neo4j_bulk_run(ops: list[Op], workdir: Path) -> dict[str, float]:
+    """First load the bulk way: the calls into a MemoryStore (the loaders' staging store), then
+    ``neo4j-admin database import`` via :func:`graph_models.neo4j_bulk.bulk_import` (files,
+    server stop, import, start, constraints and indexes, count check). All of it is timed."""
+    from graph_models.neo4j_bulk import bulk_import
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    t0 = time.perf_counter()
+    staging = MemoryStore()
+    replay(staging, ops)
+    staging.counts()
+    t_staged = time.perf_counter()
+    files, store = bulk_import(staging, workdir)
+    seconds = time.perf_counter() - t0
+    store.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+    steps = {f"{k}_seconds": v for k, v in files.seconds.items()}
+    return {"seconds": seconds, "staging_seconds": t_staged - t0, **steps}
+
+
 def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
     """One MERGE per row, one transaction per row, through the same driver."""
     store = make_store()
@@ -342,6 +363,12 @@ def main() -> None:
     )
     ap.add_argument("--sweep-rows", type=int, default=1_000_000)
     ap.add_argument("--stores", default="memory,neo4j")
+    ap.add_argument(
+        "--neo4j-modes",
+        default="cypher,bulk",
+        help="cypher: Neo4jStore's batched UNWIND/MERGE (online, idempotent); bulk: first load "
+        "through neo4j-admin import (bundled server only; it is stopped and restarted)",
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/riskgraph-bench"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
@@ -408,19 +435,37 @@ def main() -> None:
         b = summarise(naive, naive_counts)
         b["sample_rows"] = naive_counts["rows"]
         b["extrapolated_seconds"] = round(counts["rows"] / b["rows_per_s"])
-        rss.peak = dict.fromkeys(rss.procs, 0.0)
-        with rss.watch():
-            ours = []
+        result["neo4j"].update(naive_merge_per_row=b, target={"relationships_per_s": 50_000,
+                               "speedup": 30})  # fmt: skip
+        modes = set(args.neo4j_modes.split(","))
+        if "cypher" in modes:
+            rss.peak = dict.fromkeys(rss.procs, 0.0)
+            with rss.watch():
+                ours = []
+                for i in range(args.neo4j_repeats or args.repeats):
+                    ours.append(timed(lambda: neo4j_run(make, ops)))
+                    print(f"neo4j run {i + 1}: {ours[-1]['seconds']:.1f} s", flush=True)
+            m = summarise(ours, counts)
+            result["neo4j"].update(
+                store=m, speedup=round(m["rows_per_s"] / b["rows_per_s"], 1),
+                peak_rss_mb_python=round(rss.peak["python"]),
+                peak_rss_mb_neo4j=round(rss.peak.get("neo4j", 0)) or None,
+            )  # fmt: skip
+        if "bulk" in modes:
+            bulk = []
             for i in range(args.neo4j_repeats or args.repeats):
-                ours.append(timed(lambda: neo4j_run(make, ops)))
-                print(f"neo4j run {i + 1}: {ours[-1]['seconds']:.1f} s", flush=True)
-        m = summarise(ours, counts)
-        result["neo4j"].update(
-            store=m, naive_merge_per_row=b, speedup=round(m["rows_per_s"] / b["rows_per_s"], 1),
-            peak_rss_mb_python=round(rss.peak["python"]),
-            peak_rss_mb_neo4j=round(rss.peak.get("neo4j", 0)) or None,
-            target={"relationships_per_s": 50_000, "speedup": 30},
-        )  # fmt: skip
+                bulk.append(timed(lambda: neo4j_bulk_run(ops, args.cache / "neo4j-import")))
+                print(f"neo4j bulk run {i + 1}: {bulk[-1]['seconds']:.1f} s", flush=True)
+            k = summarise(bulk, counts)
+            k["relationships_per_s"] = round(counts["relationship_rows"] / k["median_seconds"])
+            for step in ("staging", "write", "import_and_restart", "schema"):
+                k[f"median_{step}_seconds"] = round(
+                    statistics.median(r[f"{step}_seconds"] for r in bulk), 2
+                )
+            result["neo4j"].update(
+                bulk_import=k, bulk_speedup=round(k["rows_per_s"] / b["rows_per_s"], 1)
+            )
+            print(f"neo4j bulk: {k['relationships_per_s']:,} rels/s (whole first load)", flush=True)
 
     result["machine"] = {
         **machine_info(("pandas", "numpy", "pyarrow", "neo4j", "neo4j-rust-ext")),
@@ -446,9 +491,12 @@ def print_table(result: dict[str, Any]) -> None:
         if not r:
             continue
         base_key = next(k for k in r if k.startswith("naive"))
-        for how, x in (("riskgraph", r["store"]), (base_key, r[base_key])):
+        rows = [("riskgraph", r["store"], r.get("speedup"))] if "store" in r else []
+        if "bulk_import" in r:
+            rows.append(("riskgraph bulk import", r["bulk_import"], r["bulk_speedup"]))
+        for how, x, speedup in [*rows, (base_key, r[base_key], None)]:
             secs = x.get("extrapolated_seconds", x["median_seconds"])
-            speed = f"{r['speedup']}x" if how == "riskgraph" else ""
+            speed = f"{speedup}x" if speedup else ""
             print(f"{name:<8}{how:<28}{secs:>10,.1f}{x['rows_per_s']:>12,}"
                   f"{x.get('relationships_per_s', 0):>12,}{speed:>9}")  # fmt: skip
     m = result["machine"]
@@ -459,7 +507,7 @@ def print_table(result: dict[str, Any]) -> None:
         s = result["neo4j"]["server"]
         print(f"neo4j {s['version']} {s['edition']}, driver {s['driver']} (rust ext {s['rust_ext']}), "
               f"batch {result['neo4j']['batch_size']:,}, peak RSS python "
-              f"{result['neo4j']['peak_rss_mb_python']:,} MiB / neo4j {result['neo4j']['peak_rss_mb_neo4j']} MiB")  # fmt: skip
+              f"{result['neo4j'].get('peak_rss_mb_python')} MiB / neo4j {result['neo4j'].get('peak_rss_mb_neo4j')} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
 #   bash scripts/neo4j.sh uri       # bolt://127.0.0.1:7697
 #   bash scripts/neo4j.sh password  # the generated password of user neo4j
 #   bash scripts/neo4j.sh env       # NEO4J_URI=... lines (same as `start` prints), for eval
+#   bash scripts/neo4j.sh import F  # stop, `neo4j-admin database import full neo4j` with the
+#                                   # arguments in file F (one per line; REPLACES the database),
+#                                   # start again. Used by `riskgraph load --store neo4j --bulk`.
 #
 # `start` and `env` print KEY=VALUE lines on stdout and everything else on stderr, so
 #   eval "$(bash scripts/neo4j.sh start)"
@@ -317,6 +320,7 @@ show_log_tail() {
 
 LOCK_FD=""
 take_lock() { # serialise start/stop/fetch on one home (e.g. parallel test workers)
+  [[ -n "${LOCK_FD:-}" ]] && return 0  # already held by this process (import = stop + start)
   command -v flock >/dev/null 2>&1 || return 0
   mkdir -p "$NEO4J_HOME"
   exec {LOCK_FD}>"$NEO4J_HOME/.lock"
@@ -423,6 +427,29 @@ cmd_stop() {
   log "stopped"
 }
 
+cmd_import() { # $1: file with one `neo4j-admin database import full` argument per line
+  local args_file="${1:-}" args=()
+  [[ -f "$args_file" ]] || die "import: argument file '${args_file}' not found"
+  take_lock
+  cmd_fetch
+  find_java
+  render_conf
+  ensure_password
+  mapfile -t args < "$args_file"
+  cmd_stop
+  mkdir -p "$LOGS_DIR"
+  log "importing into database neo4j, replacing it (log $LOGS_DIR/import.log) ..."
+  if ! (cd "$NEO4J_HOME" && NEO4J_HOME="$NEO4J_HOME" NEO4J_CONF="$CONF_DIR" \
+        "$JAVA" "-Xmx${RISKGRAPH_NEO4J_IMPORT_HEAP:-2g}" -cp "$LIB_DIR/*" "$ADMIN_CLASS" \
+        database import full neo4j --overwrite-destination=true "${args[@]}" \
+        > "$LOGS_DIR/import.log" 2>&1); then
+    tail -n 30 "$LOGS_DIR/import.log" >&2
+    die "neo4j-admin database import failed (database left stopped; full log $LOGS_DIR/import.log)"
+  fi
+  grep -E "^(IMPORT DONE|  [0-9]+ (nodes|relationships|properties))" "$LOGS_DIR/import.log" >&2 || true
+  cmd_start
+}
+
 cmd_status() {
   local pid
   pid="$(find_pid)"
@@ -452,6 +479,7 @@ case "${1:-}" in
   start)    cmd_start ;;
   stop)     cmd_stop ;;
   status)   cmd_status ;;
+  import)   cmd_import "${2:-}" ;;
   uri)      echo "bolt://$HOST:$BOLT_PORT" ;;
   password) cmd_password ;;
   env)      print_env ;;
