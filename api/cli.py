@@ -306,7 +306,7 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     import shutil
 
     from api.report import write_report
-    from fixtures.synth import generate
+    from fixtures.synth import SNAPSHOT_DATE, generate
 
     dataset = out / "dataset"
     if dataset.exists():
@@ -316,7 +316,8 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     workspace = out / "workspace"
     if workspace.exists():
         shutil.rmtree(workspace)
-    outcome = _run_scan(dataset, out, workspace, "memory", None, (), None)
+    console.print(f"reference date (--as-of) {SNAPSHOT_DATE}: the synthetic registers' export date")
+    outcome = _run_scan(dataset, out, workspace, "memory", None, (), SNAPSHOT_DATE.isoformat())
     if outcome.load:
         _print_load(outcome.load)
     _print_flags(outcome.summary)
