@@ -371,6 +371,9 @@ def main() -> None:
     )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/riskgraph-bench"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument(
+        "--tag", default="", help="Suffix of the result file name (ingest-...-TAG.json)"
+    )
     args = ap.parse_args()
     from graph_models.neo4j_store import DEFAULT_BATCH_SIZE, DEFAULT_WRITERS
 
@@ -475,7 +478,8 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     size = "" if args.households == 100_000 else f"{args.households}-"
-    out = args.out / f"ingest-{size}{result['date']}.json"
+    tag = f"-{args.tag}" if args.tag else ""
+    out = args.out / f"ingest-{size}{result['date']}{tag}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
     print_table(result)
     print(f"-> {out}")
