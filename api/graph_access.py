@@ -22,7 +22,7 @@ import pandas as pd
 from api.auth import Principal
 from api.masking import Masker
 from api.scopes import RegionIndex
-from graph_models.store import GraphStore
+from graph_models.store import NEIGHBOURHOOD_HUB_DEGREE, GraphStore
 
 __all__ = [
     "SEARCH_CANDIDATES",
@@ -264,25 +264,41 @@ class ScopedGraph:
         return [keep[k] for k in keep if k in reached], kept_edges
 
     def _public_subgraph(
-        self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], truncated: bool
+        self,
+        nodes: list[dict[str, Any]],
+        edges: list[dict[str, Any]],
+        truncated: bool,
+        hubs: Iterable[tuple[str, str]] = (),
     ) -> dict[str, Any]:
+        returned = {(n["label"], str(n["id"])) for n in nodes}
         return {
             "nodes": [self.public_node(n) for n in nodes],
             "edges": [self.masker.edge(e) for e in edges],
             "truncated": truncated,
+            "hubs": [
+                {"label": label, "id": self.masker.node_id(label, str(nid))}
+                for label, nid in hubs
+                if (label, str(nid)) in returned  # visible and reached over visible nodes
+            ],
         }
 
     def neighborhood(
-        self, rec: dict[str, Any], hops: int, types: list[str] | None, limit: int
+        self,
+        rec: dict[str, Any],
+        hops: int,
+        types: list[str] | None,
+        limit: int,
+        hub_degree: int = NEIGHBOURHOOD_HUB_DEGREE,
     ) -> dict[str, Any]:
         """The visible neighbourhood of a visible node (``rec`` from :meth:`entity`)."""
         sub = self.store.neighborhood(
-            str(rec["id"]), rec["label"], hops=hops, types=types or None, limit=limit
-        )
+            str(rec["id"]), rec["label"], hops=hops, types=types or None, limit=limit,
+            hub_degree=hub_degree,
+        )  # fmt: skip
         nodes, edges = self._walk_visible(
             _records(sub.nodes), _records(sub.edges), [(rec["label"], str(rec["id"]))], hops
         )
-        return self._public_subgraph(nodes, edges, bool(sub.truncated))
+        return self._public_subgraph(nodes, edges, bool(sub.truncated), sub.hubs)
 
     def paths(
         self,

@@ -83,20 +83,26 @@ class EdgePublic(_Out):
     hidden: list[str]
 
 
+class NodeRef(_Out):
+    label: str
+    id: str
+
+
 class SubgraphPublic(_Out):
     nodes: list[NodePublic]
     edges: list[EdgePublic]
     truncated: bool = Field(description="The node limit cut the walk short.")
+    hubs: list[NodeRef] = Field(
+        default_factory=list,
+        description="Nodes in the result that were not walked through because they have more "
+        "relationships than hub_degree (e.g. a county's Region node); ask for their own "
+        "neighbourhood to see them.",
+    )
 
 
 class EntitySearchPublic(_Out):
     items: list[NodePublic]
     truncated: bool
-
-
-class NodeRef(_Out):
-    label: str
-    id: str
 
 
 class PathPublic(_Out):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -19,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from graph_models.schema import SCHEMA, Schema
-from graph_models.store import EDGE_COLUMNS, GraphStore, Path, Subgraph
+from graph_models.store import (
+    EDGE_COLUMNS,
+    NEIGHBOURHOOD_HUB_DEGREE,
+    GraphStore,
+    Path,
+    Subgraph,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -128,6 +135,7 @@ class MemoryStore(GraphStore):
         self._rels: dict[str, _Table] = {}
         self._version = 0
         self._adj: _Adjacency | None = None
+        self._adj_lock = threading.Lock()
         if self.workspace is not None:
             self._open()
 
@@ -246,11 +254,15 @@ class MemoryStore(GraphStore):
         return None
 
     def _adjacency(self) -> _Adjacency:
-        if self._adj is None:
-            nodes = {lbl: t.consolidate() for lbl, t in self._nodes.items()}
-            rels = {rt: t.consolidate() for rt, t in self._rels.items()}
-            self._adj = _Adjacency(nodes, rels)
-        return self._adj
+        adj = self._adj
+        if adj is not None:
+            return adj
+        with self._adj_lock:  # concurrent API requests build it once, not once each
+            if self._adj is None:
+                nodes = {lbl: t.consolidate() for lbl, t in self._nodes.items()}
+                rels = {rt: t.consolidate() for rt, t in self._rels.items()}
+                self._adj = _Adjacency(nodes, rels)
+            return self._adj
 
     def neighborhood(
         self,
@@ -259,12 +271,13 @@ class MemoryStore(GraphStore):
         hops: int = 1,
         types: Iterable[str] | None = None,
         limit: int = 500,
+        hub_degree: int = NEIGHBOURHOOD_HUB_DEGREE,
     ) -> Subgraph:
         adj = self._adjacency()
         start = self._find(adj, node_id, label)
         if start is None:
             return Subgraph(_empty_nodes(), _empty_edges())
-        return adj.neighborhood(start, hops, _type_filter(types), limit)
+        return adj.neighborhood(start, hops, _type_filter(types), limit, hub_degree)
 
     def _find(self, adj: _Adjacency, node_id: str, label: str | None) -> int | None:
         for lbl in self._labels_for_lookup(label):
@@ -310,6 +323,13 @@ def _clean_props(row: dict[str, Any]) -> dict[str, Any]:
             v = v.item()
         out[k] = v
     return out
+
+
+def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of Python values, column by column (no per-row Series)."""
+    names = list(frame.columns)
+    columns = [frame[c].tolist() for c in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 class _Adjacency:
@@ -398,21 +418,62 @@ class _Adjacency:
             "dst": base["dst"], "dst_label": base["dst_label"], "properties": _clean_props(rec),
         }  # fmt: skip
 
+    def node_records(self, positions: list[int]) -> list[dict[str, Any]]:
+        """``node_record`` for many nodes at once: one row selection per label, not per node."""
+        if not positions:
+            return []
+        pos = np.asarray(positions, dtype=np.int64)
+        labels = self.label_of[pos]
+        out: list[dict[str, Any] | None] = [None] * len(pos)
+        for li in np.unique(labels):
+            lbl = self.labels[li]
+            where = np.flatnonzero(labels == li)
+            rows = self.frames[lbl].iloc[pos[where] - self.offsets[lbl]]
+            for k, row in zip(where.tolist(), _frame_records(rows), strict=True):
+                nid = row.pop("id")
+                out[k] = {"id": str(nid), "label": lbl, "properties": _clean_props(row)}
+        return out  # type: ignore[return-value]
+
+    def edge_records(self, entries: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """``edge_record`` for many (type index, row) pairs: one row selection per type."""
+        if not entries:
+            return []
+        arr = np.asarray(entries, dtype=np.int64)
+        out: list[dict[str, Any] | None] = [None] * len(arr)
+        for ti in np.unique(arr[:, 0]):
+            t = self.types[ti]
+            where = np.flatnonzero(arr[:, 0] == ti)
+            rows = self.rel_frames[t].iloc[arr[where, 1]]
+            for k, rec in zip(where.tolist(), _frame_records(rows), strict=True):
+                base = {c: rec.pop(c) for c in EDGE_COLUMNS}
+                out[k] = {
+                    "id": base["id"], "type": t, "src": base["src"],
+                    "src_label": base["src_label"], "dst": base["dst"],
+                    "dst_label": base["dst_label"], "properties": _clean_props(rec),
+                }  # fmt: skip
+        return out  # type: ignore[return-value]
+
     def _type_ok(self, types: set[str] | None) -> np.ndarray | None:
         if types is None:
             return None
         return np.array([t in types for t in self.types] + [False], dtype=bool)
 
-    def neighborhood(self, start: int, hops: int, types: set[str] | None, limit: int) -> Subgraph:
+    def neighborhood(
+        self, start: int, hops: int, types: set[str] | None, limit: int, hub_degree: int
+    ) -> Subgraph:
         ok = self._type_ok(types)
         seen = {start: 0}
         frontier = [start]
         edges: dict[tuple[int, int], None] = {}
+        hubs: list[int] = []
         truncated = False
         for _ in range(max(0, hops)):
             nxt = []
             for u in frontier:
                 lo, hi = self.indptr[u], self.indptr[u + 1]
+                if u != start and hi - lo > hub_degree:
+                    hubs.append(u)
+                    continue
                 sel = np.arange(lo, hi)
                 if ok is not None:
                     sel = sel[ok[self.etype[sel]]]
@@ -430,18 +491,18 @@ class _Adjacency:
             frontier = nxt
             if truncated or not frontier:
                 break
-        node_recs = [self.node_record(p) for p in seen]
+        node_recs = self.node_records(list(seen))
         keep = {(r["label"], r["id"]) for r in node_recs}
-        edge_recs = []
-        for ti, row in edges:
-            e = self.edge_record(ti, row)
-            if (e["src_label"], e["src"]) in keep and (e["dst_label"], e["dst"]) in keep:
-                edge_recs.append(e)
+        edge_recs = [
+            e
+            for e in self.edge_records(list(edges))
+            if (e["src_label"], e["src"]) in keep and (e["dst_label"], e["dst"]) in keep
+        ]
         nodes_df = pd.DataFrame(node_recs, columns=["id", "label", "properties"])
         edges_df = pd.DataFrame(
             edge_recs, columns=["id", "type", "src", "src_label", "dst", "dst_label", "properties"]
         )
-        return Subgraph(nodes_df, edges_df, truncated)
+        return Subgraph(nodes_df, edges_df, truncated, [self.key(h) for h in hubs])
 
     def shortest_paths(
         self, s: int, t: int, max_hops: int, types: set[str] | None, limit: int, directed: bool

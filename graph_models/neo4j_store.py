@@ -61,7 +61,13 @@ import pandas as pd
 from graph_models.errors import DataError
 from graph_models.memory_store import HUB_DEGREE
 from graph_models.schema import PROVENANCE_PROPERTIES, SCHEMA, Schema
-from graph_models.store import EDGE_COLUMNS, GraphStore, Path, Subgraph
+from graph_models.store import (
+    EDGE_COLUMNS,
+    NEIGHBOURHOOD_HUB_DEGREE,
+    GraphStore,
+    Path,
+    Subgraph,
+)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_WRITERS", "Neo4jStore"]
 
@@ -617,25 +623,37 @@ class Neo4jStore(GraphStore):
         hops: int = 1,
         types: Iterable[str] | None = None,
         limit: int = 500,
+        hub_degree: int = NEIGHBOURHOOD_HUB_DEGREE,
     ) -> Subgraph:
         start = self._find(node_id, label)
         if start is None:
             return Subgraph(_empty_nodes(), _empty_edges())
         pattern = self._type_pattern(types)
         hops, limit = operator.index(hops), operator.index(limit)
+        hub_degree = operator.index(hub_degree)
+        # nodes other than the start with more than hub_degree relationships are not expanded
+        # (as in the memory store); the frontier's hubs are listed by a second, cheap query
         step = (
             "UNWIND $frontier AS uid MATCH (u) WHERE elementId(u) = uid "
+            "WITH u, uid WHERE uid = $start OR COUNT { (u)--() } <= $hub "
             f"MATCH (u)-[r{pattern or ''}]-(v) RETURN uid, elementId(r) AS r, elementId(v) AS v"
         )
+        hub_step = (
+            "UNWIND $frontier AS uid MATCH (u) WHERE elementId(u) = uid "
+            "AND uid <> $start AND COUNT { (u)--() } > $hub RETURN uid"
+        )
 
-        def walk(tx: Any) -> tuple[list[Any], list[tuple[Any, Any, Any]], bool]:
+        def walk(tx: Any) -> tuple[list[Any], list[tuple[Any, Any, Any]], bool, list[str]]:
             seen = {start.element_id: None}
             edges: dict[str, None] = {}
             frontier = [start.element_id]
+            hubs: list[str] = []
             truncated = False
             for _ in range(max(0, hops) if pattern is not None else 0):
                 nxt: list[str] = []
-                result = tx.run(step, frontier=frontier)
+                params = {"frontier": frontier, "start": start.element_id, "hub": hub_degree}
+                hubs += [rec["uid"] for rec in tx.run(hub_step, **params)]
+                result = tx.run(step, **params)
                 for rec in result:
                     v = rec["v"]
                     if v not in seen:
@@ -669,9 +687,10 @@ class Neo4jStore(GraphStore):
                 for e in edges
                 if e in by_id and by_id[e][1].element_id in seen and by_id[e][2].element_id in seen
             ]
-            return [found[i] for i in seen if i in found], rels, truncated
+            return [found[i] for i in seen if i in found], rels, truncated, hubs
 
-        nodes, rels, truncated = self._read(walk)
+        nodes, rels, truncated, hub_ids = self._read(walk)
+        by_element = {n.element_id: n for n in nodes}
         return Subgraph(
             pd.DataFrame(
                 [self._node_record(n) for n in nodes], columns=["id", "label", "properties"]
@@ -681,6 +700,11 @@ class Neo4jStore(GraphStore):
                 columns=["id", "type", "src", "src_label", "dst", "dst_label", "properties"],
             ),
             truncated,
+            [
+                (self._label_of(by_element[h]), by_element[h]["id"])
+                for h in hub_ids
+                if h in by_element
+            ],
         )
 
     def paths(

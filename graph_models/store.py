@@ -42,6 +42,10 @@ __all__ = [
 EDGE_COLUMNS = ("id", "src", "src_label", "dst", "dst_label")
 
 
+#: Default for ``neighborhood(hub_degree=...)``: nodes with more relationships are not expanded.
+NEIGHBOURHOOD_HUB_DEGREE = 200
+
+
 @dataclass
 class Subgraph:
     """Nodes and relationships around something: a neighbourhood, a path set, a flag's evidence.
@@ -53,12 +57,16 @@ class Subgraph:
     nodes: pd.DataFrame
     edges: pd.DataFrame
     truncated: bool = False
+    #: (label, id) of nodes that were reached but not expanded because they have more than
+    #: ``hub_degree`` relationships (a county's Region node, a clerk who approved every payment)
+    hubs: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "nodes": self.nodes.to_dict("records"),
             "edges": self.edges.to_dict("records"),
             "truncated": self.truncated,
+            "hubs": [list(h) for h in self.hubs],
         }
 
 
@@ -145,9 +153,12 @@ class GraphStore(ABC):
         hops: int = 1,
         types: Iterable[str] | None = None,
         limit: int = 500,
+        hub_degree: int = NEIGHBOURHOOD_HUB_DEGREE,
     ) -> Subgraph:
         """Nodes within ``hops`` (either direction) of a node, over ``types`` (all if None),
-        at most ``limit`` nodes (``truncated`` says when the limit cut)."""
+        at most ``limit`` nodes (``truncated`` says when the limit cut). A node other than the
+        start with more than ``hub_degree`` relationships is returned but not walked through
+        (listed in ``hubs``): "same county" is not a relationship worth 500 nodes."""
 
     @abstractmethod
     def paths(

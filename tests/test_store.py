@@ -444,3 +444,20 @@ def test_projection_has_stable_ids_and_every_relationship(drawn):
         ("A", "E", "FUND_FLOW", "F1", 100.0), ("E", "C", "FUND_FLOW", "F2", 200.0),
     }  # fmt: skip
     assert g.is_directed() and drawn.projection(["GUARANTEES"]).graph.vcount() == 0
+
+
+def test_neighbourhoods_show_hubs_without_walking_through_them(store):
+    # A - H, and H (the hub: 6 relationships) - B1..B5; A - C - D is an ordinary chain
+    store.upsert_nodes("Person", persons("A", "H", "C", "D", *[f"B{i}" for i in range(1, 6)]))
+    rows = [("K0", "A", "H"), ("K1", "A", "C"), ("K2", "C", "D")]
+    rows += [(f"KB{i}", "H", f"B{i}") for i in range(1, 6)]
+    store.upsert_relationships("KIN", edges(rows))
+    sub = store.neighborhood("A", "Person", hops=2, hub_degree=3)
+    assert set(sub.nodes["id"]) == {"A", "H", "C", "D"}
+    assert sub.hubs == [("Person", "H")] and not sub.truncated
+    # the start is always expanded, however many relationships it has
+    assert set(store.neighborhood("H", "Person", hops=1, hub_degree=3).nodes["id"]) == {
+        "A", "H", "B1", "B2", "B3", "B4", "B5",
+    }  # fmt: skip
+    wide = store.neighborhood("A", "Person", hops=2, hub_degree=10)
+    assert len(wide.nodes) == 9 and wide.hubs == []

@@ -10,6 +10,7 @@ from api.deps import CurrentUser, Graph, Services, audit_revealed
 from api.errors import ApiError, error_responses
 from api.graph_access import ScopedGraph
 from api.models import ControlPublic, EntitySearchPublic, NodePublic, SubgraphPublic
+from graph_models.store import NEIGHBOURHOOD_HUB_DEGREE
 
 __all__ = ["parse_types", "router"]
 
@@ -101,11 +102,22 @@ def neighborhood(
         list[str] | None, Query(description="Relationship types (repeat or comma-separate).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=2000, description="Nodes walked at most.")] = 500,
+    hub_degree: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=1_000_000,
+            description="Nodes (other than this entity) with more relationships are returned "
+            "but not walked through; they are listed in `hubs`.",
+        ),
+    ] = NEIGHBOURHOOD_HUB_DEGREE,
 ) -> SubgraphPublic:
     """Nodes within ``hops`` of the entity, over visible nodes only: a node reachable only
-    through a node outside your role or regions is not returned."""
+    through a node outside your role or regions is not returned. Hubs (a county's Region node,
+    a clerk who approved every payment in a village) are shown but not expanded."""
     rec = visible_entity(graph, entity_id, label)
-    out = SubgraphPublic(**graph.neighborhood(rec, hops, parse_types(graph, types), limit))
+    sub = graph.neighborhood(rec, hops, parse_types(graph, types), limit, hub_degree)
+    out = SubgraphPublic(**sub)
     audit_revealed(services, request, user, graph.masker)
     return out
 
