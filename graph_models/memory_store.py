@@ -325,17 +325,31 @@ def _clean_props(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of Python values, column by column (no per-row Series)."""
+def _column_arrays(frame: pd.DataFrame) -> tuple[list[str], list[Any]]:
+    """The frame's columns as arrays to index directly (zero-copy numpy or extension arrays)."""
     names = list(frame.columns)
-    columns = [frame[c].tolist() for c in names]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    # plain numpy for bool/int/float/object; pandas arrays otherwise (extension types, and
+    # datetimes, whose numpy tolist() would give integers)
+    arrays = [
+        frame[c].to_numpy() if frame[c].dtype.kind in "biufO" and isinstance(frame[c].dtype, np.dtype)
+        else frame[c].array
+        for c in names
+    ]  # fmt: skip
+    return names, arrays
+
+
+def _rows_as_dicts(columns: tuple[list[str], list[Any]], rows: np.ndarray) -> list[dict[str, Any]]:
+    """Rows ``rows`` as dicts of Python values, column by column (no per-row Series)."""
+    names, arrays = columns
+    values = [a[rows].tolist() for a in arrays]
+    return [dict(zip(names, vals, strict=True)) for vals in zip(*values, strict=True)]
 
 
 class _Adjacency:
     """CSR adjacency over every node, both directions, with edge type and row per entry."""
 
     def __init__(self, nodes: dict[str, pd.DataFrame | None], rels: dict[str, pd.DataFrame | None]):
+        self._column_cache: dict[tuple[str, str], tuple[list[str], list[Any]]] = {}
         self.labels = [lbl for lbl, f in nodes.items() if f is not None and len(f)]
         self.frames = {lbl: nodes[lbl] for lbl in self.labels}
         self.index = {lbl: pd.Index(self.frames[lbl]["id"]) for lbl in self.labels}
@@ -418,6 +432,14 @@ class _Adjacency:
             "dst": base["dst"], "dst_label": base["dst_label"], "properties": _clean_props(rec),
         }  # fmt: skip
 
+    def _columns(self, name: str, relationships: bool = False) -> tuple[list[str], list[Any]]:
+        key = ("r" if relationships else "n", name)
+        cols = self._column_cache.get(key)
+        if cols is None:
+            frame = self.rel_frames[name] if relationships else self.frames[name]
+            cols = self._column_cache[key] = _column_arrays(frame)
+        return cols
+
     def node_records(self, positions: list[int]) -> list[dict[str, Any]]:
         """``node_record`` for many nodes at once: one row selection per label, not per node."""
         if not positions:
@@ -428,8 +450,8 @@ class _Adjacency:
         for li in np.unique(labels):
             lbl = self.labels[li]
             where = np.flatnonzero(labels == li)
-            rows = self.frames[lbl].iloc[pos[where] - self.offsets[lbl]]
-            for k, row in zip(where.tolist(), _frame_records(rows), strict=True):
+            rows = _rows_as_dicts(self._columns(lbl), pos[where] - self.offsets[lbl])
+            for k, row in zip(where.tolist(), rows, strict=True):
                 nid = row.pop("id")
                 out[k] = {"id": str(nid), "label": lbl, "properties": _clean_props(row)}
         return out  # type: ignore[return-value]
@@ -443,8 +465,8 @@ class _Adjacency:
         for ti in np.unique(arr[:, 0]):
             t = self.types[ti]
             where = np.flatnonzero(arr[:, 0] == ti)
-            rows = self.rel_frames[t].iloc[arr[where, 1]]
-            for k, rec in zip(where.tolist(), _frame_records(rows), strict=True):
+            rows = _rows_as_dicts(self._columns(t, relationships=True), arr[where, 1])
+            for k, rec in zip(where.tolist(), rows, strict=True):
                 base = {c: rec.pop(c) for c in EDGE_COLUMNS}
                 out[k] = {
                     "id": base["id"], "type": t, "src": base["src"],
