@@ -154,6 +154,8 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
 @click.option("--bulk", is_flag=True,
               help="First load into an EMPTY bundled Neo4j: load into the embedded store in "
                    "WORKSPACE, then neo4j-admin's offline import (stops and restarts the server).")  # fmt: skip
+@click.option("--replace", is_flag=True,
+              help="With --bulk: replace a Neo4j database that already holds a graph.")  # fmt: skip
 @_friendly
 def load(
     dataset: Path,
@@ -162,13 +164,16 @@ def load(
     rejects: Path | None,
     as_json: bool,
     bulk: bool = False,
+    replace: bool = False,
 ) -> None:
     """Load a dataset directory into the store and report per-table counts."""
     from loaders.load import load_dataset
 
     if bulk and store_kind != "neo4j":
         raise click.UsageError("--bulk is a way to fill Neo4j: use it with --store neo4j")
-    if bulk:
+    if replace and not bulk:
+        raise click.UsageError("--replace goes with --bulk")
+    if bulk and not replace:
         target = _open_store("neo4j", workspace)
         existing = target.counts()
         target.close()
@@ -176,10 +181,14 @@ def load(
             raise click.UsageError(
                 "--bulk replaces the whole Neo4j database and is for a first load only; this "
                 f"database already holds {sum(existing['nodes'].values()):,} nodes "
-                "(load without --bulk to add to it)"
+                "(load without --bulk to add to it, or add --replace to replace it)"
             )
-        store_kind = "memory"  # staging: the loaders fill the embedded store first
-    store = _open_store(store_kind, workspace)
+    if bulk:  # staging: the loaders fill a fresh in-memory embedded store first
+        from graph_models.memory_store import MemoryStore
+
+        store = MemoryStore()
+    else:
+        store = _open_store(store_kind, workspace)
     progress, update = _load_progress()
     with progress:
         report = load_dataset(

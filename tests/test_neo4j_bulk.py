@@ -125,3 +125,13 @@ def test_cli_bulk_refuses_the_memory_store(tmp_path):
         text=True,
     )
     assert r.returncode != 0 and "--bulk" in r.stderr
+
+
+def test_cli_replace_needs_bulk(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "api.cli", "load", str(tmp_path), "--replace"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0 and "--replace goes with --bulk" in r.stderr
