@@ -103,8 +103,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # the region index takes seconds on a large graph: start it before the first request
-        threading.Thread(target=access.warm, name="riskgraph-warm", daemon=True).start()
+        warm = threading.Thread(target=access.warm, name="riskgraph-warm", daemon=True)
+        warm.start()
         yield
+        # the warm-up reads the store: let it finish before anything (the caller included)
+        # closes the store, or a driver closed under it fails mid-send
+        warm.join()
         runner.shutdown()
         db.close()
         if owns_store:

@@ -6,8 +6,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.app import create_app
 from api.state.audit import verify_chain
 from api.state.models import AuditEntry, FlagState, ReviewDecision
 from graph_models.memory_store import MemoryStore
@@ -60,3 +62,19 @@ def test_parallel_reviews_postgres(tmp_path, postgres_url):
     with env.client:
         _parallel_reviews(env)
     env.db.close()
+
+
+def test_shutdown_waits_for_the_cache_warm_up(store, tmp_path):
+    """The app warms its caches in a thread at startup; leaving the app must wait for it.
+
+    Otherwise a caller that closes the store right after shutdown (every test fixture, the CLI)
+    closes the Neo4j driver under a thread still sending on one of its connections.
+    """
+    from tests.api.conftest import build_graph
+
+    build_graph(store)
+    app = create_app(store=store, state_db_url=f"sqlite:///{tmp_path / 's.sqlite'}",
+                     workspace=tmp_path / "ws", datasets_root=tmp_path)  # fmt: skip
+    with TestClient(app):
+        pass
+    assert not [t for t in threading.enumerate() if t.name == "riskgraph-warm"]
