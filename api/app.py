@@ -29,6 +29,7 @@ from api.errors import RequestIdMiddleware, install_error_handlers
 from api.graph_access import GraphAccess
 from api.routes import API_ROUTERS
 from api.scan_jobs import ScanRunner
+from api.state.audit import AuditWriter
 from api.state.db import StateDB, resolve_state_db_url
 from api.web.router import web_router
 from graph_models.store import GraphStore, open_store
@@ -97,7 +98,7 @@ def create_app(
     services = AppServices(
         graph=access, db=db, workspace=ws,
         datasets_root=Path(datasets_root or os.environ.get("RISKGRAPH_DATASETS", ".")),
-        scans=runner, version=_version(),
+        scans=runner, version=_version(), audit_log=AuditWriter(db),
     )  # fmt: skip
 
     @asynccontextmanager
@@ -110,6 +111,7 @@ def create_app(
         # closes the store, or a driver closed under it fails mid-send
         warm.join()
         runner.shutdown()
+        services.audit_log.close()
         db.close()
         if owns_store:
             graph_store.close()

@@ -16,7 +16,7 @@ from api.errors import ApiError, request_id_of
 from api.graph_access import GraphAccess, ScopedGraph
 from api.masking import Masker
 from api.scan_jobs import ScanRunner
-from api.state.audit import append_audit
+from api.state.audit import AuditWriter
 from api.state.db import StateDB
 from api.web.session import session_principal
 
@@ -46,6 +46,8 @@ class AppServices:
     datasets_root: Path
     scans: ScanRunner
     version: str
+    #: audit rows outside another transaction, group-committed (see AuditWriter)
+    audit_log: AuditWriter
 
 
 def get_services(request: Request) -> AppServices:
@@ -115,13 +117,12 @@ def audit(
     detail: dict[str, Any] | None = None,
     resource: str | None = None,
 ) -> None:
-    """Append one audit row in its own write transaction."""
-    with services.db.write() as session:
-        append_audit(
-            session, actor=user.name, role=user.role, action=action,
-            resource=resource or f"{request.method} {request.url.path}",
-            detail=detail, request_id=request_id_of(request),
-        )  # fmt: skip
+    """Append one audit row; return once it is committed (together with concurrent ones)."""
+    services.audit_log.append(
+        actor=user.name, role=user.role, action=action,
+        resource=resource or f"{request.method} {request.url.path}",
+        detail=detail, request_id=request_id_of(request),
+    )  # fmt: skip
 
 
 def audit_revealed(

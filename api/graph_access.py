@@ -167,16 +167,6 @@ class GraphAccess:
             self._ownership_built = False
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    if not len(frame):
-        return []
-    cols = list(frame.columns)
-    return [
-        dict(zip(cols, row, strict=True))
-        for row in zip(*(frame[c].tolist() for c in cols), strict=True)
-    ]
-
-
 class ScopedGraph:
     """One request's view of the graph for one principal (see the module docstring)."""
 
@@ -296,7 +286,7 @@ class ScopedGraph:
             hub_degree=hub_degree,
         )  # fmt: skip
         nodes, edges = self._walk_visible(
-            _records(sub.nodes), _records(sub.edges), [(rec["label"], str(rec["id"]))], hops
+            sub.node_rows(), sub.edge_rows(), [(rec["label"], str(rec["id"]))], hops
         )
         return self._public_subgraph(nodes, edges, bool(sub.truncated), sub.hubs)
 
@@ -354,9 +344,9 @@ class ScopedGraph:
                 str(rec["id"]), rec["label"], hops=1, limit=per_entity_limit
             )
             truncated = truncated or bool(sub.truncated)
-            for n in _records(sub.nodes):
+            for n in sub.node_rows():
                 nodes[(n["label"], str(n["id"]))] = n
-            for e in _records(sub.edges):
+            for e in sub.edge_rows():
                 edges[(e["type"], str(e["id"]))] = e
         kept_nodes, kept_edges = self._walk_visible(
             list(nodes.values()), list(edges.values()), starts, 1

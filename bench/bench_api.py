@@ -232,7 +232,12 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def run_scenarios(
-    base: str, tokens: dict[str, str], smp: dict[str, Any], n: int, concurrency: int
+    base: str,
+    tokens: dict[str, str],
+    smp: dict[str, Any],
+    n: int,
+    concurrency: int,
+    only: tuple[str, ...] = SCENARIOS,
 ) -> dict[str, Any]:
     city = tokens["_city"]
     local = [h for h in smp["households"] if str(smp["hh_region"].get(h, "")).startswith(city[:4])]
@@ -250,7 +255,7 @@ def run_scenarios(
     }  # fmt: skip
     out = {}
     for name, (user, reqs) in plans.items():
-        if not reqs:
+        if not reqs or name not in only:
             continue
         _log(f"  {name}: warm-up")
         asyncio.run(_load(base, tokens[user], reqs[: max(20, concurrency)], concurrency))
@@ -286,6 +291,8 @@ def main() -> None:
     )
     ap.add_argument("--requests", type=int, default=1000, help="Per scenario.")
     ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--tag", default="", help="Suffix for the result file name.")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="Comma-separated subset.")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", type=Path, default=Path("/tmp/riskgraph-bench-api"))
     ap.add_argument("--fresh", action="store_true", help="Delete --work first.")
@@ -317,12 +324,18 @@ def main() -> None:
         proc, base = start_server(store, args.work, url)
         try:
             result["stores"][store] = run_scenarios(
-                base, tokens, smp, args.requests, args.concurrency
-            )
+                base, tokens, smp, args.requests, args.concurrency,
+                tuple(args.scenarios.split(",")),
+            )  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-    out = ROOT / "bench" / "results" / f"api-{args.households}-{result['date']}.json"
+    out = (
+        ROOT
+        / "bench"
+        / "results"
+        / f"api-{args.households}-{result['date']}{'-' + args.tag if args.tag else ''}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
     _log(f"written {out}")

@@ -410,18 +410,18 @@ class _Adjacency:
         idx = self.index.get(label)
         if idx is None:
             return None
-        loc = idx.get_indexer([node_id])[0]
-        return None if loc < 0 else int(loc + self.offsets[label])
+        try:  # ids are unique per label (consolidate): one hash lookup, no Index per call
+            loc = idx.get_loc(node_id)
+        except (KeyError, TypeError):
+            return None
+        return int(loc + self.offsets[label])
 
     def key(self, pos: int) -> tuple[str, str]:
         lbl = self.labels[self.label_of[pos]]
         return lbl, str(self.frames[lbl]["id"].iat[pos - self.offsets[lbl]])
 
     def node_record(self, pos: int) -> dict[str, Any]:
-        lbl, nid = self.key(pos)
-        row = self.frames[lbl].iloc[pos - self.offsets[lbl]].to_dict()
-        row.pop("id", None)
-        return {"id": nid, "label": lbl, "properties": _clean_props(row)}
+        return self.node_records([pos])[0]
 
     def edge_record(self, ti: int, row: int) -> dict[str, Any]:
         t = self.types[ti]
@@ -520,11 +520,7 @@ class _Adjacency:
             for e in self.edge_records(list(edges))
             if (e["src_label"], e["src"]) in keep and (e["dst_label"], e["dst"]) in keep
         ]
-        nodes_df = pd.DataFrame(node_recs, columns=["id", "label", "properties"])
-        edges_df = pd.DataFrame(
-            edge_recs, columns=["id", "type", "src", "src_label", "dst", "dst_label", "properties"]
-        )
-        return Subgraph(nodes_df, edges_df, truncated, [self.key(h) for h in hubs])
+        return Subgraph(node_recs, edge_recs, truncated, [self.key(h) for h in hubs])
 
     def shortest_paths(
         self, s: int, t: int, max_hops: int, types: set[str] | None, limit: int, directed: bool

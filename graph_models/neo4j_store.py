@@ -692,13 +692,8 @@ class Neo4jStore(GraphStore):
         nodes, rels, truncated, hub_ids = self._read(walk)
         by_element = {n.element_id: n for n in nodes}
         return Subgraph(
-            pd.DataFrame(
-                [self._node_record(n) for n in nodes], columns=["id", "label", "properties"]
-            ),
-            pd.DataFrame(
-                [self._edge_record(*r) for r in rels],
-                columns=["id", "type", "src", "src_label", "dst", "dst_label", "properties"],
-            ),
+            [self._node_record(n) for n in nodes],
+            [self._edge_record(*r) for r in rels],
             truncated,
             [
                 (self._label_of(by_element[h]), by_element[h]["id"])

@@ -46,28 +46,97 @@ EDGE_COLUMNS = ("id", "src", "src_label", "dst", "dst_label")
 NEIGHBOURHOOD_HUB_DEGREE = 200
 
 
-@dataclass
+NODE_RECORD_COLUMNS = ("id", "label", "properties")
+EDGE_RECORD_COLUMNS = ("id", "type", "src", "src_label", "dst", "dst_label", "properties")
+
+
 class Subgraph:
     """Nodes and relationships around something: a neighbourhood, a path set, a flag's evidence.
 
     ``nodes`` has columns ``id``, ``label`` and ``properties`` (a dict); ``edges`` has
-    ``id``, ``type``, ``src``, ``dst`` and ``properties``.
+    ``id``, ``type``, ``src``, ``src_label``, ``dst``, ``dst_label`` and ``properties``.
+    Either can be given as a DataFrame or as a list of such records: the other form is built
+    on first use, so a caller that wants records (the API) never pays for a DataFrame.
+
+    Examples
+    --------
+    >>> sub = Subgraph([{"id": "h1", "label": "Household", "properties": {}}], [])
+    >>> len(sub.nodes), sub.edge_rows()
+    (1, [])
     """
 
-    nodes: pd.DataFrame
-    edges: pd.DataFrame
-    truncated: bool = False
-    #: (label, id) of nodes that were reached but not expanded because they have more than
-    #: ``hub_degree`` relationships (a county's Region node, a clerk who approved every payment)
-    hubs: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("_edge_rows", "_edges", "_node_rows", "_nodes", "hubs", "truncated")
+
+    def __init__(
+        self,
+        nodes: pd.DataFrame | list[dict[str, Any]],
+        edges: pd.DataFrame | list[dict[str, Any]],
+        truncated: bool = False,
+        hubs: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self._nodes, self._node_rows = _frame_or_rows(nodes)
+        self._edges, self._edge_rows = _frame_or_rows(edges)
+        self.truncated = truncated
+        #: (label, id) of nodes that were reached but not expanded because they have more than
+        #: ``hub_degree`` relationships (a county's Region node, a clerk who approved every payment)
+        self.hubs: list[tuple[str, str]] = list(hubs or [])
+
+    @property
+    def nodes(self) -> pd.DataFrame:
+        if self._nodes is None:
+            self._nodes = pd.DataFrame(self._node_rows, columns=list(NODE_RECORD_COLUMNS))
+        return self._nodes
+
+    @property
+    def edges(self) -> pd.DataFrame:
+        if self._edges is None:
+            self._edges = pd.DataFrame(self._edge_rows, columns=list(EDGE_RECORD_COLUMNS))
+        return self._edges
+
+    def node_rows(self) -> list[dict[str, Any]]:
+        """The nodes as a list of dicts (the records given, or the frame's rows)."""
+        if self._node_rows is None:
+            self._node_rows = _frame_rows(self._nodes)
+        return self._node_rows
+
+    def edge_rows(self) -> list[dict[str, Any]]:
+        """The relationships as a list of dicts (the records given, or the frame's rows)."""
+        if self._edge_rows is None:
+            self._edge_rows = _frame_rows(self._edges)
+        return self._edge_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"Subgraph({len(self.node_rows())} nodes, {len(self.edge_rows())} edges, "
+            f"truncated={self.truncated}, hubs={len(self.hubs)})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "nodes": self.nodes.to_dict("records"),
-            "edges": self.edges.to_dict("records"),
+            "nodes": self.node_rows(),
+            "edges": self.edge_rows(),
             "truncated": self.truncated,
             "hubs": [list(h) for h in self.hubs],
         }
+
+
+def _frame_or_rows(
+    value: pd.DataFrame | list[dict[str, Any]],
+) -> tuple[pd.DataFrame | None, list[dict[str, Any]] | None]:
+    if isinstance(value, pd.DataFrame):
+        return value, None
+    return None, list(value)
+
+
+def _frame_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts of Python values, column by column (no per-row Series)."""
+    if frame is None or not len(frame):
+        return []
+    cols = list(frame.columns)
+    return [
+        dict(zip(cols, row, strict=True))
+        for row in zip(*(frame[c].tolist() for c in cols), strict=True)
+    ]
 
 
 @dataclass

@@ -4,7 +4,9 @@ Every row stores ``hash = sha256(prev_hash + canonical_json(row))`` where the ro
 but its own hash (sequence number, time, actor, role, action, resource, detail, request id and
 the previous row's hash) and canonical JSON is sorted keys, no spaces, UTF-8. The first row's
 ``prev_hash`` is 64 zeros. A one-row head table holds the last sequence number and hash; every
-append locks it, so appends are serialised and a truncated tail is caught as well.
+append locks it, so appends are serialised and a truncated tail is caught as well. Appends that
+are not part of another transaction go through :class:`AuditWriter`, which commits concurrent
+rows together (group commit) and answers each caller only once its row is committed.
 
 Examples
 --------
@@ -20,18 +22,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from api.state.models import AuditEntry, AuditHead
 
 __all__ = [
     "GENESIS_HASH",
+    "AuditWriter",
     "ChainReport",
     "append_audit",
+    "append_audit_rows",
     "canonical_json",
     "chain_hash",
     "verify_chain",
@@ -52,6 +57,10 @@ def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def append_audit(
     session: Session,
     *,
@@ -68,7 +77,7 @@ def append_audit(
     ).scalar_one()
     row = {
         "seq": head.seq + 1,
-        "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "at": _now(),
         "actor": actor,
         "role": role,
         "action": action,
@@ -83,6 +92,142 @@ def append_audit(
     head.hash = entry.hash
     session.flush()
     return entry
+
+
+def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Append many rows (``at``, ``actor``, ``role``, ``action``, ``resource``, ``detail`` as a
+    dict, ``request_id``) in the caller's write transaction: the head is locked once and the rows
+    inserted in one statement. Returns their sequence numbers, in order."""
+    if not rows:
+        return []
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    seq, prev = head.seq, head.hash
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        seq += 1
+        row = {
+            "seq": seq, "at": r["at"], "actor": r["actor"], "role": r["role"],
+            "action": r["action"], "resource": r["resource"],
+            "detail": canonical_json(r.get("detail") or {}),
+            "request_id": r.get("request_id", ""), "prev_hash": prev,
+        }  # fmt: skip
+        row["hash"] = prev = chain_hash(prev, row)
+        out.append(row)
+    session.execute(insert(AuditEntry), out)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return [row["seq"] for row in out]
+
+
+class _Pending:
+    __slots__ = ("done", "error", "row", "seq")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.seq = 0
+
+
+class AuditWriter:
+    """Group commit for audit rows written in their own transaction (reads, logins, exports).
+
+    :meth:`append` returns only after the row is committed, so nothing is lost and nothing is
+    answered unaudited; but concurrent appends share one transaction: a writer thread takes
+    every row waiting, locks the chain head once, inserts them in chain order and commits. Under
+    load this turns N write transactions (each a BEGIN IMMEDIATE, a head lookup, an insert, an
+    update and a commit, serialised on the database's write lock) into one per batch.
+
+    Parameters
+    ----------
+    db : StateDB
+        Where the rows go (anything with a ``write()`` session context).
+    max_batch : int
+        Rows per transaction at most.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from api.state.db import StateDB
+    >>> db = StateDB(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 's.sqlite'}")
+    >>> log = AuditWriter(db)
+    >>> log.append(actor="li", role="admin", action="login", resource="/")
+    1
+    >>> log.close(); db.close()
+    """
+
+    def __init__(self, db: Any, max_batch: int = 500) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._cv = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        #: write transactions committed so far (rows / transactions = the group-commit factor)
+        self.transactions = 0
+
+    def append(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        resource: str,
+        detail: dict[str, Any] | None = None,
+        request_id: str = "",
+    ) -> int:
+        """Append one row; return its sequence number once committed (raise if it was not)."""
+        row = {"actor": actor, "role": role, "action": action, "resource": resource,
+               "detail": detail, "request_id": request_id}  # fmt: skip
+        with self._cv:
+            row["at"] = _now()  # under the lock: time order is chain order
+            pending = _Pending(row)
+            self._queue.append(pending)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="riskgraph-audit", daemon=True
+                )
+                self._thread.start()
+            self._cv.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise RuntimeError("the audit row could not be written") from pending.error
+        return pending.seq
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._stopping:
+                    self._cv.wait()
+                if not self._queue:
+                    self._thread = None  # a later append starts a new one
+                    return
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+            try:
+                with self._db.write() as session:
+                    seqs = append_audit_rows(session, [p.row for p in batch])
+                self.transactions += 1
+                for p, seq in zip(batch, seqs, strict=True):
+                    p.seq = seq
+            except BaseException as exc:  # every waiter hears of it; the thread carries on
+                for p in batch:
+                    p.error = exc
+            finally:
+                for p in batch:
+                    p.done.set()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread (a later append starts it again)."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+        with self._cv:
+            self._stopping = False
 
 
 @dataclass
