@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from api.auth import PrincipalCache
 from api.deps import AppServices
 from api.errors import RequestIdMiddleware, install_error_handlers
 from api.graph_access import GraphAccess
@@ -66,6 +67,19 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _auth_cache_seconds(given: float | None) -> float:
+    if given is not None:
+        return float(given)
+    raw = os.environ.get("RISKGRAPH_AUTH_CACHE_SECONDS", "5")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"RISKGRAPH_AUTH_CACHE_SECONDS must be a number of seconds, not {raw!r}"
+        ) from None
+    return max(0.0, value)
+
+
 def create_app(
     store: GraphStore | None = None,
     state_db_url: str | None = None,
@@ -73,6 +87,8 @@ def create_app(
     workspace: str | os.PathLike[str] | None = None,
     datasets_root: str | os.PathLike[str] | None = None,
     store_kind: str | None = None,
+    auth_cache_seconds: float | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """Build the app.
 
@@ -88,17 +104,26 @@ def create_app(
         ``WORKSPACE/scans/<id>``.
     datasets_root : path, optional
         ``POST /scans`` only reads dataset directories under it (default: current directory).
+    auth_cache_seconds : float, optional
+        How long a bearer token, once checked, is trusted without asking the state DB again
+        (default ``$RISKGRAPH_AUTH_CACHE_SECONDS`` or 5; 0 checks every request). A disabled
+        user is refused at the latest this long after the change.
+    freeze_gc : bool
+        Once the graph caches are built, ``gc.freeze()`` the heap so full garbage collections
+        do not walk the loaded graph (a 200 ms stall at 100k households). Process-wide, so
+        ``riskgraph serve`` sets it and library users decide for themselves.
     """
     ws = Path(workspace or os.environ.get("RISKGRAPH_WORKSPACE", "riskgraph-workspace"))
     owns_store = store is None
     graph_store = store if store is not None else open_store(store_kind, ws)
     db = StateDB(resolve_state_db_url(state_db_url, ws))
-    access = GraphAccess(graph_store)
+    access = GraphAccess(graph_store, freeze_gc=freeze_gc)
     runner = ScanRunner(db, access)
     services = AppServices(
         graph=access, db=db, workspace=ws,
         datasets_root=Path(datasets_root or os.environ.get("RISKGRAPH_DATASETS", ".")),
         scans=runner, version=_version(), audit_log=AuditWriter(db),
+        principals=PrincipalCache(_auth_cache_seconds(auth_cache_seconds)),
     )  # fmt: skip
 
     @asynccontextmanager

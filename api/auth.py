@@ -40,7 +40,10 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,6 +55,7 @@ from graph_models.errors import DataError
 __all__ = [
     "ROLES",
     "Principal",
+    "PrincipalCache",
     "RolePolicy",
     "authenticate",
     "create_user",
@@ -175,6 +179,65 @@ def authenticate(session: Session, token: str) -> Principal | None:
     policy = ROLES[user.role]
     codes = [NATIONAL] if policy.admin else [r.region_code for r in user.regions]
     return Principal(user.id, user.name, policy, RegionScope(codes))
+
+
+class PrincipalCache:
+    """Tokens authenticated in the last ``ttl`` seconds, so a burst of requests costs one lookup.
+
+    Only successes are kept (an unknown token always reaches the database), keyed by the
+    token's selector and SHA-256 digest (what the database holds anyway, never the token).
+    A disabled user or a re-issued token is refused at the latest ``ttl`` seconds later;
+    ``ttl=0`` checks the database on every request.
+
+    Examples
+    --------
+    >>> cache = PrincipalCache(ttl=0)
+    >>> cache.authenticate(None, "not a token") is None
+    True
+    """
+
+    def __init__(self, ttl: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._hits: dict[tuple[str, str], tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal if ``token`` was authenticated less than ``ttl`` seconds ago."""
+        if self.ttl <= 0:
+            return None
+        parsed = parse_token(token)
+        if parsed is None:
+            return None
+        with self._lock:
+            hit = self._hits.get(parsed)
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+    def authenticate(self, db: Any, token: str) -> Principal | None:
+        """:func:`authenticate` against ``db`` (a ``StateDB``), through the cache."""
+        parsed = parse_token(token)
+        if parsed is None:
+            return None
+        now = time.monotonic()
+        if self.ttl > 0:
+            with self._lock:
+                hit = self._hits.get(parsed)
+            if hit is not None and hit[1] > now:
+                return hit[0]
+        with db.read() as session:
+            principal = authenticate(session, token)
+        if principal is not None and self.ttl > 0:
+            with self._lock:
+                if len(self._hits) >= self.max_entries:
+                    self._hits = {k: v for k, v in self._hits.items() if v[1] > now}
+                    if len(self._hits) >= self.max_entries:
+                        self._hits.clear()
+                self._hits[parsed] = (principal, now + self.ttl)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._hits.clear()
 
 
 def create_user(session: Session, name: str, role: str, regions: list[str]) -> str:

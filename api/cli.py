@@ -545,8 +545,9 @@ def serve(
     from api.app import create_app
 
     app = create_app(
-        state_db_url=state_db, workspace=workspace, datasets_root=datasets, store_kind=store_kind
-    )
+        state_db_url=state_db, workspace=workspace, datasets_root=datasets,
+        store_kind=store_kind, freeze_gc=True,
+    )  # fmt: skip
     console.print(f"riskgraph API on http://{host}:{port}/api/v1 (docs at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -3,15 +3,16 @@ and the audit helpers (every review, every unmasked read of personal data, every
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, PrincipalCache
 from api.errors import ApiError, request_id_of
 from api.graph_access import GraphAccess, ScopedGraph
 from api.masking import Masker
@@ -48,9 +49,17 @@ class AppServices:
     version: str
     #: audit rows outside another transaction, group-committed (see AuditWriter)
     audit_log: AuditWriter
+    #: bearer tokens recently authenticated (RISKGRAPH_AUTH_CACHE_SECONDS, default 5; 0 = off)
+    principals: PrincipalCache
 
 
-def get_services(request: Request) -> AppServices:
+# The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+# the thread pool, a hop per dependency per request that cost more CPU than a 2-hop neighbourhood
+# under load. They run on the event loop and hand anything that can block (a state-DB lookup,
+# waiting for a scan to release the graph) to a worker thread.
+
+
+async def get_services(request: Request) -> AppServices:
     return request.app.state.services
 
 
@@ -59,7 +68,7 @@ Services = Annotated[AppServices, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="An API token printed by `riskgraph users add`.")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     services: Services,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -68,13 +77,15 @@ def current_principal(
     state-changing request must then carry the session's ``X-CSRF-Token``), else 401."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
-        principal = session_principal(request, services.db)
+        principal = await run_in_threadpool(session_principal, request, services.db)
         if principal is None:
             raise ApiError(401, "unauthorized", "missing bearer token or session", challenge)
         request.state.principal = principal
         return principal
-    with services.db.read() as session:
-        principal = authenticate(session, credentials.credentials)
+    token = credentials.credentials
+    principal = services.principals.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(services.principals.authenticate, services.db, token)
     if principal is None:
         raise ApiError(401, "unauthorized", "invalid or disabled token", challenge)
     request.state.principal = principal
@@ -84,13 +95,13 @@ def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def _require_admin(user: CurrentUser) -> Principal:
+async def _require_admin(user: CurrentUser) -> Principal:
     if not user.policy.admin:
         raise ApiError(403, "forbidden", "this needs the admin role")
     return user
 
 
-def _require_cypher(user: CurrentUser) -> Principal:
+async def _require_cypher(user: CurrentUser) -> Principal:
     if not user.policy.cypher:
         raise ApiError(403, "forbidden", "Cypher queries need the investigator or admin role")
     return user
@@ -100,10 +111,19 @@ AdminUser = Annotated[Principal, Depends(_require_admin)]
 CypherUser = Annotated[Principal, Depends(_require_cypher)]
 
 
-def _scoped_graph(services: Services, user: CurrentUser) -> Iterator[ScopedGraph]:
+async def _scoped_graph(services: Services, user: CurrentUser) -> AsyncIterator[ScopedGraph]:
     """The graph as this user may see it, read-locked against a running scan."""
-    with services.graph.lock.reading():
-        yield ScopedGraph(services.graph, user)
+    access = services.graph
+    if not access.lock.acquire_read(blocking=False):
+        await run_in_threadpool(access.lock.acquire_read)
+    try:
+        if access.ready:
+            graph = ScopedGraph(access, user)
+        else:  # the startup build is still running: wait for it off the event loop
+            graph = await run_in_threadpool(ScopedGraph, access, user)
+        yield graph
+    finally:
+        access.lock.release_read()
 
 
 Graph = Annotated[ScopedGraph, Depends(_scoped_graph)]

@@ -52,6 +52,10 @@ class HealthPublic(_Out):
     store: str
     state_db: str
     version: str
+    warm: bool = Field(
+        description="The graph caches (region index, ownership) built at startup are ready; "
+        "until then requests work but the first ones are slow."
+    )
 
 
 class MePublic(_Out):

@@ -62,6 +62,7 @@ class ScanRunner:
                     self.graph.store.flush()
                 finally:
                     self.graph.invalidate()
+            self.graph.warm()  # rebuild the caches now, not in the next request
             with self.db.write() as session:
                 created, updated = import_flags(session, outcome.result.flags, scan_id)
                 scan = session.get(Scan, scan_id)

@@ -46,7 +46,16 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine_info  # noqa: E402
 
-SCENARIOS = ("flag_list", "flag_detail", "neighborhood_2hop", "neighborhood_2hop_regional", "paths")
+#: ``me`` is the baseline: an authenticated request that does no graph or state-DB work, so it
+#: measures what FastAPI, uvicorn and the load generator cost on this machine at this concurrency
+SCENARIOS = (
+    "me",
+    "flag_list",
+    "flag_detail",
+    "neighborhood_2hop",
+    "neighborhood_2hop_regional",
+    "paths",
+)
 
 
 def _log(msg: str) -> None:
@@ -187,7 +196,9 @@ def start_server(store: str, work: Path, url: str) -> tuple[subprocess.Popen, st
         if proc.poll() is not None:
             raise RuntimeError(f"server exited, see {work / f'serve-{store}.log'}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+            health = httpx.get(f"{base}/healthz", timeout=2)
+            # measure only once the startup cache build is done (it competes for the CPU)
+            if health.status_code == 200 and health.json().get("warm", True):
                 return proc, base
         except httpx.HTTPError:
             pass
@@ -196,34 +207,20 @@ def start_server(store: str, work: Path, url: str) -> tuple[subprocess.Popen, st
     raise RuntimeError("server did not come up")
 
 
-async def _load(
-    base: str, token: str, requests: list[str], concurrency: int
-) -> tuple[list[float], dict[int, int]]:
-    import httpx
+def _load(
+    base: str, token: str, requests: list[str], concurrency: int, think: float = 0.0
+) -> tuple[list[float], dict[Any, int]]:
+    from bench.http_load import run_load
 
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for r in requests:
-        queue.put_nowait(r)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=120
-    ) as client:
+    auth = {"Authorization": f"Bearer {token}"}
+    res = asyncio.run(run_load(base, requests, concurrency, auth, think_seconds=think))
+    return res.latencies, res.statuses
 
-        async def worker() -> None:
-            while True:
-                try:
-                    path = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                t0 = time.perf_counter()
-                resp = await client.get(path)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, statuses
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -232,12 +229,14 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def run_scenarios(
+    server_pid: int,
     base: str,
     tokens: dict[str, str],
     smp: dict[str, Any],
     n: int,
     concurrency: int,
     only: tuple[str, ...] = SCENARIOS,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     city = tokens["_city"]
     local = [h for h in smp["households"] if str(smp["hh_region"].get(h, "")).startswith(city[:4])]
@@ -247,6 +246,7 @@ def run_scenarios(
         return [fmt(items[i % len(items)]) for i in range(n)]
 
     plans = {
+        "me": ("investigator", ["/me"] * n),
         "flag_list": ("investigator", cycle(list(range(20)), lambda i: f"/flags?limit=50&offset={i * 50}")),
         "flag_detail": ("investigator", cycle(smp["flags"], lambda f: f"/flags/{f}")),
         "neighborhood_2hop": ("investigator", cycle(smp["households"], lambda h: f"/entities/{h}/neighborhood?hops=2")),
@@ -258,24 +258,43 @@ def run_scenarios(
         if not reqs or name not in only:
             continue
         _log(f"  {name}: warm-up")
-        asyncio.run(_load(base, tokens[user], reqs[: max(20, concurrency)], concurrency))
+        _load(base, tokens[user], reqs[: max(20, concurrency)], concurrency)
         out[name] = {"user": user}
-        # one client first (service time), then the concurrent clients (service + queueing)
-        for label, clients, batch in (("single_client", 1, reqs[: min(100, len(reqs))]),
-                                      ("concurrent", concurrency, reqs)):  # fmt: skip
+        # one client first (service time), then the concurrent clients back to back (service +
+        # queueing at saturation), then the same clients as people who read each answer for a
+        # while (mean think time): the latency a user sees at that offered load
+        runs = [("single_client", 1, reqs[: min(100, len(reqs))], 0.0),
+                ("concurrent", concurrency, reqs, 0.0)]  # fmt: skip
+        if think > 0:
+            runs.append(("concurrent_with_think_time", concurrency, reqs, think))
+        for label, clients, batch, pause in runs:
             _log(f"  {name}: {len(batch)} requests, {clients} client(s)")
-            t0 = time.perf_counter()
-            lat, statuses = asyncio.run(_load(base, tokens[user], batch, clients))
+            t0, cpu0, own0 = time.perf_counter(), _cpu_seconds(server_pid), time.process_time()
+            lat, statuses = _load(base, tokens[user], batch, clients, pause)
             wall = time.perf_counter() - t0
+            server_cpu = (_cpu_seconds(server_pid) - cpu0) * 1000 / max(1, len(lat))
+            client_cpu = (time.process_time() - own0) * 1000 / max(1, len(lat))
             out[name][label] = {
                 "requests": len(lat), "clients": clients,
                 "p50_ms": _pct(lat, 0.5), "p90_ms": _pct(lat, 0.9), "p99_ms": _pct(lat, 0.99),
                 "mean_ms": round(statistics.fmean(lat), 1), "max_ms": round(max(lat), 1),
+                "think_time_mean_s": pause,
                 "throughput_rps": round(len(lat) / wall, 1), "statuses": statuses,
+                "server_cpu_ms_per_request": round(server_cpu, 2),
+                "load_generator_cpu_ms_per_request": round(client_cpu, 2),
             }  # fmt: skip
             r = out[name][label]
             _log(f"    p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  {r['throughput_rps']} req/s  "
-                 f"{statuses}")  # fmt: skip
+                 f"server {r['server_cpu_ms_per_request']} ms CPU/req  {statuses}")  # fmt: skip
+    base_run = out.get("me", {}).get("concurrent")
+    for name, res in out.items():
+        run = res.get("concurrent")
+        if base_run and run and name != "me":
+            res["vs_baseline_me"] = {
+                "p50_ratio": round(run["p50_ms"] / max(base_run["p50_ms"], 0.1), 2),
+                "p99_ratio": round(run["p99_ms"] / max(base_run["p99_ms"], 0.1), 2),
+                "throughput_ratio": round(run["throughput_rps"] / base_run["throughput_rps"], 3),
+            }
     return out
 
 
@@ -291,6 +310,10 @@ def main() -> None:
     )
     ap.add_argument("--requests", type=int, default=1000, help="Per scenario.")
     ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument(
+        "--think", type=float, default=1.0,
+        help="Mean think time (s) of the third run per scenario; 0 skips it.",
+    )  # fmt: skip
     ap.add_argument("--tag", default="", help="Suffix for the result file name.")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="Comma-separated subset.")
     ap.add_argument("--seed", type=int, default=7)
@@ -324,8 +347,9 @@ def main() -> None:
         proc, base = start_server(store, args.work, url)
         try:
             result["stores"][store] = run_scenarios(
+                proc.pid,
                 base, tokens, smp, args.requests, args.concurrency,
-                tuple(args.scenarios.split(",")),
+                tuple(args.scenarios.split(",")), args.think,
             )  # fmt: skip
         finally:
             proc.terminate()

@@ -32,4 +32,5 @@ def healthz(services: Services) -> HealthPublic:
         store=services.graph.store.name,
         state_db=services.db.dialect,
         version=services.version,
+        warm=services.graph.warmed.is_set(),
     )

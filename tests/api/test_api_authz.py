@@ -7,6 +7,8 @@ endpoint the role may not use answers 403; no token 401. Lists are filtered.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.api.conftest import A1, E1, E2, E3, E4, G1, G2, P1, P2, P3, USERS
@@ -67,7 +69,34 @@ def test_disabled_user_is_refused(env):
     assert env.get("aid_in", "/me").status_code == 200
     with env.db.write() as s:
         s.execute(update(User).where(User.name == "aid_in").values(disabled=True))
+    # a token checked moments ago is trusted for the auth cache's few seconds, no longer
+    env.client.app.state.services.principals.clear()
     assert env.get("aid_in", "/me").status_code == 401
+
+
+def test_auth_cache_trusts_a_token_for_its_ttl_only(memory_env):
+    from sqlalchemy import update
+
+    from api.state.models import User
+
+    cache = memory_env.client.app.state.services.principals
+    cache.ttl = 0.5
+    assert memory_env.get("aid_in", "/me").status_code == 200
+    with memory_env.db.write() as s:
+        s.execute(update(User).where(User.name == "aid_in").values(disabled=True))
+    assert memory_env.get("aid_in", "/me").status_code == 200  # within the TTL
+    time.sleep(0.6)
+    assert memory_env.get("aid_in", "/me").status_code == 401
+    cache.ttl = 0  # off: every request asks the state DB
+    with memory_env.db.write() as s:
+        s.execute(update(User).where(User.name == "aid_in").values(disabled=False))
+    assert memory_env.get("aid_in", "/me").status_code == 200
+    with memory_env.db.write() as s:
+        s.execute(update(User).where(User.name == "aid_in").values(disabled=True))
+    assert memory_env.get("aid_in", "/me").status_code == 401
+    # unknown tokens are never cached as good
+    bad = {"Authorization": "Bearer rg_x_" + "A" * 43}
+    assert memory_env.client.get("/api/v1/me", headers=bad).status_code == 401
 
 
 def test_me(env):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,6 +76,38 @@ def test_shutdown_waits_for_the_cache_warm_up(store, tmp_path):
     build_graph(store)
     app = create_app(store=store, state_db_url=f"sqlite:///{tmp_path / 's.sqlite'}",
                      workspace=tmp_path / "ws", datasets_root=tmp_path)  # fmt: skip
-    with TestClient(app):
-        pass
+    with TestClient(app) as client:
+        health = client.get("/api/v1/healthz").json()
+        assert isinstance(health["warm"], bool)
+        app.state.services.graph.warmed.wait(60)
+        assert client.get("/api/v1/healthz").json()["warm"] is True
     assert not [t for t in threading.enumerate() if t.name == "riskgraph-warm"]
+
+
+def test_server_freezes_the_warmed_heap_and_thaws_it_for_a_new_graph(tmp_path):
+    """``riskgraph serve`` (freeze_gc=True) hides the warmed caches from full garbage
+    collections; a scan that replaces the graph unfreezes so the old graph can be freed.
+    Run in a child process: gc.freeze is process-wide."""
+    code = f"""
+import gc
+from api.app import create_app
+from graph_models.memory_store import MemoryStore
+from tests.api.conftest import build_graph
+store = MemoryStore(None)
+build_graph(store)
+app = create_app(store=store, state_db_url="sqlite:///{tmp_path / "s.sqlite"}",
+                 workspace="{tmp_path / "ws"}", freeze_gc=True)
+access = app.state.services.graph
+assert gc.get_freeze_count() == 0
+access.warm()
+assert gc.get_freeze_count() > 0 and access.ready
+access.invalidate()
+assert gc.get_freeze_count() == 0 and not access.ready
+print("ok")
+"""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
