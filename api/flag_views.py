@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from sqlalchemy import Select, and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from api.auth import Principal
 from api.errors import ApiError
@@ -37,7 +37,12 @@ def _visibility(user: Principal) -> Any:
 
 def visible_flags(user: Principal) -> Select[Any]:
     """``SELECT flags JOIN flag_states`` restricted to what ``user`` may see."""
-    query = select(FlagRecord, FlagState).join(FlagState, FlagState.flag_id == FlagRecord.flag_id)
+    query = (
+        select(FlagRecord, FlagState)
+        .join(FlagState, FlagState.flag_id == FlagRecord.flag_id)
+        # the state is already joined: fill FlagRecord.state from it, not from a second join
+        .options(contains_eager(FlagRecord.state))
+    )
     clause = _visibility(user)
     return query.where(clause) if clause is not None else query
 

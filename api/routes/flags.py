@@ -68,9 +68,18 @@ def list_flags(
         query = query.where(FlagState.status == status)
     with services.db.read() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.execute(
-            query.order_by(FlagRecord.score.desc(), FlagRecord.flag_id).limit(limit).offset(offset)
+        # page the ids first (sorting narrow rows), then load just those flags: sorting the
+        # whole rows with their JSON columns cost ~6 ms of the request at 7,700 flags
+        page = session.scalars(
+            query.with_only_columns(FlagRecord.flag_id)
+            .order_by(FlagRecord.score.desc(), FlagRecord.flag_id)
+            .limit(limit)
+            .offset(offset)
         ).all()
+        found = {f.flag_id: (f, s) for f, s in session.execute(
+            query.where(FlagRecord.flag_id.in_(page))
+        ).all()}  # fmt: skip
+        rows = [found[i] for i in page if i in found]
     items = [FlagPublic(**flag_public(f, s, graph.masker, person_names(graph, f))) for f, s in rows]
     audit_revealed(services, request, user, graph.masker)
     return FlagPage(items=items, total=total, limit=limit, offset=offset)
