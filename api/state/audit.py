@@ -61,37 +61,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def append_audit(
-    session: Session,
-    *,
-    actor: str,
-    role: str,
-    action: str,
-    resource: str,
-    detail: dict[str, Any] | None = None,
-    request_id: str = "",
-) -> AuditEntry:
-    """Append one row in the caller's write transaction (``StateDB.write``)."""
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
-    row = {
-        "seq": head.seq + 1,
-        "at": _now(),
-        "actor": actor,
-        "role": role,
-        "action": action,
-        "resource": resource,
-        "detail": canonical_json(detail or {}),
-        "request_id": request_id,
-        "prev_hash": head.hash,
-    }
-    entry = AuditEntry(**row, hash=chain_hash(head.hash, row))
-    session.add(entry)
-    head.seq = entry.seq
-    head.hash = entry.hash
-    session.flush()
-    return entry
+def append_audit(session: Session, **fields: Any) -> int:
+    """Append one row in the caller's write transaction (``StateDB.write``) and return its
+    sequence number. ``fields``: ``actor``, ``role``, ``action``, ``resource``, optional
+    ``detail`` (a dict) and ``request_id``."""
+    return append_audit_rows(session, [{"at": _now(), **fields}])[0]
 
 
 def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -100,10 +74,11 @@ def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]
     inserted in one statement. Returns their sequence numbers, in order."""
     if not rows:
         return []
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
-    seq, prev = head.seq, head.hash
+    # plain columns, not the ORM object: a head already in the session would be stale after the
+    # UPDATE below, and a second append in the same transaction would reuse its number
+    seq, prev = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
     out: list[dict[str, Any]] = []
     for r in rows:
         seq += 1
