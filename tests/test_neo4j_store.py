@@ -204,3 +204,40 @@ def test_wrong_credentials_fail_at_once_with_one_line(neo4j_settings):
         Neo4jStore(neo4j_settings["uri"], "neo4j", "not-the-password")
     line = describe_neo4j_error(err.value)
     assert line and "\n" not in line and "credentials" in line
+
+
+def test_reads_share_a_bounded_number_of_slots_without_deadlock(neo, neo4j_settings):
+    """With one read slot, 16 threads still all get their answers (they queue for the slot),
+    and a read started inside a read does not wait for a slot it holds itself."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graph_models.neo4j_store import Neo4jStore
+
+    neo.upsert_nodes("Person", persons(*[f"P{i:02d}" for i in range(20)]))
+    neo.upsert_relationships(
+        "KIN", edges([(f"K{i}", f"P{i:02d}", f"P{(i + 1) % 20:02d}") for i in range(20)])
+    )
+    one = Neo4jStore(
+        neo4j_settings["uri"], neo4j_settings["user"], neo4j_settings["password"], readers=1
+    )
+    try:
+        want = {f"P{i:02d}": len(neo.neighborhood(f"P{i:02d}", "Person", hops=2).nodes)
+                for i in range(20)}  # fmt: skip
+        start = threading.Barrier(16)
+
+        def ask(i: int) -> tuple[str, int]:
+            start.wait()
+            nid = f"P{i % 20:02d}"
+            return nid, len(one.neighborhood(nid, "Person", hops=2).nodes)
+
+        with ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(ask, range(16)))
+        assert all(want[nid] == n == 5 for nid, n in got)
+        nested = one._read(lambda tx: one.get_entity("P00", "Person"))
+        assert nested is not None and nested["id"] == "P00"
+    finally:
+        one.close()
+    with pytest.raises(ValueError, match="readers"):
+        Neo4jStore(neo4j_settings["uri"], neo4j_settings["user"], neo4j_settings["password"],
+                   readers=0)  # fmt: skip
