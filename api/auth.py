@@ -218,12 +218,10 @@ class PrincipalCache:
         parsed = parse_token(token)
         if parsed is None:
             return None
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
         now = time.monotonic()
-        if self.ttl > 0:
-            with self._lock:
-                hit = self._hits.get(parsed)
-            if hit is not None and hit[1] > now:
-                return hit[0]
         with db.read() as session:
             principal = authenticate(session, token)
         if principal is not None and self.ttl > 0:

@@ -276,7 +276,7 @@ class MemoryStore(GraphStore):
         adj = self._adjacency()
         start = self._find(adj, node_id, label)
         if start is None:
-            return Subgraph(_empty_nodes(), _empty_edges())
+            return Subgraph([], [])
         return adj.neighborhood(start, hops, _type_filter(types), limit, hub_degree)
 
     def _find(self, adj: _Adjacency, node_id: str, label: str | None) -> int | None:
@@ -304,14 +304,6 @@ class MemoryStore(GraphStore):
 
 def _type_filter(types: Iterable[str] | None) -> set[str] | None:
     return set(types) if types else None
-
-
-def _empty_nodes() -> pd.DataFrame:
-    return pd.DataFrame({"id": [], "label": [], "properties": []})
-
-
-def _empty_edges() -> pd.DataFrame:
-    return pd.DataFrame({"id": [], "type": [], "src": [], "dst": [], "properties": []})
 
 
 def _clean_props(row: dict[str, Any]) -> dict[str, Any]:

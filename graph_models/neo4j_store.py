@@ -53,6 +53,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -215,14 +216,6 @@ def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
-def _empty_nodes() -> pd.DataFrame:
-    return _empty_frame(["id", "label", "properties"])
-
-
-def _empty_edges() -> pd.DataFrame:
-    return _empty_frame(["id", "type", "src", "src_label", "dst", "dst_label", "properties"])
-
-
 def _bundled_server() -> tuple[str, str | None]:
     """URI and password of the server ``scripts/neo4j.sh`` runs (from a source checkout)."""
     script = _REPO / "scripts" / "neo4j.sh"
@@ -341,16 +334,14 @@ class Neo4jStore(GraphStore):
             session.execute_write(self._run_batch, statement, rows)
 
     def _read(self, fn: Callable[[Any], Any]) -> Any:
-        if getattr(self._reading, "depth", 0):
-            with self._session() as session:
-                return session.execute_read(fn)
-        with self._readers:
-            self._reading.depth = 1
+        nested = getattr(self._reading, "nested", False)  # already holds a slot: no second one
+        with nullcontext() if nested else self._readers:
+            self._reading.nested = True
             try:
                 with self._session() as session:
                     return session.execute_read(fn)
             finally:
-                self._reading.depth = 0
+                self._reading.nested = nested
 
     def _fetch(self, statement: str, **params: Any) -> list[Any]:
         return self._read(lambda tx: list(tx.run(statement, params)))
@@ -648,7 +639,7 @@ class Neo4jStore(GraphStore):
     ) -> Subgraph:
         start = self._find(node_id, label)
         if start is None:
-            return Subgraph(_empty_nodes(), _empty_edges())
+            return Subgraph([], [])
         pattern = self._type_pattern(types)
         hops, limit = operator.index(hops), operator.index(limit)
         hub_degree = operator.index(hub_degree)
