@@ -38,6 +38,7 @@ __all__ = [
     "Scan",
     "User",
     "UserRegion",
+    "WebSessionRecord",
     "utcnow",
 ]
 
@@ -234,3 +235,23 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class WebSessionRecord(Base):
+    """A signed-in browser (``api.web.session``), shared by every API worker process.
+
+    Only the SHA-256 of the session id (the cookie value) is stored, never the id itself.
+    Times are epoch seconds (``time.time()``) so every process compares them alike.
+    """
+
+    __tablename__ = "web_sessions"
+
+    #: SHA-256 (hex) of the session id.
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The user's token hash at sign-in: a re-issued token ends the session.
+    token_hash: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created: Mapped[float] = mapped_column(Float)
+    #: The last request, written at most every ``touch_interval`` seconds (see SessionStore).
+    last_seen: Mapped[float] = mapped_column(Float)

@@ -13,17 +13,29 @@ header, and it is compared with the server's copy, not just with the cookie; a c
 ``Origin`` is refused as well. The sign-in form itself carries a pre-session token (cookie +
 hidden field) so a third-party page cannot sign a browser into someone else's account.
 
-Sessions live in process memory (:class:`SessionStore`): one API process per deployment, and a
-restart signs everyone out.
+Sessions live in the state DB (table ``web_sessions``, :class:`SessionStore`), so every API
+worker process behind one socket shares them and a restart signs nobody out. Only the SHA-256 of
+a session id is stored: a copy of the table does not let anyone present a session cookie. A
+request writes ``last_seen`` only when the stored value is more than ``touch_interval`` seconds
+old (so a busy page costs a DB write a minute, not one per request); the idle timeout is judged
+on that stored value, so an idle session ends at most ``touch_interval`` seconds early, never
+late.
 
 Examples
 --------
->>> store = SessionStore()
->>> sid, sess = store.create(user_id=7, token_hash="ab" * 32)
->>> store.get(sid).user_id, store.get("not-a-session")
-(7, None)
+>>> import tempfile
+>>> db = StateDB(f"sqlite:///{tempfile.mkdtemp()}/s.sqlite")
+>>> from api.auth import create_user
+>>> with db.write() as s:
+...     _ = create_user(s, "alice", "admin", [])
+...     uid = s.scalars(select(User.id).where(User.name == "alice")).one()
+>>> store = SessionStore(db)
+>>> sid, sess = store.create(user_id=uid, token_hash="ab" * 32)
+>>> store.get(sid).user_id == uid, store.get("not-a-session"), len(store)
+(True, None, 1)
 >>> store.delete(sid); store.get(sid) is None
 True
+>>> db.close()
 """
 
 from __future__ import annotations
@@ -38,13 +50,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
+from sqlalchemy import ColumnElement, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.auth import ROLES, Principal, authenticate, parse_token
 from api.errors import ApiError
 from api.scopes import NATIONAL, RegionScope
 from api.state.db import StateDB
-from api.state.models import User
+from api.state.models import User, WebSessionRecord
 
 __all__ = [
     "ABSOLUTE_TIMEOUT",
@@ -98,79 +111,158 @@ class WebSession:
 
 
 class SessionStore:
-    """Sessions by the SHA-256 of their id, in memory, thread-safe.
+    """Sessions by the SHA-256 of their id, in the state DB (shared by every worker process).
 
     Parameters
     ----------
+    db : StateDB
+        The state DB holding the ``web_sessions`` table.
     idle_timeout, absolute_timeout : float
         Seconds (defaults :data:`IDLE_TIMEOUT`, :data:`ABSOLUTE_TIMEOUT`).
     clock : callable
-        Monotonic seconds (tests pass a fake clock).
+        Epoch seconds (default :func:`time.time`; every process must agree on it, so not a
+        monotonic clock). Tests pass a fake clock.
+    touch_interval : float
+        :meth:`get` restarts the idle timer, but writes ``last_seen`` only when the stored value
+        is more than this many seconds old. The idle check uses the stored value, so a session
+        ends between ``idle_timeout - touch_interval`` and ``idle_timeout`` seconds after its
+        last request: at most ``touch_interval`` early, never late. Must be below
+        ``idle_timeout``.
     """
 
     def __init__(
         self,
+        db: StateDB,
         idle_timeout: float = IDLE_TIMEOUT,
         absolute_timeout: float = ABSOLUTE_TIMEOUT,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        touch_interval: float = 60.0,
     ) -> None:
+        if not 0 <= touch_interval < idle_timeout:
+            raise ValueError(
+                f"touch_interval must be at least 0 and below idle_timeout ({idle_timeout} s), "
+                f"not {touch_interval}"
+            )
+        self.db = db
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
         self.clock = clock
-        self._lock = threading.Lock()
-        self._sessions: dict[str, WebSession] = {}
+        self.touch_interval = touch_interval
 
     def _expired(self, sess: WebSession, now: float) -> bool:
         return (
             now - sess.last_seen > self.idle_timeout or now - sess.created > self.absolute_timeout
         )
 
+    def _expired_where(self, now: float) -> ColumnElement[bool]:
+        """SQL for :meth:`_expired` (rows idle too long or signed in too long ago)."""
+        return or_(
+            WebSessionRecord.last_seen < now - self.idle_timeout,
+            WebSessionRecord.created < now - self.absolute_timeout,
+        )
+
     def create(self, user_id: int, token_hash: str) -> tuple[str, WebSession]:
-        """A new session; returns ``(session id for the cookie, session)``."""
+        """A new session; returns ``(session id for the cookie, session)``.
+
+        Expired sessions of every user are deleted in the same transaction, so the table does
+        not grow without bound.
+        """
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
         sess = WebSession(user_id, token_hash, new_csrf_token(), now, now)
-        with self._lock:
-            # sweep expired sessions now and then so the dict does not grow without bound
-            for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
-                del self._sessions[key]
-            self._sessions[_digest(session_id)] = sess
+        with self.db.write() as s:
+            s.execute(delete(WebSessionRecord).where(self._expired_where(now)))
+            s.add(
+                WebSessionRecord(
+                    id_hash=_digest(session_id), user_id=user_id, token_hash=token_hash,
+                    csrf_token=sess.csrf_token, created=now, last_seen=now,
+                )
+            )  # fmt: skip
         return session_id, sess
 
     def get(self, session_id: str) -> WebSession | None:
-        """The live session behind a cookie value (its idle timer restarts), else None."""
+        """The live session behind a cookie value (its idle timer restarts), else None.
+
+        An expired session is deleted. ``last_seen`` is written only when the stored value is
+        more than ``touch_interval`` seconds old (see the class docstring).
+        """
+        found = self._lookup(session_id, with_principal=False)
+        return found[0] if found is not None else None
+
+    def get_with_principal(self, session_id: str) -> tuple[WebSession, Principal | None] | None:
+        """Like :meth:`get`, and the session's user as a principal (None when the user is
+        disabled, deleted or has a re-issued token), read in the same transaction."""
+        return self._lookup(session_id, with_principal=True)
+
+    def _lookup(
+        self, session_id: str, *, with_principal: bool
+    ) -> tuple[WebSession, Principal | None] | None:
         key = _digest(session_id)
         now = self.clock()
-        with self._lock:
-            sess = self._sessions.get(key)
-            if sess is None:
+        principal = None
+        with self.db.read() as s:
+            row = s.get(WebSessionRecord, key)
+            if row is None:
                 return None
-            if self._expired(sess, now):
-                del self._sessions[key]
-                return None
+            sess = WebSession(
+                row.user_id, row.token_hash, row.csrf_token, row.created, row.last_seen
+            )
+            expired = self._expired(sess, now)
+            if with_principal and not expired:
+                principal = principal_for_user(s, sess.user_id, sess.token_hash)
+        if expired:
+            with self.db.write() as s:
+                # only if still expired: another worker may have seen a request meanwhile
+                s.execute(
+                    delete(WebSessionRecord).where(
+                        WebSessionRecord.id_hash == key, self._expired_where(now)
+                    )
+                )
+            return None
+        if now - sess.last_seen > self.touch_interval and not (
+            with_principal and principal is None
+        ):
+            with self.db.write() as s:
+                # never move last_seen back (a worker whose clock lags, a concurrent touch)
+                s.execute(
+                    update(WebSessionRecord)
+                    .where(WebSessionRecord.id_hash == key, WebSessionRecord.last_seen < now)
+                    .values(last_seen=now)
+                )
             sess.last_seen = now
-            return sess
+        return sess, principal
 
     def delete(self, session_id: str) -> None:
-        with self._lock:
-            self._sessions.pop(_digest(session_id), None)
+        """End a session (nothing happens for an unknown id)."""
+        with self.db.write() as s:
+            s.execute(
+                delete(WebSessionRecord).where(WebSessionRecord.id_hash == _digest(session_id))
+            )
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        """The number of live (unexpired) sessions of all users."""
+        now = self.clock()
+        live = select(func.count()).select_from(WebSessionRecord)
+        with self.db.read() as s:
+            return s.scalar(live.where(not_(self._expired_where(now)))) or 0
+
+    def __bool__(self) -> bool:
+        # a store is always there, even with no sessions (and truth must not query the DB)
+        return True
 
 
 _STORE_LOCK = threading.Lock()
 
 
 def session_store(request: Request) -> SessionStore:
-    """The app's session store (created on first use, one per app)."""
+    """The app's session store on its state DB (created on first use, one per app)."""
     state = request.app.state
     store = getattr(state, "web_sessions", None)
     if store is None:
         with _STORE_LOCK:
             store = getattr(state, "web_sessions", None)
             if store is None:
-                store = state.web_sessions = SessionStore()
+                store = state.web_sessions = SessionStore(state.services.db)
     return store
 
 
@@ -205,19 +297,20 @@ def session_principal(request: Request, db: StateDB) -> Principal | None:
     """The user of the session cookie, or None when the request carries no session cookie.
 
     Raises 401 for an unknown or expired session (or a disabled user, a re-issued token) and
-    403 when a state-changing request lacks the session's CSRF token.
+    403 when a state-changing request lacks the session's CSRF token. ``db`` is the app's state
+    DB, which also holds its sessions; the call blocks on it, so make it from a worker thread.
     """
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
     store = session_store(request)
-    sess = store.get(session_id)
-    if sess is None:
+    # the session row and its user in one read (a blocking call: this runs in a worker thread)
+    found = store.get_with_principal(session_id)
+    if found is None:
         raise ApiError(401, "unauthorized", "session expired; sign in again")
+    sess, principal = found
     if request.method in UNSAFE_METHODS:
         check_csrf(request, sess.csrf_token, request.headers.get(CSRF_HEADER))
-    with db.read() as s:
-        principal = principal_for_user(s, sess.user_id, sess.token_hash)
     if principal is None:
         store.delete(session_id)
         raise ApiError(401, "unauthorized", "session no longer valid; sign in again")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.auth import create_user
+from api.state.db import StateDB
 from api.state.models import AuditEntry, FlagRecord, FlagState, User
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE, SessionStore
+from tests.api.conftest import postgres_server_url, postgres_url  # noqa: F401 (fixtures)
 from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, WebSite
 
 _HIDDEN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -150,17 +154,42 @@ def test_disabling_a_user_ends_their_sessions(web_site):
     assert client.get("/web/flags").status_code == 303
 
 
-def test_sessions_expire_when_idle_and_after_the_absolute_limit():
+@pytest.fixture(
+    name="state_db", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def state_db_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateDB]:
+    """A fresh, migrated state DB: a SQLite file, or a new database on the test PostgreSQL
+    (skipped when it is not running, unless ``RISKGRAPH_REQUIRE_POSTGRES=1``)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = StateDB(url)
+    yield db
+    db.close()
+
+
+def add_user(db: StateDB, name: str = "browser-user") -> int:
+    """A user to own sessions (``web_sessions.user_id`` references ``users``); returns the id."""
+    with db.write() as s:
+        create_user(s, name, "admin", [])
+        return s.scalars(select(User.id).where(User.name == name)).one()
+
+
+def test_sessions_expire_when_idle_and_after_the_absolute_limit(state_db):
+    uid = add_user(state_db)
     now = [0.0]
-    store = SessionStore(idle_timeout=10, absolute_timeout=25, clock=lambda: now[0])
-    sid, _ = store.create(1, "h")
+    store = SessionStore(
+        state_db, idle_timeout=10, absolute_timeout=25, clock=lambda: now[0], touch_interval=0
+    )
+    sid, _ = store.create(uid, "h")
     now[0] = 9
     assert store.get(sid) is not None
     now[0] = 18
     assert store.get(sid) is not None  # the idle timer restarted at 9
     now[0] = 26
     assert store.get(sid) is None  # absolute limit
-    sid2, _ = store.create(1, "h")
+    sid2, _ = store.create(uid, "h")
     now[0] = 37
     assert store.get(sid2) is None  # idle
     assert len(store) == 0
