@@ -29,7 +29,7 @@ from api.deps import AppServices
 from api.errors import RequestIdMiddleware, install_error_handlers
 from api.graph_access import GraphAccess
 from api.routes import API_ROUTERS
-from api.scan_jobs import ScanRunner
+from api.scan_jobs import ScanFollower, ScanRunner, latest_graph_scan
 from api.state.audit import AuditWriter
 from api.state.db import StateDB, resolve_state_db_url
 from api.web.router import web_router
@@ -89,6 +89,8 @@ def create_app(
     store_kind: str | None = None,
     auth_cache_seconds: float | None = None,
     freeze_gc: bool = False,
+    graph: GraphAccess | None = None,
+    follow_seconds: float = 1.0,
 ) -> FastAPI:
     """Build the app.
 
@@ -112,18 +114,34 @@ def create_app(
         Once the graph caches are built, ``gc.freeze()`` the heap so full garbage collections
         do not walk the loaded graph (a 200 ms stall at 100k households). Process-wide, so
         ``riskgraph serve`` sets it and library users decide for themselves.
+    graph : GraphAccess, optional
+        A store already opened and warmed (``riskgraph serve --workers N`` builds it once, then
+        forks the workers); replaces ``store``.
+    follow_seconds : float
+        How often to check the state DB for a scan finished by another worker process (whose
+        graph this process then loads); 0 never checks.
     """
     ws = Path(workspace or os.environ.get("RISKGRAPH_WORKSPACE", "riskgraph-workspace"))
-    owns_store = store is None
-    graph_store = store if store is not None else open_store(store_kind, ws)
     db = StateDB(resolve_state_db_url(state_db_url, ws))
-    access = GraphAccess(graph_store, freeze_gc=freeze_gc)
+    if graph is not None:
+        access, owns_store = graph, True
+    else:
+        # the generation first: a scan finishing while the store opens is then reloaded, not lost
+        generation = latest_graph_scan(db)
+        owns_store = store is None
+        graph_store = store if store is not None else open_store(store_kind, ws)
+        reopen = None
+        if owns_store and graph_store.name == "memory":
+            reopen = lambda: open_store("memory", ws)  # noqa: E731
+        access = GraphAccess(graph_store, freeze_gc=freeze_gc, generation=generation, reopen=reopen)
     runner = ScanRunner(db, access)
+    follower = ScanFollower(db, access, follow_seconds) if follow_seconds > 0 else None
     services = AppServices(
         graph=access, db=db, workspace=ws,
         datasets_root=Path(datasets_root or os.environ.get("RISKGRAPH_DATASETS", ".")),
         scans=runner, version=_version(), audit_log=AuditWriter(db),
         principals=PrincipalCache(_auth_cache_seconds(auth_cache_seconds)),
+        worker=int(os.environ.get("RISKGRAPH_WORKER", "1")),
     )  # fmt: skip
 
     @asynccontextmanager
@@ -131,15 +149,19 @@ def create_app(
         # the region index takes seconds on a large graph: start it before the first request
         warm = threading.Thread(target=access.warm, name="riskgraph-warm", daemon=True)
         warm.start()
+        if follower is not None:
+            follower.start()
         yield
         # the warm-up reads the store: let it finish before anything (the caller included)
         # closes the store, or a driver closed under it fails mid-send
         warm.join()
+        if follower is not None:
+            follower.stop()
         runner.shutdown()
         services.audit_log.close()
         db.close()
         if owns_store:
-            graph_store.close()
+            access.store.close()
 
     app = FastAPI(
         title="riskgraph API",

@@ -535,21 +535,65 @@ def audit_verify(workspace: Path, state_db: str | None) -> None:
               show_default=True, help="POST /scans reads dataset directories under this one.")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", type=click.IntRange(1, 64),
+              default=lambda: int(os.environ.get("RISKGRAPH_WORKERS", "1")),
+              show_default="1 or $RISKGRAPH_WORKERS",
+              help="Worker processes sharing the port (about one per CPU core). With the "
+                   "memory store the graph is loaded once and shared by all of them.")  # fmt: skip
 @_friendly
 def serve(
-    store_kind: str, workspace: Path, state_db: str | None, datasets: Path, host: str, port: int
+    store_kind: str,
+    workspace: Path,
+    state_db: str | None,
+    datasets: Path,
+    host: str,
+    port: int,
+    workers: int,
 ) -> None:
     """Run the API (uvicorn); OpenAPI docs at /docs."""
-    import uvicorn
-
     from api.app import create_app
 
-    app = create_app(
-        state_db_url=state_db, workspace=workspace, datasets_root=datasets,
-        store_kind=store_kind, freeze_gc=True,
-    )  # fmt: skip
-    console.print(f"riskgraph API on http://{host}:{port}/api/v1 (docs at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    options = {"state_db_url": state_db, "workspace": workspace, "datasets_root": datasets}
+    console.print(
+        f"riskgraph API on http://{host}:{port}/api/v1 (docs at /docs)"
+        + (f", {workers} workers" if workers > 1 else "")
+    )
+    if workers == 1:
+        import uvicorn
+
+        app = create_app(**options, store_kind=store_kind, freeze_gc=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+
+    from api.workers import bind_socket, serve_workers
+
+    sock = bind_socket(host, port)
+
+    def preload() -> object | None:
+        """The memory store, loaded and warmed once, shared by the forked workers."""
+        if store_kind != "memory":
+            return None  # a Neo4j driver must not cross a fork: each worker opens its own
+        from api.graph_access import GraphAccess
+        from api.scan_jobs import latest_graph_scan
+        from api.state.db import StateDB, resolve_state_db_url
+        from graph_models.store import open_store
+
+        db = StateDB(resolve_state_db_url(state_db, workspace))
+        generation = latest_graph_scan(db)  # before the load: a scan finishing now is reloaded
+        db.close()
+        access = GraphAccess(
+            open_store("memory", workspace), freeze_gc=True, generation=generation,
+            reopen=lambda: open_store("memory", workspace),
+        )  # fmt: skip
+        access.warm()
+        return access
+
+    def make_app(graph: object | None) -> object:
+        if graph is None:
+            return create_app(**options, store_kind=store_kind, freeze_gc=True)
+        return create_app(**options, graph=graph)  # type: ignore[arg-type]
+
+    raise SystemExit(serve_workers(make_app, sock, workers, preload))
 
 
 @main.command("export-flags")

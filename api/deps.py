@@ -30,6 +30,7 @@ __all__ = [
     "Services",
     "audit",
     "audit_revealed",
+    "audit_revealed_async",
     "get_services",
 ]
 
@@ -51,6 +52,8 @@ class AppServices:
     audit_log: AuditWriter
     #: bearer tokens recently authenticated (RISKGRAPH_AUTH_CACHE_SECONDS, default 5; 0 = off)
     principals: PrincipalCache
+    #: which worker process this is (1..N, ``riskgraph serve --workers N``)
+    worker: int = 1
 
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -129,6 +132,20 @@ async def _scoped_graph(services: Services, user: CurrentUser) -> AsyncIterator[
 Graph = Annotated[ScopedGraph, Depends(_scoped_graph)]
 
 
+def _audit_row(
+    request: Request,
+    user: Principal,
+    action: str,
+    detail: dict[str, Any] | None,
+    resource: str | None,
+) -> dict[str, Any]:
+    return {
+        "actor": user.name, "role": user.role, "action": action,
+        "resource": resource or f"{request.method} {request.url.path}",
+        "detail": detail, "request_id": request_id_of(request),
+    }  # fmt: skip
+
+
 def audit(
     services: AppServices,
     request: Request,
@@ -138,24 +155,33 @@ def audit(
     resource: str | None = None,
 ) -> None:
     """Append one audit row; return once it is committed (together with concurrent ones)."""
-    services.audit_log.append(
-        actor=user.name, role=user.role, action=action,
-        resource=resource or f"{request.method} {request.url.path}",
-        detail=detail, request_id=request_id_of(request),
-    )  # fmt: skip
+    services.audit_log.append(**_audit_row(request, user, action, detail, resource))
+
+
+def _revealed(request: Request, masker: Masker) -> dict[str, Any] | None:
+    if not masker.revealed:
+        return None
+    items = list(dict.fromkeys(masker.revealed))
+    return {"count": len(items), "items": items[:AUDIT_ITEMS], "query": str(request.url.query)}
 
 
 def audit_revealed(
     services: AppServices, request: Request, user: Principal, masker: Masker
 ) -> None:
     """Audit the personal data a cleared user was just shown unmasked (if any)."""
-    if not masker.revealed:
-        return
-    items = list(dict.fromkeys(masker.revealed))
-    audit(
-        services, request, user, "read_personal",
-        {"count": len(items), "items": items[:AUDIT_ITEMS], "query": str(request.url.query)},
-    )  # fmt: skip
+    detail = _revealed(request, masker)
+    if detail is not None:
+        audit(services, request, user, "read_personal", detail)
+
+
+async def audit_revealed_async(
+    services: AppServices, request: Request, user: Principal, masker: Masker
+) -> None:
+    """:func:`audit_revealed` for ``async`` endpoints: the commit is awaited, no thread held."""
+    detail = _revealed(request, masker)
+    if detail is not None:
+        row = _audit_row(request, user, "read_personal", detail, None)
+        await services.audit_log.append_async(**row)
 
 
 def require_within(user: Principal, region_code: str | None, what: str) -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
 from api.masking import Masker
@@ -43,6 +44,8 @@ SEARCH_CANDIDATES = 2000
 
 
 log = logging.getLogger("riskgraph.api")
+
+T = TypeVar("T")
 
 
 class ReadWriteLock:
@@ -131,9 +134,31 @@ def _build_ownership(store: GraphStore) -> OwnershipView | None:
 
 
 class GraphAccess:
-    """The app's store with its lock and shared caches (invalidated when a scan rewrites it)."""
+    """The app's store with its lock and shared caches (invalidated when a scan rewrites it).
 
-    def __init__(self, store: GraphStore, freeze_gc: bool = False) -> None:
+    Parameters
+    ----------
+    store : GraphStore
+        The graph every request reads.
+    freeze_gc : bool
+        ``gc.freeze()`` the heap once the caches are built (see :func:`_freeze_long_lived`).
+    generation : int
+        Id of the last API scan whose graph ``store`` holds (0: none). With several worker
+        processes, a worker whose generation is behind the state DB's reloads (:meth:`refresh`).
+    reopen : callable, optional
+        Opens the store afresh from where a scan left it (the memory store re-reads its
+        workspace); without it :meth:`refresh` keeps the store and rebuilds the caches (Neo4j:
+        every process already reads the same database).
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        freeze_gc: bool = False,
+        *,
+        generation: int = 0,
+        reopen: Callable[[], GraphStore] | None = None,
+    ) -> None:
         self.store = store
         self.lock = ReadWriteLock()
         self._build = threading.Lock()
@@ -145,16 +170,17 @@ class GraphAccess:
         #: after warming, hide the long-lived heap from the garbage collector (a process-wide
         #: choice, so only the server process makes it: ``riskgraph serve``)
         self.freeze_gc = freeze_gc
+        self.generation = generation
+        self._reopen = reopen
+        #: held by a scan of this process and by :meth:`refresh`, so neither reads a graph the
+        #: other is half-way through rewriting
+        self.updating = threading.RLock()
 
     def region_index(self) -> RegionIndex:
         if self._index is None:
             with self._build:
                 if self._index is None:
-                    # A store's first walk builds its lookup structures (the memory store's CSR
-                    # adjacency, GBs on a large graph); do it once here rather than in every
-                    # concurrent first request.
-                    self.store.get_entity("\x00warm-up")
-                    self._index = RegionIndex(self.store)
+                    self._index = _build_region_index(self.store)
         return self._index
 
     def ownership(self) -> OwnershipView | None:
@@ -194,6 +220,43 @@ class GraphAccess:
         if self.freeze_gc:
             gc.unfreeze()  # the old graph's structures may be collected again (warm re-freezes)
 
+    def refresh(self, generation: int) -> bool:
+        """Serve the graph of scan ``generation``, written by another worker process.
+
+        The new store (or, without ``reopen``, the same one) and its caches are built first,
+        while requests go on reading the current graph; the swap then waits only for the
+        requests in flight. Returns False (and does nothing) when this process is already at
+        ``generation`` or later.
+        """
+        with self.updating:
+            if generation <= self.generation:
+                return False
+            if self._reopen is not None:
+                store = self._reopen()
+                index, ownership = _build_region_index(store), _build_ownership(store)
+            else:
+                store = self.store
+                with self.lock.reading():
+                    index, ownership = _build_region_index(store), _build_ownership(store)
+            with self.lock.writing(), self._build:
+                old, self.store = self.store, store
+                self._index, self._ownership, self._ownership_built = index, ownership, True
+                self.generation = generation
+            if old is not store:
+                old.close()
+            if self.freeze_gc:
+                gc.unfreeze()  # let the old graph go, then hide the new one
+                _freeze_long_lived()
+        log.info("now serving the graph of scan %s", generation)
+        return True
+
+
+def _build_region_index(store: GraphStore) -> RegionIndex:
+    # A store's first walk builds its lookup structures (the memory store's CSR adjacency, GBs
+    # on a large graph); do it once here rather than in every concurrent first request.
+    store.get_entity("\x00warm-up")
+    return RegionIndex(store)
+
 
 def _freeze_long_lived() -> None:
     """Move everything alive now (the loaded graph, the caches just built: about a million
@@ -217,6 +280,19 @@ class ScopedGraph:
         self.masker = Masker(principal.policy, self.store.schema)
         self.index = access.region_index()  # built at startup (GraphAccess.warm)
         self._visible: dict[tuple[str, str], bool] = {}
+
+    async def run(self, read: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a read of this graph from an ``async`` endpoint.
+
+        On an in-process store (memory) the read is a few milliseconds of CPU at most
+        (neighbourhoods are bounded by ``limit`` and hubs are not expanded): it runs right here
+        on the event loop, which costs less than handing it to a thread and having 40 threads
+        take turns at one interpreter lock. A store behind a network (Neo4j) waits on I/O, so
+        the read goes to the thread pool.
+        """
+        if self.store.in_process:
+            return read(*args, **kwargs)
+        return await run_in_threadpool(read, *args, **kwargs)
 
     # -- visibility ------------------------------------------------------------------------
     def regions(self, label: str, node_id: str, props: dict[str, Any] | None) -> list[str]:

@@ -105,6 +105,28 @@ def _personal_everywhere(schema: Schema) -> dict[str, str]:
     }
 
 
+class _SchemaRules:
+    """What masking needs from a schema, worked out once per schema (not once per request)."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.personal_keys = _personal_everywhere(schema)
+        #: owner (label or relationship type) -> property -> (sensitivity, value type)
+        self.by_owner: dict[str, dict[str, tuple[str, str]]] = {}
+
+
+_SCHEMA_RULES: dict[int, _SchemaRules] = {}
+
+
+def _schema_rules(schema: Schema) -> _SchemaRules:
+    # keyed by identity (a Schema holds dicts, so it is not hashable); the entry keeps its
+    # schema alive, so an id is never reused for another schema while cached
+    shared = _SCHEMA_RULES.get(id(schema))
+    if shared is None or shared.schema is not schema:
+        shared = _SCHEMA_RULES[id(schema)] = _SchemaRules(schema)
+    return shared
+
+
 class Masker:
     """Masks graph records and flags for one role; ``revealed`` lists what was shown in clear.
 
@@ -121,17 +143,21 @@ class Masker:
         self.schema = schema
         self.clear = policy.personal_clearance
         self.revealed: list[str] = []
-        self._personal_keys = _personal_everywhere(schema)
-        self._rules: dict[tuple[str, str], tuple[str, str]] = {}
+        # one per request: what depends on the schema alone is worked out once per schema
+        shared = _schema_rules(schema)
+        self._personal_keys = shared.personal_keys
+        self._rules = shared.by_owner
 
     def _rule(self, owner: str, key: str) -> tuple[str, str]:
-        """(sensitivity, value type) of a property, cached per masker."""
-        rule = self._rules.get((owner, key))
+        """(sensitivity, value type) of a property, cached per schema."""
+        rules = self._rules.get(owner)
+        if rules is None:
+            rules = self._rules.setdefault(owner, {})
+        rule = rules.get(key)
         if rule is None:
             spec = self.schema.nodes.get(owner) or self.schema.relationships.get(owner)
             vtype = spec.properties[key].type if spec and key in spec.properties else ""
-            rule = (self.schema.sensitivity(owner, key), vtype)
-            self._rules[(owner, key)] = rule
+            rule = rules[key] = (self.schema.sensitivity(owner, key), vtype)
         return rule
 
     # -- graph records ---------------------------------------------------------------------
@@ -152,8 +178,9 @@ class Masker:
         masked: list[str] = []
         hidden: list[str] = []
         personal_seen = False
+        rules = self._rules.get(owner) or {}
         for key, value in props.items():
-            sensitivity, vtype = self._rule(owner, key)
+            sensitivity, vtype = rules.get(key) or self._rule(owner, key)
             if sensitivity == "personal":
                 personal_seen = True
                 if self.clear:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
@@ -47,6 +48,17 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """Send a response model already built (and so validated) as JSON, as it is.
+
+    An endpoint that returns the model instead has FastAPI dump it to a dict, validate that
+    against the ``response_model`` again and encode it once more: for a neighbourhood of a few
+    dozen nodes that repeat cost as much as the query. Keep ``response_model=`` on the route
+    for the OpenAPI document.
+    """
+    return Response(model.model_dump_json(), status_code, media_type="application/json")
+
+
 class HealthPublic(_Out):
     status: Literal["ok"]
     store: str
@@ -55,6 +67,12 @@ class HealthPublic(_Out):
     warm: bool = Field(
         description="The graph caches (region index, ownership) built at startup are ready; "
         "until then requests work but the first ones are slow."
+    )
+    generation: int = Field(
+        description="Id of the last API scan whose graph this process serves (0: none yet)."
+    )
+    worker: int = Field(
+        description="Which worker process answered (1..N with `riskgraph serve --workers N`)."
     )
 
 

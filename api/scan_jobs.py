@@ -1,18 +1,28 @@
-"""Scan jobs started by ``POST /scans``: one at a time, in a background thread.
+"""Scan jobs started by ``POST /scans``: one at a time, in a background thread; and following
+the scans other worker processes ran.
 
 A job runs ``api.pipeline.scan_dataset`` (load the dataset into the app's store, run the
 detectors, write the outputs into ``WORKSPACE/scans/<id>``) holding the store's write lock, so
 requests wait rather than read a half-loaded graph; then it imports the flags into the state DB
-and drops the cached region and ownership indexes.
+and rebuilds the cached region and ownership indexes.
+
+The graph a process serves has a *generation*: the id of the last API scan that succeeded
+(:func:`latest_graph_scan`). With several worker processes (``riskgraph serve --workers N``)
+a scan runs in one of them; :class:`ScanFollower` notices within a second that the state DB is
+ahead of its own process and reloads the graph (``GraphAccess.refresh``). A scan first brings
+its own process up to date, so it never writes its dataset over a stale graph.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
 
 from api.state.audit import append_audit
 from api.state.db import StateDB
@@ -23,9 +33,27 @@ from graph_models.errors import DataError
 if TYPE_CHECKING:
     from api.graph_access import GraphAccess
 
-__all__ = ["ScanRunner"]
+__all__ = ["ScanFollower", "ScanRunner", "latest_graph_scan"]
 
 log = logging.getLogger("riskgraph.api.scans")
+
+
+def latest_graph_scan(db: StateDB) -> int:
+    """Id of the last scan run through the API that succeeded, 0 when none.
+
+    Only API scans rewrite the served graph (an imported scan directory brings flags only).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> latest_graph_scan(StateDB(f"sqlite:///{tempfile.mkdtemp()}/s.sqlite"))
+    0
+    """
+    with db.read() as session:
+        latest = session.scalar(
+            select(func.max(Scan.id)).where(Scan.source == "api", Scan.status == "succeeded")
+        )
+    return int(latest or 0)
 
 
 class ScanRunner:
@@ -43,8 +71,6 @@ class ScanRunner:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     def _run(self, scan_id: int) -> None:
-        from api.pipeline import scan_dataset
-
         with self.db.write() as session:
             scan = session.get(Scan, scan_id)
             assert scan is not None
@@ -53,31 +79,11 @@ class ScanRunner:
             options = dict(scan.options or {})
         try:
             as_of = dt.date.fromisoformat(options["as_of"]) if options.get("as_of") else None
-            with self.graph.lock.writing():
-                try:
-                    outcome = scan_dataset(
-                        self.graph.store, out, dataset, only=options.get("only") or None,
-                        as_of=as_of,
-                    )  # fmt: skip
-                    self.graph.store.flush()
-                finally:
-                    self.graph.invalidate()
-            self.graph.warm()  # rebuild the caches now, not in the next request
-            with self.db.write() as session:
-                created, updated = import_flags(session, outcome.result.flags, scan_id)
-                scan = session.get(Scan, scan_id)
-                assert scan is not None
-                scan.status, scan.finished_at = "succeeded", utcnow()
-                scan.flags_imported = created + updated
-                scan.summary = {
-                    "flags": outcome.summary.get("flags"),
-                    "skipped": outcome.summary.get("skipped"),
-                    "load": outcome.summary.get("load"),
-                }
-                append_audit(
-                    session, actor=scan.requested_by, role="admin", action="scan_finished",
-                    resource=f"scan {scan_id}", detail={"created": created, "updated": updated},
-                )  # fmt: skip
+            with self.graph.updating:
+                # another worker's scan may not have reached this process yet: load on top of
+                # the latest graph, never over a stale one (its flush would undo that scan)
+                self.graph.refresh(latest_graph_scan(self.db))
+                self._scan(scan_id, dataset, out, options, as_of)
         except Exception as e:
             message = e.message if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
             if not isinstance(e, DataError):
@@ -90,3 +96,77 @@ class ScanRunner:
                     session, actor=scan.requested_by, role="admin", action="scan_failed",
                     resource=f"scan {scan_id}", detail={"error": message[:500]},
                 )  # fmt: skip
+
+    def _scan(
+        self, scan_id: int, dataset: str | None, out: Path, options: dict, as_of: dt.date | None
+    ) -> None:
+        from api.pipeline import scan_dataset
+
+        with self.graph.lock.writing():
+            try:
+                outcome = scan_dataset(
+                    self.graph.store, out, dataset, only=options.get("only") or None, as_of=as_of
+                )
+                self.graph.store.flush()
+            finally:
+                self.graph.invalidate()
+        self.graph.warm()  # rebuild the caches now, not in the next request
+        # this process holds the new graph: its follower must not reload it
+        self.graph.generation = scan_id
+        with self.db.write() as session:
+            created, updated = import_flags(session, outcome.result.flags, scan_id)
+            scan = session.get(Scan, scan_id)
+            assert scan is not None
+            scan.status, scan.finished_at = "succeeded", utcnow()
+            scan.flags_imported = created + updated
+            scan.summary = {
+                "flags": outcome.summary.get("flags"),
+                "skipped": outcome.summary.get("skipped"),
+                "load": outcome.summary.get("load"),
+            }
+            append_audit(
+                session, actor=scan.requested_by, role="admin", action="scan_finished",
+                resource=f"scan {scan_id}", detail={"created": created, "updated": updated},
+            )  # fmt: skip
+
+
+class ScanFollower:
+    """Reloads this process's graph when another worker process has finished a scan.
+
+    A daemon thread compares :func:`latest_graph_scan` with the generation of the graph held
+    here every ``interval`` seconds (one indexed query) and calls ``GraphAccess.refresh``.
+    """
+
+    def __init__(self, db: StateDB, graph: GraphAccess, interval: float = 1.0) -> None:
+        self.db = db
+        self.graph = graph
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """Reload now if the state DB is ahead; True when the graph was replaced."""
+        latest = latest_graph_scan(self.db)
+        if latest <= self.graph.generation:
+            return False
+        return self.graph.refresh(latest)
+
+    def _loop(self) -> None:
+        # check at once: a worker forked from a parent that loaded the graph before a scan
+        # finished must not serve the old graph for longer than it takes to reload
+        while True:
+            try:
+                self.check()
+            except Exception:  # a DB hiccup or a failed reload: keep serving, try again
+                log.exception("following the latest scan failed; retrying")
+            if self._stop.wait(self.interval):
+                return
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="riskgraph-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -127,6 +127,7 @@ class MemoryStore(GraphStore):
     """
 
     name = "memory"
+    in_process = True
 
     def __init__(self, workspace: str | os.PathLike[str] | None = None, schema: Schema = SCHEMA):
         super().__init__(schema)
@@ -307,12 +308,20 @@ def _type_filter(types: Iterable[str] | None) -> set[str] | None:
 
 
 def _clean_props(row: dict[str, Any]) -> dict[str, Any]:
+    """Drop missing values (None, NaN, NA); numpy scalars become Python values."""
     out = {}
     for k, v in row.items():
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        t = type(v)
+        # the common types first: this runs for every property of every record a query returns
+        if t is str or t is int or t is bool:
+            out[k] = v
+            continue
+        if v is None or v is pd.NA:
             continue
         if isinstance(v, np.generic):
             v = v.item()
+        if isinstance(v, float) and v != v:
+            continue
         out[k] = v
     return out
 

@@ -169,6 +169,9 @@ class GraphStore(ABC):
     """Where the entity graph lives. See the module docstring for frames and upsert semantics."""
 
     name: str = "abstract"
+    #: reads are computed in this process and never wait on I/O (so an event loop may run them
+    #: directly, as it would any short computation); False for a store behind a network
+    in_process: bool = False
 
     def __init__(self, schema: Schema = SCHEMA) -> None:
         self.schema = schema

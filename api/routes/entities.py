@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import CurrentUser, Graph, Services, audit_revealed
+from api.deps import CurrentUser, Graph, Services, audit_revealed, audit_revealed_async
 from api.errors import ApiError, error_responses
 from api.graph_access import ScopedGraph
-from api.models import ControlPublic, EntitySearchPublic, NodePublic, SubgraphPublic
+from api.models import (
+    ControlPublic,
+    EntitySearchPublic,
+    NodePublic,
+    SubgraphPublic,
+    json_response,
+)
 from graph_models.store import NEIGHBOURHOOD_HUB_DEGREE
 
 __all__ = ["parse_types", "router"]
@@ -69,19 +75,20 @@ def search_entities(
 
 
 @router.get("/{entity_id}", summary="One entity", response_model=NodePublic, responses=_ERRORS)
-def get_entity(
+async def get_entity(
     request: Request,
     services: Services,
     user: CurrentUser,
     graph: Graph,
     entity_id: str,
     label: Annotated[str | None, Query(description="Node label, if the id is ambiguous.")] = None,
-) -> NodePublic:
+) -> Response:
     """The node with its properties (masked for your role) and its regions; 404 when it does
     not exist or is outside your role or regions."""
-    out = NodePublic(**graph.public_node(visible_entity(graph, entity_id, label)))
-    audit_revealed(services, request, user, graph.masker)
-    return out
+    node = await graph.run(lambda: graph.public_node(visible_entity(graph, entity_id, label)))
+    out = NodePublic(**node)
+    await audit_revealed_async(services, request, user, graph.masker)
+    return json_response(out)
 
 
 @router.get(
@@ -90,7 +97,7 @@ def get_entity(
     response_model=SubgraphPublic,
     responses=_ERRORS,
 )
-def neighborhood(
+async def neighborhood(
     request: Request,
     services: Services,
     user: CurrentUser,
@@ -111,15 +118,18 @@ def neighborhood(
             "but not walked through; they are listed in `hubs`.",
         ),
     ] = NEIGHBOURHOOD_HUB_DEGREE,
-) -> SubgraphPublic:
+) -> Response:
     """Nodes within ``hops`` of the entity, over visible nodes only: a node reachable only
     through a node outside your role or regions is not returned. Hubs (a county's Region node,
     a clerk who approved every payment in a village) are shown but not expanded."""
-    rec = visible_entity(graph, entity_id, label)
-    sub = graph.neighborhood(rec, hops, parse_types(graph, types), limit, hub_degree)
-    out = SubgraphPublic(**sub)
-    audit_revealed(services, request, user, graph.masker)
-    return out
+
+    def read() -> dict:
+        rec = visible_entity(graph, entity_id, label)
+        return graph.neighborhood(rec, hops, parse_types(graph, types), limit, hub_degree)
+
+    out = SubgraphPublic(**await graph.run(read))
+    await audit_revealed_async(services, request, user, graph.masker)
+    return json_response(out)
 
 
 @router.get(

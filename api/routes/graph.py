@@ -5,13 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.cypher_guard import CypherRejected, check_read_only
-from api.deps import CurrentUser, CypherUser, Graph, Services, audit, audit_revealed
+from api.deps import (
+    CurrentUser,
+    CypherUser,
+    Graph,
+    Services,
+    audit,
+    audit_revealed,
+    audit_revealed_async,
+)
 from api.errors import ApiError, error_responses
 from api.graph_access import ScopedGraph, neo4j_driver
-from api.models import CypherRequest, CypherResultPublic, PathsPublic
+from api.models import CypherRequest, CypherResultPublic, PathsPublic, json_response
 from api.routes.entities import parse_types
 
 __all__ = ["router"]
@@ -25,7 +33,7 @@ router = APIRouter(tags=["graph"])
     response_model=PathsPublic,
     responses=error_responses(400, 401, 404, 422),
 )
-def paths(
+async def paths(
     request: Request,
     services: Services,
     user: CurrentUser,
@@ -35,17 +43,22 @@ def paths(
     max_hops: Annotated[int, Query(ge=1, le=6)] = 4,
     types: Annotated[list[str] | None, Query(description="Relationship types to walk.")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> PathsPublic:
+) -> Response:
     """All shortest paths (up to ``limit``) of at most ``max_hops`` relationships, in either
     direction. Paths through an entity outside your role or regions are dropped."""
     wanted = parse_types(graph, types)
-    src = graph.entity(source)
-    dst = graph.entity(target)
-    if src is None or dst is None:
-        raise ApiError(404, "not_found", f"{'source' if src is None else 'target'} not found")
-    out = PathsPublic(paths=graph.paths(src, dst, max_hops, wanted, limit))
-    audit_revealed(services, request, user, graph.masker)
-    return out
+
+    def read() -> list[dict[str, Any]]:
+        src = graph.entity(source)
+        dst = graph.entity(target)
+        if src is None or dst is None:
+            missing = "source" if src is None else "target"
+            raise ApiError(404, "not_found", f"{missing} not found")
+        return graph.paths(src, dst, max_hops, wanted, limit)
+
+    out = PathsPublic(paths=await graph.run(read))
+    await audit_revealed_async(services, request, user, graph.masker)
+    return json_response(out)
 
 
 def _driver(store: Any) -> Any:

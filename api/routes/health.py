@@ -33,4 +33,6 @@ def healthz(services: Services) -> HealthPublic:
         state_db=services.db.dialect,
         version=services.version,
         warm=services.graph.warmed.is_set(),
+        generation=services.graph.generation,
+        worker=services.worker,
     )

@@ -19,6 +19,8 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -96,13 +98,33 @@ def append_audit_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]
 
 
 class _Pending:
-    __slots__ = ("done", "error", "row", "seq")
+    __slots__ = ("done", "error", "future", "row", "seq")
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: dict[str, Any], future: asyncio.Future[int] | None = None) -> None:
         self.row = row
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.seq = 0
+        #: set for :meth:`AuditWriter.append_async` callers (resolved on their event loop)
+        self.future = future
+
+    def finish(self) -> None:
+        self.done.set()
+        fut = self.future
+        if fut is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+                fut.get_loop().call_soon_threadsafe(_resolve, fut, self.seq, self.error)
+
+
+def _resolve(fut: asyncio.Future[int], seq: int, error: BaseException | None) -> None:
+    if fut.cancelled():  # the request went away; the row is committed all the same
+        return
+    if error is not None:
+        err = RuntimeError("the audit row could not be written")
+        err.__cause__ = error
+        fut.set_exception(err)
+    else:
+        fut.set_result(seq)
 
 
 class AuditWriter:
@@ -153,11 +175,42 @@ class AuditWriter:
         request_id: str = "",
     ) -> int:
         """Append one row; return its sequence number once committed (raise if it was not)."""
+        pending = self._enqueue(actor, role, action, resource, detail, request_id, None)
+        pending.done.wait()
+        if pending.error is not None:
+            raise RuntimeError("the audit row could not be written") from pending.error
+        return pending.seq
+
+    async def append_async(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        resource: str,
+        detail: dict[str, Any] | None = None,
+        request_id: str = "",
+    ) -> int:
+        """:meth:`append` for an event loop: wait for the commit without holding a thread."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._enqueue(actor, role, action, resource, detail, request_id, future)
+        return await future
+
+    def _enqueue(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        resource: str,
+        detail: dict[str, Any] | None,
+        request_id: str,
+        future: asyncio.Future[int] | None,
+    ) -> _Pending:
         row = {"actor": actor, "role": role, "action": action, "resource": resource,
                "detail": detail, "request_id": request_id}  # fmt: skip
         with self._cv:
             row["at"] = _now()  # under the lock: time order is chain order
-            pending = _Pending(row)
+            pending = _Pending(row, future)
             self._queue.append(pending)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -165,10 +218,7 @@ class AuditWriter:
                 )
                 self._thread.start()
             self._cv.notify()
-        pending.done.wait()
-        if pending.error is not None:
-            raise RuntimeError("the audit row could not be written") from pending.error
-        return pending.seq
+        return pending
 
     def _run(self) -> None:
         while True:
@@ -191,7 +241,7 @@ class AuditWriter:
                     p.error = exc
             finally:
                 for p in batch:
-                    p.done.set()
+                    p.finish()
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread (a later append starts it again)."""
