@@ -571,16 +571,16 @@ def serve(
 
     def preload() -> object | None:
         """The memory store, loaded and warmed once, shared by the forked workers."""
-        if store_kind != "memory":
-            return None  # a Neo4j driver must not cross a fork: each worker opens its own
         from api.graph_access import GraphAccess
         from api.scan_jobs import latest_graph_scan
         from api.state.db import StateDB, resolve_state_db_url
         from graph_models.store import open_store
 
-        db = StateDB(resolve_state_db_url(state_db, workspace))
+        db = StateDB(resolve_state_db_url(state_db, workspace))  # migrated here, once
         generation = latest_graph_scan(db)  # before the load: a scan finishing now is reloaded
-        db.close()
+        db.close()  # no connection crosses the fork
+        if store_kind != "memory":
+            return None  # nor a Neo4j driver: each worker opens its own
         access = GraphAccess(
             open_store("memory", workspace), freeze_gc=True, generation=generation,
             reopen=lambda: open_store("memory", workspace),

@@ -182,10 +182,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store: str, work: Path, url: str) -> tuple[subprocess.Popen, str]:
+def start_server(
+    store: str, work: Path, url: str, workers: int = 1
+) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     cmd = [str(ROOT / ".venv" / "bin" / "riskgraph"), "serve", "--store", store,
-           "--workspace", str(work / "ws"), "--state-db", url, "--port", str(port)]  # fmt: skip
+           "--workspace", str(work / "ws"), "--state-db", url, "--port", str(port),
+           "--workers", str(workers)]  # fmt: skip
     with open(work / f"serve-{store}.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}/api/v1"
@@ -218,9 +221,15 @@ def _load(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
+    """User + system CPU seconds so far of a process and its children (the worker processes
+    of ``serve --workers``), from Linux /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return own + sum(_cpu_seconds(int(c)) for c in children if Path(f"/proc/{c}").exists())
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -314,6 +323,10 @@ def main() -> None:
         "--think", type=float, default=1.0,
         help="Mean think time (s) of the third run per scenario; 0 skips it.",
     )  # fmt: skip
+    ap.add_argument(
+        "--workers", default="1",
+        help="Comma-separated worker process counts to run each store with (serve --workers).",
+    )  # fmt: skip
     ap.add_argument("--tag", default="", help="Suffix for the result file name.")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="Comma-separated subset.")
     ap.add_argument("--seed", type=int, default=7)
@@ -336,24 +349,42 @@ def main() -> None:
         "regional_user_scope": tokens["_city"],
         "stores": {},
         "machine": machine_info(("fastapi", "uvicorn", "httpx", "sqlalchemy", "pandas", "neo4j")),
-        "notes": "server and load generator share one 2-core machine; one uvicorn process; "
-                 "investigator reads with personal data append a hash-chained audit row each",
+        "notes": "server and load generator share one 2-core machine; one uvicorn process per "
+                 "worker (stores named <store>_<n>_workers ran with serve --workers n, compared "
+                 "in vs_one_worker with the 1-worker run of the same invocation); investigator "
+                 "reads with personal data append a hash-chained audit row each",
     }  # fmt: skip
     for store in args.stores.split(","):
         if store == "neo4j":
             prepare_neo4j(args.work)
             result["neo4j_load_seconds"] = float((args.work / "neo4j-loaded").read_text())
-        _log(f"store {store}: starting server")
-        proc, base = start_server(store, args.work, url)
-        try:
-            result["stores"][store] = run_scenarios(
-                proc.pid,
-                base, tokens, smp, args.requests, args.concurrency,
-                tuple(args.scenarios.split(",")), args.think,
-            )  # fmt: skip
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+        for workers in (int(w) for w in args.workers.split(",")):
+            key = store if workers == 1 else f"{store}_{workers}_workers"
+            _log(f"store {store}, {workers} worker process(es): starting server")
+            proc, base = start_server(store, args.work, url, workers)
+            try:
+                result["stores"][key] = run_scenarios(
+                    proc.pid,
+                    base, tokens, smp, args.requests, args.concurrency,
+                    tuple(args.scenarios.split(",")), args.think,
+                )  # fmt: skip
+                result["stores"][key]["workers"] = workers
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+            one = result["stores"].get(store)
+            if workers > 1 and one:
+                for name, res in result["stores"][key].items():
+                    if not isinstance(res, dict) or not isinstance(one.get(name), dict):
+                        continue
+                    run, base_run = res.get("concurrent"), one[name].get("concurrent")
+                    if run and base_run:
+                        res["vs_one_worker"] = {
+                            "p99_ratio": round(run["p99_ms"] / max(base_run["p99_ms"], 0.1), 2),
+                            "throughput_ratio": round(
+                                run["throughput_rps"] / base_run["throughput_rps"], 2
+                            ),
+                        }
     out = (
         ROOT
         / "bench"

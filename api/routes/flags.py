@@ -20,6 +20,7 @@ from api.models import (
     FlagStatus,
     ReviewPublic,
     SubgraphPublic,
+    json_response,
 )
 from api.scopes import RegionScope
 from api.state.models import FlagRecord, FlagState, ReviewDecision
@@ -51,7 +52,7 @@ def list_flags(
     status: FlagStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> FlagPage:
+) -> Response:
     """Flags you may see (your role's families, your regions), highest score first, with the
     total count for paging."""
     query = visible_flags(user).options(defer(FlagRecord.evidence))
@@ -82,7 +83,7 @@ def list_flags(
         rows = [found[i] for i in page if i in found]
     items = [FlagPublic(**flag_public(f, s, graph.masker, person_names(graph, f))) for f, s in rows]
     audit_revealed(services, request, user, graph.masker)
-    return FlagPage(items=items, total=total, limit=limit, offset=offset)
+    return json_response(FlagPage(items=items, total=total, limit=limit, offset=offset))
 
 
 def _flag_subgraph(graph: ScopedGraph, flag: FlagRecord) -> dict:
@@ -97,7 +98,7 @@ def _flag_subgraph(graph: ScopedGraph, flag: FlagRecord) -> dict:
 )
 def get_flag(
     request: Request, services: Services, user: CurrentUser, graph: Graph, flag_id: str
-) -> FlagDetailPublic:
+) -> Response:
     """The flag, its evidence, its review history and the subgraph of its entities with their
     1-hop neighbours (entities you may not see are left out)."""
     with services.db.read() as session:
@@ -113,7 +114,7 @@ def get_flag(
         subgraph=SubgraphPublic(**_flag_subgraph(graph, flag)),
     )
     audit_revealed(services, request, user, graph.masker)
-    return out
+    return json_response(out)
 
 
 def _graphml(sub: dict) -> str:

@@ -5,6 +5,12 @@ SQLite the transaction starts with ``BEGIN IMMEDIATE`` (so two writers never bot
 head and then both try to write it), on PostgreSQL the audit head row is locked ``FOR UPDATE``
 by each append. Reads use :meth:`StateDB.read` and never block writers (WAL / MVCC).
 
+SQLite writers of one file also queue on a lock file beside it (:class:`_SQLiteWriteQueue`), in
+this process and in every other (API worker processes, the CLI). SQLite's own busy handler makes
+a writer that finds the database locked sleep and retry, with sleeps growing to 100 ms: with two
+API worker processes each committing audit rows, that polling put seconds on the 99th percentile.
+A writer blocked on the lock file is woken the moment the previous one commits.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -15,9 +21,11 @@ True
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +69,36 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class _SQLiteWriteQueue:
+    """Exclusive access for one SQLite file's writers: a thread lock, then ``flock`` on
+    ``<database>-writelock`` (the kernel queues the waiting processes and wakes the next one at
+    once). The lock file is opened per process, so a forked child never shares its parent's."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}-writelock"
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._threads:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
 class StateDB:
     """The state database behind one URL, migrated to the newest revision on open.
 
@@ -76,9 +114,11 @@ class StateDB:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
+        self._write_queue: _SQLiteWriteQueue | None = None
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                self._write_queue = _SQLiteWriteQueue(str(Path(parsed.database).resolve()))
             self.engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30},
                 pool_size=pool_size, max_overflow=pool_size,
@@ -103,7 +143,8 @@ class StateDB:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
+        # one migrator at a time (worker processes starting together); the next finds it done
+        with self._writer_turn(), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
@@ -119,11 +160,16 @@ class StateDB:
         with self._sessions() as session:
             yield session
 
+    def _writer_turn(self) -> Any:
+        return self._write_queue.hold() if self._write_queue is not None else nullcontext()
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A serialised write transaction: committed on success, rolled back on error."""
-        with self._write_sessions() as session, session.begin():
+        with self._writer_turn(), self._write_sessions() as session, session.begin():
             yield session
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._write_queue is not None:
+            self._write_queue.close()

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +20,8 @@ from api.cli import main
 from api.state.audit import GENESIS_HASH, AuditWriter, append_audit, chain_hash, verify_chain
 from api.state.db import StateDB
 from api.state.models import AuditEntry, AuditHead
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fill(db: StateDB, n: int = 5) -> None:
@@ -214,3 +220,83 @@ def test_group_commit_sqlite(sqlite_url):
 @pytest.mark.postgres
 def test_group_commit_postgres(postgres_url):
     _group_commit(postgres_url)
+
+
+def test_async_appends_are_group_committed_and_hear_of_failures(sqlite_url):
+    """``append_async`` (the async endpoints' path): 50 coroutines on one event loop wait for
+    their commit without a thread each; rows land once, chained; a failed batch raises in every
+    waiting coroutine."""
+    db = StateDB(sqlite_url)
+    log = AuditWriter(db)
+    n = 50
+
+    async def many() -> list[int]:
+        return await asyncio.gather(
+            *(
+                log.append_async(
+                    actor=f"u{i}",
+                    role="investigator",
+                    action="read_personal",
+                    resource=f"GET /x/{i}",
+                    request_id=f"r{i}",
+                )
+                for i in range(n)
+            )
+        )
+
+    seqs = asyncio.run(many())
+    assert sorted(seqs) == list(range(1, n + 1))
+    assert log.transactions < n
+    with db.read() as s:
+        assert verify_chain(s).ok
+        by_seq = {e.seq: e.resource for e in s.scalars(select(AuditEntry))}
+    assert [by_seq[seq] for seq in seqs] == [f"GET /x/{i}" for i in range(n)]
+
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE audit_head SET seq = seq - 1"))
+
+    async def failing() -> list[BaseException | int]:
+        return await asyncio.gather(
+            *(log.append_async(actor="x", role="admin", action="t", resource="r") for _ in "ab"),
+            return_exceptions=True,
+        )
+
+    errors = asyncio.run(failing())
+    assert all(isinstance(e, RuntimeError) and "could not be written" in str(e) for e in errors)
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE audit_head SET seq = seq + 1"))
+    with db.read() as s:
+        assert verify_chain(s).ok and verify_chain(s).rows == n
+    log.close()
+    db.close()
+
+
+_APPENDER = """
+import sys, threading
+from api.state.audit import AuditWriter
+from api.state.db import StateDB
+db = StateDB(sys.argv[1]); log = AuditWriter(db); name = sys.argv[2]
+def one(i):
+    log.append(actor=name, role="investigator", action="read_personal", resource=f"{name}/{i}")
+threads = [threading.Thread(target=one, args=(i,)) for i in range(60)]
+[t.start() for t in threads]; [t.join() for t in threads]
+log.close(); db.close()
+"""
+
+
+def test_worker_processes_share_one_sqlite_chain(sqlite_url, tmp_path):
+    """Two processes (as ``serve --workers 2``) append at once to one SQLite file: they queue on
+    its write lock file, every row lands once and the chain verifies."""
+    StateDB(sqlite_url).close()  # migrated once, as the serving parent does before forking
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _APPENDER, sqlite_url, name], cwd=ROOT)
+        for name in ("w1", "w2")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    db = StateDB(sqlite_url)
+    with db.read() as s:
+        report = verify_chain(s)
+        resources = sorted(e.resource for e in s.scalars(select(AuditEntry)))
+    assert report.ok and report.rows == 120, report.describe()
+    assert resources == sorted(f"{w}/{i}" for w in ("w1", "w2") for i in range(60))
+    db.close()
