@@ -14,7 +14,7 @@ from api.models import (
     EntitySearchPublic,
     NodePublic,
     SubgraphPublic,
-    json_response,
+    built_json_response,
 )
 from graph_models.store import NEIGHBOURHOOD_HUB_DEGREE
 
@@ -86,9 +86,8 @@ async def get_entity(
     """The node with its properties (masked for your role) and its regions; 404 when it does
     not exist or is outside your role or regions."""
     node = await graph.run(lambda: graph.public_node(visible_entity(graph, entity_id, label)))
-    out = NodePublic(**node)
     await audit_revealed_async(services, request, user, graph.masker)
-    return json_response(out)
+    return built_json_response(node, NodePublic)
 
 
 @router.get(
@@ -127,9 +126,9 @@ async def neighborhood(
         rec = visible_entity(graph, entity_id, label)
         return graph.neighborhood(rec, hops, parse_types(graph, types), limit, hub_degree)
 
-    out = SubgraphPublic(**await graph.run(read))
+    sub = await graph.run(read)
     await audit_revealed_async(services, request, user, graph.masker)
-    return json_response(out)
+    return built_json_response(sub, SubgraphPublic)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from api.deps import (
 )
 from api.errors import ApiError, error_responses
 from api.graph_access import ScopedGraph, neo4j_driver
-from api.models import CypherRequest, CypherResultPublic, PathsPublic, json_response
+from api.models import CypherRequest, CypherResultPublic, PathsPublic, built_json_response
 from api.routes.entities import parse_types
 
 __all__ = ["router"]
@@ -56,9 +56,9 @@ async def paths(
             raise ApiError(404, "not_found", f"{missing} not found")
         return graph.paths(src, dst, max_hops, wanted, limit)
 
-    out = PathsPublic(paths=await graph.run(read))
+    found = await graph.run(read)
     await audit_revealed_async(services, request, user, graph.masker)
-    return json_response(out)
+    return built_json_response({"paths": found}, PathsPublic)
 
 
 def _driver(store: Any) -> Any:

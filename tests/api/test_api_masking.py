@@ -12,7 +12,7 @@ from api.masking import Masker, mask_account, mask_free_text, mask_name, mask_ph
 from api.state.models import AuditEntry
 from graph_models.schema import SCHEMA
 from graph_models.value_types import mask_person_id
-from tests.api.conftest import A1, E1, P1, P5, PH1
+from tests.api.conftest import A1, E1, E4, P1, P5, PH1
 
 
 def _personal_reads(env) -> list[dict]:
@@ -119,3 +119,29 @@ def test_reads_without_personal_data_are_not_audited(env, user):
     assert env.get(user, "/me").status_code == 200
     with env.db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == before
+
+
+@pytest.mark.parametrize("user", ["inv_nat", "aid_in", "debt_in", "inv_in"])
+def test_graph_responses_sent_without_a_model_have_the_models_exact_shape(env, user):
+    """Neighbourhood, entity and paths responses are written straight from ScopedGraph's dicts
+    (``built_json_response``): read back into their model and dumped again they are unchanged,
+    so no field is missing, extra or of another type than the OpenAPI schema says."""
+    from api.models import NodePublic, PathsPublic, SubgraphPublic
+
+    h1 = "H1"
+    checked = 0
+    for path, model in [
+        *((f"/entities/{e}/neighborhood?hops=2", SubgraphPublic) for e in (P1, E1, A1, h1)),
+        *((f"/entities/{e}", NodePublic) for e in (P1, E1, A1, h1)),
+        (f"/paths?source={P1}&target={E4}&max_hops=4", PathsPublic),
+        (f"/paths?source={h1}&target={A1}&max_hops=3", PathsPublic),
+    ]:
+        r = env.get(user, path)
+        if r.status_code != 200:
+            assert r.status_code == 404  # outside this user's role or regions
+            continue
+        assert r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert model.model_validate(body).model_dump(mode="json") == body, path
+        checked += 1
+    assert checked >= 3
