@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["DEFAULT_STATE_DB_NAME", "StateDB", "resolve_state_db_url"]
@@ -129,9 +129,8 @@ class StateDB:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(
-            bind=self.engine.execution_options(riskgraph_write=True), expire_on_commit=False
-        )
+        self._write_engine = self.engine.execution_options(riskgraph_write=True)
+        self._write_sessions = sessionmaker(bind=self._write_engine, expire_on_commit=False)
         if migrate:
             self.upgrade()
 
@@ -168,6 +167,12 @@ class StateDB:
         """A serialised write transaction: committed on success, rolled back on error."""
         with self._writer_turn(), self._write_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """:meth:`write` without the ORM: a Core connection in a serialised transaction."""
+        with self._writer_turn(), self._write_engine.begin() as conn:
+            yield conn
 
     def close(self) -> None:
         self.engine.dispose()
