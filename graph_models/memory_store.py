@@ -490,25 +490,28 @@ class _Adjacency:
         edges: dict[tuple[int, int], None] = {}
         hubs: list[int] = []
         truncated = False
+        indptr = self.indptr
         for _ in range(max(0, hops)):
             nxt = []
             for u in frontier:
-                lo, hi = self.indptr[u], self.indptr[u + 1]
+                lo, hi = int(indptr[u]), int(indptr[u + 1])
                 if u != start and hi - lo > hub_degree:
                     hubs.append(u)
                     continue
-                sel = np.arange(lo, hi)
+                # one slice per node as Python ints: indexing numpy element by element costs
+                # more than the walk itself
+                nbrs, etypes, erows = self.nbr[lo:hi], self.etype[lo:hi], self.erow[lo:hi]
                 if ok is not None:
-                    sel = sel[ok[self.etype[sel]]]
-                for j in sel:
-                    v = int(self.nbr[j])
+                    keep = ok[etypes]
+                    nbrs, etypes, erows = nbrs[keep], etypes[keep], erows[keep]
+                for v, et, er in zip(nbrs.tolist(), etypes.tolist(), erows.tolist(), strict=True):
                     if v not in seen:
                         if len(seen) >= limit:
                             truncated = True
                             break
                         seen[v] = 1
                         nxt.append(v)
-                    edges[(int(self.etype[j]), int(self.erow[j]))] = None
+                    edges[(et, er)] = None
                 if truncated:
                     break
             frontier = nxt
