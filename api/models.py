@@ -296,6 +296,9 @@ class ScanPublic(_Out):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None = Field(
+        None, description="Last sign of life from the process running it (queued or running)."
+    )
     error: str | None
     flags_imported: int | None
 

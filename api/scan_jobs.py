@@ -11,6 +11,12 @@ The graph a process serves has a *generation*: the id of the last API scan that 
 a scan runs in one of them; :class:`ScanFollower` notices within a second that the state DB is
 ahead of its own process and reloads the graph (``GraphAccess.refresh``). A scan first brings
 its own process up to date, so it never writes its dataset over a stale graph.
+
+A process killed while a scan is queued or running (SIGKILL, out of memory, a power cut) cannot
+mark it failed. The process running a job writes its heartbeat every :data:`HEARTBEAT_SECONDS`;
+a queued or running scan without one for :data:`STALE_AFTER_SECONDS` is marked failed
+(:func:`reap_abandoned_scans`, run before a scan starts and when scans are read), so one dead
+process does not refuse every later scan with 409.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from api.state.audit import append_audit
+from api.state.audit import append_audit, lock_chain
 from api.state.db import StateDB
 from api.state.flag_import import import_flags
 from api.state.models import Scan, utcnow
@@ -33,9 +40,58 @@ from graph_models.errors import DataError
 if TYPE_CHECKING:
     from api.graph_access import GraphAccess
 
-__all__ = ["ScanFollower", "ScanRunner", "latest_graph_scan"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "STALE_AFTER_SECONDS",
+    "ScanFollower",
+    "ScanRunner",
+    "latest_graph_scan",
+    "reap_abandoned_scans",
+]
 
 log = logging.getLogger("riskgraph.api.scans")
+
+#: how often the process running a scan job writes its heartbeat
+HEARTBEAT_SECONDS = 20.0
+#: a queued or running scan without a heartbeat for this long was abandoned
+STALE_AFTER_SECONDS = 120.0
+ACTIVE = ("queued", "running")
+
+
+def _last_sign_of_life() -> Any:
+    return func.coalesce(Scan.heartbeat_at, Scan.started_at, Scan.created_at)
+
+
+def reap_abandoned_scans(session: Session, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
+    """Mark failed the queued or running scans whose process stopped writing heartbeats.
+
+    Runs in the caller's write transaction (take :func:`~api.state.audit.lock_chain` first when
+    the caller then checks for active scans); returns the ids marked, each with an audit row.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> db = StateDB(f"sqlite:///{tempfile.mkdtemp()}/s.sqlite")
+    >>> with db.write() as session:
+    ...     reap_abandoned_scans(session)
+    []
+    """
+    cutoff = utcnow() - dt.timedelta(seconds=stale_after)
+    stale = session.scalars(
+        select(Scan).where(Scan.status.in_(ACTIVE), _last_sign_of_life() < cutoff)
+    ).all()
+    for scan in stale:
+        seen = scan.heartbeat_at or scan.started_at or scan.created_at
+        scan.status, scan.finished_at = "failed", utcnow()
+        scan.error = (
+            f"interrupted: the server process running this scan stopped "
+            f"(last heartbeat {seen.isoformat(timespec='seconds')})"
+        )
+        append_audit(
+            session, actor=scan.requested_by, role="admin", action="scan_interrupted",
+            resource=f"scan {scan.id}", detail={"last_heartbeat": seen.isoformat()},
+        )  # fmt: skip
+    return [scan.id for scan in stale]
 
 
 def latest_graph_scan(db: StateDB) -> int:
@@ -57,11 +113,29 @@ def latest_graph_scan(db: StateDB) -> int:
 
 
 class ScanRunner:
-    """Runs scan jobs one after another on a single worker thread."""
+    """Runs scan jobs one after another on a single worker thread.
 
-    def __init__(self, db: StateDB, graph: GraphAccess) -> None:
+    Parameters
+    ----------
+    db, graph
+        The state DB and the graph the scans load into.
+    heartbeat_seconds, stale_after
+        How often a running job's heartbeat is written, and after how long without one a
+        queued or running scan counts as abandoned (:func:`reap_abandoned_scans`).
+    """
+
+    def __init__(
+        self,
+        db: StateDB,
+        graph: GraphAccess,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        stale_after: float = STALE_AFTER_SECONDS,
+    ) -> None:
         self.db = db
         self.graph = graph
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stale_after = stale_after
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskgraph-scan")
 
     def submit(self, scan_id: int) -> Future[None]:
@@ -70,13 +144,55 @@ class ScanRunner:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
+    def reap(self) -> list[int]:
+        """:func:`reap_abandoned_scans` in a transaction of its own, when there is any to reap
+        (one indexed read otherwise)."""
+        cutoff = utcnow() - dt.timedelta(seconds=self.stale_after)
+        with self.db.read() as session:
+            any_stale = session.scalar(
+                select(Scan.id)
+                .where(Scan.status.in_(ACTIVE), _last_sign_of_life() < cutoff)
+                .limit(1)
+            )
+        if any_stale is None:
+            return []
+        with self.db.write() as session:
+            lock_chain(session)
+            return reap_abandoned_scans(session, self.stale_after)
+
+    def _beat(self, scan_id: int, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_seconds):
+            try:
+                with self.db.write() as session:
+                    session.execute(
+                        update(Scan)
+                        .where(Scan.id == scan_id, Scan.status == "running")
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # a DB hiccup: the next beat tries again
+                log.exception("writing the heartbeat of scan %s failed", scan_id)
+
     def _run(self, scan_id: int) -> None:
         with self.db.write() as session:
             scan = session.get(Scan, scan_id)
             assert scan is not None
             scan.status, scan.started_at = "running", utcnow()
+            scan.heartbeat_at = scan.started_at
             dataset, out = scan.dataset_dir, Path(scan.out_dir)
             options = dict(scan.options or {})
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(scan_id, stop), name=f"riskgraph-scan-{scan_id}-beat",
+            daemon=True,
+        )  # fmt: skip
+        beat.start()
+        try:
+            self._run_job(scan_id, dataset, out, options)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _run_job(self, scan_id: int, dataset: str | None, out: Path, options: dict) -> None:
         try:
             as_of = dt.date.fromisoformat(options["as_of"]) if options.get("as_of") else None
             with self.graph.updating:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from api.deps import AdminUser, Services
 from api.errors import ApiError, error_responses, request_id_of
 from api.models import ScanCreate, ScanPublic
-from api.state.audit import append_audit
+from api.scan_jobs import reap_abandoned_scans
+from api.state.audit import append_audit, lock_chain
 from api.state.models import Scan, utcnow
 
 __all__ = ["router"]
@@ -38,6 +39,10 @@ def start_scan(
     if not dataset.is_dir():
         raise ApiError(400, "missing_dataset", f"{body.dataset_dir}: no such dataset directory")
     with services.db.write() as session:
+        # check-then-insert under one lock: on PostgreSQL two requests at once would otherwise
+        # both see no active scan and both start one
+        lock_chain(session)
+        reap_abandoned_scans(session, services.scans.stale_after)
         busy = session.scalar(
             select(func.count()).select_from(Scan).where(Scan.status.in_(("queued", "running")))
         )
@@ -46,7 +51,7 @@ def start_scan(
         scan = Scan(
             source="api", status="queued", dataset_dir=str(dataset), out_dir="",
             options={"only": body.only, "as_of": body.as_of.isoformat() if body.as_of else None},
-            requested_by=user.name, created_at=utcnow(),
+            requested_by=user.name, created_at=utcnow(), heartbeat_at=utcnow(),
         )  # fmt: skip
         session.add(scan)
         session.flush()
@@ -70,6 +75,7 @@ def start_scan(
 def list_scans(
     services: Services, user: AdminUser, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[ScanPublic]:
+    services.scans.reap()
     with services.db.read() as session:
         scans = session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit)).all()
         return [ScanPublic.model_validate(s) for s in scans]
@@ -82,6 +88,8 @@ def list_scans(
     responses=error_responses(401, 403, 404, 422),
 )
 def get_scan(services: Services, user: AdminUser, scan_id: int) -> ScanPublic:
+    """A scan's status; one abandoned by a server process that died reads ``failed``."""
+    services.scans.reap()
     with services.db.read() as session:
         scan = session.get(Scan, scan_id)
         if scan is None:

@@ -42,6 +42,7 @@ __all__ = [
     "append_audit_rows",
     "canonical_json",
     "chain_hash",
+    "lock_chain",
     "verify_chain",
 ]
 
@@ -75,6 +76,16 @@ _ENTRIES = AuditEntry.__table__
 _HEAD = AuditHead.__table__
 _READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
 _INSERT = insert(_ENTRIES)
+
+
+def lock_chain(session: Session | Connection) -> None:
+    """Take the chain head's row lock now, until the transaction ends.
+
+    Every append takes it anyway; a transaction that checks something and then writes with an
+    audit row (one scan at a time) takes it first, so on PostgreSQL a second such transaction
+    waits and then sees what the first committed. (SQLite writers are serialised already.)
+    """
+    session.execute(_READ_HEAD).one()
 
 
 def append_audit_rows(session: Session | Connection, rows: list[dict[str, Any]]) -> list[int]:

@@ -127,6 +127,9 @@ class Scan(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: written by the process running the job (api.scan_jobs): a queued or running scan whose
+    #: heartbeat stops was abandoned by a process that died, and is marked failed
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     flags_imported: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
