@@ -174,6 +174,8 @@ class Masker:
         return node_id
 
     def _props(self, owner: str, props: dict[str, Any]) -> tuple[dict[str, Any], list, list, bool]:
+        if not props:  # most relationships carry none
+            return {}, [], [], False
         out: dict[str, Any] = {}
         masked: list[str] = []
         hidden: list[str] = []

@@ -84,6 +84,8 @@ DEFAULT_WRITERS = 1
 DEFAULT_READERS = 4
 #: Relationships/nodes deleted per inner transaction by ``clear()``.
 _CLEAR_BATCH = 20_000
+#: relationships of one start grouped at most by ``neighborhoods`` (more: the answer is truncated)
+_AROUND_CAP = 1000
 _REPO = FsPath(__file__).resolve().parent.parent
 _FLOAT_TYPES = frozenset({"amount", "pct", "float"})
 _PLAIN = frozenset({str, int, bool, type(None)})
@@ -619,6 +621,109 @@ class Neo4jStore(GraphStore):
     def get_entity(self, node_id: str, label: str | None = None) -> dict[str, Any] | None:
         node = self._find(node_id, label)
         return None if node is None else self._node_record(node)
+
+    def get_entities(self, node_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(str(i) for i in node_ids))
+        labels = self._lookup_labels(None)
+        if not ids or not labels:
+            return {}
+        # one index seek per label (an IN list), one round trip; the first label in lookup order
+        # wins, as in get_entity
+        branches = " UNION ALL ".join(
+            f"MATCH (n:{lbl}) WHERE n.id IN $ids RETURN n, {i} AS rank"
+            for i, lbl in enumerate(labels)
+        )
+        best: dict[str, tuple[int, Any]] = {}
+        for rec in self._fetch(f"CALL () {{ {branches} }} RETURN n, rank", ids=ids):
+            node_id = rec["n"]["id"]
+            if node_id not in best or rec["rank"] < best[node_id][0]:
+                best[node_id] = (rec["rank"], rec["n"])
+        return {i: self._node_record(best[i][1]) for i in ids if i in best}
+
+    def neighborhoods(self, starts: Sequence[tuple[str, str]], limit: int = 500) -> list[Subgraph]:
+        limit = operator.index(limit)
+        by_label: dict[str, list[str]] = {}
+        for label, node_id in starts:
+            if label in self.schema.nodes:
+                by_label.setdefault(label, []).append(str(node_id))
+        if not by_label or limit < 1:
+            return [Subgraph([], []) for _ in starts]
+        labels = sorted(by_label)
+        resolve = " UNION ALL ".join(
+            f"MATCH (n:{lbl}) WHERE n.id IN $ids{i} RETURN '{lbl}' AS label, n.id AS id, "
+            "elementId(n) AS e"
+            for i, lbl in enumerate(labels)
+        )
+        # per start: its distinct neighbours, at most `limit` (one more than fit: the walk of
+        # `neighborhood` keeps limit - 1 besides the start and says truncated if there are more),
+        # with the relationships to each; and relationships from the start to itself. At most
+        # `cap` relationships are grouped, so a start with 100k relationships costs no more than
+        # one with `cap`; past that the answer counts as truncated (the degree says so).
+        around = (
+            "UNWIND $starts AS uid MATCH (u) WHERE elementId(u) = uid "
+            "CALL (u) { "
+            "  MATCH (u)-[r]-(v) WHERE v <> u WITH v, r LIMIT $cap "
+            "  WITH v, collect(elementId(r)) AS rs "
+            "  RETURN elementId(v) AS v, rs LIMIT $limit "
+            "  UNION ALL "
+            "  OPTIONAL MATCH (u)-[r]-(u) RETURN elementId(u) AS v, "
+            "  collect(DISTINCT elementId(r)) AS rs "
+            "} RETURN uid, v, rs, COUNT { (u)--() } > $cap AS over"
+        )
+        cap = max(_AROUND_CAP, limit)
+
+        def walk(
+            tx: Any,
+        ) -> tuple[dict[tuple[str, str], str], dict[str, Any], dict[str, Any], dict]:
+            params = {f"ids{i}": by_label[lbl] for i, lbl in enumerate(labels)}
+            element = {(r["label"], r["id"]): r["e"] for r in tx.run(resolve, params)}
+            per_start: dict[str, tuple[list[str], list[str], bool]] = {}
+            starts_e = list(dict.fromkeys(element.values()))
+            for rec in tx.run(around, starts=starts_e, limit=limit, cap=cap):
+                nodes, rels, cut = per_start.setdefault(rec["uid"], ([], [], False))
+                if rec["over"] and not cut:
+                    per_start[rec["uid"]] = (nodes, rels, True)
+                if rec["v"] == rec["uid"]:
+                    rels.extend(rec["rs"])
+                elif len(nodes) < limit - 1:
+                    nodes.append(rec["v"])
+                    rels.extend(rec["rs"])
+                else:
+                    per_start[rec["uid"]] = (nodes, rels, True)
+            node_ids = set(element.values()) | {v for n, _, _ in per_start.values() for v in n}
+            rel_ids = {r for _, rs, _ in per_start.values() for r in rs}
+            found = {
+                rec["n"].element_id: rec["n"]
+                for rec in tx.run(
+                    "UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i RETURN n", ids=list(node_ids)
+                )
+            }
+            rels = {
+                rec["r"].element_id: (rec["r"], rec["a"], rec["b"])
+                for rec in tx.run(
+                    "MATCH ()-[r]->() WHERE elementId(r) IN $ids "
+                    "RETURN r, elementId(startNode(r)) AS a, elementId(endNode(r)) AS b",
+                    ids=list(rel_ids),
+                )
+            }
+            return element, per_start, found, rels
+
+        element, per_start, found, rels = self._read(walk)
+        out = []
+        for label, node_id in starts:
+            uid = element.get((label, str(node_id)))
+            if uid is None or uid not in found:
+                out.append(Subgraph([], []))
+                continue
+            nodes, rel_ids, truncated = per_start.get(uid, ([], [], False))
+            kept = [uid] + [v for v in nodes if v in found]
+            edges = [
+                self._edge_record(rels[r][0], found[rels[r][1]], found[rels[r][2]])
+                for r in dict.fromkeys(rel_ids)
+                if r in rels and rels[r][1] in found and rels[r][2] in found
+            ]
+            out.append(Subgraph([self._node_record(found[v]) for v in kept], edges, truncated))
+        return out
 
     def _type_pattern(self, types: Iterable[str] | None) -> str | None:
         """``:A|B`` for the known types asked for, "" for all types, None if none is known."""

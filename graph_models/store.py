@@ -217,6 +217,22 @@ class GraphStore(ABC):
         """One node as ``{"id", "label", "properties"}`` or None. Without ``label`` every label is
         searched, entity labels first."""
 
+    def get_entities(self, node_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`get_entity` (label unknown) for many ids: ``{id: record}``, unknown ids left
+        out. A store behind a network answers in one round trip."""
+        out: dict[str, dict[str, Any]] = {}
+        for node_id in dict.fromkeys(node_ids):
+            rec = self.get_entity(node_id)
+            if rec is not None:
+                out[node_id] = rec
+        return out
+
+    def neighborhoods(self, starts: Sequence[tuple[str, str]], limit: int = 500) -> list[Subgraph]:
+        """The 1-hop :meth:`neighborhood` of each ``(label, id)`` in ``starts`` (``limit`` nodes
+        each, the start included), one Subgraph per start in order. A store behind a network
+        answers all of them in one transaction."""
+        return [self.neighborhood(node_id, label, hops=1, limit=limit) for label, node_id in starts]
+
     @abstractmethod
     def neighborhood(
         self,

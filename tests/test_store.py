@@ -380,6 +380,68 @@ def test_neighborhood_of_an_unknown_node_or_wrong_label_is_empty(drawn):
         assert sub.nodes.empty and sub.edges.empty and not sub.truncated
 
 
+def test_get_entities_is_get_entity_for_many_ids(store):
+    store.upsert_nodes("Project", pd.DataFrame({"id": ["X1", "X2"], "name": ["项目", "项目二"]}))
+    store.upsert_nodes("Enterprise", pd.DataFrame({"id": ["X1"], "name": ["公司"], "kind": [None]}))
+    store.upsert_nodes("Person", persons("A", name=["甲"]))
+    got = store.get_entities(["X1", "nobody", "A", "X2", "A"])
+    assert got == {i: store.get_entity(i) for i in ("X1", "A", "X2")}
+    assert got["X1"]["label"] == "Enterprise"  # entity labels first, as get_entity
+    assert store.get_entities([]) == {}
+
+
+def _key(sub) -> tuple:
+    return (
+        sorted((n["label"], n["id"], repr(sorted(n["properties"].items())))
+               for n in sub.node_rows()),
+        sorted((e["id"], e["type"], e["src"], e["dst"]) for e in sub.edge_rows()),
+        bool(sub.truncated),
+    )  # fmt: skip
+
+
+def test_neighborhoods_are_the_one_hop_neighborhood_of_each_start(drawn):
+    # a self-loop and a parallel relationship: both kept, the node once
+    drawn.upsert_relationships("KIN", edges([("K4", "C", "C"), ("K5", "B", "C")]))
+    starts = [("Person", "A"), ("Person", "C"), ("Person", "nobody"), ("Enterprise", "A"),
+              ("Person", "Z"), ("NoSuchLabel", "A"), ("Person", "A")]  # fmt: skip
+    for limit in (500, 3, 2, 1):
+        got = drawn.neighborhoods(starts, limit=limit)
+        assert len(got) == len(starts)
+        for (label, node_id), sub in zip(starts, got, strict=True):
+            if label not in drawn.schema.nodes:
+                assert not sub.node_rows() and not sub.edge_rows()
+                continue
+            one = drawn.neighborhood(node_id, label, hops=1, limit=limit)
+            if not one.truncated:
+                assert _key(sub) == _key(one), (label, node_id, limit)
+            else:  # which neighbours make the cut is the store's walk order
+                assert sub.truncated and len(sub.node_rows()) == len(one.node_rows()) == limit
+                kept = node_ids(sub)
+                assert node_id in kept
+                assert all(e["src"] in kept and e["dst"] in kept for e in sub.edge_rows())
+    c = drawn.neighborhoods([("Person", "C")])[0]
+    assert node_ids(c) == {"B", "C", "D", "E"} and edge_ids(c) == {"K2", "K3", "K4", "K5", "F2"}
+    assert drawn.neighborhoods([]) == []
+
+
+def test_neighborhoods_of_a_start_with_very_many_relationships_are_truncated(drawn, monkeypatch):
+    """Neo4j groups at most a fixed number of a start's relationships (a hub's 100k are not
+    all read); past it the answer says truncated, never silently partial."""
+    if drawn.name != "neo4j":
+        pytest.skip("the memory store walks its adjacency arrays; there is no cap")
+    import graph_models.neo4j_store as neo
+
+    monkeypatch.setattr(neo, "_AROUND_CAP", 3)
+    drawn.upsert_relationships("KIN", edges([(f"P{i}", "A", "B") for i in range(5)]))
+    sub = drawn.neighborhoods([("Person", "A")], limit=3)[0]  # 7 relationships, 2 neighbours
+    assert sub.truncated
+    assert node_ids(sub) <= {"A", "B", "E"} and "A" in node_ids(sub)
+    kept = node_ids(sub)
+    assert all(e["src"] in kept and e["dst"] in kept for e in sub.edge_rows())
+    small = drawn.neighborhoods([("Person", "E")], limit=3)[0]  # 2 relationships: under the cap
+    assert not small.truncated and node_ids(small) == {"A", "C", "E"}
+
+
 def test_paths_returns_every_shortest_path(drawn):
     got = drawn.paths("A", "D")
     assert {path_key(p) for p in got} == {
