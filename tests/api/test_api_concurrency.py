@@ -111,3 +111,33 @@ print("ok")
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_blocking_work_gets_the_configured_number_of_threads(tmp_path, monkeypatch):
+    """Sync endpoints and Neo4j reads share a bounded thread pool (RISKGRAPH_THREADS): at most
+    that many run at once, the rest wait for a thread; a bad value is a clear error."""
+    import anyio.to_thread
+
+    def app(**kw):
+        return create_app(store=MemoryStore(tmp_path / "g"), state_db_url=f"sqlite:///{tmp_path / 's.sqlite'}",
+                          workspace=tmp_path / "ws", datasets_root=tmp_path, **kw)  # fmt: skip
+
+    def tokens(client: TestClient) -> float:
+        return client.portal.call(
+            lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+        )
+
+    with TestClient(app()) as client:
+        assert tokens(client) == 8
+    monkeypatch.setenv("RISKGRAPH_THREADS", "3")
+    with TestClient(app()) as client:
+        assert tokens(client) == 3
+        # four sync requests at once, three threads: one waits; all are answered
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            codes = list(pool.map(lambda _: client.get("/api/v1/healthz").status_code, range(4)))
+        assert codes == [200] * 4
+    with TestClient(app(threads=2)) as client:
+        assert tokens(client) == 2
+    monkeypatch.setenv("RISKGRAPH_THREADS", "many")
+    with pytest.raises(ValueError, match="RISKGRAPH_THREADS must be a whole number"):
+        app()
