@@ -16,7 +16,8 @@ router = APIRouter(tags=["users"])
 @router.get(
     "/me", summary="The current user", response_model=MePublic, responses=error_responses(401)
 )
-def me(user: CurrentUser) -> MePublic:
+async def me(user: CurrentUser) -> MePublic:
+    """Who you are (no I/O: runs on the event loop, no thread taken)."""
     families = user.policy.flag_families
     return MePublic(
         name=user.name,
