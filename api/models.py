@@ -297,7 +297,8 @@ class ScanPublic(_Out):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     heartbeat_at: dt.datetime | None = Field(
-        None, description="Last sign of life from the process running it (queued or running)."
+        None,
+        description="Last heartbeat of the process running it (every 20 s after the start).",
     )
     error: str | None
     flags_imported: int | None

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from api.state.audit import append_audit, lock_chain
@@ -58,8 +58,10 @@ STALE_AFTER_SECONDS = 120.0
 ACTIVE = ("queued", "running")
 
 
-def _last_sign_of_life() -> Any:
-    return func.coalesce(Scan.heartbeat_at, Scan.started_at, Scan.created_at)
+def _abandoned(stale_after: float) -> Any:
+    """Active scans with no sign of life (heartbeat, else start, else creation) for that long."""
+    last_seen = func.coalesce(Scan.heartbeat_at, Scan.started_at, Scan.created_at)
+    return and_(Scan.status.in_(ACTIVE), last_seen < utcnow() - dt.timedelta(seconds=stale_after))
 
 
 def reap_abandoned_scans(session: Session, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
@@ -76,20 +78,17 @@ def reap_abandoned_scans(session: Session, stale_after: float = STALE_AFTER_SECO
     ...     reap_abandoned_scans(session)
     []
     """
-    cutoff = utcnow() - dt.timedelta(seconds=stale_after)
-    stale = session.scalars(
-        select(Scan).where(Scan.status.in_(ACTIVE), _last_sign_of_life() < cutoff)
-    ).all()
+    stale = session.scalars(select(Scan).where(_abandoned(stale_after))).all()
     for scan in stale:
         seen = scan.heartbeat_at or scan.started_at or scan.created_at
         scan.status, scan.finished_at = "failed", utcnow()
         scan.error = (
             f"interrupted: the server process running this scan stopped "
-            f"(last heartbeat {seen.isoformat(timespec='seconds')})"
+            f"(last sign of life {seen.isoformat(timespec='seconds')})"
         )
         append_audit(
             session, actor=scan.requested_by, role="admin", action="scan_interrupted",
-            resource=f"scan {scan.id}", detail={"last_heartbeat": seen.isoformat()},
+            resource=f"scan {scan.id}", detail={"last_sign_of_life": seen.isoformat()},
         )  # fmt: skip
     return [scan.id for scan in stale]
 
@@ -147,13 +146,8 @@ class ScanRunner:
     def reap(self) -> list[int]:
         """:func:`reap_abandoned_scans` in a transaction of its own, when there is any to reap
         (one indexed read otherwise)."""
-        cutoff = utcnow() - dt.timedelta(seconds=self.stale_after)
         with self.db.read() as session:
-            any_stale = session.scalar(
-                select(Scan.id)
-                .where(Scan.status.in_(ACTIVE), _last_sign_of_life() < cutoff)
-                .limit(1)
-            )
+            any_stale = session.scalar(select(Scan.id).where(_abandoned(self.stale_after)).limit(1))
         if any_stale is None:
             return []
         with self.db.write() as session:
@@ -176,8 +170,7 @@ class ScanRunner:
         with self.db.write() as session:
             scan = session.get(Scan, scan_id)
             assert scan is not None
-            scan.status, scan.started_at = "running", utcnow()
-            scan.heartbeat_at = scan.started_at
+            scan.status, scan.started_at = "running", utcnow()  # counts as the first beat
             dataset, out = scan.dataset_dir, Path(scan.out_dir)
             options = dict(scan.options or {})
         stop = threading.Event()

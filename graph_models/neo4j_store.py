@@ -618,6 +618,32 @@ class Neo4jStore(GraphStore):
             "properties": props,
         }  # fmt: skip
 
+    @staticmethod
+    def _hydrate(
+        tx: Any, node_ids: Iterable[str], rel_ids: Iterable[str]
+    ) -> tuple[dict[str, Any], dict[str, tuple[Any, Any, Any]]]:
+        """Nodes and relationships by element id, in one transaction: ``({node element id:
+        node}, {rel element id: (rel, start node, end node)})``, relationships kept only when
+        both their endpoints are among the nodes fetched."""
+        found = {
+            rec["n"].element_id: rec["n"]
+            for rec in tx.run(
+                "UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i RETURN n", ids=list(node_ids)
+            )
+        }
+        # (an IN list lets the planner seek by element id; UNWIND + '=' would scan)
+        # endpoints by element id, matched to the nodes just fetched: returning them whole
+        # hydrated two full nodes per relationship again (a third of the API's CPU here)
+        rels = {}
+        for rec in tx.run(
+            "MATCH ()-[r]->() WHERE elementId(r) IN $ids "
+            "RETURN r, elementId(startNode(r)) AS a, elementId(endNode(r)) AS b",
+            ids=list(rel_ids),
+        ):
+            if rec["a"] in found and rec["b"] in found:
+                rels[rec["r"].element_id] = (rec["r"], found[rec["a"]], found[rec["b"]])
+        return found, rels
+
     def get_entity(self, node_id: str, label: str | None = None) -> dict[str, Any] | None:
         node = self._find(node_id, label)
         return None if node is None else self._node_record(node)
@@ -692,21 +718,7 @@ class Neo4jStore(GraphStore):
                     per_start[rec["uid"]] = (nodes, rels, True)
             node_ids = set(element.values()) | {v for n, _, _ in per_start.values() for v in n}
             rel_ids = {r for _, rs, _ in per_start.values() for r in rs}
-            found = {
-                rec["n"].element_id: rec["n"]
-                for rec in tx.run(
-                    "UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i RETURN n", ids=list(node_ids)
-                )
-            }
-            rels = {
-                rec["r"].element_id: (rec["r"], rec["a"], rec["b"])
-                for rec in tx.run(
-                    "MATCH ()-[r]->() WHERE elementId(r) IN $ids "
-                    "RETURN r, elementId(startNode(r)) AS a, elementId(endNode(r)) AS b",
-                    ids=list(rel_ids),
-                )
-            }
-            return element, per_start, found, rels
+            return element, per_start, *self._hydrate(tx, node_ids, rel_ids)
 
         element, per_start, found, rels = self._read(walk)
         out = []
@@ -717,11 +729,7 @@ class Neo4jStore(GraphStore):
                 continue
             nodes, rel_ids, truncated = per_start.get(uid, ([], [], False))
             kept = [uid] + [v for v in nodes if v in found]
-            edges = [
-                self._edge_record(rels[r][0], found[rels[r][1]], found[rels[r][2]])
-                for r in dict.fromkeys(rel_ids)
-                if r in rels and rels[r][1] in found and rels[r][2] in found
-            ]
+            edges = [self._edge_record(*rels[r]) for r in dict.fromkeys(rel_ids) if r in rels]
             out.append(Subgraph([self._node_record(found[v]) for v in kept], edges, truncated))
         return out
 
@@ -784,28 +792,8 @@ class Neo4jStore(GraphStore):
                 frontier = nxt
                 if truncated or not frontier:
                     break
-            found = {
-                rec["n"].element_id: rec["n"]
-                for rec in tx.run(
-                    "UNWIND $ids AS i MATCH (n) WHERE elementId(n) = i RETURN n", ids=list(seen)
-                )
-            }
-            # (an IN list lets the planner seek by element id; UNWIND + '=' would scan)
-            # endpoints by element id, matched to the nodes just fetched: returning them whole
-            # hydrated two full nodes per relationship again (a third of the API's CPU here)
-            by_id = {
-                rec["r"].element_id: (rec["r"], rec["a"], rec["b"])
-                for rec in tx.run(
-                    "MATCH ()-[r]->() WHERE elementId(r) IN $ids "
-                    "RETURN r, elementId(startNode(r)) AS a, elementId(endNode(r)) AS b",
-                    ids=list(edges),
-                )
-            }
-            rels = [
-                (by_id[e][0], found[by_id[e][1]], found[by_id[e][2]])
-                for e in edges
-                if e in by_id and by_id[e][1] in found and by_id[e][2] in found
-            ]
+            found, by_id = self._hydrate(tx, seen, edges)
+            rels = [by_id[e] for e in edges if e in by_id]
             return [found[i] for i in seen if i in found], rels, truncated, hubs
 
         nodes, rels, truncated, hub_ids = self._read(walk)

@@ -51,7 +51,7 @@ def start_scan(
         scan = Scan(
             source="api", status="queued", dataset_dir=str(dataset), out_dir="",
             options={"only": body.only, "as_of": body.as_of.isoformat() if body.as_of else None},
-            requested_by=user.name, created_at=utcnow(), heartbeat_at=utcnow(),
+            requested_by=user.name, created_at=utcnow(),
         )  # fmt: skip
         session.add(scan)
         session.flush()

@@ -322,6 +322,25 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'state.sqlite'}"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state_db_url(request, tmp_path) -> str:
+    """The state DB on each backend: a SQLite file, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def memory_env_on_each_db(tmp_path, state_db_url):
+    """The API over the memory store with each state DB backend."""
+    from graph_models.memory_store import MemoryStore
+
+    e = make_env(MemoryStore(tmp_path / "graph"), state_db_url, tmp_path)
+    with e.client:
+        yield e
+    e.db.close()
+
+
 @pytest.fixture
 def env(store, sqlite_url, tmp_path):
     """The API over each store (memory, Neo4j) with a real SQLite state DB file."""

@@ -14,7 +14,6 @@ from api.app import create_app
 from api.state.audit import verify_chain
 from api.state.models import AuditEntry, FlagState, ReviewDecision
 from graph_models.memory_store import MemoryStore
-from tests.api.conftest import make_env
 
 N = 50
 
@@ -50,19 +49,8 @@ def _parallel_reviews(env) -> None:
     assert env.get("admin", f"/flags/{fid}").json()["status"] == last[-1]["decision"]
 
 
-def test_parallel_reviews_sqlite_file(tmp_path, sqlite_url):
-    env = make_env(MemoryStore(tmp_path / "graph"), sqlite_url, tmp_path)
-    with env.client:
-        _parallel_reviews(env)
-    env.db.close()
-
-
-@pytest.mark.postgres
-def test_parallel_reviews_postgres(tmp_path, postgres_url):
-    env = make_env(MemoryStore(tmp_path / "graph"), postgres_url, tmp_path)
-    with env.client:
-        _parallel_reviews(env)
-    env.db.close()
+def test_parallel_reviews(memory_env_on_each_db):
+    _parallel_reviews(memory_env_on_each_db)
 
 
 def test_shutdown_waits_for_the_cache_warm_up(store, tmp_path):

@@ -8,7 +8,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import select
 
 from api.graph_access import GraphAccess
@@ -17,7 +16,6 @@ from api.state.audit import verify_chain
 from api.state.db import StateDB
 from api.state.models import AuditEntry, Scan, utcnow
 from graph_models.memory_store import MemoryStore
-from tests.api.conftest import make_env
 
 RACERS = 20
 
@@ -59,19 +57,8 @@ def _racing_scan_starts(env) -> None:
         assert verify_chain(s).ok
 
 
-def test_racing_scan_starts_start_one_scan_sqlite(tmp_path, sqlite_url):
-    env = make_env(MemoryStore(tmp_path / "graph"), sqlite_url, tmp_path)
-    with env.client:
-        _racing_scan_starts(env)
-    env.db.close()
-
-
-@pytest.mark.postgres
-def test_racing_scan_starts_start_one_scan_postgres(tmp_path, postgres_url):
-    env = make_env(MemoryStore(tmp_path / "graph"), postgres_url, tmp_path)
-    with env.client:
-        _racing_scan_starts(env)
-    env.db.close()
+def test_racing_scan_starts_start_one_scan(memory_env_on_each_db):
+    _racing_scan_starts(memory_env_on_each_db)
 
 
 def _add_scan(db: StateDB, status: str, beat_ago: float | None) -> int:
