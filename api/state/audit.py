@@ -118,33 +118,46 @@ def append_audit_rows(session: Session | Connection, rows: list[dict[str, Any]])
 
 
 class _Pending:
+    """One row waiting for its commit: a sync caller waits on ``done``, an async one on
+    ``future`` (only the one it needs is made: an ``Event`` is a lock and a condition)."""
+
     __slots__ = ("done", "error", "future", "row", "seq")
 
     def __init__(self, row: dict[str, Any], future: asyncio.Future[int] | None = None) -> None:
         self.row = row
-        self.done = threading.Event()
+        self.done = threading.Event() if future is None else None
         self.error: BaseException | None = None
         self.seq = 0
         #: set for :meth:`AuditWriter.append_async` callers (resolved on their event loop)
         self.future = future
 
-    def finish(self) -> None:
-        self.done.set()
-        fut = self.future
-        if fut is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
-                fut.get_loop().call_soon_threadsafe(_resolve, fut, self.seq, self.error)
+
+def _finish(batch: list[_Pending]) -> None:
+    """Tell a committed (or failed) batch's callers: sync ones now, async ones with one wake-up
+    of each event loop for the whole batch (not one per row: each is a write to the loop's
+    self-pipe and a context switch)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+    for p in batch:
+        if p.done is not None:
+            p.done.set()
+        elif p.future is not None:
+            by_loop.setdefault(p.future.get_loop(), []).append(p)
+    for loop, waiting in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            loop.call_soon_threadsafe(_resolve_all, waiting)
 
 
-def _resolve(fut: asyncio.Future[int], seq: int, error: BaseException | None) -> None:
-    if fut.cancelled():  # the request went away; the row is committed all the same
-        return
-    if error is not None:
-        err = RuntimeError("the audit row could not be written")
-        err.__cause__ = error
-        fut.set_exception(err)
-    else:
-        fut.set_result(seq)
+def _resolve_all(waiting: list[_Pending]) -> None:
+    for p in waiting:
+        fut = p.future
+        if fut is None or fut.cancelled():  # the request went away; the row is committed
+            continue
+        if p.error is not None:
+            err = RuntimeError("the audit row could not be written")
+            err.__cause__ = p.error
+            fut.set_exception(err)
+        else:
+            fut.set_result(p.seq)
 
 
 class AuditWriter:
@@ -196,6 +209,7 @@ class AuditWriter:
     ) -> int:
         """Append one row; return its sequence number once committed (raise if it was not)."""
         pending = self._enqueue(actor, role, action, resource, detail, request_id, None)
+        assert pending.done is not None
         pending.done.wait()
         if pending.error is not None:
             raise RuntimeError("the audit row could not be written") from pending.error
@@ -260,8 +274,7 @@ class AuditWriter:
                 for p in batch:
                     p.error = exc
             finally:
-                for p in batch:
-                    p.finish()
+                _finish(batch)
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread (a later append starts it again)."""

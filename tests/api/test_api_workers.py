@@ -4,6 +4,8 @@ two workers in the in-process test)."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import socket
@@ -135,6 +137,19 @@ def test_serve_workers_share_one_port_replace_a_dead_worker_and_stop_on_sigterm(
             return False
 
         assert _wait(lambda: workers_seen({1, 2}), 120, "both workers to answer")
+        time.sleep(0.5)  # the workers have counted those connections closed
+        # a burst of keep-alive connections is spread over the workers (from one shared
+        # socket, the worker that woke first took the whole burst)
+        burst = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(10)]
+        for conn in burst:
+            conn.connect()
+        served = []
+        for conn in burst:
+            conn.request("GET", "/api/v1/healthz")
+            served.append(json.loads(conn.getresponse().read())["worker"])
+        for conn in burst:
+            conn.close()
+        assert sorted(served.count(w) for w in (1, 2)) == [5, 5], served
         first = _children(proc.pid)
         assert len(first) == 2
         auth = {"Authorization": f"Bearer {token}"}
@@ -157,6 +172,41 @@ def test_serve_workers_share_one_port_replace_a_dead_worker_and_stop_on_sigterm(
         assert proc.returncode == 0, err.decode()
         assert "worker" in err.decode() and "starting a new one" in err.decode()
         assert not any(Path(f"/proc/{c}").exists() for c in first | _children(proc.pid))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_workers_stop_when_the_parent_is_killed(tmp_path, sqlite_url):
+    """The parent holds the port and hands out connections: if it dies (SIGKILL, no chance to
+    stop them), its workers must not live on as orphans."""
+    ws = tmp_path / "ws"
+    generate(tmp_path / "data", households=100, seed=5)
+    store = MemoryStore(ws)
+    load_dataset(tmp_path / "data", store, rejects_dir=ws / "rejects")
+    store.flush()
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "api.cli", "serve", "--workspace", str(ws),
+           "--state-db", sqlite_url, "--port", str(port), "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+
+        def answers():
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=5).is_success
+            except httpx.HTTPError:
+                return False
+
+        assert _wait(answers, 120, "the server to answer")
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait()
+        _wait(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), 60, "orphans to exit")
     finally:
         if proc.poll() is None:
             proc.kill()
