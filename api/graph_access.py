@@ -353,6 +353,14 @@ class ScopedGraph:
             for n in nodes
             if self.visible(n["label"], str(n["id"]), n.get("properties"))
         }
+        if len(keep) == len(nodes):
+            # every node is visible: all were reached within ``hops`` by the store's own walk, so
+            # the walk below would keep them all; only edges to nodes not returned are dropped
+            return nodes, [
+                e
+                for e in edges
+                if (e["src_label"], str(e["src"])) in keep and (e["dst_label"], str(e["dst"])) in keep
+            ]
         adjacency: dict[tuple[str, str], list[tuple[str, str]]] = {}
         usable = []
         for e in edges:

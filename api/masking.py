@@ -113,9 +113,16 @@ class _SchemaRules:
         self.personal_keys = _personal_everywhere(schema)
         #: owner (label or relationship type) -> property -> (sensitivity, value type)
         self.by_owner: dict[str, dict[str, tuple[str, str]]] = {}
+        #: role policy -> (owner, property keys) -> Masker._plan (bounded: see Masker._props)
+        self.plans: dict[RolePolicy, dict[tuple[str, tuple[str, ...]], tuple[bool, tuple]]] = {}
+        #: role policy -> label -> how its node ids are shown (see Masker.node_id)
+        self.id_masks: dict[RolePolicy, dict[str, Any]] = {}
 
 
 _SCHEMA_RULES: dict[int, _SchemaRules] = {}
+#: Masking plans kept per schema at most (one per role, label or type, and set of keys).
+_MAX_PLANS = 20_000
+_UNSET = object()
 
 
 def _schema_rules(schema: Schema) -> _SchemaRules:
@@ -147,6 +154,8 @@ class Masker:
         shared = _schema_rules(schema)
         self._personal_keys = shared.personal_keys
         self._rules = shared.by_owner
+        self._plans = shared.plans.setdefault(policy, {})
+        self._id_masks = shared.id_masks.setdefault(policy, {})
 
     def _rule(self, owner: str, key: str) -> tuple[str, str]:
         """(sensitivity, value type) of a property, cached per schema."""
@@ -163,40 +172,70 @@ class Masker:
     # -- graph records ---------------------------------------------------------------------
     def node_id(self, label: str, node_id: str) -> str:
         """The id as this role may see it."""
+        fn = self._id_masks.get(label, _UNSET)
+        if fn is _UNSET:
+            fn = self._id_masks[label] = self._id_mask(label)
+        return node_id if fn is None else fn(node_id)
+
+    def _id_mask(self, label: str) -> Any:
+        """How this role sees ``label``'s ids: None (as they are) or a masking function."""
         spec = self.schema.nodes.get(label)
         if spec is None:
-            return node_id
+            return None
         sensitivity = spec.id_sensitivity
         if sensitivity == "personal" and not self.clear:
-            return _BY_TYPE.get(spec.id_type, mask_text)(node_id)
+            return _BY_TYPE.get(spec.id_type, mask_text)
         if sensitivity == "confidential" and not self.policy.needs_confidential(label):
-            return mask_text(node_id)
-        return node_id
+            return mask_text
+        return None
 
-    def _props(self, owner: str, props: dict[str, Any]) -> tuple[dict[str, Any], list, list, bool]:
-        if not props:  # most relationships carry none
-            return {}, [], [], False
-        out: dict[str, Any] = {}
-        masked: list[str] = []
-        hidden: list[str] = []
+    def _plan(self, owner: str, keys: tuple[str, ...]) -> tuple[bool, tuple[tuple[str, Any], ...]]:
+        """What this role does to a record of ``owner`` with these property keys: (any personal
+        property?, the keys to change in order as (key, action)). An action is ``None`` (remove:
+        hidden), or a masking function / ``False`` (masked: value replaced / removed)."""
         personal_seen = False
-        rules = self._rules.get(owner) or {}
-        for key, value in props.items():
-            sensitivity, vtype = rules.get(key) or self._rule(owner, key)
+        actions: list[tuple[str, Any]] = []
+        for key in keys:
+            sensitivity, vtype = self._rule(owner, key)
             if sensitivity == "personal":
                 personal_seen = True
-                if self.clear:
-                    out[key] = value
-                    continue
-                if vtype in _BY_TYPE and isinstance(value, str):
-                    out[key] = _BY_TYPE[vtype](value)
-                elif key == "name" and isinstance(value, str):
-                    out[key] = mask_name(value)
-                masked.append(key)
+                if not self.clear:
+                    fn = _BY_TYPE.get(vtype) or (mask_name if key == "name" else False)
+                    actions.append((key, fn))
             elif sensitivity == "confidential" and not self.policy.needs_confidential(owner):
+                actions.append((key, None))
+        return personal_seen, tuple(actions)
+
+    def _props(self, owner: str, props: dict[str, Any]) -> tuple[dict[str, Any], list, list, bool]:
+        """(shown properties, masked keys, hidden keys, any personal?). What to do with a record
+        depends on the role, its label or type and its keys only: worked out once per (role,
+        owner, keys) and shared by every request; a record needing no change is passed through
+        as it is (the store's dicts are fresh per call and nobody writes to them afterwards)."""
+        if not props:  # most relationships carry none
+            return {}, [], [], False
+        plan_key = (owner, tuple(props))
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            if len(self._plans) >= _MAX_PLANS:  # sparse data: key sets beyond counting
+                self._plans.clear()
+            plan = self._plans[plan_key] = self._plan(owner, plan_key[1])
+        personal_seen, actions = plan
+        if not actions:
+            return props, [], [], personal_seen
+        out = dict(props)
+        masked: list[str] = []
+        hidden: list[str] = []
+        for key, action in actions:
+            if action is None:
+                del out[key]
                 hidden.append(key)
+                continue
+            masked.append(key)
+            value = out[key]
+            if action is not False and isinstance(value, str):
+                out[key] = action(value)  # in place: the keys keep their order
             else:
-                out[key] = value
+                del out[key]
         return out, masked, hidden, personal_seen
 
     def node(self, rec: dict[str, Any]) -> dict[str, Any]:

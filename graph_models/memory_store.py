@@ -326,31 +326,63 @@ def _clean_props(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _column_arrays(frame: pd.DataFrame) -> tuple[list[str], list[Any]]:
-    """The frame's columns as arrays to index directly (zero-copy numpy or extension arrays)."""
-    names = list(frame.columns)
-    # plain numpy for bool/int/float/object; pandas arrays otherwise (extension types, and
-    # datetimes, whose numpy tolist() would give integers)
-    arrays = [
-        frame[c].to_numpy() if frame[c].dtype.kind in "biufO" and isinstance(frame[c].dtype, np.dtype)
-        else frame[c].array
-        for c in names
-    ]  # fmt: skip
-    return names, arrays
+class _Columns:
+    """A frame's columns as arrays to index directly (zero-copy numpy or extension arrays): the
+    fixed ones (``id``, or ``EDGE_COLUMNS``) and the properties, and which property columns can
+    hold a value that records leave out (None, NaN, NA) or convert (numpy scalars).
 
+    :meth:`rows` gives selected rows as (fixed values per column, property dicts): a dict per
+    row built in C from all property columns, then only the columns that need it are checked,
+    cell by cell. Integer and boolean numpy columns never do (about a third of the columns).
+    """
 
-def _rows_as_dicts(columns: tuple[list[str], list[Any]], rows: np.ndarray) -> list[dict[str, Any]]:
-    """Rows ``rows`` as dicts of Python values, column by column (no per-row Series)."""
-    names, arrays = columns
-    values = [a[rows].tolist() for a in arrays]
-    return [dict(zip(names, vals, strict=True)) for vals in zip(*values, strict=True)]
+    def __init__(self, frame: pd.DataFrame, fixed: tuple[str, ...]) -> None:
+        arrays = {}
+        for c in frame.columns:
+            col = frame[c]
+            # plain numpy for bool/int/float/object; pandas arrays otherwise (extension types,
+            # and datetimes, whose numpy tolist() would give integers)
+            plain = col.dtype.kind in "biufO" and isinstance(col.dtype, np.dtype)
+            arrays[c] = col.to_numpy() if plain else col.array
+        self.fixed = [arrays[c] for c in fixed]
+        self.names = [c for c in arrays if c not in fixed]
+        self.props = [arrays[c] for c in self.names]
+        self.checked = [
+            (name, i)
+            for i, name in enumerate(self.names)
+            if not (isinstance(arrays[name], np.ndarray) and arrays[name].dtype.kind in "biu")
+        ]
+
+    def rows(self, rows: np.ndarray) -> tuple[list[list[Any]], list[dict[str, Any]]]:
+        fixed = [a[rows].tolist() for a in self.fixed]
+        values = [a[rows].tolist() for a in self.props]
+        names = self.names
+        records = [dict(zip(names, vals, strict=True)) for vals in zip(*values, strict=True)]
+        if not names:
+            records = [{} for _ in range(len(rows))]
+        for name, i in self.checked:
+            for rec, v in zip(records, values[i], strict=True):
+                t = type(v)
+                if t is str or t is int or t is bool:  # the common cases first
+                    continue
+                if v is None or v is pd.NA or (t is float and v != v):
+                    del rec[name]
+                elif isinstance(v, np.generic):
+                    v = v.item()
+                    if isinstance(v, float) and v != v:
+                        del rec[name]
+                    else:
+                        rec[name] = v
+                elif isinstance(v, float) and v != v:
+                    del rec[name]
+        return fixed, records
 
 
 class _Adjacency:
     """CSR adjacency over every node, both directions, with edge type and row per entry."""
 
     def __init__(self, nodes: dict[str, pd.DataFrame | None], rels: dict[str, pd.DataFrame | None]):
-        self._column_cache: dict[tuple[str, str], tuple[list[str], list[Any]]] = {}
+        self._column_cache: dict[tuple[str, str], _Columns] = {}
         self.labels = [lbl for lbl, f in nodes.items() if f is not None and len(f)]
         self.frames = {lbl: nodes[lbl] for lbl in self.labels}
         self.index = {lbl: pd.Index(self.frames[lbl]["id"]) for lbl in self.labels}
@@ -433,12 +465,15 @@ class _Adjacency:
             "dst": base["dst"], "dst_label": base["dst_label"], "properties": _clean_props(rec),
         }  # fmt: skip
 
-    def _columns(self, name: str, relationships: bool = False) -> tuple[list[str], list[Any]]:
+    def _columns(self, name: str, relationships: bool = False) -> _Columns:
         key = ("r" if relationships else "n", name)
         cols = self._column_cache.get(key)
         if cols is None:
-            frame = self.rel_frames[name] if relationships else self.frames[name]
-            cols = self._column_cache[key] = _column_arrays(frame)
+            if relationships:
+                cols = _Columns(self.rel_frames[name], EDGE_COLUMNS)
+            else:
+                cols = _Columns(self.frames[name], ("id",))
+            self._column_cache[key] = cols
         return cols
 
     def node_records(self, positions: list[int]) -> list[dict[str, Any]]:
@@ -451,10 +486,9 @@ class _Adjacency:
         for li in np.unique(labels):
             lbl = self.labels[li]
             where = np.flatnonzero(labels == li)
-            rows = _rows_as_dicts(self._columns(lbl), pos[where] - self.offsets[lbl])
-            for k, row in zip(where.tolist(), rows, strict=True):
-                nid = row.pop("id")
-                out[k] = {"id": str(nid), "label": lbl, "properties": _clean_props(row)}
+            (ids,), props = self._columns(lbl).rows(pos[where] - self.offsets[lbl])
+            for k, nid, p in zip(where.tolist(), ids, props, strict=True):
+                out[k] = {"id": str(nid), "label": lbl, "properties": p}
         return out  # type: ignore[return-value]
 
     def edge_records(self, entries: list[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -466,13 +500,13 @@ class _Adjacency:
         for ti in np.unique(arr[:, 0]):
             t = self.types[ti]
             where = np.flatnonzero(arr[:, 0] == ti)
-            rows = _rows_as_dicts(self._columns(t, relationships=True), arr[where, 1])
-            for k, rec in zip(where.tolist(), rows, strict=True):
-                base = {c: rec.pop(c) for c in EDGE_COLUMNS}
+            fixed, props = self._columns(t, relationships=True).rows(arr[where, 1])
+            for k, eid, src, src_label, dst, dst_label, p in zip(
+                where.tolist(), *fixed, props, strict=True
+            ):
                 out[k] = {
-                    "id": base["id"], "type": t, "src": base["src"],
-                    "src_label": base["src_label"], "dst": base["dst"],
-                    "dst_label": base["dst_label"], "properties": _clean_props(rec),
+                    "id": eid, "type": t, "src": src, "src_label": src_label,
+                    "dst": dst, "dst_label": dst_label, "properties": p,
                 }  # fmt: skip
         return out  # type: ignore[return-value]
 

@@ -117,6 +117,18 @@ def append_audit_rows(session: Session | Connection, rows: list[dict[str, Any]])
     return [row["seq"] for row in out]
 
 
+def _row(
+    actor: str,
+    role: str,
+    action: str,
+    resource: str,
+    detail: dict[str, Any] | None,
+    request_id: str,
+) -> dict[str, Any]:
+    return {"actor": actor, "role": role, "action": action, "resource": resource,
+            "detail": detail, "request_id": request_id}  # fmt: skip
+
+
 class _Pending:
     """One row waiting for its commit: a sync caller waits on ``done``, an async one on
     ``future`` (only the one it needs is made: an ``Event`` is a lock and a condition)."""
@@ -160,6 +172,12 @@ def _resolve_all(waiting: list[_Pending]) -> None:
             fut.set_result(p.seq)
 
 
+#: An event loop's flush that finds the SQLite write lock taken tries again this often ...
+_LOOP_RETRY_SECONDS = 0.0005
+#: ... this many times, then hands its rows to the writer thread.
+_LOOP_TRIES = 20
+
+
 class AuditWriter:
     """Group commit for audit rows written in their own transaction (reads, logins, exports).
 
@@ -168,6 +186,18 @@ class AuditWriter:
     every row waiting, locks the chain head once, inserts them in chain order and commits. Under
     load this turns N write transactions (each a BEGIN IMMEDIATE, a head lookup, an insert, an
     update and a commit, serialised on the database's write lock) into one per batch.
+
+    :meth:`append_async` on a SQLite state DB skips the thread: the rows appended during one
+    pass of the event loop are committed together by a callback on that loop, right after it
+    (a local SQLite commit is a fraction of a millisecond). Handing each row to a thread cost
+    more than the write: the thread and the event loop took turns at the interpreter lock a
+    dozen times per transaction (measured: 0.5 ms of the loop's CPU per audited request against
+    0.2 ms for the whole write on the loop). The loop never waits for another writer: if another
+    process or thread holds the SQLite write lock, that batch goes to the writer thread. On
+    PostgreSQL (a round trip per statement) every row goes to the writer thread.
+
+    Each row's time is taken when its transaction holds the write lock, so time order is chain
+    order.
 
     Parameters
     ----------
@@ -194,8 +224,14 @@ class AuditWriter:
         self._queue: list[_Pending] = []
         self._stopping = False
         self._thread: threading.Thread | None = None
+        #: rows appended on each event loop, waiting for that loop's flush (SQLite only)
+        self._loop_batches: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        self._on_loop = bool(getattr(db, "local_writes", False))
         #: write transactions committed so far (rows / transactions = the group-commit factor)
         self.transactions = 0
+        #: loop flushes that found the write lock taken and tried again / gave up to the thread
+        self.loop_retries = 0
+        self.handed_to_thread = 0
 
     def append(
         self,
@@ -208,7 +244,8 @@ class AuditWriter:
         request_id: str = "",
     ) -> int:
         """Append one row; return its sequence number once committed (raise if it was not)."""
-        pending = self._enqueue(actor, role, action, resource, detail, request_id, None)
+        pending = _Pending(_row(actor, role, action, resource, detail, request_id))
+        self._enqueue(pending)
         assert pending.done is not None
         pending.done.wait()
         if pending.error is not None:
@@ -226,25 +263,60 @@ class AuditWriter:
         request_id: str = "",
     ) -> int:
         """:meth:`append` for an event loop: wait for the commit without holding a thread."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._enqueue(actor, role, action, resource, detail, request_id, future)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        row = _row(actor, role, action, resource, detail, request_id)
+        if not self._on_loop:
+            self._enqueue(_Pending(row, future))
+            return await future
+        batch = self._loop_batches.get(loop)
+        if batch is None:
+            batch = self._loop_batches[loop] = []
+            loop.call_soon(self._flush_on_loop, loop, 0)
+        batch.append(_Pending(row, future))
         return await future
 
-    def _enqueue(
-        self,
-        actor: str,
-        role: str,
-        action: str,
-        resource: str,
-        detail: dict[str, Any] | None,
-        request_id: str,
-        future: asyncio.Future[int] | None,
-    ) -> _Pending:
-        row = {"actor": actor, "role": role, "action": action, "resource": resource,
-               "detail": detail, "request_id": request_id}  # fmt: skip
+    def _flush_on_loop(self, loop: asyncio.AbstractEventLoop, tries: int) -> None:
+        """Commit the rows this loop gathered since its last flush (never waiting for a lock:
+        while another writer holds it, try again shortly, with the rows gathered meanwhile;
+        after ``_LOOP_TRIES`` the batch goes to the writer thread, which waits its turn)."""
+        batch = self._loop_batches.get(loop)
+        if not batch:
+            self._loop_batches.pop(loop, None)
+            return
+        busy = False
+        try:
+            with self._db.try_write_connection() as conn:
+                if conn is None:
+                    busy = True
+                else:
+                    self._write(conn, batch)
+        except Exception as exc:  # every waiter hears of it
+            for p in batch:
+                p.error = exc
+        if busy and tries + 1 < _LOOP_TRIES:
+            self.loop_retries += 1
+            loop.call_later(_LOOP_RETRY_SECONDS, self._flush_on_loop, loop, tries + 1)
+            return
+        del self._loop_batches[loop]
+        if busy:
+            self.handed_to_thread += 1
+            for p in batch:
+                self._enqueue(p)
+            return
+        _resolve_all(batch)
+
+    def _write(self, conn: Connection, batch: list[_Pending]) -> None:
+        """Append the batch's rows in ``conn``'s transaction (it holds the write lock)."""
+        at = _now()  # under the lock: time order is chain order
+        seqs = append_audit_rows(conn, [{**p.row, "at": at} for p in batch])
+        for p, seq in zip(batch, seqs, strict=True):
+            p.seq = seq
+        self.transactions += 1
+
+    def _enqueue(self, pending: _Pending) -> None:
+        """Queue a row for the writer thread (started on first use)."""
         with self._cv:
-            row["at"] = _now()  # under the lock: time order is chain order
-            pending = _Pending(row, future)
             self._queue.append(pending)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -252,7 +324,6 @@ class AuditWriter:
                 )
                 self._thread.start()
             self._cv.notify()
-        return pending
 
     def _run(self) -> None:
         while True:
@@ -266,10 +337,7 @@ class AuditWriter:
                 del self._queue[: self._max_batch]
             try:
                 with self._db.write_connection() as conn:
-                    seqs = append_audit_rows(conn, [p.row for p in batch])
-                self.transactions += 1
-                for p, seq in zip(batch, seqs, strict=True):
-                    p.seq = seq
+                    self._write(conn, batch)
             except BaseException as exc:  # every waiter hears of it; the thread carries on
                 for p in batch:
                     p.error = exc

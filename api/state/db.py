@@ -92,6 +92,28 @@ class _SQLiteWriteQueue:
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
+    @contextmanager
+    def try_hold(self) -> Iterator[bool]:
+        """:meth:`hold` if nobody holds it now (yields True), else yields False at once."""
+        if not self._threads.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
     def close(self) -> None:
         with self._threads:
             if self._fd is not None and self._pid == os.getpid():
@@ -173,6 +195,26 @@ class StateDB:
         """:meth:`write` without the ORM: a Core connection in a serialised transaction."""
         with self._writer_turn(), self._write_engine.begin() as conn:
             yield conn
+
+    @property
+    def local_writes(self) -> bool:
+        """Whether a write is local work (a SQLite file), not a round trip to a server."""
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def try_write_connection(self) -> Iterator[Connection | None]:
+        """:meth:`write_connection` if it is this process's turn now, else None at once (another
+        writer holds the SQLite write lock): for callers that must not wait, an event loop."""
+        if self._write_queue is None:
+            with self._write_engine.begin() as conn:
+                yield conn
+            return
+        with self._write_queue.try_hold() as mine:
+            if not mine:
+                yield None
+                return
+            with self._write_engine.begin() as conn:
+                yield conn
 
     def close(self) -> None:
         self.engine.dispose()
