@@ -359,7 +359,8 @@ class ScopedGraph:
             return nodes, [
                 e
                 for e in edges
-                if (e["src_label"], str(e["src"])) in keep and (e["dst_label"], str(e["dst"])) in keep
+                if (e["src_label"], str(e["src"])) in keep
+                and (e["dst_label"], str(e["dst"])) in keep
             ]
         adjacency: dict[tuple[str, str], list[tuple[str, str]]] = {}
         usable = []
