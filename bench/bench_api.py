@@ -4,9 +4,12 @@
 Setup (cached in ``--work``, reused when present): ``fixtures.synth.generate`` writes the dataset,
 the loaders fill an embedded store (and, for ``neo4j``, the Neo4j database), every detector runs
 (a detector that crashes is recorded and skipped, not fatal), the flags are imported into a fresh
-SQLite state DB with three users. Then for each store a real server runs (``riskgraph serve``:
-uvicorn on 127.0.0.1, one process) and an asyncio + httpx load generator keeps ``--concurrency``
-requests in flight until ``--requests`` have completed per scenario, after a warm-up.
+SQLite state DB with three users. Then for each store and each ``--workers`` count a real server
+runs (``riskgraph serve --workers N`` on 127.0.0.1) and a closed-loop load generator
+(``bench.http_load``: raw keep-alive HTTP/1.1, a tenth of httpx's CPU per request) keeps
+``--concurrency`` requests in flight until ``--requests`` have completed per scenario, after a
+warm-up; then the same number of users who pause between requests (``--think``). Each scenario
+also runs with one client, and ``/me`` (authentication only) is the do-nothing baseline.
 
 Who asks: an investigator with a national scope (personal-data clearance: every response with
 personal data is written to the audit trail, so reads cost a state-DB write) and, for the

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -222,11 +223,12 @@ def test_group_commit_postgres(postgres_url):
     _group_commit(postgres_url)
 
 
-def test_async_appends_are_group_committed_and_hear_of_failures(sqlite_url):
-    """``append_async`` (the async endpoints' path): 50 coroutines on one event loop wait for
-    their commit without a thread each; rows land once, chained; a failed batch raises in every
-    waiting coroutine."""
-    db = StateDB(sqlite_url)
+def test_async_appends_are_group_committed_and_hear_of_failures(state_db_url):
+    """``append_async`` (the async endpoints' path: on SQLite committed on the event loop, on
+    PostgreSQL by the writer thread): 50 coroutines on one event loop wait for their commit
+    without a thread each; rows land once, chained; a failed batch raises in every waiting
+    coroutine."""
+    db = StateDB(state_db_url)
     log = AuditWriter(db)
     n = 50
 
@@ -267,6 +269,58 @@ def test_async_appends_are_group_committed_and_hear_of_failures(sqlite_url):
         c.execute(text("UPDATE audit_head SET seq = seq + 1"))
     with db.read() as s:
         assert verify_chain(s).ok and verify_chain(s).rows == n
+    log.close()
+    db.close()
+
+
+def test_an_event_loop_never_waits_for_the_sqlite_write_lock(sqlite_url):
+    """While another writer holds the SQLite write lock, the loop's flush does not block the
+    loop: it tries again shortly (a short hold), or hands its rows to the writer thread (a long
+    one). Either way every row is committed once, in one chain, in time order."""
+    db = StateDB(sqlite_url)
+    log = AuditWriter(db)
+
+    def hold_lock(seconds: float, held: threading.Event) -> None:
+        with db._write_queue.hold():  # another writer's transaction
+            held.set()
+            time.sleep(seconds)
+
+    async def appends_while_held(seconds: float, tag: str) -> tuple[list[int], float]:
+        held = threading.Event()
+        holder = threading.Thread(target=hold_lock, args=(seconds, held))
+        holder.start()
+        held.wait()
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:  # counts loop passes: a blocked loop would not count
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        t = asyncio.create_task(ticker())
+        seqs = await asyncio.gather(
+            *(log.append_async(actor=tag, role="admin", action="t", resource=f"{tag}/{i}")
+              for i in range(10))
+        )  # fmt: skip
+        stop.set()
+        await t
+        holder.join()
+        return list(seqs), ticks
+
+    seqs, ticks = asyncio.run(appends_while_held(0.003, "short"))
+    assert sorted(seqs) == list(range(1, 11))
+    assert log.loop_retries >= 1 and log.handed_to_thread == 0
+    seqs, ticks = asyncio.run(appends_while_held(0.3, "long"))
+    assert sorted(seqs) == list(range(11, 21))
+    assert log.handed_to_thread == 1
+    assert ticks >= 20  # the loop went on running while the rows waited for the lock
+    with db.read() as s:
+        report = verify_chain(s)
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+    assert report.ok and report.rows == 20, report.describe()
+    assert [e.at for e in entries] == sorted(e.at for e in entries)
     log.close()
     db.close()
 
