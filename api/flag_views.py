@@ -56,7 +56,7 @@ def get_visible_flag(
     return row[0], row[1]
 
 
-def person_names(graph: ScopedGraph, flag: FlagRecord) -> list[str]:
+def person_names(graph: ScopedGraph, flag: FlagRecord | Any) -> list[str]:
     """Names of the persons a flag involves (to mask them in its texts for uncleared roles)."""
     if graph.principal.policy.personal_clearance:
         return []
@@ -71,9 +71,14 @@ def person_names(graph: ScopedGraph, flag: FlagRecord) -> list[str]:
 
 
 def flag_public(
-    flag: FlagRecord, state: FlagState, masker: Masker, names: list[str], detail: bool = False
+    flag: FlagRecord | Any,
+    state: FlagState | Any,
+    masker: Masker,
+    names: list[str],
+    detail: bool = False,
 ) -> dict[str, Any]:
-    """The flag's fields for the API, personal parts masked (or recorded as revealed)."""
+    """The flag's fields for the API, personal parts masked (or recorded as revealed). ``flag``
+    and ``state`` are the ORM objects, or one result row with their columns as attributes."""
     personal: dict[str, Any] = {
         "subject_id": flag.subject_id,
         "entities": list(flag.entities or []),

@@ -28,6 +28,14 @@ from api.state.models import FlagRecord, FlagState, ReviewDecision
 __all__ = ["router"]
 
 router = APIRouter(prefix="/flags", tags=["flags"])
+
+#: What a flag list item shows (``flag_public`` without ``detail``).
+_LIST_COLUMNS = (
+    FlagRecord.flag_id, FlagRecord.detector, FlagRecord.family, FlagRecord.severity,
+    FlagRecord.score, FlagRecord.region_code, FlagRecord.subject_type, FlagRecord.subject_id,
+    FlagRecord.entities, FlagRecord.explanation, FlagRecord.scan_id, FlagRecord.imported_at,
+    FlagState.status, FlagState.review_count, FlagState.updated_at,
+)  # fmt: skip
 Severity = Literal["high", "medium", "low"]
 
 
@@ -77,11 +85,13 @@ def list_flags(
             .limit(limit)
             .offset(offset)
         ).all()
-        found = {f.flag_id: (f, s) for f, s in session.execute(
-            query.where(FlagRecord.flag_id.in_(page))
-        ).all()}  # fmt: skip
+        # the page's rows as plain columns, not ORM objects (whose loading was a third of this
+        # endpoint's CPU): a row has every attribute flag_public reads, of flag and state alike
+        found = {r.flag_id: r for r in session.execute(
+            query.with_only_columns(*_LIST_COLUMNS).where(FlagRecord.flag_id.in_(page))
+        )}  # fmt: skip
         rows = [found[i] for i in page if i in found]
-    items = [FlagPublic(**flag_public(f, s, graph.masker, person_names(graph, f))) for f, s in rows]
+    items = [FlagPublic(**flag_public(r, r, graph.masker, person_names(graph, r))) for r in rows]
     audit_revealed(services, request, user, graph.masker)
     return json_response(FlagPage(items=items, total=total, limit=limit, offset=offset))
 
