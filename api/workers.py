@@ -27,6 +27,7 @@ one worker reaches the others through ``api.scan_jobs.ScanFollower``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import multiprocessing
 import os
@@ -46,6 +47,11 @@ __all__ = ["ConnectionDispatcher", "bind_socket", "serve_workers"]
 FAILED_START_SECONDS = 10.0
 #: ... and after this many failed starts in a row the server gives up.
 MAX_FAILED_STARTS = 5
+#: A connection no worker could take (all restarting) is closed after waiting this long.
+WAITING_SECONDS = 30.0
+_WAITING_POLL_SECONDS = 0.05
+#: The parent's signals, blocked while it forks.
+_PARENT_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
 
 
 def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -157,15 +163,17 @@ def _adopting_server(config: Any, channel: socket.socket, closed: Any, slot: int
         def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
             while True:
                 try:
-                    msg, fds, _flags, _addr = socket.recv_fds(channel, 1, 1)
+                    msg, fds, flags, _addr = socket.recv_fds(channel, 1, 1)
                 except BlockingIOError:
                     return
                 except OSError:
-                    msg, fds = b"", []
+                    msg, fds, flags = b"", [], 0
                 if not msg and not fds:  # the parent is gone: finish what is open and stop
                     loop.remove_reader(channel.fileno())
                     self.should_exit = True
                     return
+                if flags & socket.MSG_CTRUNC and not fds:  # out of fds: the kernel dropped it
+                    closed[slot] += 1
                 for fd in fds:
                     loop.create_task(self._adopt(loop, socket.socket(fileno=fd)))
 
@@ -179,6 +187,7 @@ def _adopting_server(config: Any, channel: socket.socket, closed: Any, slot: int
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(channel.fileno())
+            channel.close()  # the parent's next hand-over to this worker fails over to another
             await super().shutdown(sockets=sockets)
 
     return AdoptingServer(config)
@@ -190,6 +199,7 @@ def _run_worker(
     closed: Any,
     make_app: Callable[[Any], Any],
     shared: Any,
+    signal_mask: set[signal.Signals],
 ) -> None:
     """The child's life: its own app and event loop, fed connections on ``channel``; never
     returns."""
@@ -197,12 +207,15 @@ def _run_worker(
 
     code = 0
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        for sig in _PARENT_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own while serving
         signal.set_wakeup_fd(-1)
+        signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)  # blocked around the fork
         os.environ["RISKGRAPH_WORKER"] = str(index)
         app = make_app(shared)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        # no WebSocket upgrades (the API has none): an upgraded connection changes protocol
+        # object and its close would not be counted
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
         _adopting_server(config, channel, closed, index - 1).run()
     except BaseException:  # report and leave with a status the parent sees
         traceback.print_exc()
@@ -257,17 +270,23 @@ def serve_workers(
 
     def spawn(index: int) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            ours.close()
-            sock.close()
-            os.close(wake_r)
-            os.close(wake_w)
-            dispatcher.close()  # the other workers' channels are not this worker's business
-            _run_worker(index, theirs, dispatcher.closed, make_app, shared)
-        theirs.close()
+        # no signal between the fork and the child's own handlers, nor before the parent has
+        # recorded the child (a SIGTERM then would miss it): they wait until this is done
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                sock.close()
+                os.close(wake_r)
+                os.close(wake_w)
+                dispatcher.close()  # the other workers' channels are not this worker's business
+                _run_worker(index, theirs, dispatcher.closed, make_app, shared, mask)
+            children[pid] = (index, time.monotonic())
+        finally:
+            theirs.close()
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         dispatcher.attach(index, ours)
-        children[pid] = (index, time.monotonic())
 
     def stop(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -317,23 +336,45 @@ def serve_workers(
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select
     previous_wakeup = signal.set_wakeup_fd(wake_w)
-    listening = True
+    listening = True  # the socket is open
+    polling = True  # and registered with the selector
+    # accepted connections no worker could take yet (all starting, restarting or stalled):
+    # handed over as soon as one can; meanwhile new ones wait in the kernel's backlog
+    waiting: collections.deque[tuple[socket.socket, float]] = collections.deque()
     try:
         for i in range(1, n + 1):
+            if stopping:
+                break
             spawn(i)
         while children or (respawn_at and not stopping):
             if stopping and listening:  # stop taking connections; the workers finish theirs
-                selector.unregister(sock)
+                if polling:
+                    selector.unregister(sock)
                 sock.close()
-                listening = False
+                listening = polling = False
+                while waiting:
+                    waiting.popleft()[0].close()
+            _hand_over_waiting(waiting, dispatcher)
+            if listening and polling == bool(waiting):  # poll the socket only if none waits
+                if waiting:
+                    selector.unregister(sock)
+                else:
+                    selector.register(sock, selectors.EVENT_READ, "accept")
+                polling = not waiting
             timeout = max(0.0, min(respawn_at.values()) - time.monotonic()) if respawn_at else None
+            if waiting:
+                timeout = (
+                    min(timeout, _WAITING_POLL_SECONDS)
+                    if timeout is not None
+                    else _WAITING_POLL_SECONDS
+                )
             for key, _ in selector.select(timeout):
                 if key.data == "signal":
                     with contextlib.suppress(BlockingIOError):
                         while os.read(wake_r, 512):
                             pass
-                elif listening and not stopping:
-                    _accept_all(sock, dispatcher)
+                elif polling and not stopping:
+                    _accept_all(sock, dispatcher, waiting)
             reap()
             now = time.monotonic()
             for index, when in list(respawn_at.items()):
@@ -349,13 +390,20 @@ def serve_workers(
         selector.close()
         os.close(wake_r)
         os.close(wake_w)
+        for conn, _since in waiting:
+            conn.close()
         dispatcher.close()
         sock.close()
     return status
 
 
-def _accept_all(sock: socket.socket, dispatcher: ConnectionDispatcher) -> None:
-    """Accept every connection waiting and hand each to a worker (or close it: none is up)."""
+def _accept_all(
+    sock: socket.socket,
+    dispatcher: ConnectionDispatcher,
+    waiting: collections.deque[tuple[socket.socket, float]],
+) -> None:
+    """Accept every connection waiting in the backlog and hand each to a worker; one that no
+    worker can take now goes to ``waiting``, and the rest stay in the backlog."""
     while True:
         try:
             conn, _addr = sock.accept()
@@ -363,7 +411,23 @@ def _accept_all(sock: socket.socket, dispatcher: ConnectionDispatcher) -> None:
             return
         except ConnectionAbortedError:  # that client is gone; the others are still there
             continue
-        except OSError:  # out of file descriptors, say: try again on the next wake-up
+        except OSError:  # out of file descriptors, say: pause rather than spin on the socket
+            time.sleep(0.05)
             return
-        with conn:
-            dispatcher.hand_over(conn)
+        if dispatcher.hand_over(conn) is None:
+            waiting.append((conn, time.monotonic()))
+            return
+        conn.close()
+
+
+def _hand_over_waiting(
+    waiting: collections.deque[tuple[socket.socket, float]], dispatcher: ConnectionDispatcher
+) -> None:
+    """Hand over the connections that waited for a worker, oldest first; close those that
+    waited longer than ``WAITING_SECONDS``."""
+    while waiting:
+        conn, since = waiting[0]
+        if dispatcher.hand_over(conn) is None and time.monotonic() - since < WAITING_SECONDS:
+            return
+        waiting.popleft()
+        conn.close()

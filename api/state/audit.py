@@ -172,8 +172,9 @@ def _resolve_all(waiting: list[_Pending]) -> None:
             fut.set_result(p.seq)
 
 
-#: An event loop's flush that finds the SQLite write lock taken tries again this often ...
-_LOOP_RETRY_SECONDS = 0.0005
+#: An event loop's flush that finds the SQLite write lock taken tries again this often (uvloop's
+#: timers have millisecond resolution: a shorter delay would be no delay) ...
+_LOOP_RETRY_SECONDS = 0.001
 #: ... this many times, then hands its rows to the writer thread.
 _LOOP_TRIES = 20
 
@@ -301,8 +302,15 @@ class AuditWriter:
         del self._loop_batches[loop]
         if busy:
             self.handed_to_thread += 1
-            for p in batch:
-                self._enqueue(p)
+            queued = 0
+            try:
+                for p in batch:
+                    self._enqueue(p)
+                    queued += 1
+            except Exception as exc:  # no writer thread: the rows not queued hear of it now
+                for p in batch[queued:]:
+                    p.error = exc
+                _resolve_all(batch[queued:])
             return
         _resolve_all(batch)
 
@@ -319,10 +327,13 @@ class AuditWriter:
         with self._cv:
             self._queue.append(pending)
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="riskgraph-audit", daemon=True
-                )
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="riskgraph-audit", daemon=True)
+                try:
+                    thread.start()
+                except BaseException:  # not queued after all: the caller hears of it
+                    self._queue.remove(pending)
+                    raise
+                self._thread = thread
             self._cv.notify()
 
     def _run(self) -> None:
