@@ -353,23 +353,20 @@ class ScopedGraph:
             for n in nodes
             if self.visible(n["label"], str(n["id"]), n.get("properties"))
         }
+        usable = [
+            e
+            for e in edges
+            if (e["src_label"], str(e["src"])) in keep and (e["dst_label"], str(e["dst"])) in keep
+        ]
         if len(keep) == len(nodes):
             # every node is visible: all were reached within ``hops`` by the store's own walk, so
-            # the walk below would keep them all; only edges to nodes not returned are dropped
-            return nodes, [
-                e
-                for e in edges
-                if (e["src_label"], str(e["src"])) in keep
-                and (e["dst_label"], str(e["dst"])) in keep
-            ]
+            # the walk below would keep them all
+            return nodes, usable
         adjacency: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        usable = []
-        for e in edges:
+        for e in usable:
             a, b = (e["src_label"], str(e["src"])), (e["dst_label"], str(e["dst"]))
-            if a in keep and b in keep:
-                usable.append(e)
-                adjacency.setdefault(a, []).append(b)
-                adjacency.setdefault(b, []).append(a)
+            adjacency.setdefault(a, []).append(b)
+            adjacency.setdefault(b, []).append(a)
         reached = {s for s in starts if s in keep}
         frontier = list(reached)
         for _ in range(hops):

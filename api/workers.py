@@ -361,13 +361,11 @@ def serve_workers(
                 else:
                     selector.register(sock, selectors.EVENT_READ, "accept")
                 polling = not waiting
-            timeout = max(0.0, min(respawn_at.values()) - time.monotonic()) if respawn_at else None
+            now = time.monotonic()
+            waits = [when - now for when in respawn_at.values()]
             if waiting:
-                timeout = (
-                    min(timeout, _WAITING_POLL_SECONDS)
-                    if timeout is not None
-                    else _WAITING_POLL_SECONDS
-                )
+                waits.append(_WAITING_POLL_SECONDS)
+            timeout = max(0.0, min(waits)) if waits else None
             for key, _ in selector.select(timeout):
                 if key.data == "signal":
                     with contextlib.suppress(BlockingIOError):

@@ -307,25 +307,6 @@ def _type_filter(types: Iterable[str] | None) -> set[str] | None:
     return set(types) if types else None
 
 
-def _clean_props(row: dict[str, Any]) -> dict[str, Any]:
-    """Drop missing values (None, NaN, NA); numpy scalars become Python values."""
-    out = {}
-    for k, v in row.items():
-        t = type(v)
-        # the common types first: this runs for every property of every record a query returns
-        if t is str or t is int or t is bool:
-            out[k] = v
-            continue
-        if v is None or v is pd.NA:
-            continue
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and v != v:
-            continue
-        out[k] = v
-    return out
-
-
 class _Columns:
     """A frame's columns as arrays to index directly (zero-copy numpy or extension arrays): the
     fixed ones (``id``, or ``EDGE_COLUMNS``) and the properties, and which property columns can
@@ -357,8 +338,9 @@ class _Columns:
         fixed = [a[rows].tolist() for a in self.fixed]
         values = [a[rows].tolist() for a in self.props]
         names = self.names
-        records = [dict(zip(names, vals, strict=True)) for vals in zip(*values, strict=True)]
-        if not names:
+        if names:
+            records = [dict(zip(names, vals, strict=True)) for vals in zip(*values, strict=True)]
+        else:
             records = [{} for _ in range(len(rows))]
         for name, i in self.checked:
             for rec, v in zip(records, values[i], strict=True):
@@ -457,13 +439,7 @@ class _Adjacency:
         return self.node_records([pos])[0]
 
     def edge_record(self, ti: int, row: int) -> dict[str, Any]:
-        t = self.types[ti]
-        rec = self.rel_frames[t].iloc[row].to_dict()
-        base = {k: rec.pop(k) for k in EDGE_COLUMNS}
-        return {
-            "id": base["id"], "type": t, "src": base["src"], "src_label": base["src_label"],
-            "dst": base["dst"], "dst_label": base["dst_label"], "properties": _clean_props(rec),
-        }  # fmt: skip
+        return self.edge_records([(ti, row)])[0]
 
     def _columns(self, name: str, relationships: bool = False) -> _Columns:
         key = ("r" if relationships else "n", name)

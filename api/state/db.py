@@ -81,21 +81,10 @@ class _SQLiteWriteQueue:
         self._pid = 0
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._threads:
-            if self._fd is None or self._pid != os.getpid():
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    @contextmanager
-    def try_hold(self) -> Iterator[bool]:
-        """:meth:`hold` if nobody holds it now (yields True), else yields False at once."""
-        if not self._threads.acquire(blocking=False):
+    def hold(self, wait: bool = True) -> Iterator[bool]:
+        """This process's turn to write (yields True); with ``wait=False`` it yields False at
+        once when another thread or process holds it."""
+        if not self._threads.acquire(blocking=wait):
             yield False
             return
         try:
@@ -103,7 +92,7 @@ class _SQLiteWriteQueue:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
                 self._pid = os.getpid()
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
@@ -205,11 +194,8 @@ class StateDB:
     def try_write_connection(self) -> Iterator[Connection | None]:
         """:meth:`write_connection` if it is this process's turn now, else None at once (another
         writer holds the SQLite write lock): for callers that must not wait, an event loop."""
-        if self._write_queue is None:
-            with self._write_engine.begin() as conn:
-                yield conn
-            return
-        with self._write_queue.try_hold() as mine:
+        turn = self._write_queue.hold(wait=False) if self._write_queue else nullcontext(True)
+        with turn as mine:
             if not mine:
                 yield None
                 return

@@ -322,6 +322,14 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'state.sqlite'}"
 
 
+def _serving(store, state_db_url: str, tmp_path):
+    """An env (see ``make_env``) whose app is running (lifespan entered) until the test ends."""
+    e = make_env(store, state_db_url, tmp_path)
+    with e.client:
+        yield e
+    e.db.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def state_db_url(request, tmp_path) -> str:
     """The state DB on each backend: a SQLite file, a fresh PostgreSQL database."""
@@ -335,19 +343,13 @@ def memory_env_on_each_db(tmp_path, state_db_url):
     """The API over the memory store with each state DB backend."""
     from graph_models.memory_store import MemoryStore
 
-    e = make_env(MemoryStore(tmp_path / "graph"), state_db_url, tmp_path)
-    with e.client:
-        yield e
-    e.db.close()
+    yield from _serving(MemoryStore(tmp_path / "graph"), state_db_url, tmp_path)
 
 
 @pytest.fixture
 def env(store, sqlite_url, tmp_path):
     """The API over each store (memory, Neo4j) with a real SQLite state DB file."""
-    e = make_env(store, sqlite_url, tmp_path)
-    with e.client:
-        yield e
-    e.db.close()
+    yield from _serving(store, sqlite_url, tmp_path)
 
 
 @pytest.fixture
@@ -355,10 +357,7 @@ def memory_env(tmp_path, sqlite_url):
     """The API over the memory store only (for tests that do not depend on the store)."""
     from graph_models.memory_store import MemoryStore
 
-    e = make_env(MemoryStore(tmp_path / "graph"), sqlite_url, tmp_path)
-    with e.client:
-        yield e
-    e.db.close()
+    yield from _serving(MemoryStore(tmp_path / "graph"), sqlite_url, tmp_path)
 
 
 def _postgres_admin_url() -> str | None:
