@@ -1,0 +1,296 @@
+"""The base of every value type: the reason codes, ``InvalidValue``, ``ValueType`` and helpers."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import unicodedata
+from decimal import Decimal
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+#: Every reason code a value type can report (rejects and warnings), as named in the data contract.
+REASON_CODES = frozenset(
+    {
+        "bad_length",
+        "bad_region",
+        "bad_birth_date",
+        "bad_checksum",
+        "bad_charset",
+        "bad_date",
+        "bad_amount",
+        "negative_amount",
+        "bad_pct",
+        "bad_account",
+        "luhn_failed",
+        "bad_phone",
+        "bad_reference",
+        "bad_int",
+        "bad_float",
+        "bad_bool",
+        "bad_enum",
+    }
+)
+
+#: GB/T 2260 province-level prefixes (the first two digits of a region code or resident ID).
+PROVINCE_PREFIXES: frozenset[str] = frozenset(
+    [str(p) for p in range(11, 16)]
+    + [str(p) for p in range(21, 24)]
+    + [str(p) for p in range(31, 38)]
+    + [str(p) for p in range(41, 47)]
+    + [str(p) for p in range(50, 55)]
+    + [str(p) for p in range(61, 66)]
+    + ["71", "81", "82"]
+)
+
+# A float holds every integer up to 2**53 exactly; beyond that an ID stored as a number lost digits.
+_FLOAT_EXACT = 2**53
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
+_ACCOUNT_SEPARATORS = re.compile(r"[\s-]+")
+
+
+class InvalidValue(ValueError):
+    """A value that fails its type. ``reason`` is a contract reason code.
+
+    Parameters
+    ----------
+    reason : str
+        One of :data:`REASON_CODES`, e.g. ``"bad_checksum"``.
+    message : str
+        One line for a data engineer, quoting the offending value.
+
+    Examples
+    --------
+    >>> from graph_models.value_types import TYPES
+    >>> try:
+    ...     TYPES["person_id"].clean("110105194912310021")
+    ... except InvalidValue as exc:
+    ...     exc.reason
+    'bad_checksum'
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[InvalidValue], tuple[str, str]]:
+        # The default pickling replays ``args`` (the message only) and would lose the reason.
+        return (type(self), (self.reason, self.message))
+
+
+class ValueWarning(NamedTuple):
+    """A value that is kept but looks suspicious (e.g. an account number failing Luhn)."""
+
+    reason: str
+    message: str
+
+
+def _is_missing(raw: object) -> bool:
+    if raw is None or raw is pd.NA or raw is pd.NaT:
+        return True
+    if isinstance(raw, float | np.floating):
+        return bool(raw != raw)
+    if isinstance(raw, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(raw))
+    if isinstance(raw, Decimal):
+        return raw.is_nan()
+    return False
+
+
+def _normalise(text: str) -> str:
+    """Strip, and fold full-width digits, letters and punctuation to ASCII (NFKC)."""
+    text = text.strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).strip()
+    return text
+
+
+def _is_bool(raw: object) -> bool:
+    return isinstance(raw, bool | np.bool_)
+
+
+def _integral_text(raw: object, reason: str, what: str) -> str:
+    """Digits of an identifier that a spreadsheet stored as a number."""
+    if _is_bool(raw):
+        raise InvalidValue(reason, f"{what} {raw!r}: a boolean is not an identifier")
+    if isinstance(raw, numbers.Integral):
+        return str(int(raw))
+    if isinstance(raw, numbers.Real | Decimal):
+        value = float(raw)
+        if math.isfinite(value) and value.is_integer() and abs(value) <= _FLOAT_EXACT:
+            return str(int(value))
+        raise InvalidValue(
+            reason,
+            f"{what} {raw!r} was stored as a floating-point number and has lost digits; "
+            "store identifiers as text",
+        )
+    raise InvalidValue(reason, f"{what} {raw!r}: expected text, got {type(raw).__name__}")
+
+
+class ValueType:
+    """Base of every value type: one ``clean`` rule, applied to cells and to whole columns.
+
+    Subclasses implement ``_clean_text`` (for a stripped, NFKC-normalised, non-blank string) and,
+    when numbers or timestamps are acceptable, ``_clean_other``.
+    """
+
+    name: str
+    #: Reason code for a value of the wrong Python type.
+    reason: str
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    def clean(self, raw: object) -> object | None:
+        """Canonical value; None for blank/missing (None, NaN, "", whitespace).
+
+        Parameters
+        ----------
+        raw : object
+            A cell as read from CSV, xlsx or parquet.
+
+        Returns
+        -------
+        object or None
+            The canonical value, or None when the cell is blank.
+
+        Raises
+        ------
+        InvalidValue
+            When the value fails the type; ``reason`` is the contract reason code.
+
+        Examples
+        --------
+        >>> from graph_models.value_types import TYPES
+        >>> TYPES["region_code"].clean("320102001001")
+        '320102'
+        >>> TYPES["text"].clean("   ") is None
+        True
+        """
+        if isinstance(raw, str):
+            text = _normalise(raw)
+            return self._clean_text(text) if text else None
+        if _is_missing(raw):
+            return None
+        return self._clean_other(raw)
+
+    def _clean_text(self, text: str) -> object:
+        raise NotImplementedError
+
+    def _clean_other(self, raw: object) -> object:
+        raise InvalidValue(
+            self.reason, f"{self.name} {raw!r}: unexpected value of type {type(raw).__name__}"
+        )
+
+    def warnings(self, value: object) -> list[ValueWarning]:
+        """Warnings about a canonical value that is kept (e.g. Luhn failure); [] by default.
+
+        Examples
+        --------
+        >>> from graph_models.value_types import TYPES
+        >>> TYPES["account_no"].warnings("6222020200112233441")
+        [ValueWarning(reason='luhn_failed', message="account number '6222020200112233441' fails the Luhn check")]
+        """
+        return []
+
+    def clean_series(self, s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """Vectorised ``clean``: (clean values, reason codes, messages), aligned with ``s``.
+
+        Values are None where the cell is blank or invalid; reasons and messages are None where the
+        cell is fine (or blank). ``clean`` runs once per distinct raw value and the results are
+        mapped back, so the rule has exactly one implementation.
+
+        Examples
+        --------
+        >>> from graph_models.value_types import TYPES
+        >>> values, reasons, _ = TYPES["int"].clean_series(pd.Series(["1", "x", None, "1"]))
+        >>> values.tolist(), reasons.tolist()
+        ([1, None, None, 1], [None, 'bad_int', None, None])
+        """
+        codes, uniques = _factorize(s)
+        results = self._clean_uniques(uniques)
+        columns = [np.empty(len(results) + 1, dtype=object) for _ in range(3)]
+        for i, triple in enumerate(results):
+            for column, item in zip(columns, triple, strict=True):
+                column[i] = item
+        # Code -1 (a missing cell) takes the trailing None slot.
+        return tuple(  # type: ignore[return-value]
+            pd.Series(column.take(codes), index=s.index, name=s.name, dtype=object)
+            for column in columns
+        )
+
+    def warnings_series(self, values: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """Vectorised ``warnings`` over clean values: (first warning reason, its message).
+
+        Examples
+        --------
+        >>> from graph_models.value_types import TYPES
+        >>> reasons, _ = TYPES["phone"].warnings_series(pd.Series(["13800138000", "025-1234"]))
+        >>> reasons.tolist()
+        [None, 'bad_phone']
+        """
+        codes, uniques = _factorize(values)
+        columns = [np.empty(len(uniques) + 1, dtype=object) for _ in range(2)]
+        for i, value in enumerate(uniques):
+            found = self.warnings(value)
+            if found:
+                columns[0][i], columns[1][i] = found[0]
+        return tuple(  # type: ignore[return-value]
+            pd.Series(column.take(codes), index=values.index, name=values.name, dtype=object)
+            for column in columns
+        )
+
+    def _clean_uniques(self, uniques: list[object]) -> list[tuple[object, str | None, str | None]]:
+        results: list[tuple[object, str | None, str | None]] = []
+        for raw in uniques:
+            try:
+                results.append((self.clean(raw), None, None))
+            except InvalidValue as exc:
+                results.append((None, exc.reason, exc.message))
+        return results
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Codes (-1 for missing) and one raw value per code, keeping 1, 1.0 and True apart."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if s.dtype != object or len(uniques) == 0:
+        return codes, list(uniques)
+    # pandas hashes equal values of different types (1, 1.0, True) together, but a type may clean
+    # them differently, so an object column is factorized on (value, Python type).
+    cells = s.to_numpy(dtype=object)
+    type_codes, kinds = pd.factorize(_type_of(cells))
+    present = codes >= 0
+    if len(np.unique(type_codes[present])) == 1:
+        return codes, list(uniques)
+    pair_codes, _ = pd.factorize(codes[present] * len(kinds) + type_codes[present])
+    exact_codes = np.full(len(s), -1, dtype=np.intp)
+    exact_codes[present] = pair_codes
+    _, first = np.unique(pair_codes, return_index=True)
+    return exact_codes, list(cells[present][first])
+
+
+_type_of = np.frompyfunc(type, 1, 1)
+
+
+def _parse_number(text: str, reason: str, what: str) -> float:
+    if _NUMBER.fullmatch(text) is None:
+        raise InvalidValue(reason, f"{what} {text!r}: not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidValue(reason, f"{what} {text!r}: not a finite number")
+    return value
+
+
+def _real(raw: object, reason: str, what: str) -> float:
+    """A finite float from a numeric cell (not a boolean)."""
+    if _is_bool(raw) or not isinstance(raw, numbers.Real | Decimal):
+        raise InvalidValue(reason, f"{what} {raw!r}: unexpected value of type {type(raw).__name__}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise InvalidValue(reason, f"{what} {raw!r}: not a finite number")
+    return value
