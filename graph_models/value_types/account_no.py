@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from graph_models.value_types._base import (
     _ACCOUNT_SEPARATORS,
@@ -14,6 +15,7 @@ from graph_models.value_types._base import (
     ValueWarning,
     _factorize,
     _integral_text,
+    matches,
 )
 
 
@@ -62,6 +64,9 @@ class AccountNoType(ValueType):
 
     def _clean_other(self, raw: object) -> str:
         return self._clean_text(_integral_text(raw, self.reason, "account number"))
+
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        return matches(arr, r"\d{10,25}"), arr.to_numpy(zero_copy_only=False)
 
     def warnings(self, value: object) -> list[ValueWarning]:
         """``luhn_failed`` when the account number fails the Luhn check.

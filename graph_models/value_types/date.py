@@ -8,8 +8,26 @@ import re
 from decimal import Decimal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from graph_models.value_types._base import InvalidValue, ValueType, _is_bool
+from graph_models.value_types._base import (
+    InvalidValue,
+    ValueType,
+    _is_bool,
+    days_in_month,
+    fixed_width_bytes,
+    matches,
+)
+
+# the text forms a column kernel reads (no time suffix: those go through `clean`)
+_ARROW_PATTERNS = (
+    r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})",
+    r"(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})",
+    r"(?P<y>\d{4})\.(?P<m>\d{1,2})\.(?P<d>\d{1,2})",
+    r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日",
+    r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})",
+)
 
 # Excel's 1900 date system counts a 1900-02-29 that never was (serial 60), so serials from 61 on
 # are days since 1899-12-30 and serials 1-59 are days since 1899-12-31.
@@ -88,3 +106,41 @@ class DateType(ValueType):
             return dt.date(year, month, day)
         except ValueError:
             raise InvalidValue("bad_date", f"date {raw!r}: not a real calendar date") from None
+
+    def _arrow_value(self, value: object) -> object:
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        n = len(arr)
+        y = np.zeros(n, dtype=np.int64)
+        m = np.zeros(n, dtype=np.int64)
+        d = np.zeros(n, dtype=np.int64)
+        seen = np.zeros(n, dtype=bool)
+        rows, b = fixed_width_bytes(arr, 10)  # YYYY-MM-DD, the common case, straight from bytes
+        if rows.size:
+            v = b.astype(np.int64) - 48
+            digit = (v >= 0) & (v <= 9)
+            iso = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (b[:, 4] == 45) & (b[:, 7] == 45)
+            r = rows[iso]
+            v = v[iso]
+            y[r] = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
+            m[r] = v[:, 5] * 10 + v[:, 6]
+            d[r] = v[:, 8] * 10 + v[:, 9]
+            seen[r] = True
+        for pattern in _ARROW_PATTERNS:
+            if seen.all():
+                break
+            todo = ~seen & matches(arr, pattern)
+            if not todo.any():
+                continue
+            parts = pc.extract_regex(arr.filter(pa.array(todo)), f"^{pattern}$")
+            for target, key in ((y, "y"), (m, "m"), (d, "d")):
+                target[todo] = pc.cast(parts.field(key), pa.int64()).to_numpy(zero_copy_only=False)
+            seen |= todo
+        ok = seen & (y >= 1) & (m >= 1) & (m <= 12) & (d >= 1)
+        ok &= d <= days_in_month(y, np.where(ok, m, 1))
+        values = np.full(n, None, dtype=object)
+        if ok.any():
+            months = ((y[ok] - 1970) * 12 + (m[ok] - 1)).astype("datetime64[M]")
+            values[ok] = (months.astype("datetime64[D]") + (d[ok] - 1)).astype(str).astype(object)
+        return ok, values

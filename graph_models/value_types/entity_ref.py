@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from graph_models.value_types._base import InvalidValue, ValueType, _integral_text
-from graph_models.value_types.person_id import PERSON_ID, is_person_id_shape
-from graph_models.value_types.uscc import USCC, is_uscc_shape
+from graph_models.value_types.person_id import PERSON_ID, is_person_id_shape, person_id_valid_mask
+from graph_models.value_types.uscc import USCC, is_uscc_shape, uscc_valid_mask
 
 
 class EntityRef(NamedTuple):
@@ -45,3 +49,16 @@ class EntityRefType(ValueType):
         if isinstance(raw, EntityRef):
             return self._clean_text(raw.id)
         return self._clean_text(_integral_text(raw, self.reason, "entity reference"))
+
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        person = person_id_valid_mask(arr)
+        org = ~person & uscc_valid_mask(arr)
+        ok = person | org
+        values = np.full(len(arr), None, dtype=object)
+        if ok.any():
+            upper = pc.utf8_upper(arr.filter(pa.array(ok))).to_numpy(zero_copy_only=False)
+            kinds = np.where(person[ok], "person", "org")
+            refs = np.empty(len(upper), dtype=object)
+            refs[:] = [EntityRef(k, v) for k, v in zip(kinds.tolist(), upper, strict=True)]
+            values[ok] = refs
+        return ok, values

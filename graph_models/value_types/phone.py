@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pyarrow as pa
+
 from graph_models.value_types._base import (
     _ACCOUNT_SEPARATORS,
     InvalidValue,
     ValueType,
     ValueWarning,
     _integral_text,
+    matches,
 )
 
 _MOBILE = re.compile(r"1\d{10}", re.ASCII)
@@ -33,6 +37,9 @@ class PhoneType(ValueType):
             if compact.startswith(prefix) and _MOBILE.fullmatch(compact[len(prefix) :]):
                 return compact[len(prefix) :]
         return compact
+
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        return matches(arr, r"1\d{10}"), arr.to_numpy(zero_copy_only=False)
 
     def _clean_other(self, raw: object) -> str:
         try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from graph_models.value_types._base import (
     PROVINCE_PREFIXES,
     InvalidValue,
@@ -9,6 +13,9 @@ from graph_models.value_types._base import (
     _integral_text,
     _is_missing,
     _normalise,
+)
+from graph_models.value_types._base import (
+    PROVINCE_PREFIXES as _PROVINCES,
 )
 
 
@@ -50,6 +57,42 @@ class RegionCodeType(ValueType):
 
     def _clean_other(self, raw: object) -> str | None:
         return self.split(raw)[0]
+
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        ok = self.plain_mask(arr)
+        values = np.full(len(arr), None, dtype=object)
+        if ok.any():
+            head = pc.utf8_slice_codeunits(arr.filter(pa.array(ok)), 0, 6)
+            values[ok] = head.to_numpy(zero_copy_only=False)
+        return ok, values
+
+    @staticmethod
+    def plain_mask(arr: pa.Array) -> np.ndarray:
+        """Column kernel: True where a value is 6 or 12 ASCII digits with a known province."""
+        digits = pc.match_substring_regex(arr, r"^(?:\d{6}|\d{12})$").to_numpy(zero_copy_only=False)
+        if not digits.any():
+            return digits
+        prov = pc.utf8_slice_codeunits(arr, 0, 2)
+        known = pc.is_in(prov, value_set=pa.array(sorted(_PROVINCES))).to_numpy(
+            zero_copy_only=False
+        )
+        return digits & known
+
+    def village_arrow(self, arr: pa.Array, valid: np.ndarray) -> np.ndarray:
+        """12-digit village codes of the valid cells of a region-code column (None elsewhere)."""
+        out = np.full(len(arr), None, dtype=object)
+        plain = self.plain_mask(arr) & valid
+        twelve = plain & (pc.utf8_length(arr).to_numpy(zero_copy_only=False) == 12)
+        if twelve.any():
+            out[twelve] = arr.filter(pa.array(twelve)).to_numpy(zero_copy_only=False)
+        rest = np.flatnonzero(valid & ~plain)
+        if rest.size:
+            enc = pc.dictionary_encode(arr.take(pa.array(rest)))
+            uniques = [self.split(u)[1] for u in enc.dictionary.to_pylist()]
+            out[rest] = np.array([*uniques, None], dtype=object)[
+                enc.indices.to_numpy(zero_copy_only=False)
+            ]
+        return out
 
 
 REGION_CODE = RegionCodeType()

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from graph_models.value_types._base import ValueType, _is_missing
+from graph_models.value_types._base import ValueType, _is_missing, matches
+
+# every character str.strip() removes (str.isspace), as an RE2 class
+_PY_SPACE = (
+    r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}"
+    r"\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
 
 
 class TextType(ValueType):
@@ -34,3 +41,8 @@ class TextType(ValueType):
             return pd.Series([None] * len(s), index=s.index, name=s.name, dtype=object)
 
         return values, none(), none()
+
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        # a value with nothing to strip is its own canonical form
+        ok = ~matches(arr, f"(?s:{_PY_SPACE}.*|.*{_PY_SPACE}|)")
+        return ok, arr.to_numpy(zero_copy_only=False)
