@@ -401,9 +401,7 @@ def validate_chunk(
     # object columns stay object (pandas would infer its own string dtype, which mapping reads slowly)
     clean = pd.DataFrame(
         {
-            k: pd.Series(v, dtype=object)
-            if isinstance(v, np.ndarray) and v.dtype == object
-            else v
+            k: pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object else v
             for k, v in out.items()
         }
     )
