@@ -43,7 +43,20 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except DataError as e:
             if _State.debug:
                 raise
-            console.print(f"[bold red]error[/]: {e.message}  [dim]({e.code})[/]", highlight=False)
+            report = getattr(e, "report", None)
+            if report is not None and len(report.problems) > 1:
+                _print_problems(report, "error")
+            else:
+                console.print(
+                    f"[bold red]error[/]: {e.message}  [dim]({e.code})[/]", highlight=False
+                )
+            if report is not None:
+                console.print(
+                    "the load stopped before writing the graph; the clerks' validation report "
+                    "(validation-report.html/.xlsx) is beside the reject files; --allow-partial "
+                    "loads what can be loaded",
+                    highlight=False,
+                )
             sys.exit(2)
         except click.exceptions.ClickException:
             raise
@@ -100,6 +113,13 @@ def _load_progress() -> tuple[Progress, Callable[[str, int], None]]:
     return progress, update
 
 
+def _print_problems(report: Any, level: str) -> None:
+    colour = "bold red" if level == "error" else "yellow"
+    console.print(f"[{colour}]{level}[/]: {len(report.problems)} problem(s):", highlight=False)
+    for p in report.problems:
+        console.print(f"  - {p['message']}  [dim]({p['code']})[/]", highlight=False)
+
+
 def _print_load(report: Any) -> None:
     table = Table(title="load", show_lines=False)
     for col in ("table", "file", "encoding", "read", "loaded", "rejected", "duplicate", "dangling"):
@@ -114,10 +134,20 @@ def _print_load(report: Any) -> None:
     console.print(table)
     if report.missing_tables:
         console.print(f"[dim]tables not present: {', '.join(report.missing_tables)}[/]")
-    if report.ignored_files:
+    skipped = sum(sum(f.skipped.values()) for f in report.files)
+    blanked = sum(f.blanked for f in report.files)
+    if skipped or blanked:
         console.print(
-            f"[yellow]ignored files (not in the contract): {', '.join(report.ignored_files)}[/]"
+            f"[dim]skipped lines (titles, blank, totals): {skipped:,}; optional cells blanked: "
+            f"{blanked:,}[/]"
         )
+    if report.identity_conflicts:
+        console.print(
+            f"[yellow]identity conflicts (one ID, two names; both records refused): "
+            f"{len(report.identity_conflicts):,}[/]"
+        )
+    if report.problems:
+        _print_problems(report, "partial load")
 
 
 @main.command()
@@ -156,6 +186,9 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
                    "WORKSPACE, then neo4j-admin's offline import (stops and restarts the server).")  # fmt: skip
 @click.option("--replace", is_flag=True,
               help="With --bulk: replace a Neo4j database that already holds a graph.")  # fmt: skip
+@click.option("--allow-partial", is_flag=True,
+              help="Load what can be loaded when files are unmapped or unreadable or a referenced "
+                   "table is missing (the problems are still reported).")  # fmt: skip
 @_friendly
 def load(
     dataset: Path,
@@ -165,6 +198,7 @@ def load(
     as_json: bool,
     bulk: bool = False,
     replace: bool = False,
+    allow_partial: bool = False,
 ) -> None:
     """Load a dataset directory into the store and report per-table counts."""
     from loaders.load import load_dataset
@@ -192,8 +226,9 @@ def load(
     progress, update = _load_progress()
     with progress:
         report = load_dataset(
-            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update
-        )
+            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update,
+            allow_partial=allow_partial,
+        )  # fmt: skip
     if bulk:
         from graph_models.neo4j_bulk import bulk_import
 
@@ -227,7 +262,7 @@ def _read_settings(path: Path | None) -> dict[str, Any] | None:
 
 def _run_scan(
     dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
-    only: tuple[str, ...], as_of: str | None,
+    only: tuple[str, ...], as_of: str | None, allow_partial: bool = False,
 ) -> Any:  # fmt: skip
     from api.pipeline import scan_dataset
 
@@ -239,7 +274,7 @@ def _run_scan(
     with progress:
         outcome = scan_dataset(
             store, out, dataset, settings_doc=_read_settings(settings), only=list(only) or None,
-            as_of=as_of_date, load_progress=update,
+            as_of=as_of_date, load_progress=update, allow_partial=allow_partial,
             detector_progress=lambda d: console.print(f"[dim]running {d}[/]") if _State.debug else None,
         )  # fmt: skip
     store.close()
@@ -274,13 +309,16 @@ def _with_options(options: list[Callable[..., Any]]) -> Callable[..., Any]:
     "--report/--no-report", default=True, show_default=True, help="Also write report.html."
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--allow-partial", is_flag=True,
+              help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
+                   "table is missing (the problems are still reported).")  # fmt: skip
 @_friendly
 def scan(
     dataset: Path, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
-    only: tuple[str, ...], as_of: str | None, report: bool, lang: str,
+    only: tuple[str, ...], as_of: str | None, report: bool, lang: str, allow_partial: bool,
 ) -> None:  # fmt: skip
     """Load DATASET, run every detector, write flags.jsonl, flags.csv, summary.json, rejects/."""
-    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of)
+    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, allow_partial)
     if outcome.load:
         _print_load(outcome.load)
     _print_flags(outcome.summary)

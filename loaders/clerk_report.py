@@ -191,6 +191,18 @@ FIXES: dict[str, tuple[str, str, str, str]] = {
         "two columns for one field",
         "Delete or rename one of them.",
     ),
+    "bad_manifest": (
+        "manifest.yaml 有误",
+        "按说明修改 manifest.yaml：文件路径必须在数据目录内，表名和列名必须是规范中的名称。",
+        "manifest.yaml is wrong",
+        "Fix manifest.yaml as the message says: paths stay inside the dataset directory; table and column names come from the data contract.",
+    ),
+    "missing_file": (
+        "找不到 manifest.yaml 中列出的文件",
+        "检查文件名或补充该文件。",
+        "file listed in manifest.yaml not found",
+        "Check the file name or add the file.",
+    ),
     "missing_sheet": (
         "找不到工作表",
         "检查 manifest.yaml 中的 sheet 名称。",

@@ -473,7 +473,19 @@ def load_dataset(
         A missing dataset directory or a manifest that cannot be followed.
     """
     t0 = time.perf_counter()
-    disc = discover(dataset_dir, limits)
+    rej_dir = Path(rejects_dir) if rejects_dir else None
+    try:
+        disc = discover(dataset_dir, limits)
+    except DataError as err:
+        if err.code == "missing_dataset":
+            raise
+        failed = LoadReport(str(dataset_dir), allow_partial=allow_partial)
+        failed.add_problem(err, file="manifest.yaml")
+        if rej_dir is not None:
+            from loaders.clerk_report import write_validation_report
+
+            write_validation_report(failed, rej_dir, lang=report_lang)
+        raise LoadFailed(failed) from err
     sources = disc.tables
     if tables is not None:
         sources = {t: s for t, s in sources.items() if t in tables}
@@ -496,7 +508,6 @@ def load_dataset(
     ]
     store.ensure_schema()
     known = _known_from_store(store)
-    rej_dir = Path(rejects_dir) if rejects_dir else None
     details: dict[str, list[dict[str, Any]]] = {"rejects": [], "blanked": [], "skipped": []}
     identity = IdentityTracker()
     for table, srcs in sources.items():
