@@ -15,8 +15,8 @@ each physical line is before any field is split:
    checked against the lines given.
 4. Every other line is examined in Python: a line that opens a quoted field may join the following
    lines only when the joined text is one well-formed record of the header's width, spans at most
-   ``ReadLimits.max_record_lines`` lines, and no line inside the quoted part looks like a complete
-   row; otherwise the line is rejected as ``unbalanced_quote`` and reading resumes on the next line.
+   ``ReadLimits.max_record_lines`` lines, and at most one of its lines would be a complete row on
+   its own (as many commas as the header); otherwise the line is rejected as ``unbalanced_quote`` and reading resumes on the next line.
    A line with the wrong number of fields is rejected as ``bad_row_shape``.
 
 The result accounts for every physical line: ``lines == header_line + len(skipped) + rows +
@@ -274,19 +274,11 @@ def read_csv_bytes(
     slow_rows: list[list[str]] = []
     slow_lines: list[int] = []
     continuation = 0
-    # simple lines of the wrong width are rejected with their cells
-    wrong = body[(status[body] == 0) & (nfields[body] != width)]
-    for j in wrong.tolist():
-        cells = _split_one(line_text(j)) or []
-        rejects.append(LineReject(int(j) + 1, "bad_row_shape",
-                                  f"{len(cells)} fields where the header has {width}",
-                                  json.dumps(cells, ensure_ascii=False)))  # fmt: skip
-        status[j] = 3
     for j in np.flatnonzero(status == 1).tolist():
         if status[j] != 1:  # consumed by an earlier multi-line record
             continue
         status[j] = 3
-        got = _python_record(j, text, starts, ends, nxt, nq, ncomma, width, limits, line_text)
+        got = _python_record(j, text, starts, ends, nq, ncomma, width, limits, line_text)
         if isinstance(got, LineReject):
             rejects.append(got)
             continue
@@ -296,6 +288,14 @@ def read_csv_bytes(
         if last > j:
             continuation += int(last - j)
             status[j + 1 : last + 1] = 3
+    # simple lines of the wrong width are rejected with their cells
+    wrong = body[(status[body] == 0) & (nfields[body] != width)]  # not inside a quoted field
+    for j in wrong.tolist():
+        cells = _split_one(line_text(j)) or []
+        rejects.append(LineReject(int(j) + 1, "bad_row_shape",
+                                  f"{len(cells)} fields where the header has {width}",
+                                  json.dumps(cells, ensure_ascii=False)))  # fmt: skip
+        status[j] = 3
     for j in np.flatnonzero(status == 2).tolist():
         skipped.append(SkippedLine(j + 1, "blank", line_text(j)))
     fast = np.flatnonzero(status == 0)
@@ -320,7 +320,6 @@ def _python_record(
     text: bytes,
     starts: np.ndarray,
     ends: np.ndarray,
-    nxt: np.ndarray,
     nq: np.ndarray,
     ncomma: np.ndarray,
     width: int,
@@ -352,9 +351,11 @@ def _python_record(
         if last >= len(starts) or last - j + 1 > limits.max_record_lines:
             return LineReject(j + 1, "unbalanced_quote", why, raw)
         total += int(nq[last])
-    for k in range(j + 1, last):  # a line inside the quoted part that looks like a whole row
-        if ncomma[k] >= max(width - 1, 1):
-            return LineReject(j + 1, "unbalanced_quote", why, raw)
+    # lines of the span that would be whole rows on their own (as many commas as the header):
+    # two or more mean stray quotes joined rows; a real quoted field rarely makes even one
+    whole_rows = sum(1 for k in range(j, last + 1) if ncomma[k] + 1 == width)
+    if whole_rows >= 2 and width > 1:
+        return LineReject(j + 1, "unbalanced_quote", why, raw)
     joined = text[starts[j] : ends[last]].decode("utf-8")
     try:
         rows = list(csv.reader(io.StringIO(joined, newline=""), strict=True))

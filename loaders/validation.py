@@ -250,7 +250,7 @@ def _clean_column(
         values = pd.to_numeric(values, errors="coerce").to_numpy("float64")
     else:
         values = values.to_numpy(dtype=object)
-    return values, reasons.to_numpy(dtype=object), msgs.to_numpy(dtype=object)
+    return values.copy(), reasons.to_numpy(dtype=object).copy(), msgs.to_numpy(dtype=object).copy()
 
 
 def _excel_damage(arr: pa.Array, whole_column: bool) -> tuple[np.ndarray, np.ndarray]:
