@@ -49,7 +49,7 @@ from loaders.limits import ReadLimits
 
 __all__ = ["CsvFile", "LineReject", "SkippedLine", "decode_to_utf8", "read_csv_bytes"]
 
-_NL, _CR, _QUOTE, _COMMA, _SPACE, _TAB = 10, 13, 34, 44, 32, 9
+_NL, _CR, _QUOTE, _COMMA = 10, 13, 34, 44
 
 
 @dataclass(frozen=True)
@@ -196,11 +196,13 @@ def read_csv_bytes(
         )
     qpos = np.flatnonzero(buf == _QUOTE)
     cpos = np.flatnonzero(buf == _COMMA)
-    spos = np.flatnonzero((buf == _SPACE) | (buf == _TAB))
     nq = _count_in(qpos, starts, ends)
     ncomma = _count_in(cpos, starts, ends)
-    nspace = _count_in(spos, starts, ends)
-    blank = (nq == 0) & (lengths == ncomma + nspace)
+    # blank: only commas, spaces and tabs (the few candidates are checked one by one)
+    blank = (nq == 0) & (lengths - ncomma <= 16)
+    for i in np.flatnonzero(blank).tolist():
+        rest = text[starts[i] : ends[i]].replace(b",", b"").replace(b" ", b"").replace(b"\t", b"")
+        blank[i] = not rest
 
     # quoting: every quote must open a field, close one, or be a doubled quote inside one
     simple = nq % 2 == 0
@@ -222,12 +224,15 @@ def read_csv_bytes(
         simple[bad_lines] = False
         # separators inside quotes are not separators
         if cpos.size:
-            cline = np.searchsorted(starts, cpos, side="right") - 1
-            quoted_line = nq[cline] > 0
-            cl = cline[quoted_line]
-            before = np.searchsorted(qpos, cpos[quoted_line]) - first_q[cl]
-            inside = np.bincount(cl[before % 2 == 1], minlength=nlines)
-            nsep = ncomma - inside
+            # commas between an opening quote and the next quote are inside a quoted field
+            opening = np.flatnonzero(parity == 0)
+            closing = opening + 1
+            paired = closing < qpos.size
+            paired[paired] &= qline[closing[paired]] == qline[opening[paired]]
+            o, c = qpos[opening[paired]], qpos[closing[paired]]
+            inside_pair = np.searchsorted(cpos, c) - np.searchsorted(cpos, o)
+            inside = np.bincount(qline[opening[paired]], weights=inside_pair, minlength=nlines)
+            nsep = ncomma - inside.astype(np.int64)
     nfields = nsep + 1
 
     def line_text(i: int) -> str:

@@ -150,11 +150,16 @@ def plan_file(data: pa.Table, spec: TableSpec, units: dict[str, int] | None = No
         if col.type_name not in _ID_TYPES or name not in data.column_names:
             continue
         arr = as_string_array(data.column(name))
-        long_ids = int(matches(arr, r"\s*\d{16,25}\s*").sum())
-        if long_ids == 0:
+        length = pc.utf8_length(arr)
+        long_ids = pc.and_(
+            pc.and_(pc.greater_equal(length, 16), pc.less_equal(length, 25)),
+            pc.ascii_is_decimal(arr),
+        )
+        n_long = int(pc.sum(long_ids).as_py() or 0)
+        if n_long == 0:
             continue
-        zeroed = int(matches(arr, _ZEROED).sum())
-        if zeroed >= 3 and _binomial_tail(zeroed, long_ids, 0.001) < _DAMAGE_P:
+        zeroed = int(pc.sum(pc.and_(long_ids, pc.ends_with(arr, "000"))).as_py() or 0)
+        if zeroed >= 3 and _binomial_tail(zeroed, n_long, 0.001) < _DAMAGE_P:
             plan.damaged[name] = zeroed
     return plan
 
@@ -226,11 +231,7 @@ def _row_hashes(raw: pa.Table | pd.DataFrame) -> np.ndarray:
 
 def _typed(values: np.ndarray, type_name: str) -> pd.Series | np.ndarray:
     if type_name == "date":
-        out = values.copy()
-        dates = np.fromiter((isinstance(v, dt.date) for v in values), bool, len(values))
-        if dates.any():
-            out[dates] = [v.isoformat() for v in values[dates]]
-        return out
+        return values  # ISO text: clean_arrow gives it, _clean_column converts the rest
     if type_name in ("amount", "pct", "float"):
         if values.dtype.kind == "f":
             return values
@@ -242,21 +243,41 @@ def _typed(values: np.ndarray, type_name: str) -> pd.Series | np.ndarray:
 
 def _clean_column(
     raw: pa.Table | pd.DataFrame, name: str, vtype: ValueType
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, ...]:
+    """(values, reasons, messages, present mask, failed mask) of one column."""
     if isinstance(raw, pa.Table):
-        return vtype.clean_arrow(raw.column(name))
+        return vtype.clean_arrow_masks(raw.column(name))
     values, reasons, msgs = vtype.clean_series(raw[name])
+    if vtype.name == "date":
+        values = values.map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
     if getattr(vtype, "numeric", False):
         values = pd.to_numeric(values, errors="coerce").to_numpy("float64")
     else:
         values = values.to_numpy(dtype=object)
-    return values.copy(), reasons.to_numpy(dtype=object).copy(), msgs.to_numpy(dtype=object).copy()
+    reasons = reasons.to_numpy(dtype=object).copy()
+    return (
+        values.copy(),
+        reasons,
+        msgs.to_numpy(dtype=object).copy(),
+        ~_isna(values),
+        ~_isna(reasons),
+    )
 
 
-def _excel_damage(arr: pa.Array, whole_column: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(damaged mask, zeroed mask) for an ID column."""
-    sci = matches(arr, _SCIENTIFIC)
-    zeroed = matches(arr, _ZEROED) if whole_column else np.zeros(len(arr), bool)
+def _excel_damage(
+    arr: pa.Array, failed: np.ndarray, whole_column: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(damaged mask, zeroed mask) for an ID column.
+
+    Scientific notation never passes an ID type, so only failed cells are searched for it; IDs
+    ending in 000 are searched for only in a column found damaged as a whole.
+    """
+    n = len(arr)
+    sci = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(failed)
+    if idx.size:
+        sci[idx] = matches(arr.take(pa.array(idx)), _SCIENTIFIC)
+    zeroed = matches(arr, _ZEROED) if whole_column else np.zeros(n, dtype=bool)
     return sci | zeroed, zeroed & ~sci
 
 
@@ -274,6 +295,7 @@ def validate_chunk(
     bad_shape = [] if arrow else raw.attrs.get("bad_shape", [])
     lines = (raw.column("_line").to_numpy() if arrow else raw["_line"].to_numpy()).astype("int64")
     reason = np.full(n, None, dtype=object)
+    has_reason = np.zeros(n, dtype=bool)
     column = np.full(n, None, dtype=object)
     messages: dict[int, list[str]] = {}
     out: dict[str, object] = {}
@@ -288,20 +310,21 @@ def validate_chunk(
                 out[f"{name}__kind"] = np.full(n, None, dtype=object)
             continue
         vtype = plan.types.get(name, col.vtype)
-        values, reasons, msgs = _clean_column(raw, name, vtype)
+        values, reasons, msgs, present, failed = _clean_column(raw, name, vtype)
         if col.type_name in _ID_TYPES:
             arr = as_string_array(raw.column(name) if arrow else pa.array(
                 raw[name].map(_raw_text).to_numpy(dtype=object), pa.string()))  # fmt: skip
-            damaged, zeroed = _excel_damage(arr, name in plan.damaged)
+            damaged, zeroed = _excel_damage(arr, failed, name in plan.damaged)
             if damaged.any():
                 texts = arr.filter(pa.array(damaged)).to_pylist()
                 zs = zeroed[damaged]
                 values[damaged] = np.nan if values.dtype.kind == "f" else None
                 reasons[damaged] = EXCEL_DAMAGED
                 msgs[damaged] = [_excel_message(t, z) for t, z in zip(texts, zs, strict=True)]
-        failed = ~_isna(reasons)
+                present &= ~damaged
+                failed |= damaged
         if col.type_name == "region_code" and name == "region_code":
-            valid = ~failed & ~_isna(values)
+            valid = ~failed & present
             if arrow:
                 out["village_code"] = col.vtype.village_arrow(
                     as_string_array(raw.column(name)), valid
@@ -313,7 +336,7 @@ def validate_chunk(
                     dtype=object,
                 )  # fmt: skip
         if col.required:
-            blank = _isna(values) & ~failed
+            blank = ~present & ~failed
             if blank.any():
                 reasons[blank] = "missing_required"
                 msgs[blank] = f"{name} ({col.zh}) is required but blank"
@@ -321,11 +344,14 @@ def validate_chunk(
         if failed.any():
             n_failed = int((failed & (reasons != "missing_required")).sum())
             if first_chunk and n_failed >= WRONG_TYPE_MIN_VALUES:
-                cells = raw.column(name).to_pylist() if arrow else raw[name].map(_raw_text)
-                nonblank = sum(1 for c in cells if str(c).strip())
+                if arrow:
+                    trimmed = pc.utf8_trim_whitespace(as_string_array(raw.column(name)))
+                    nonblank = int(pc.sum(pc.not_equal(trimmed, "")).as_py() or 0)
+                else:
+                    nonblank = int((raw[name].map(_raw_text).str.strip() != "").sum())
                 if nonblank >= WRONG_TYPE_MIN_VALUES and n_failed == nonblank:
                     i = int(np.flatnonzero(failed)[0])
-                    example = cells[i] if arrow else raw[name].iloc[i]
+                    example = raw.column(name)[i].as_py() if arrow else raw[name].iloc[i]
                     raise DataError(
                         "wrong_type_column",
                         f"{spec.name}.{name}: none of {nonblank} values is a valid "
@@ -334,7 +360,8 @@ def validate_chunk(
                     )
             idx = np.flatnonzero(failed)
             if col.required:
-                first = failed & _isna(reason)
+                first = failed & ~has_reason
+                has_reason |= first
                 reason[first] = reasons[first]
                 column[first] = name
                 for i in idx.tolist():
@@ -354,13 +381,13 @@ def validate_chunk(
             )
         else:
             out[name] = _typed(values, col.type_name)
-        ok = ~failed & ~_isna(values)
+        ok = ~failed & present
         if ok.any() and type(col.vtype).warnings is not ValueType.warnings:
             ok_values = pd.Series(values[ok], dtype=object)
             w_reasons, _ = col.vtype.warnings_series(ok_values)
             for r, c in w_reasons.dropna().value_counts().items():
                 warnings[str(r)] += int(c)
-    rejected = ~_isna(reason)
+    rejected = has_reason
     raw_names = [c for c in names if c != "_line"]
     rej_idx = np.flatnonzero(rejected)
     rej = pd.DataFrame(

@@ -265,15 +265,26 @@ class ValueType:
         >>> values.tolist(), reasons.tolist()
         (['11010519491231002X', '11010519491231002X', None, None], [None, None, 'bad_checksum', None])
         """
+        return self.clean_arrow_masks(arr)[:3]
+
+    def clean_arrow_masks(self, arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, ...]:
+        """``clean_arrow`` plus two boolean masks: (values, reasons, messages, present, failed).
+
+        ``present`` is True where a value came out, ``failed`` where a reason did, so callers need
+        no per-cell test for None.
+        """
         arr = as_string_array(arr)
         n = len(arr)
         numeric = self.numeric
+        present = np.zeros(n, dtype=bool)
+        failed = np.zeros(n, dtype=bool)
         values = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
         reasons = np.full(n, None, dtype=object)
         messages = np.full(n, None, dtype=object)
         ok, fast_values = self._fast_arrow(arr)
         if ok is not None and ok.any():
             values[ok] = fast_values[ok]
+            present |= ok
             rest = np.flatnonzero(~ok)
         else:
             rest = np.arange(n)
@@ -285,13 +296,18 @@ class ValueType:
             u_vals = np.full(len(results), np.nan) if numeric else np.empty(len(results), object)
             u_reasons = np.empty(len(results), dtype=object)
             u_messages = np.empty(len(results), dtype=object)
+            u_present = np.zeros(len(results), dtype=bool)
+            u_failed = np.zeros(len(results), dtype=bool)
             for i, (v, r, m) in enumerate(results):
                 u_vals[i] = np.nan if numeric and v is None else self._arrow_value(v)
                 u_reasons[i], u_messages[i] = r, m
+                u_present[i], u_failed[i] = v is not None, r is not None
             values[rest] = u_vals[codes]
             reasons[rest] = u_reasons[codes]
             messages[rest] = u_messages[codes]
-        return values, reasons, messages
+            present[rest] = u_present[codes]
+            failed[rest] = u_failed[codes]
+        return values, reasons, messages, present, failed
 
     #: True when ``clean_arrow`` returns float64 values (NaN for blank or invalid)
     numeric = False
@@ -378,6 +394,19 @@ def fixed_width_bytes(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray
     buf = np.frombuffer(data, dtype=np.uint8)
     starts = offsets[rows].astype(np.int64)
     return rows, buf[starts[:, None] + np.arange(width)]
+
+
+def digits_mask(arr: pa.Array, lengths: tuple[int, ...] | range) -> np.ndarray:
+    """Boolean mask of values made of ASCII digits only, with one of the given lengths."""
+    length = pc.binary_length(arr)
+    lo, hi = min(lengths), max(lengths)
+    ok = pc.and_(
+        pc.ascii_is_decimal(arr), pc.and_(pc.greater_equal(length, lo), pc.less_equal(length, hi))
+    )
+    out = ok.to_numpy(zero_copy_only=False)
+    if not isinstance(lengths, range) and len(lengths) != hi - lo + 1:
+        out &= np.isin(length.to_numpy(zero_copy_only=False), list(lengths))
+    return out
 
 
 def matches(arr: pa.Array, pattern: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from graph_models.value_types._base import (
     ValueWarning,
     _factorize,
     _integral_text,
-    matches,
+    digits_mask,
 )
 
 
@@ -66,7 +66,7 @@ class AccountNoType(ValueType):
         return self._clean_text(_integral_text(raw, self.reason, "account number"))
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        return matches(arr, r"\d{10,25}"), arr.to_numpy(zero_copy_only=False)
+        return digits_mask(arr, range(10, 26)), arr.to_numpy(zero_copy_only=False)
 
     def warnings(self, value: object) -> list[ValueWarning]:
         """``luhn_failed`` when the account number fails the Luhn check.

@@ -103,9 +103,8 @@ class AmountType(ValueType):
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.unit != 1:
             return None, None
-        plain = matches(arr, r"\d+(?:\.\d+)?")
-        grouped = ~plain & matches(arr, r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-        ok = plain | grouped
+        ok = matches(arr, r"\d+(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+        grouped = ok & pc.match_substring(arr, ",").to_numpy(zero_copy_only=False)
         values = np.full(len(arr), np.nan)
         if ok.any():
             text = arr.filter(pa.array(ok))

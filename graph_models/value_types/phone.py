@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph_models.value_types._base import (
     _ACCOUNT_SEPARATORS,
@@ -13,7 +14,7 @@ from graph_models.value_types._base import (
     ValueType,
     ValueWarning,
     _integral_text,
-    matches,
+    digits_mask,
 )
 
 _MOBILE = re.compile(r"1\d{10}", re.ASCII)
@@ -39,7 +40,8 @@ class PhoneType(ValueType):
         return compact
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        return matches(arr, r"1\d{10}"), arr.to_numpy(zero_copy_only=False)
+        ok = digits_mask(arr, (11,)) & pc.starts_with(arr, "1").to_numpy(zero_copy_only=False)
+        return ok, arr.to_numpy(zero_copy_only=False)
 
     def _clean_other(self, raw: object) -> str:
         try:

@@ -13,6 +13,7 @@ from graph_models.value_types._base import (
     _integral_text,
     _is_missing,
     _normalise,
+    digits_mask,
 )
 from graph_models.value_types._base import (
     PROVINCE_PREFIXES as _PROVINCES,
@@ -69,7 +70,7 @@ class RegionCodeType(ValueType):
     @staticmethod
     def plain_mask(arr: pa.Array) -> np.ndarray:
         """Column kernel: True where a value is 6 or 12 ASCII digits with a known province."""
-        digits = pc.match_substring_regex(arr, r"^(?:\d{6}|\d{12})$").to_numpy(zero_copy_only=False)
+        digits = digits_mask(arr, (6, 12))
         if not digits.any():
             return digits
         prov = pc.utf8_slice_codeunits(arr, 0, 2)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from graph_models.value_types._base import ValueType, _is_missing, matches
+from graph_models.value_types._base import ValueType, _is_missing
 
-# every character str.strip() removes (str.isspace), as an RE2 class
-_PY_SPACE = (
-    r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}"
-    r"\x{2029}\x{202f}\x{205f}\x{3000}]"
-)
+# characters str.strip() removes that Arrow's utf8_trim_whitespace may keep: a value holding one
+# goes through `clean` (so the rule stays Python's)
+_PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\x0b", "\x0c")
 
 
 class TextType(ValueType):
@@ -44,5 +43,11 @@ class TextType(ValueType):
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         # a value with nothing to strip is its own canonical form
-        ok = ~matches(arr, f"(?s:{_PY_SPACE}.*|.*{_PY_SPACE}|)")
+        # nothing for Arrow to trim, not empty, and none of the few characters Python also strips
+        length = pc.binary_length(arr)
+        ok = pc.and_(
+            pc.equal(pc.binary_length(pc.utf8_trim_whitespace(arr)), length), pc.greater(length, 0)
+        ).to_numpy(zero_copy_only=False)
+        for ch in _PY_ONLY_SPACE:
+            ok &= ~pc.match_substring(arr, ch).to_numpy(zero_copy_only=False)
         return ok, arr.to_numpy(zero_copy_only=False)
