@@ -217,3 +217,16 @@ def test_column_kernel_equals_the_rule(type_name):
 def test_amount_units_apply_to_cells_without_their_own():
     values, reasons, _ = AmountType(10_000).clean_arrow(pa.array(["1.5", "3元", "2万", "x"]))
     assert values[:3].tolist() == [15000.0, 3.0, 20000.0] and reasons[3] == "bad_amount"
+
+
+def test_documented_limits_are_the_defaults():
+    from dataclasses import fields
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "data-contract.md").read_text("utf-8")
+    documented = {
+        name: int(value.replace(",", ""))
+        for name, value in re.findall(r"^\| `(max_\w+)` \| ([\d,]+)", doc, re.M)
+    }
+    documented["max_line_bytes"] = 1 << 20  # written as "1 MiB"
+    assert documented == {f.name: f.default for f in fields(ReadLimits)}
