@@ -15,7 +15,7 @@ whole load within 5x of the floor).
 
 Usage::
 
-    .venv/bin/python bench/bench_load.py --households 20000 [--repeats 3] [--dataset DIR]
+    .venv/bin/python bench/bench_load.py --households 20000 [--repeats 3] [--dataset DIR] [--before DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from bench.machine import machine_info  # noqa: E402
 
 LOAD = """
 import json, sys, time, resource
+if len(sys.argv) > 3:  # another source tree (the code before a change), same interpreter
+    sys.path.insert(0, sys.argv[3])
 from graph_models.memory_store import MemoryStore
 from loaders.load import load_dataset
 t0 = time.perf_counter()
@@ -45,7 +47,7 @@ store = MemoryStore(sys.argv[2])
 report = load_dataset(sys.argv[1], store, rejects_dir=sys.argv[2] + "/rejects")
 secs = time.perf_counter() - t0
 print(json.dumps({"seconds": secs, "rows": sum(t.read for t in report.tables.values()),
-                  "lines": sum(f.lines for f in report.files),
+                  "lines": sum(f.lines for f in getattr(report, "files", [])),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "balanced": all(t.balanced for t in report.tables.values())}))
 """
@@ -130,6 +132,12 @@ def main() -> None:
     ap.add_argument(
         "--dataset", type=Path, default=None, help="Reuse an existing dataset directory."
     )
+    ap.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="Also time the load of another source tree (e.g. `git archive main` unpacked).",
+    )
     args = ap.parse_args()
     from fixtures.synth import generate
 
@@ -142,11 +150,13 @@ def main() -> None:
             gen_secs = time.perf_counter() - t0
         else:
             gen_secs = None
-        floor, pv, ours = [], [], []
+        floor, pv, ours, before = [], [], [], []
         for i in range(args.repeats):
             floor.append(_run(FLOOR, str(dataset)))
             pv.append(_run(PARSE_VALIDATE, str(dataset)))
             ours.append(_run(LOAD, str(dataset), f"{tmp}/ws{i}"))
+            if args.before:
+                before.append(_run(LOAD, str(dataset), f"{tmp}/before{i}", str(args.before)))
     rows = ours[0]["rows"]
     f_med = statistics.median(x["seconds"] for x in floor)
     result = {
@@ -169,6 +179,16 @@ def main() -> None:
             statistics.median(x["seconds"] for x in pv) / f_med, 2
         ),
         "ratio_load_over_floor": round(statistics.median(x["seconds"] for x in ours) / f_med, 2),
+        **(
+            {
+                "before_load": _summary(before, rows),
+                "ratio_before_load_over_floor": round(
+                    statistics.median(x["seconds"] for x in before) / f_med, 2
+                ),
+            }
+            if before
+            else {}
+        ),
         "load_average_before_after": [load_before, os.getloadavg()],
         "machine": machine_info(),
     }
@@ -179,7 +199,10 @@ def main() -> None:
         ("baseline_pyarrow_floor", "pyarrow floor   "),
         ("riskgraph_parse_validate", "parse + validate"),
         ("riskgraph_load", "riskgraph load  "),
+        ("before_load", "load (--before) "),
     ):
+        if key not in result:
+            continue
         r = result[key]
         print(f"{label}: {r['median_seconds']:8.2f} s  {r['rows_per_s']:>10,} rows/s  "
               f"peak {r['peak_rss_mb']:,} MiB")  # fmt: skip

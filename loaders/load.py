@@ -63,6 +63,8 @@ __all__ = ["FileReport", "LoadFailed", "LoadReport", "TableReport", "load_datase
 _RAW_LIMIT = 4000
 #: examples kept per (file, reason) for the clerks' report
 EXAMPLES = 5
+#: skipped lines listed per file in the load report (rejects/<table>.skipped.csv has them all)
+SKIPPED_LISTED = 1000
 #: rows kept per sheet of the clerks' xlsx report (the CSV files in rejects/ hold all of them)
 DETAIL_LIMIT = 50_000
 
@@ -100,7 +102,8 @@ class FileReport:
     duplicate: int = 0
     continuation: int = 0
     skipped: Counter = field(default_factory=Counter)  # kind -> lines
-    skipped_rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped_rows: list[dict[str, Any]] = field(default_factory=list)  # the first SKIPPED_LISTED
+    skipped_above: int = 0  # of the skipped lines, those above the header
     reasons: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
     blanked: int = 0
@@ -115,9 +118,8 @@ class FileReport:
         """Every physical line is the header, skipped, a record (or part of one), or rejected."""
         if self.problem is not None:
             return True
-        return self.lines == self.header_line + sum(self.skipped.values()) + self.read + (
-            self.continuation
-        ) - sum(1 for s in self.skipped_rows if s["line"] < self.header_line)
+        below = sum(self.skipped.values()) - self.skipped_above
+        return self.lines == self.header_line + below + self.read + self.continuation
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -531,11 +533,13 @@ def load_dataset(
                 frep.continuation = raw.continuation
                 frep.other_sheets = list(raw.other_sheets)
                 frep.skipped = Counter(s.kind for s in raw.skipped)
-                frep.skipped_rows = [
+                frep.skipped_above = sum(1 for s in raw.skipped if s.line < raw.header_line)
+                skipped_rows = [
                     {"line": s.line, "kind": s.kind, "text": s.text[:200]} for s in raw.skipped
                 ]
+                frep.skipped_rows = skipped_rows[:SKIPPED_LISTED]
                 if raw.skipped:
-                    sk = pd.DataFrame(frep.skipped_rows)
+                    sk = pd.DataFrame(skipped_rows)
                     sk.insert(0, "file", rel)
                     sink.write(".skipped", sk)
                     details["skipped"].extend(sk.head(DETAIL_LIMIT).to_dict("records"))
