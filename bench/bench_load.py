@@ -63,13 +63,20 @@ for table, sources in found.tables.items():
     dups = DuplicateTracker()
     for src in sources:
         t1 = time.perf_counter()
-        raw = read_file(src, found.limits)
+        raw = read_file(src, found.limits)  # parses the first block
         read += time.perf_counter() - t1
-        plan = plan_file(raw.data, CONTRACT[table], raw.units)
-        rows += len(raw.rejects)
-        for start in range(0, max(raw.rows, 1), CHUNK_ROWS):
-            chunk = raw.data.slice(start, CHUNK_ROWS)
-            rows += validate_chunk(chunk, CONTRACT[table], dups, plan).read
+        blocks = iter(raw.blocks)
+        while True:
+            t1 = time.perf_counter()
+            block = next(blocks, None)
+            read += time.perf_counter() - t1
+            if block is None:
+                break
+            plan = plan_file(block.data, CONTRACT[table], raw.units)
+            rows += len(block.rejects)
+            for start in range(0, max(block.rows, 1), CHUNK_ROWS):
+                chunk = block.data.slice(start, CHUNK_ROWS)
+                rows += validate_chunk(chunk, CONTRACT[table], dups, plan).read
 secs = time.perf_counter() - t0
 print(json.dumps({"seconds": secs, "read_seconds": read, "rows": rows,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -37,8 +37,9 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +48,15 @@ import pyarrow.csv as pacsv
 from graph_models.errors import DataError
 from loaders.limits import ReadLimits
 
-__all__ = ["CsvFile", "LineReject", "SkippedLine", "decode_to_utf8", "read_csv_bytes"]
+__all__ = [
+    "BLOCK_BYTES",
+    "CsvFile",
+    "LineReject",
+    "SkippedLine",
+    "decode_to_utf8",
+    "iter_csv",
+    "read_csv_bytes",
+]
 
 _NL, _CR, _QUOTE, _COMMA = 10, 13, 34, 44
 
@@ -170,29 +179,60 @@ def read_csv_bytes(
     limits: ReadLimits | None = None,
     name: str = "file.csv",
 ) -> CsvFile:
-    """Read CSV bytes (any supported encoding) into a :class:`CsvFile` (see module docstring).
+    """Read CSV bytes (any supported encoding) into one :class:`CsvFile` (see module docstring).
 
     ``pick_header`` gets the first non-blank rows as split cells and returns the index of the header
     among them (None: the file has no header). Raises ``DataError`` (``unreadable_file``,
-    ``limit_exceeded``).
+    ``limit_exceeded``). :func:`iter_csv` reads a file block by block with the same result.
     """
     limits = limits or ReadLimits()
     text, encoding = decode_to_utf8(data, name)
+    head = _CsvHead(encoding)
+    block, _ = _parse_block(text, head, pick_header, limits, name, 0, final=True)
+    return block
+
+
+@dataclass
+class _CsvHead:
+    """What the first block decided for the whole file."""
+
+    encoding: str
+    header_line: int = 0
+    header: list[str] = field(default_factory=list)
+    width: int | None = None  # None until the header is found
+    above: list[list[str]] = field(default_factory=list)
+
+
+def _parse_block(
+    text: bytes,
+    head: _CsvHead,
+    pick_header: Callable[[Sequence[Sequence[str]]], int | None],
+    limits: ReadLimits,
+    name: str,
+    offset: int,
+    final: bool,
+) -> tuple[CsvFile, int]:
+    """Parse whole lines of UTF-8 ``text`` whose first line is physical line ``offset + 1``.
+
+    Returns the block and the bytes it used: when ``final`` is False, a record that may go on in the
+    next block (a quote still open near the end) and every line after it are left for the next
+    block.
+    """
     buf = np.frombuffer(text, dtype=np.uint8)
     starts, ends, nxt = _line_bounds(buf)
     nlines = len(starts)
-    if nlines > limits.max_rows:
+    if offset + nlines > limits.max_rows:
         raise DataError(
             "limit_exceeded",
-            f"{name}: {nlines:,} lines, over the limit of {limits.max_rows:,} (max_rows)",
+            f"{name}: over {limits.max_rows:,} lines, the limit (max_rows)",
         )
     lengths = ends - starts
     if nlines and int(lengths.max()) > limits.max_line_bytes:
         worst = int(np.argmax(lengths))
         raise DataError(
             "limit_exceeded",
-            f"{name}: line {worst + 1} is {int(lengths[worst]):,} bytes long, over the limit of "
-            f"{limits.max_line_bytes:,} (max_line_bytes)",
+            f"{name}: line {offset + worst + 1} is {int(lengths[worst]):,} bytes long, over the "
+            f"limit of {limits.max_line_bytes:,} (max_line_bytes)",
         )
     qpos = np.flatnonzero(buf == _QUOTE)
     cpos = np.flatnonzero(buf == _COMMA)
@@ -238,58 +278,72 @@ def read_csv_bytes(
     def line_text(i: int) -> str:
         return text[starts[i] : ends[i]].decode("utf-8")
 
-    # the header: the first non-blank lines, split one by one
-    head_idx: list[int] = []
-    head_rows: list[list[str]] = []
-    i = 0
-    while i < nlines and len(head_idx) < limits.max_header_scan:
-        if not blank[i]:
-            cells = _split_one(line_text(i))
-            if cells is not None and any(c.strip() for c in cells):
-                head_idx.append(i)
-                head_rows.append(cells)
-        i += 1
-    h = pick_header(head_rows) if head_rows else None
     skipped: list[SkippedLine] = []
-    if h is None:
-        skipped = [SkippedLine(j + 1, "blank", line_text(j)) for j in range(nlines)]
-        return CsvFile(encoding, nlines, 0, [], pa.table({"_line": pa.array([], pa.int64())}),
-                       skipped=skipped)  # fmt: skip
-    hline = head_idx[h]
-    header = head_rows[h]
-    width = len(header)
-    if width > limits.max_columns:
-        raise DataError(
-            "limit_exceeded",
-            f"{name}: the header has {width:,} columns, over the limit of "
-            f"{limits.max_columns:,} (max_columns)",
-        )
-    above = []
-    for j in range(hline):
-        kind = "blank" if bool(blank[j]) or not line_text(j).replace(",", "").strip() else "title"
-        skipped.append(SkippedLine(j + 1, kind, line_text(j)))
-        if kind == "title":
-            above.append(_split_one(line_text(j)) or [line_text(j)])
+    first_body = 0
+    if head.width is None:  # the first block: find the header among the first non-blank lines
+        head_idx: list[int] = []
+        head_rows: list[list[str]] = []
+        i = 0
+        while i < nlines and len(head_idx) < limits.max_header_scan:
+            if not blank[i]:
+                cells = _split_one(line_text(i))
+                if cells is not None and any(c.strip() for c in cells):
+                    head_idx.append(i)
+                    head_rows.append(cells)
+            i += 1
+        h = pick_header(head_rows) if head_rows else None
+        if h is None:
+            if not final and nlines and len(head_idx) < limits.max_header_scan:
+                return _empty_block(head), 0  # not enough lines yet: read more first
+            skipped = [SkippedLine(offset + j + 1, "blank", line_text(j)) for j in range(nlines)]
+            return CsvFile(head.encoding, nlines, 0, [], pa.table({"_line": pa.array([], pa.int64())}),
+                           skipped=skipped), len(text)  # fmt: skip
+        hline = head_idx[h]
+        head.header = head_rows[h]
+        head.header_line = offset + hline + 1
+        head.width = len(head.header)
+        if head.width > limits.max_columns:
+            raise DataError(
+                "limit_exceeded",
+                f"{name}: the header has {head.width:,} columns, over the limit of "
+                f"{limits.max_columns:,} (max_columns)",
+            )
+        for j in range(hline):
+            kind = (
+                "blank" if bool(blank[j]) or not line_text(j).replace(",", "").strip() else "title"
+            )
+            skipped.append(SkippedLine(offset + j + 1, kind, line_text(j)))
+            if kind == "title":
+                head.above.append(_split_one(line_text(j)) or [line_text(j)])
+        first_body = hline + 1
+    width = head.width
 
-    body = np.arange(hline + 1, nlines)
-    status = np.zeros(nlines, dtype=np.int8)  # 0 fast record, 1 python, 2 blank, 3 consumed
+    body = np.arange(first_body, nlines)
+    status = np.zeros(nlines, dtype=np.int8)  # 0 fast record, 1 python, 2 blank, 3 done, 4 later
     status[body] = np.where(blank[body], 2, np.where(simple[body], 0, 1))
-    status[: hline + 1] = 3  # header and above: accounted already
+    status[:first_body] = 3  # header and above: accounted already
     rejects: list[LineReject] = []
     slow_rows: list[list[str]] = []
     slow_lines: list[int] = []
     continuation = 0
+    cut = nlines
     for j in np.flatnonzero(status == 1).tolist():
         if status[j] != 1:  # consumed by an earlier multi-line record
             continue
+        got = _python_record(
+            j, text, starts, ends, nq, ncomma, width, limits, line_text, final, offset
+        )
+        if got is None:  # the record may go on in the next block: this block ends before it
+            cut = j
+            status[j:] = 4
+            break
         status[j] = 3
-        got = _python_record(j, text, starts, ends, nq, ncomma, width, limits, line_text)
         if isinstance(got, LineReject):
             rejects.append(got)
             continue
         cells, last = got
         slow_rows.append(cells)
-        slow_lines.append(int(j) + 1)
+        slow_lines.append(offset + j + 1)
         if last > j:
             continuation += int(last - j)
             status[j + 1 : last + 1] = 3
@@ -297,16 +351,16 @@ def read_csv_bytes(
     wrong = body[(status[body] == 0) & (nfields[body] != width)]  # not inside a quoted field
     for j in wrong.tolist():
         cells = _split_one(line_text(j)) or []
-        rejects.append(LineReject(int(j) + 1, "bad_row_shape",
+        rejects.append(LineReject(offset + j + 1, "bad_row_shape",
                                   f"{len(cells)} fields where the header has {width}",
                                   json.dumps(cells, ensure_ascii=False)))  # fmt: skip
         status[j] = 3
     for j in np.flatnonzero(status == 2).tolist():
-        skipped.append(SkippedLine(j + 1, "blank", line_text(j)))
+        skipped.append(SkippedLine(offset + j + 1, "blank", line_text(j)))
     fast = np.flatnonzero(status == 0)
     names = [f"c{k}" for k in range(width)]
     table = _arrow_rows(text, starts, nxt, fast, names, name)
-    table = table.append_column("_line", pa.array(fast + 1, pa.int64()))
+    table = table.append_column("_line", pa.array(fast + offset + 1, pa.int64()))
     if slow_rows:
         cols = {n: pa.array([r[k] for r in slow_rows], pa.string()) for k, n in enumerate(names)}
         cols["_line"] = pa.array(slow_lines, pa.int64())
@@ -315,9 +369,113 @@ def read_csv_bytes(
     _check_field_size(table, names, limits, name)
     skipped.sort(key=lambda s: s.line)
     rejects.sort(key=lambda r: r.line)
-    return CsvFile(
-        encoding, nlines, hline + 1, header, table, rejects, skipped, continuation, above
-    )
+    used = len(text) if cut == nlines else int(starts[cut])
+    block = CsvFile(head.encoding, cut, head.header_line if offset == 0 or first_body else 0,
+                    head.header, table, rejects, skipped, continuation, head.above)  # fmt: skip
+    return block, used
+
+
+def _empty_block(head: _CsvHead) -> CsvFile:
+    return CsvFile(head.encoding, 0, 0, head.header, pa.table({"_line": pa.array([], pa.int64())}))
+
+
+#: bytes of a file read at a time (a block is parsed, validated and dropped before the next)
+BLOCK_BYTES = 64 << 20
+
+
+def _utf8_ok(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(BLOCK_BYTES), b""):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def iter_csv(
+    path: Path,
+    pick_header: Callable[[Sequence[Sequence[str]]], int | None],
+    limits: ReadLimits | None = None,
+    encoding: str | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[CsvFile]:
+    """Read a CSV file block by block (about ``block_bytes`` each), every line accounted for.
+
+    The first block carries the header (``header_line``; later blocks have 0) and each block's
+    ``lines`` counts its own physical lines, so the sums over blocks equal :func:`read_csv_bytes`
+    on the whole file. Memory stays bounded by the block size whatever the file size.
+    """
+    limits = limits or ReadLimits()
+    name = path.name
+    with open(path, "rb") as f:
+        first = f.read(4)
+    if encoding is None:
+        if first.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        elif _utf8_ok(path):
+            encoding = "utf-8"
+        else:
+            encoding = "gb18030"
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError as e:
+        raise DataError("unreadable_file", f"{name}: unknown encoding {encoding!r}") from e
+    transcode = encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig")
+    head = _CsvHead("gb18030" if encoding == "gb18030" else encoding)
+    offset = 0
+    pending = b""
+    with open(path, "rb") as f:
+        if encoding == "utf-8-sig":
+            f.read(len(codecs.BOM_UTF8))
+        eof = False
+        while not eof:
+            chunk = f.read(block_bytes)
+            eof = not chunk
+            try:
+                if transcode or encoding == "utf-8-sig":
+                    text = decoder.decode(chunk, final=eof).encode("utf-8")
+                else:
+                    decoder.decode(chunk, final=eof)  # validates (raises on a bad byte)
+                    text = chunk
+            except UnicodeDecodeError as e:
+                raise DataError(
+                    "unreadable_file", f"{name}: not {encoding} text ({e.reason})"
+                ) from e
+            pending += text
+            if not eof:
+                cut = _last_break(pending)
+                if cut <= 0:
+                    continue
+                work, pending = pending[:cut], pending[cut:]
+            else:
+                work, pending = pending, b""
+            while True:
+                block, used = _parse_block(work, head, pick_header, limits, name, offset, eof)
+                if used == 0 and not eof:
+                    pending = work + pending  # nothing could be decided yet: read more
+                    break
+                offset += block.lines
+                yield block
+                if used >= len(work):
+                    break
+                if eof:
+                    work = work[used:]
+                    continue
+                pending = work[used:] + pending
+                break
+
+
+def _last_break(buf: bytes) -> int:
+    """Bytes up to and including the last line break that is surely whole (a CR at the very end
+    may be the first half of a CRLF)."""
+    lf = buf.rfind(b"\n")
+    if lf >= 0:
+        return lf + 1
+    cr = buf.rfind(b"\r", 0, len(buf) - 1)
+    return cr + 1 if cr >= 0 else 0
 
 
 def _python_record(
@@ -330,18 +488,23 @@ def _python_record(
     width: int,
     limits: ReadLimits,
     line_text: Callable[[int], str],
-) -> tuple[list[str], int] | LineReject:
+    final: bool = True,
+    offset: int = 0,
+) -> tuple[list[str], int] | LineReject | None:
     """A record starting on line ``j`` (index) that pyarrow cannot be trusted with.
 
-    Returns (cells, index of its last line) or the reject for line ``j``.
+    Returns (cells, index of its last line), the reject for line ``j``, or None when the block
+    ends before the record could (and it is not the file's last block).
     """
     raw = line_text(j)
     if nq[j] % 2 == 0:
         cells = _split_one(raw)
         if cells is None:
-            return LineReject(j + 1, "bad_row_shape", "the line cannot be split into fields", raw)
+            return LineReject(
+                offset + j + 1, "bad_row_shape", "the line cannot be split into fields", raw
+            )
         if len(cells) != width:
-            return LineReject(j + 1, "bad_row_shape",
+            return LineReject(offset + j + 1, "bad_row_shape",
                               f"{len(cells)} fields where the header has {width}",
                               json.dumps(cells, ensure_ascii=False))  # fmt: skip
         return cells, j
@@ -353,21 +516,23 @@ def _python_record(
     last = j
     while total % 2 == 1:
         last += 1
-        if last >= len(starts) or last - j + 1 > limits.max_record_lines:
-            return LineReject(j + 1, "unbalanced_quote", why, raw)
+        if last - j + 1 > limits.max_record_lines:
+            return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
+        if last >= len(starts):
+            return LineReject(offset + j + 1, "unbalanced_quote", why, raw) if final else None
         total += int(nq[last])
     # lines of the span that would be whole rows on their own (as many commas as the header):
     # two or more mean stray quotes joined rows; a real quoted field rarely makes even one
     whole_rows = sum(1 for k in range(j, last + 1) if ncomma[k] + 1 == width)
     if whole_rows >= 2 and width > 1:
-        return LineReject(j + 1, "unbalanced_quote", why, raw)
+        return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
     joined = text[starts[j] : ends[last]].decode("utf-8")
     try:
         rows = list(csv.reader(io.StringIO(joined, newline=""), strict=True))
     except csv.Error:
-        return LineReject(j + 1, "unbalanced_quote", why, raw)
+        return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
     if len(rows) != 1 or len(rows[0]) != width:
-        return LineReject(j + 1, "unbalanced_quote", why, raw)
+        return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
     return rows[0], last
 
 

@@ -46,12 +46,14 @@ import pandas as pd
 from graph_models.errors import DataError
 from graph_models.store import GraphStore
 from loaders.contract import CONTRACT
+from loaders.csv_reader import LineReject
 from loaders.limits import ReadLimits
 from loaders.mapping import KnownIds, map_chunk
-from loaders.reading import CHUNK_ROWS, RawFile, TableSource, discover, read_file
+from loaders.reading import CHUNK_ROWS, RawBlock, RawFile, TableSource, discover, read_file
 from loaders.validation import (
     REJECT_COLUMNS,
     DuplicateTracker,
+    FilePlan,
     IdentityTracker,
     check_columns,
     plan_file,
@@ -283,16 +285,16 @@ def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str, id_prefix: str) -
     )
 
 
-def _reader_rejects(raw: RawFile) -> pd.DataFrame:
-    if not raw.rejects:
+def _reader_rejects(rejects: list[LineReject]) -> pd.DataFrame:
+    if not rejects:
         return pd.DataFrame(columns=[*REJECT_COLUMNS, "raw"])
     return pd.DataFrame(
         {
-            "line": [r.line for r in raw.rejects],
-            "reason": [r.reason for r in raw.rejects],
+            "line": [r.line for r in rejects],
+            "reason": [r.reason for r in rejects],
             "column": None,
-            "message": [r.message for r in raw.rejects],
-            "raw": [r.raw for r in raw.rejects],
+            "message": [r.message for r in rejects],
+            "raw": [r.raw for r in rejects],
         }
     )
 
@@ -340,6 +342,22 @@ def _examples(rep: FileReport, frame: pd.DataFrame, value_col: str | None) -> No
             })  # fmt: skip
 
 
+def _note_skipped(
+    frep: FileReport, block: RawBlock, sink: _Sink, details: dict[str, list[dict[str, Any]]]
+) -> None:
+    if not block.skipped:
+        return
+    frep.skipped.update(s.kind for s in block.skipped)
+    frep.skipped_above += sum(1 for s in block.skipped if s.line < frep.header_line)
+    rows = [{"line": s.line, "kind": s.kind, "text": s.text[:200]} for s in block.skipped]
+    frep.skipped_rows.extend(rows[: max(0, SKIPPED_LISTED - len(frep.skipped_rows))])
+    sk = pd.DataFrame(rows)
+    sk.insert(0, "file", frep.file)
+    sink.write(".skipped", sk)
+    if len(details["skipped"]) < DETAIL_LIMIT:
+        details["skipped"].extend(sk.head(DETAIL_LIMIT).to_dict("records"))
+
+
 def _load_file(
     src: TableSource,
     raw: RawFile,
@@ -356,16 +374,46 @@ def _load_file(
     details: dict[str, list[dict[str, Any]]],
 ) -> None:
     spec = CONTRACT[src.table]
-    plan = plan_file(raw.data, spec, raw.units)
     frep.units = dict(raw.units)
-    frep.excel_damaged_columns = dict(plan.damaged)
     for extra in (c for c in raw.columns if c not in spec.columns and c not in rep.extra_columns):
         rep.extra_columns.append(extra)
-    reader_rej = _reader_rejects(raw)
-    pending = [reader_rej] if len(reader_rej) else []
-    n = raw.rows
-    for start in range(0, max(n, 1), chunk_rows):
-        chunk = raw.data.slice(start, chunk_rows)
+    checked = False
+    for block in raw.blocks:  # a block is validated, mapped, written and dropped before the next
+        frep.lines += block.lines
+        frep.continuation += block.continuation
+        _note_skipped(frep, block, sink, details)
+        plan = plan_file(block.data, spec, raw.units)
+        plan.checked = checked
+        for col, k in plan.damaged.items():
+            frep.excel_damaged_columns[col] = frep.excel_damaged_columns.get(col, 0) + k
+        reader_rej = _reader_rejects(block.rejects)
+        pending = [reader_rej] if len(reader_rej) else []
+        _load_block(src, block, plan, rep, frep, store, known, dups, identity, sink, progress,
+                    chunk_rows, id_prefix, details, pending)  # fmt: skip
+        checked = plan.checked
+
+
+def _load_block(
+    src: TableSource,
+    block: RawBlock,
+    plan: FilePlan,
+    rep: TableReport,
+    frep: FileReport,
+    store: GraphStore,
+    known: KnownIds,
+    dups: DuplicateTracker,
+    identity: IdentityTracker | None,
+    sink: _Sink,
+    progress: Callable[[str, int], None] | None,
+    chunk_rows: int,
+    id_prefix: str,
+    details: dict[str, list[dict[str, Any]]],
+    pending: list[pd.DataFrame],
+) -> None:
+    spec = CONTRACT[src.table]
+    n_reader = sum(len(p) for p in pending)
+    for start in range(0, max(block.rows, 1), chunk_rows):
+        chunk = block.data.slice(start, chunk_rows)
         v = validate_chunk(chunk, spec, dups, plan)
         if identity is not None:
             v = identity.check(v, frep.file)
@@ -373,7 +421,7 @@ def _load_file(
         if pending and len(rejects):
             rejects = rejects.sort_values("line", kind="stable", ignore_index=True)
         pending = []
-        frep.read += v.read + (len(reader_rej) if start == 0 else 0)
+        frep.read += v.read + (n_reader if start == 0 else 0)
         frep.duplicate += v.duplicate
         frep.rejected += len(rejects)
         frep.reasons.update(Counter(rejects["reason"].tolist()))
@@ -527,22 +575,10 @@ def load_dataset(
             frep = FileReport(rel, table, src.format)
             rep.files.append(frep)
             try:
-                raw = read_file(src, disc.limits)
+                raw = read_file(src, disc.limits)  # the header now, the blocks as iterated
                 frep.digest, frep.encoding = src.digest, src.encoding
-                frep.lines, frep.header_line = raw.lines, raw.header_line
-                frep.continuation = raw.continuation
+                frep.header_line = raw.header_line
                 frep.other_sheets = list(raw.other_sheets)
-                frep.skipped = Counter(s.kind for s in raw.skipped)
-                frep.skipped_above = sum(1 for s in raw.skipped if s.line < raw.header_line)
-                skipped_rows = [
-                    {"line": s.line, "kind": s.kind, "text": s.text[:200]} for s in raw.skipped
-                ]
-                frep.skipped_rows = skipped_rows[:SKIPPED_LISTED]
-                if raw.skipped:
-                    sk = pd.DataFrame(skipped_rows)
-                    sk.insert(0, "file", rel)
-                    sink.write(".skipped", sk)
-                    details["skipped"].extend(sk.head(DETAIL_LIMIT).to_dict("records"))
                 check_columns(spec, raw.columns, rel)
                 prefix = f"{table}:" if k == 0 else f"{table}:{rel}:"
                 _load_file(

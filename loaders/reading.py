@@ -26,13 +26,16 @@ Formats: ``.csv`` (UTF-8, UTF-8 with BOM, GB18030/GBK: detected), ``.xlsx``/``.x
 
 **Reading** (:func:`read_file`): the header row is found (title and blank rows above it skipped),
 headers matched to contract columns (annotations and units understood, see ``loaders/headers.py``),
-blank and totals rows skipped; the result is a :class:`RawFile` whose ``data`` holds one string
-column per header plus ``_line``, the physical line (CSV) or sheet row number of each record.
+blank and totals rows skipped; the result is a :class:`RawFile`: the header and, as iterated, its
+:class:`RawBlock` s, each with one string column per header plus ``_line``, the physical line (CSV)
+or sheet row number of each record. A CSV is read about 64 MiB at a time, so memory does not grow
+with the file; a workbook or Parquet file is one block.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,7 +49,7 @@ import yaml
 
 from graph_models.errors import DataError
 from loaders.contract import CONTRACT, TableSpec, header_key
-from loaders.csv_reader import LineReject, SkippedLine, decode_to_utf8, read_csv_bytes
+from loaders.csv_reader import LineReject, SkippedLine, decode_to_utf8
 from loaders.headers import find_header, is_totals_text, match_header, sheet_unit
 from loaders.limits import ReadLimits
 
@@ -54,6 +57,7 @@ __all__ = [
     "CHUNK_ROWS",
     "FORMATS",
     "Discovery",
+    "RawBlock",
     "RawFile",
     "TableSource",
     "detect_encoding",
@@ -100,29 +104,53 @@ class Discovery:
 
 
 @dataclass
-class RawFile:
-    """One file read as text cells, every physical line or sheet row accounted for.
+class RawBlock:
+    """A block of one file's records as text cells (a CSV is read about 64 MiB at a time).
 
-    ``lines = header_line + len(skipped_below) + rows + continuation + len(rejects)`` where rows
-    are the records in ``data``; ``skipped`` lists title/blank rows above the header and
-    blank/totals rows below it.
+    ``lines`` counts the block's physical lines: ``lines = header line (first block only) +
+    len(skipped) + rows + continuation + len(rejects)``, where ``skipped`` lists title/blank rows
+    above the header (first block) and blank/totals rows below it.
     """
 
-    source: TableSource
+    data: pa.Table  # string columns named like RawFile.columns, plus `_line` (int64)
     lines: int
-    header_line: int
-    header: list[str]
-    columns: list[str]  # canonical name (or the header as written) of each column
-    units: dict[str, int]  # amount column -> multiplier written in its header or the title rows
-    data: pa.Table  # string columns named `columns`, plus `_line` (int64)
     rejects: list[LineReject] = field(default_factory=list)
     skipped: list[SkippedLine] = field(default_factory=list)
     continuation: int = 0
-    other_sheets: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
         return self.data.num_rows
+
+
+@dataclass
+class RawFile:
+    """One file: its header (read eagerly) and its blocks of records (read as iterated, once)."""
+
+    source: TableSource
+    header_line: int  # 0 when the file has no non-blank line
+    header: list[str]
+    columns: list[str]  # canonical name (or the header as written) of each column
+    units: dict[str, int]  # amount column -> multiplier written in its header or the title rows
+    blocks: Iterator[RawBlock]
+    other_sheets: list[str] = field(default_factory=list)
+
+    def whole(self) -> RawBlock:
+        """Every block in one (for small files and tests; a load iterates ``blocks``)."""
+        parts = list(self.blocks)
+        self.blocks = iter(())
+        if not parts:
+            return RawBlock(pa.table({**{c: pa.array([], pa.string()) for c in self.columns},
+                                      "_line": pa.array([], pa.int64())}), 0)  # fmt: skip
+        tables = [b.data for b in parts if b.data.num_columns == len(self.columns) + 1]
+        data = pa.concat_tables(tables) if tables else parts[0].data
+        return RawBlock(
+            data,
+            sum(b.lines for b in parts),
+            [r for b in parts for r in b.rejects],
+            [x for b in parts for x in b.skipped],
+            sum(b.continuation for b in parts),
+        )
 
 
 def file_digest(path: Path) -> str:
@@ -367,26 +395,26 @@ def _skip_rows(table: pa.Table, names: list[str]) -> tuple[pa.Table, list[Skippe
     return table.filter(pa.array(~drop)), skipped
 
 
-def _finish(
-    src: TableSource,
-    spec: TableSpec,
-    lines: int,
-    header_line: int,
-    header: list[str],
+def _block(
+    columns: list[str],
     cells: pa.Table,
-    above: list[list[str]],
+    lines: int,
     rejects: list[LineReject],
     skipped: list[SkippedLine],
     continuation: int,
-    other_sheets: list[str],
-) -> RawFile:
-    columns, units = _canonical_headers(header, spec, src.renames, src.name)
-    _apply_sheet_unit(units, columns, spec, above)
+) -> RawBlock:
     cells = cells.rename_columns([*columns, "_line"])
     cells, more = _skip_rows(cells, columns)
     skipped = sorted([*skipped, *more], key=lambda s: s.line)
-    return RawFile(src, lines, header_line, header, columns, units, cells, rejects, skipped,
-                   continuation, other_sheets)  # fmt: skip
+    return RawBlock(cells, lines, rejects, skipped, continuation)
+
+
+def _no_header(
+    src: TableSource, lines: int, skipped: list[SkippedLine], others: list[str]
+) -> RawFile:
+    empty = pa.table({"_line": pa.array([], pa.int64())})
+    block = RawBlock(empty, lines, [], skipped)
+    return RawFile(src, 0, [], [], {}, iter([block]), others)
 
 
 def _picker(spec: TableSpec, renames: dict[str, str]):
@@ -394,18 +422,25 @@ def _picker(spec: TableSpec, renames: dict[str, str]):
 
 
 def _read_csv(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFile:
-    data = src.path.read_bytes()
-    if src.encoding and src.encoding.lower().replace("-", "") not in ("utf8", "utf8sig"):
-        try:
-            data = data.decode(src.encoding).encode("utf-8")
-        except (UnicodeDecodeError, LookupError) as e:
-            raise DataError("unreadable_file", f"{src.name}: not {src.encoding} text ({e})") from e
-    f = read_csv_bytes(data, _picker(spec, src.renames), limits, src.name)
-    src.encoding = src.encoding or f.encoding
-    names = [f"c{k}" for k in range(len(f.header))]
-    cells = f.data.select([*names, "_line"]) if f.header else f.data
-    return _finish(src, spec, f.lines, f.header_line, f.header, cells, f.above_header, f.rejects,
-                   f.skipped, f.continuation, [])  # fmt: skip
+    from loaders.csv_reader import iter_csv
+
+    blocks = iter_csv(src.path, _picker(spec, src.renames), limits, src.encoding)
+    first = next(blocks)
+    src.encoding = src.encoding or first.encoding
+    if not first.header:
+        return _no_header(src, first.lines, first.skipped, [])
+    columns, units = _canonical_headers(first.header, spec, src.renames, src.name)
+    _apply_sheet_unit(units, columns, spec, first.above_header)
+    names = [f"c{k}" for k in range(len(first.header))]
+
+    def convert() -> Iterator[RawBlock]:
+        for b in itertools.chain([first], blocks):
+            cells = b.data.select([*names, "_line"]) if b.data.num_columns > 1 else pa.table(
+                {**{n: pa.array([], pa.string()) for n in names}, "_line": b.data.column("_line")}
+            )  # fmt: skip
+            yield _block(columns, cells, b.lines, b.rejects, b.skipped, b.continuation)
+
+    return RawFile(src, first.header_line, first.header, columns, units, convert())
 
 
 def _read_sheet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFile:
@@ -418,8 +453,7 @@ def _read_sheet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFil
     h = find_header([rows[i] for i in scan], spec, src.renames) if scan else None
     if h is None:
         skipped = [SkippedLine(i + 1, "blank", "") for i in range(len(rows))]
-        return RawFile(src, len(rows), 0, [], [], {}, pa.table({"_line": pa.array([], pa.int64())}),
-                       skipped=skipped, other_sheets=sheet.other_sheets)  # fmt: skip
+        return _no_header(src, len(rows), skipped, sheet.other_sheets)
     hrow = scan[h]
     header = list(rows[hrow])
     while header and not header[-1].strip():
@@ -449,8 +483,10 @@ def _read_sheet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFil
             if (longest or 0) > limits.max_field_chars:
                 raise DataError("limit_exceeded", f"{src.name}: a cell of {longest:,} characters, "
                                 f"over the limit of {limits.max_field_chars:,} (max_field_chars)")  # fmt: skip
-    return _finish(src, spec, len(rows), hrow + 1, header, pa.table(cols), above, [], skipped, 0,
-                   sheet.other_sheets)  # fmt: skip
+    columns, units = _canonical_headers(header, spec, src.renames, src.name)
+    _apply_sheet_unit(units, columns, spec, above)
+    block = _block(columns, pa.table(cols), len(rows), [], skipped, 0)
+    return RawFile(src, hrow + 1, header, columns, units, iter([block]), sheet.other_sheets)
 
 
 def _read_parquet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFile:
@@ -477,8 +513,10 @@ def _read_parquet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawF
             col = pa.array([cell_text(v) for v in col.to_pylist()], pa.string())
         cols[f"c{k}"] = col
     cols["_line"] = pa.array(np.arange(2, t.num_rows + 2), pa.int64())
-    return _finish(src, spec, t.num_rows + 1, 1, list(t.column_names), pa.table(cols), [], [], [],
-                   0, [])  # fmt: skip
+    header = list(t.column_names)
+    columns, units = _canonical_headers(header, spec, src.renames, src.name)
+    block = _block(columns, pa.table(cols), t.num_rows + 1, [], [], 0)
+    return RawFile(src, 1, header, columns, units, iter([block]))
 
 
 def read_file(src: TableSource, limits: ReadLimits | None = None) -> RawFile:
@@ -502,7 +540,7 @@ def read_chunks(
     Rows the reader rejected (wrong shape, unbalanced quote) are in ``df.attrs["rejects"]`` of the
     first chunk, skipped lines in ``df.attrs["skipped"]``.
     """
-    raw = read_file(src, limits)
+    raw = read_file(src, limits).whole()
     n = raw.rows
     for i, start in enumerate(range(0, max(n, 1), chunk_rows)):
         part = raw.data.slice(start, chunk_rows)

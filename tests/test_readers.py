@@ -230,3 +230,33 @@ def test_documented_limits_are_the_defaults():
     }
     documented["max_line_bytes"] = 1 << 20  # written as "1 MiB"
     assert documented == {f.name: f.default for f in fields(ReadLimits)}
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rows=st.lists(st.lists(_junk, min_size=3, max_size=3), min_size=0, max_size=15),
+       block=st.integers(1, 64), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+       written=st.booleans())  # fmt: skip
+def test_block_by_block_reading_equals_whole_file_reading(tmp_path, rows, block, encoding, written):
+    from loaders.csv_reader import iter_csv
+
+    if written:
+        buf = io.StringIO()
+        csv.writer(buf).writerows([["h0", "h1", "h2"], *rows])
+        text = buf.getvalue()
+    else:
+        text = "h0,h1,h2\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode(encoding))
+    whole = read_csv_bytes(path.read_bytes(), _first_row)
+    blocks = list(iter_csv(path, _first_row, block_bytes=block))
+    assert sum(b.lines for b in blocks) == whole.lines
+    assert sum(b.continuation for b in blocks) == whole.continuation
+    assert [r for b in blocks for r in b.rejects] == whole.rejects
+    assert [s for b in blocks for s in b.skipped] == whole.skipped
+    got = pa.concat_tables([b.data for b in blocks if b.data.num_columns == whole.data.num_columns])
+    assert got.to_pylist() == whole.data.to_pylist()
+    assert blocks[0].header_line == whole.header_line and blocks[0].header == whole.header
