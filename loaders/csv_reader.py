@@ -412,6 +412,7 @@ def iter_csv(
     name = path.name
     with open(path, "rb") as f:
         first = f.read(4)
+    given = encoding is not None
     if encoding is None:
         if first.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
@@ -428,8 +429,9 @@ def iter_csv(
     offset = 0
     pending = b""
     with open(path, "rb") as f:
+        position = 0
         if encoding == "utf-8-sig":
-            f.read(len(codecs.BOM_UTF8))
+            position = len(f.read(len(codecs.BOM_UTF8)))
         eof = False
         while not eof:
             chunk = f.read(block_bytes)
@@ -441,9 +443,10 @@ def iter_csv(
                     decoder.decode(chunk, final=eof)  # validates (raises on a bad byte)
                     text = chunk
             except UnicodeDecodeError as e:
-                raise DataError(
-                    "unreadable_file", f"{name}: not {encoding} text ({e.reason})"
-                ) from e
+                where = f"{e.reason} at byte {position + e.start}"
+                what = f"not {encoding} text" if given else "neither UTF-8 nor GB18030 text"
+                raise DataError("unreadable_file", f"{name}: {what} ({where})") from e
+            position += len(chunk)
             pending += text
             if not eof:
                 cut = _last_break(pending)
