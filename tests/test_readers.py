@@ -260,3 +260,16 @@ def test_block_by_block_reading_equals_whole_file_reading(tmp_path, rows, block,
     got = pa.concat_tables([b.data for b in blocks if b.data.num_columns == whole.data.num_columns])
     assert got.to_pylist() == whole.data.to_pylist()
     assert blocks[0].header_line == whole.header_line and blocks[0].header == whole.header
+
+
+def test_arrow_trims_exactly_what_python_strips():
+    import sys
+
+    import pyarrow.compute as pc
+
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if c < 0xD800 or c > 0xDFFF]
+    values = pa.array([f"a{c}" for c in chars])
+    trimmed = pc.utf8_trim_whitespace(values).to_pylist()
+    assert [c for c, t in zip(chars, trimmed, strict=True) if t == "a"] == [
+        c for c in chars if c.isspace()
+    ]

@@ -127,9 +127,11 @@ class DateType(ValueType):
             m[r] = v[:, 5] * 10 + v[:, 6]
             d[r] = v[:, 8] * 10 + v[:, 9]
             seen[r] = True
-        for pattern in _ARROW_PATTERNS:
+        for pattern, hint in zip(_ARROW_PATTERNS, ("-", "/", ".", "年", None), strict=True):
             if seen.all():
                 break
+            if hint is not None and not pc.any(pc.match_substring(arr, hint)).as_py():
+                continue
             todo = ~seen & matches(arr, pattern)
             if not todo.any():
                 continue

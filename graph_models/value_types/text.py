@@ -7,11 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph_models.value_types._base import ValueType, _is_missing
-
-# characters str.strip() removes that Arrow's utf8_trim_whitespace may keep: a value holding one
-# goes through `clean` (so the rule stays Python's)
-_PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\x0b", "\x0c")
+from graph_models.value_types._base import ValueType, _is_missing, as_string_array
 
 
 class TextType(ValueType):
@@ -41,13 +37,13 @@ class TextType(ValueType):
 
         return values, none(), none()
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        # a value with nothing to strip is its own canonical form
-        # nothing for Arrow to trim, not empty, and none of the few characters Python also strips
-        length = pc.binary_length(arr)
-        ok = pc.and_(
-            pc.equal(pc.binary_length(pc.utf8_trim_whitespace(arr)), length), pc.greater(length, 0)
-        ).to_numpy(zero_copy_only=False)
-        for ch in _PY_ONLY_SPACE:
-            ok &= ~pc.match_substring(arr, ch).to_numpy(zero_copy_only=False)
-        return ok, arr.to_numpy(zero_copy_only=False)
+    def clean_arrow_masks(self, arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, ...]:
+        """Arrow's ``utf8_trim_whitespace`` strips exactly what ``str.strip`` strips (every
+        character ``str.isspace`` accepts; a test checks it), so no value needs Python."""
+        trimmed = pc.utf8_trim_whitespace(as_string_array(arr))
+        present = pc.greater(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
+        values = trimmed.to_numpy(zero_copy_only=False).astype(object)
+        values[~present] = None
+        n = len(values)
+        none = np.full(n, None, dtype=object)
+        return values, none, none.copy(), present, np.zeros(n, dtype=bool)
