@@ -150,15 +150,17 @@ def run_detectors(
     only: Iterable[str] | None = None,
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    detectors: Iterable[DetectorSpec] | None = None,
 ) -> ScanResult:
     """Run every registered detector (or ``only`` these ids) and return flags, timings, skips.
 
     A detector used by a wanted one runs too (its flags are not reported unless it is wanted
     as well). A detector whose required inputs are missing or empty is skipped with the reason.
     Flags are sorted by detector, then score (descending), then flag id, so output files are
-    reproducible.
+    reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
+    ``register=False`` in a test).
     """
-    specs = {s.id: s for s in all_detectors()}
+    specs = {s.id: s for s in (all_detectors() if detectors is None else detectors)}
     wanted = set(only) if only else set(specs)
     unknown = sorted(wanted - set(specs))
     if unknown:

@@ -23,11 +23,7 @@ from graph_models.memory_store import MemoryStore
 
 AS_OF = dt.date(2024, 1, 1)
 DAY0 = dt.date(2020, 1, 1)
-AID_IDS = [
-    "aid.deceased_recipient", "aid.public_payroll", "aid.asset_mismatch", "aid.duplicate_benefit",
-    "aid.shared_account", "aid.official_relative", "aid.paid_in_prison", "aid.not_registered",
-    "aid.invalid_identity", "aid.fraud_ring", "aid.anomaly",
-]  # fmt: skip
+AID_IDS = [s.id for s in all_detectors() if s.family == "aid"]
 
 
 def prov(frame: pd.DataFrame, table: str) -> pd.DataFrame:
