@@ -318,5 +318,14 @@ class AidRegisters:
 
 
 def aid_registers(ctx: DetectorContext) -> AidRegisters:
-    """The aid registers as detector ``ctx`` may see them (module doc)."""
+    """The aid registers as detector ``ctx`` may see them (module doc).
+
+    Examples
+    --------
+    >>> from graph_models.memory_store import MemoryStore
+    >>> from engine.context import RunContext
+    >>> ctx = RunContext(MemoryStore()).context("demo.example", reads=ROSTER)
+    >>> aid_registers(ctx).rows("SELECT count(*) AS n FROM roster")
+    [{'n': 0}]
+    """
     return AidRegisters(ctx)

@@ -106,6 +106,7 @@ class RunContext:
         self._results[detector_id] = value
 
     def has_result(self, detector_id: str) -> bool:
+        """Whether ``detector_id`` has run (or been skipped) in this run."""
         return detector_id in self._results
 
     def _frame(self, name: str) -> pd.DataFrame:
@@ -126,6 +127,17 @@ class DetectorContext:
         Node labels and relationship types the detector may read.
     uses : iterable of str
         Detector ids whose results the detector may read (``ctx.result``).
+
+    Examples
+    --------
+    >>> from graph_models.memory_store import MemoryStore
+    >>> ctx = RunContext(MemoryStore()).context("demo.example", reads=("Loan",))
+    >>> ctx.frame("Loan").columns[:3].tolist(), ctx.has("Loan")
+    (['id', 'borrower_id', 'lender_id'], False)
+    >>> ctx.result("ownership.control")
+    Traceback (most recent call last):
+    ...
+    engine.context.UndeclaredAccess: demo.example uses ownership.control, which it does not declare: add it to uses=... in its @detector registration
     """
 
     def __init__(

@@ -147,12 +147,24 @@ def guarantees_in_force(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFr
 
 
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column as object Series (all None when absent)."""
+    """A column as object Series (all None when absent).
+
+    Examples
+    --------
+    >>> column(pd.DataFrame({"a": [1]}), "b").tolist()
+    [None]
+    """
     if name in frame.columns:
         return frame[name]
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
 def as_float(values: pd.Series) -> np.ndarray:
-    """Numbers of a column as floats (NaN where not a number)."""
+    """Numbers of a column as floats (NaN where not a number).
+
+    Examples
+    --------
+    >>> as_float(pd.Series(["1.5", "x"])).tolist()
+    [1.5, nan]
+    """
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)

@@ -51,7 +51,13 @@ class ScanResult:
 
 
 def parse_settings(doc: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
-    """Settings document ``{detector_id: {name: value}}`` -> ``{detector_id: dataclass}``."""
+    """Settings document ``{detector_id: {name: value}}`` -> ``{detector_id: dataclass}``.
+
+    Examples
+    --------
+    >>> parse_settings({"aid.deceased_recipient": {"grace_days": 60}})["aid.deceased_recipient"].grace_days
+    60
+    """
     specs = {s.id: s for s in all_detectors()}
     out = {}
     for det_id, values in (doc or {}).items():
@@ -159,6 +165,12 @@ def run_detectors(
     Flags are sorted by detector, then score (descending), then flag id, so output files are
     reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
     ``register=False`` in a test).
+
+    Examples
+    --------
+    >>> from graph_models.memory_store import MemoryStore
+    >>> run_detectors(MemoryStore(), only=["debt.region_risk"]).skipped
+    {'debt.region_risk': 'missing input: Region'}
     """
     specs = {s.id: s for s in (all_detectors() if detectors is None else detectors)}
     wanted = set(only) if only else set(specs)

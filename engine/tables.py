@@ -42,12 +42,24 @@ _ENGINE_TYPE = {
 
 
 def is_known(name: str) -> bool:
-    """Whether ``name`` is a node label or relationship type of the graph model."""
+    """Whether ``name`` is a node label or relationship type of the graph model.
+
+    Examples
+    --------
+    >>> is_known("Household"), is_known("Households")
+    (True, False)
+    """
     return name in SCHEMA.nodes or name in SCHEMA.relationships
 
 
 def is_relationship(name: str) -> bool:
-    """Whether ``name`` is a relationship type (``UPPER_SNAKE``) rather than a node label."""
+    """Whether ``name`` is a relationship type (``UPPER_SNAKE``) rather than a node label.
+
+    Examples
+    --------
+    >>> is_relationship("MEMBER_OF"), is_relationship("Household")
+    (True, False)
+    """
     if not is_known(name):
         raise KeyError(
             f"{name!r} is neither a node label nor a relationship type of the graph model"
@@ -56,14 +68,26 @@ def is_relationship(name: str) -> bool:
 
 
 def zh_name(name: str) -> str:
-    """The Chinese name of a label or relationship type (``Household`` -> ``建档立卡户``)."""
+    """The Chinese name of a label or relationship type.
+
+    Examples
+    --------
+    >>> zh_name("Household"), zh_name("GUARANTEES")
+    ('建档立卡户', '担保')
+    """
     spec = SCHEMA.nodes.get(name) or SCHEMA.relationships.get(name)
     return spec.zh if spec is not None else name
 
 
 @cache
 def column_types(name: str) -> dict[str, str]:
-    """Column -> engine type of a label or relationship type, in reading order."""
+    """Column -> engine type of a label or relationship type, in reading order.
+
+    Examples
+    --------
+    >>> column_types("DeathRecord")
+    {'id': 'text', 'person_id': 'text', 'death_date': 'date', 'source': 'text', '_table': 'text', '_line': 'int'}
+    """
     if is_relationship(name):
         spec = SCHEMA.relationships[name]
         head = {
@@ -81,5 +105,11 @@ def column_types(name: str) -> dict[str, str]:
 
 
 def columns(name: str) -> list[str]:
-    """The columns read from a label or relationship type, in reading order."""
+    """The columns read from a label or relationship type, in reading order.
+
+    Examples
+    --------
+    >>> columns("KIN")
+    ['id', 'src', 'src_label', 'dst', 'dst_label', 'relation', '_table', '_line']
+    """
     return list(column_types(name))
