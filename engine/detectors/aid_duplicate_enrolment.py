@@ -16,6 +16,7 @@ from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
 from engine.evidence import iso_day, record_list, yuan_en, yuan_zh
 from engine.flags import Finding
+from engine.regions import covering_region
 from engine.registry import detector
 
 __all__ = ["DuplicateEnrolmentSettings", "duplicate_enrolment"]
@@ -77,7 +78,9 @@ def duplicate_enrolment(
     enrolment); an unknown start or end counts as open. Severity high when the person heads two
     of the households, the households lie in two counties, or two of them were paid while the
     person was on both rosters (each a setting); medium otherwise. Score = extra households + aid
-    paid to the households during the overlap in units of 10,000 yuan. Rule: Jiaozuo's
+    paid to the households during the overlap in units of 10,000 yuan. Region: the households'
+    county, or when they lie in several the smallest region covering them (city, province), so
+    the flag reaches the reviewers who may see every household it names. Rule: Jiaozuo's
     cross-department matching (47,000 duplicate insured persons, ¥10.35m of subsidies) and
     财办〔2019〕31号 (automatic comparison to find fake poverty and duplicate claims).
     """
@@ -174,7 +177,6 @@ def duplicate_enrolment(
             )
             if on and met
         ]
-        home = heads[0] if heads else households[0]
         name = reg.name_of(pid, names)
         start, end = iso_day(r["first_overlap"]), iso_day(r["last_overlap"])
         listing_zh = "；".join(
@@ -219,7 +221,9 @@ def duplicate_enrolment(
             severity="high" if reasons else "medium",
             score=(len(households) - 1) + amount / 10_000,
             entities=[pid, *ids, *(r["payment_ids"] or [])],
-            region_code=home["region_code"],
+            # households in several counties: the city or province covering them reviews it, so
+            # a county-scoped reviewer never receives another county's households
+            region_code=covering_region(counties),
             evidence={
                 "reasons": reasons,
                 "roster_entries": r["roster_entries"],
