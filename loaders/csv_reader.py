@@ -17,7 +17,8 @@ each physical line is before any field is split:
    lines only when the joined text is one well-formed record of the header's width, spans at most
    ``ReadLimits.max_record_lines`` lines, and at most one of its lines would be a complete row on
    its own (as many commas as the header); otherwise the line is rejected as ``unbalanced_quote`` and reading resumes on the next line.
-   A line with the wrong number of fields is rejected as ``bad_row_shape``.
+   A line with the wrong number of fields is rejected as ``bad_row_shape`` (empty fields after the
+   header's last column, a trailing comma, are not a wrong number: they are dropped).
 
 The result accounts for every physical line: ``lines == header_line + len(skipped) + rows +
 continuation + len(rejects) - skipped_above_header`` (see :class:`CsvFile`).
@@ -351,10 +352,14 @@ def _parse_block(
     wrong = body[(status[body] == 0) & (nfields[body] != width)]  # not inside a quoted field
     for j in wrong.tolist():
         cells = _split_one(line_text(j)) or []
+        status[j] = 3
+        if _blank_tail(cells, width):  # only empty cells after the last column: a record
+            slow_rows.append(cells[:width])
+            slow_lines.append(offset + j + 1)
+            continue
         rejects.append(LineReject(offset + j + 1, "bad_row_shape",
                                   f"{len(cells)} fields where the header has {width}",
                                   json.dumps(cells, ensure_ascii=False)))  # fmt: skip
-        status[j] = 3
     for j in np.flatnonzero(status == 2).tolist():
         skipped.append(SkippedLine(offset + j + 1, "blank", line_text(j)))
     fast = np.flatnonzero(status == 0)
@@ -506,6 +511,8 @@ def _python_record(
             return LineReject(
                 offset + j + 1, "bad_row_shape", "the line cannot be split into fields", raw
             )
+        if _blank_tail(cells, width):
+            return cells[:width], j
         if len(cells) != width:
             return LineReject(offset + j + 1, "bad_row_shape",
                               f"{len(cells)} fields where the header has {width}",
@@ -534,9 +541,16 @@ def _python_record(
         rows = list(csv.reader(io.StringIO(joined, newline=""), strict=True))
     except csv.Error:
         return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
+    if len(rows) == 1 and _blank_tail(rows[0], width):
+        return rows[0][:width], last
     if len(rows) != 1 or len(rows[0]) != width:
         return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
     return rows[0], last
+
+
+def _blank_tail(cells: list[str], width: int) -> bool:
+    """More cells than the header, every extra one empty (a trailing comma or two)."""
+    return len(cells) > width and not any(c.strip() for c in cells[width:])
 
 
 def _arrow_rows(
