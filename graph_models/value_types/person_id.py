@@ -27,6 +27,19 @@ _WEIGHTS = np.array(_PID_WEIGHTS, dtype=np.int32)
 _CHECK_BYTES = np.frombuffer(_PID_CHECK_CHARS.encode(), dtype=np.uint8)
 
 
+def _body_ok(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(valid mask, check byte) for rows of 17 body digits (already 0-9 checked by the caller)."""
+    good = _PROVINCE_OK[np.clip(d[:, 0] * 10 + d[:, 1], 0, 99)]
+    y = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+    mo = d[:, 10] * 10 + d[:, 11]
+    dd = d[:, 12] * 10 + d[:, 13]
+    good &= (mo >= 1) & (mo <= 12) & (dd >= 1) & (dd <= days_in_month(y, mo))
+    today = dt.date.today()
+    ymd = y * 10000 + mo * 100 + dd
+    good &= (ymd >= 19000101) & (ymd <= today.year * 10000 + today.month * 100 + today.day)
+    return good, _CHECK_BYTES[(np.clip(d, 0, 9) * _WEIGHTS).sum(axis=1) % 11]
+
+
 def person_id_valid_mask(arr: pa.Array) -> np.ndarray:
     """Column kernel: True where a value is an 18-character resident ID that ``clean`` accepts
     as written (17 digits, a digit or X/x, known province, real birth date from 1900 to today,
@@ -40,17 +53,32 @@ def person_id_valid_mask(arr: pa.Array) -> np.ndarray:
     last = m[:, 17].astype(np.int32)
     last = np.where(last == ord("x"), ord("X"), last)
     good &= ((last >= 48) & (last <= 57)) | (last == ord("X"))
-    good &= _PROVINCE_OK[np.clip(d[:, 0] * 10 + d[:, 1], 0, 99)]
-    y = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
-    mo = d[:, 10] * 10 + d[:, 11]
-    dd = d[:, 12] * 10 + d[:, 13]
-    good &= (mo >= 1) & (mo <= 12) & (dd >= 1) & (dd <= days_in_month(y, mo))
-    today = dt.date.today()
-    ymd = y * 10000 + mo * 100 + dd
-    good &= (ymd >= 19000101) & (ymd <= today.year * 10000 + today.month * 100 + today.day)
-    good &= _CHECK_BYTES[(np.clip(d, 0, 9) * _WEIGHTS).sum(axis=1) % 11] == last
+    body_ok, check = _body_ok(d)
+    good &= body_ok & (check == last)
     ok[rows[good]] = True
     return ok
+
+
+def _upgrade_15(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Column kernel for old 15-digit IDs: (valid mask, their 18-digit form)."""
+    n = len(arr)
+    ok = np.zeros(n, dtype=bool)
+    values = np.full(n, None, dtype=object)
+    rows, m = fixed_width_bytes(arr, 15)
+    if not rows.size:
+        return ok, values
+    digits = m.astype(np.int32) - 48
+    good = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    body = np.concatenate(
+        [digits[:, :6], np.tile([1, 9], (len(rows), 1)), digits[:, 6:]], axis=1
+    ).astype(np.int32)
+    body_ok, check = _body_ok(body)
+    good &= body_ok
+    if good.any():
+        text = np.concatenate([body[good] + 48, check[good][:, None]], axis=1).astype(np.uint8)
+        values[rows[good]] = [b.decode("ascii") for b in map(bytes, text)]
+        ok[rows[good]] = True
+    return ok, values
 
 
 def person_id_check_char(body17: str) -> str:
@@ -154,10 +182,10 @@ class PersonIdType(ValueType):
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         ok = person_id_valid_mask(arr)
-        values = np.full(len(arr), None, dtype=object)
+        old, values = _upgrade_15(arr)
         if ok.any():
             values[ok] = pc.utf8_upper(arr.filter(pa.array(ok))).to_numpy(zero_copy_only=False)
-        return ok, values
+        return ok | old, values
 
 
 PERSON_ID = PersonIdType()
