@@ -610,7 +610,8 @@ def load_dataset(
                 f"+ duplicate {rep.duplicate}"
             )
     report.identity_conflicts = identity.conflicts
-    _required_tables(report, set(sources))
+    read_ok = {t for t, r in report.tables.items() if any(f.problem is None for f in r.files)}
+    _required_tables(report, read_ok)
     report.seconds = time.perf_counter() - t0
     if rej_dir is not None:
         from loaders.clerk_report import write_validation_report

@@ -143,3 +143,17 @@ def test_validation_report_lists_what_to_fix(clean, tmp_path):
         assert len(wb.sheetnames) == 6
         rows = list(wb.worksheets[2].iter_rows(values_only=True))
         assert any("excel_damaged_id" in str(r[2]) for r in rows[1:])
+
+
+def test_unreadable_households_fail_the_load_and_count_as_missing(clean, tmp_path):
+    clean_dir, _, _ = clean
+    make("title_rows", clean_dir, tmp_path / "m")
+    (tmp_path / "m" / "households.csv").write_bytes(b"\xff\xfe\x80\x81 not text\n")
+    with pytest.raises(LoadFailed) as err:
+        load_dataset(tmp_path / "m", MemoryStore())
+    codes = sorted(p["code"] for p in err.value.report.problems)
+    assert codes == ["missing_required_table", "missing_required_table", "unreadable_file"]
+    # with --allow-partial the rest loads and the problems are still reported
+    report = load_dataset(tmp_path / "m", MemoryStore(), allow_partial=True)
+    assert sorted(p["code"] for p in report.problems) == codes
+    assert report.tables["aid_payments"].loaded > 0
