@@ -12,7 +12,7 @@ import pytest
 
 from tests import dataset_builder as db
 
-RISKGRAPH = [sys.executable, "-m", "api.cli"]
+RISKGRAPH = [sys.executable, "-m", "api.cli.main"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from api.cli import main
-from api.state.audit import GENESIS_HASH, AuditWriter, append_audit, chain_hash, verify_chain
-from api.state.db import StateDB
-from api.state.models import AuditEntry, AuditHead
+from api.cli.main import main
+from api.server.state.audit import GENESIS_HASH, AuditWriter, append_audit, chain_hash, verify_chain
+from api.server.state.db import StateDB
+from api.server.state.models import AuditEntry, AuditHead
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -327,8 +327,8 @@ def test_an_event_loop_never_waits_for_the_sqlite_write_lock(sqlite_url):
 
 _APPENDER = """
 import sys, threading
-from api.state.audit import AuditWriter
-from api.state.db import StateDB
+from api.server.state.audit import AuditWriter
+from api.server.state.db import StateDB
 db = StateDB(sys.argv[1]); log = AuditWriter(db); name = sys.argv[2]
 def one(i):
     log.append(actor=name, role="investigator", action="read_personal", resource=f"{name}/{i}")

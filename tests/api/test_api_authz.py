@@ -64,7 +64,7 @@ def test_every_endpoint_needs_a_token(env):
 def test_disabled_user_is_refused(env):
     from sqlalchemy import update
 
-    from api.state.models import User
+    from api.server.state.models import User
 
     assert env.get("aid_in", "/me").status_code == 200
     with env.db.write() as s:
@@ -77,7 +77,7 @@ def test_disabled_user_is_refused(env):
 def test_auth_cache_trusts_a_token_for_its_ttl_only(memory_env):
     from sqlalchemy import update
 
-    from api.state.models import User
+    from api.server.state.models import User
 
     cache = memory_env.client.app.state.services.principals
     cache.ttl = 0.5

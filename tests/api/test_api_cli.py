@@ -7,11 +7,11 @@ import time
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import create_user
-from api.cli import main
-from api.state.db import StateDB
-from api.state.models import AuditEntry, FlagRecord, FlagState, User
+from api.cli.main import main
+from api.server.app import create_app
+from api.server.auth.principals import create_user
+from api.server.state.db import StateDB
+from api.server.state.models import AuditEntry, FlagRecord, FlagState, User
 from engine.outputs import write_flags
 from graph_models.memory_store import MemoryStore
 from tests import dataset_builder

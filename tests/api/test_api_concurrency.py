@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.app import create_app
-from api.state.audit import verify_chain
-from api.state.models import AuditEntry, FlagState, ReviewDecision
+from api.server.app import create_app
+from api.server.state.audit import verify_chain
+from api.server.state.models import AuditEntry, FlagState, ReviewDecision
 from graph_models.memory_store import MemoryStore
 
 N = 50
@@ -78,7 +78,7 @@ def test_server_freezes_the_warmed_heap_and_thaws_it_for_a_new_graph(tmp_path):
     Run in a child process: gc.freeze is process-wide."""
     code = f"""
 import gc
-from api.app import create_app
+from api.server.app import create_app
 from graph_models.memory_store import MemoryStore
 from tests.api.conftest import build_graph
 store = MemoryStore(None)

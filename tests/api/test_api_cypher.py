@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.cypher_guard import FORBIDDEN, CypherRejected, check_read_only, tokenize
-from api.errors import ApiError
-from api.models import CypherRequest
+from api.server.cypher_guard import FORBIDDEN, CypherRejected, check_read_only, tokenize
+from api.server.errors import ApiError
+from api.server.models import CypherRequest
 from tests.api.conftest import make_env
 
 WRITES = [
@@ -157,10 +157,11 @@ def test_writes_are_rejected_and_nothing_changes(neo_env):
 @pytest.mark.neo4j
 def test_read_transaction_refuses_writes_even_past_the_guard(neo_env):
     """Defence in depth: the statement runs in a READ transaction the server enforces."""
-    from api.auth import ROLES, Principal
-    from api.graph_access import GraphAccess, ScopedGraph
-    from api.routes.graph import _run_read_only
-    from api.scopes import RegionScope
+    from api.access.roles import ROLES
+    from api.access.scopes import RegionScope
+    from api.server.auth.principals import Principal
+    from api.server.graph.access import GraphAccess, ScopedGraph
+    from api.server.routes.graph import _run_read_only
 
     env = neo_env
     before = env.store.counts()

@@ -6,7 +6,7 @@ import re
 
 from fastapi import APIRouter
 
-from api.state.models import DECISIONS, FLAG_STATUSES, Scan, utcnow
+from api.server.state.models import DECISIONS, FLAG_STATUSES, Scan, utcnow
 from tests.api.conftest import P1
 
 
@@ -87,7 +87,7 @@ def test_request_ids(memory_env):
 def test_api_literals_match_the_state_model():
     from typing import get_args
 
-    from api.models import Decision, FlagStatus
+    from api.server.models import Decision, FlagStatus
 
     assert set(get_args(Decision)) == set(DECISIONS)
     assert set(get_args(FlagStatus)) == set(FLAG_STATUSES)

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from api.auth import ROLES
-from api.masking import Masker, mask_account, mask_free_text, mask_name, mask_phone
-from api.state.models import AuditEntry
+from api.access.masking import Masker, mask_account, mask_free_text, mask_name, mask_phone
+from api.access.roles import ROLES
+from api.server.state.models import AuditEntry
 from graph_models.schema import SCHEMA
 from graph_models.value_types import mask_person_id
 from tests.api.conftest import A1, E1, E4, P1, P5, PH1
@@ -126,7 +126,7 @@ def test_graph_responses_sent_without_a_model_have_the_models_exact_shape(env, u
     """Neighbourhood, entity and paths responses are written straight from ScopedGraph's dicts
     (``built_json_response``): read back into their model and dumped again they are unchanged,
     so no field is missing, extra or of another type than the OpenAPI schema says."""
-    from api.models import NodePublic, PathsPublic, SubgraphPublic
+    from api.server.models import NodePublic, PathsPublic, SubgraphPublic
 
     h1 = "H1"
     checked = 0

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from api.graph_access import GraphAccess
-from api.scan_jobs import ScanRunner, reap_abandoned_scans
-from api.state.audit import verify_chain
-from api.state.db import StateDB
-from api.state.models import AuditEntry, Scan, utcnow
+from api.server.graph.access import GraphAccess
+from api.server.scan_jobs import ScanRunner, reap_abandoned_scans
+from api.server.state.audit import verify_chain
+from api.server.state.db import StateDB
+from api.server.state.models import AuditEntry, Scan, utcnow
 from graph_models.memory_store import MemoryStore
 
 RACERS = 20

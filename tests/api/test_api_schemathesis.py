@@ -17,7 +17,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
+from api.server.app import create_app
 from graph_models.memory_store import MemoryStore
 from tests.api.conftest import make_env
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import create_user
-from api.state.db import StateDB
+from api.server.app import create_app
+from api.server.auth.principals import create_user
+from api.server.state.db import StateDB
 from fixtures.synth import generate
 from graph_models.memory_store import MemoryStore
 from loaders.load import load_dataset
@@ -120,7 +120,7 @@ def test_serve_workers_share_one_port_replace_a_dead_worker_and_stop_on_sigterm(
     port = _free_port()
     base = f"http://127.0.0.1:{port}/api/v1"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "api.cli", "serve", "--workspace", str(ws),
+    cmd = [sys.executable, "-m", "api.cli.main", "serve", "--workspace", str(ws),
            "--state-db", sqlite_url, "--port", str(port), "--workers", "2"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -188,7 +188,7 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path, sqlite_url):
     store.flush()
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "api.cli", "serve", "--workspace", str(ws),
+    cmd = [sys.executable, "-m", "api.cli.main", "serve", "--workspace", str(ws),
            "--state-db", sqlite_url, "--port", str(port), "--workers", "2"]  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

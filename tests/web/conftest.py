@@ -1,7 +1,7 @@
 """Web fixtures: a real app (``create_app``) over a synthetic dataset.
 
 ``web_site`` (session scope) generates 300 households with ``fixtures.synth``, scans them with
-``api.pipeline.scan_dataset`` into a memory store, imports the flags into a SQLite state DB (as
+``api.scan.pipeline.scan_dataset`` into a memory store, imports the flags into a SQLite state DB (as
 ``riskgraph import-flags`` does), adds users and serves the app with uvicorn on a free port of
 127.0.0.1. Browser tests drive Debian's chromium through Playwright; without /usr/bin/chromium
 they are skipped unless ``RISKGRAPH_REQUIRE_BROWSER=1``.
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from api.app import create_app
-from api.auth import create_user
-from api.state.db import StateDB
-from api.state.flag_import import import_scan_dir
+from api.server.app import create_app
+from api.server.auth.principals import create_user
+from api.server.state.db import StateDB
+from api.server.state.flag_import import import_scan_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -76,7 +76,7 @@ def _serve(app: object) -> tuple[str, object, threading.Thread]:
 
 @pytest.fixture(scope="session")
 def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
-    from api.pipeline import scan_dataset
+    from api.scan.pipeline import scan_dataset
     from fixtures.synth import generate
     from graph_models.memory_store import MemoryStore
 

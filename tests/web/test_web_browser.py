@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from api.state.models import AuditEntry, FlagRecord, FlagState, ReviewDecision
+from api.server.state.models import AuditEntry, FlagRecord, FlagState, ReviewDecision
 from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from api.cli import main
-from api.exports import flags_workbook_bytes
-from api.report import render_report, write_region_report
-from api.state.models import AuditEntry
+from api.cli.main import main
+from api.reports.html_report import render_report, write_region_report
+from api.reports.workbook import flags_workbook_bytes
+from api.server.state.models import AuditEntry
 from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY
 from tests.web.test_web_session import sign_in
 

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.auth import create_user
-from api.state.db import StateDB
-from api.state.models import AuditEntry, FlagRecord, FlagState, User
-from api.web.session import CSRF_COOKIE, SESSION_COOKIE, SessionStore
+from api.server.auth.principals import create_user
+from api.server.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionStore
+from api.server.state.db import StateDB
+from api.server.state.models import AuditEntry, FlagRecord, FlagState, User
 from tests.api.conftest import postgres_server_url, postgres_url  # noqa: F401 (fixtures)
 from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, WebSite
 

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, text
 
-from api.app import create_app
-from api.auth import create_user
-from api.state.db import StateDB
-from api.state.models import User, WebSessionRecord
-from api.web.session import CSRF_COOKIE, SESSION_COOKIE, SessionStore
+from api.server.app import create_app
+from api.server.auth.principals import create_user
+from api.server.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionStore
+from api.server.state.db import StateDB
+from api.server.state.models import User, WebSessionRecord
 from graph_models.memory_store import MemoryStore
 from tests.api.conftest import postgres_server_url, postgres_url  # noqa: F401 (fixtures)
 from tests.web.test_web_session import add_user, sign_in, state_db_fixture  # noqa: F401

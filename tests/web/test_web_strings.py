@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import ROLES
-from api.state.models import DECISIONS, FLAG_STATUSES
-from api.web.router import render_template
-from api.web.strings import LANGS, STRINGS
+from api.access.roles import ROLES
+from api.reports.i18n import LANGS, STRINGS
+from api.server.state.models import DECISIONS, FLAG_STATUSES
+from api.server.web.router import render_template
 
-WEB = Path(__file__).resolve().parents[2] / "api" / "web"
+WEB = Path(__file__).resolve().parents[2] / "api" / "server" / "web"
 _T_CALL = re.compile(r"\bt\(\s*\"([a-z0-9_]+)\"\s*[,)]")
 _T_PREFIX = re.compile(r"\bt\(\s*\"([a-z0-9_]+_)\"\s*\+")
 _CONTEXT = {
