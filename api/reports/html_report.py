@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from api.reports.i18n import STRINGS, pick_lang
 from engine.flags import Flag
 from engine.outputs import read_flags
 from graph_models.value_types import mask_person_id
@@ -31,111 +32,6 @@ __all__ = ["render_queue_report", "render_report", "write_region_report", "write
 _PID = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])"
 )
-
-T = {
-    "zh": {
-        "title": "riskgraph 风险扫描报告",
-        "generated": "生成时间",
-        "dataset": "数据集",
-        "as_of": "基准日",
-        "load": "数据装载",
-        "table": "数据表",
-        "read": "读取",
-        "loaded": "装载",
-        "rejected": "拒收",
-        "duplicate": "重复",
-        "dangling": "悬空引用",
-        "balanced": "核平",
-        "flags": "风险线索",
-        "detector": "检测规则",
-        "total": "合计",
-        "high": "高",
-        "medium": "中",
-        "low": "低",
-        "top": "重点线索（按得分排序，每条规则前 {n} 条）",
-        "score": "得分",
-        "severity": "等级",
-        "region": "区划",
-        "explanation": "说明",
-        "skipped": "未运行的规则",
-        "reason": "原因",
-        "none": "无",
-        "masked": "身份证号已脱敏。",
-        "missing": "缺少的数据表",
-        "by_detector": "各规则线索数（按等级）",
-        "by_region": "各区划线索数（按等级）",
-        "region_table": "分区划统计",
-        "top_detector": "最多的规则",
-        "region_title": "{name}（{code}）",
-        "scope": "范围",
-        "queue_title": "riskgraph 线索核查报告",
-        "prepared_by": "导出人",
-        "filters": "筛选条件",
-        "no_filter": "全部可见线索",
-        "by_status": "核查状态",
-        "status": "状态",
-        "subject": "对象",
-        "latest": "最近核查意见",
-        "limited": "仅列出前 {n} 条。",
-        "open": "待核查",
-        "confirmed": "已确认",
-        "dismissed": "已排除",
-        "needs_field_check": "需实地核查",
-        "flag_list": "线索清单",
-        "print_hint": "可用浏览器“打印”另存为PDF。",
-    },
-    "en": {
-        "title": "riskgraph scan report",
-        "generated": "Generated",
-        "dataset": "Dataset",
-        "as_of": "As of",
-        "load": "Data load",
-        "table": "Table",
-        "read": "Read",
-        "loaded": "Loaded",
-        "rejected": "Rejected",
-        "duplicate": "Duplicate",
-        "dangling": "Dangling",
-        "balanced": "Balanced",
-        "flags": "Flags",
-        "detector": "Detector",
-        "total": "Total",
-        "high": "High",
-        "medium": "Medium",
-        "low": "Low",
-        "top": "Top flags (by score, first {n} per detector)",
-        "score": "Score",
-        "severity": "Severity",
-        "region": "Region",
-        "explanation": "Explanation",
-        "skipped": "Detectors not run",
-        "reason": "Reason",
-        "none": "None",
-        "masked": "Resident ID numbers are masked.",
-        "missing": "Missing tables",
-        "by_detector": "Flags by detector (by severity)",
-        "by_region": "Flags by region (by severity)",
-        "region_table": "By region",
-        "top_detector": "Most frequent detector",
-        "region_title": "{name} ({code})",
-        "scope": "Scope",
-        "queue_title": "riskgraph flag review report",
-        "prepared_by": "Prepared by",
-        "filters": "Filters",
-        "no_filter": "all flags you may see",
-        "by_status": "Review status",
-        "status": "Status",
-        "subject": "Subject",
-        "latest": "Latest decision comment",
-        "limited": "Only the first {n} are listed.",
-        "open": "Open",
-        "confirmed": "Confirmed",
-        "dismissed": "Dismissed",
-        "needs_field_check": "Needs field check",
-        "flag_list": "Flags",
-        "print_hint": "Use the browser's Print to save as PDF.",
-    },
-}
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;margin:2rem;color:#1a1a1a}
@@ -189,14 +85,14 @@ def _svg_stacked_bars(
                 w = n * scale
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}">'
-                    f"<title>{_e(label)}: {_e(t[sev])} {n:,}</title></rect>"
+                    f"<title>{_e(label)}: {_e(t['sev_' + sev])} {n:,}</title></rect>"
                 )
                 x += w
         total = sum(counts.get(k, 0) for k in _SEVERITY_COLOURS)
         parts.append(f'<text x="{x + 4:.1f}" y="{y + bar_h - 4}">{total:,}</text>')
     parts.append("</svg>")
     legend = "".join(
-        f'<span><i style="background:{c}"></i>{_e(t[sev])}</span>'
+        f'<span><i style="background:{c}"></i>{_e(t["sev_" + sev])}</span>'
         for sev, c in _SEVERITY_COLOURS.items()
     )
     return f'<div class="chart">{"".join(parts)}<div class="legend">{legend}</div></div>'
@@ -211,7 +107,7 @@ def _severity_counts(rows: list[dict[str, Any]], key: str) -> dict[str, Counter[
 
 def _region_label(code: str, names: dict[str, str], t: dict[str, str]) -> str:
     name = names.get(code)
-    return t["region_title"].format(name=name, code=code) if name else code
+    return t["report_region_title"].format(name=name, code=code) if name else code
 
 
 def _region_section(
@@ -226,13 +122,15 @@ def _region_section(
         detectors[str(r.get("region_code") or "-")][r["detector"]] += 1
     order = sorted(by_region, key=lambda c: (-sum(by_region[c].values()), c))
     parts = [
-        f"<h2>{_e(t['by_region'])}</h2>",
+        f"<h2>{_e(t['report_by_region'])}</h2>",
         _svg_stacked_bars(
-            [(_region_label(c, names, t), by_region[c]) for c in order[:30]], t, t["by_region"]
+            [(_region_label(c, names, t), by_region[c]) for c in order[:30]],
+            t,
+            t["report_by_region"],
         ),
-        f"<h3>{_e(t['region_table'])}</h3><table><tr><th>{_e(t['region'])}</th>"
-        f"<th>{_e(t['total'])}</th><th>{_e(t['high'])}</th><th>{_e(t['medium'])}</th>"
-        f"<th>{_e(t['low'])}</th><th>{_e(t['top_detector'])}</th></tr>",
+        f"<h3>{_e(t['report_region_table'])}</h3><table><tr><th>{_e(t['report_region'])}</th>"
+        f"<th>{_e(t['report_total'])}</th><th>{_e(t['sev_high'])}</th><th>{_e(t['sev_medium'])}</th>"
+        f"<th>{_e(t['sev_low'])}</th><th>{_e(t['report_top_detector'])}</th></tr>",
     ]
     for code in order:
         c = by_region[code]
@@ -275,28 +173,31 @@ def render_report(
 
     When ``summary`` has ``report_region`` (``{"code", "name"}``), the title names that region.
     """
-    t = T.get(lang, T["zh"])
+    t = STRINGS[pick_lang(lang)]
     clean = (lambda s: s) if unmasked else _mask
     rows = _flag_rows(flags)
     names = _names_from_evidence(rows)
     region = summary.get("report_region")
-    title = t["title"]
+    title = t["report_title"]
     if region:
         title += " · " + _region_label(region["code"], {**names, **_name_of(region)}, t)
     parts = [
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{_e(t["generated"])}: {_e(summary.get("generated_at"))} · '
-        f"{_e(t['dataset'])}: {_e(summary.get('dataset'))} · {_e(t['as_of'])}: {_e(summary.get('as_of'))}"
-        f"{'' if unmasked else ' · ' + _e(t['masked'])}</p>",
+        f'<p class="meta">{_e(t["report_generated"])}: {_e(summary.get("generated_at"))} · '
+        f"{_e(t['report_dataset'])}: {_e(summary.get('dataset'))} · {_e(t['report_as_of'])}: {_e(summary.get('as_of'))}"
+        f"{'' if unmasked else ' · ' + _e(t['report_masked'])}</p>",
     ]
     load = summary.get("load")
     if load:
-        parts.append(f"<h2>{_e(t['load'])}</h2><table><tr>")
+        parts.append(f"<h2>{_e(t['report_load'])}</h2><table><tr>")
         cols = ["read", "loaded", "rejected", "duplicate", "dangling"]
-        parts.append(f"<th>{_e(t['table'])}</th>" + "".join(f"<th>{_e(t[c])}</th>" for c in cols))
-        parts.append(f"<th>{_e(t['balanced'])}</th></tr>")
+        parts.append(
+            f"<th>{_e(t['report_table'])}</th>"
+            + "".join(f"<th>{_e(t['report_' + c])}</th>" for c in cols)
+        )
+        parts.append(f"<th>{_e(t['report_balanced'])}</th></tr>")
         for table, c in load.items():
             ok = c["read"] == c["loaded"] + c["rejected"] + c["duplicate"]
             parts.append(
@@ -307,16 +208,16 @@ def render_report(
         parts.append("</table>")
         missing = (summary.get("load_detail") or {}).get("missing_tables") or []
         if missing:
-            parts.append(f'<p class="meta">{_e(t["missing"])}: {_e(", ".join(missing))}</p>')
+            parts.append(f'<p class="meta">{_e(t["report_missing"])}: {_e(", ".join(missing))}</p>')
     counts = summary.get("flags") or {}
-    parts.append(f"<h2>{_e(t['flags'])} ({summary.get('flags_total', len(flags)):,})</h2>")
+    parts.append(f"<h2>{_e(t['report_flags'])} ({summary.get('flags_total', len(flags)):,})</h2>")
     if counts:
         parts.append(
-            _svg_stacked_bars([(det, c) for det, c in counts.items()], t, t["by_detector"])
+            _svg_stacked_bars([(det, c) for det, c in counts.items()], t, t["report_by_detector"])
         )
         parts.append(
-            f"<table><tr><th>{_e(t['detector'])}</th><th>{_e(t['total'])}</th>"
-            f"<th>{_e(t['high'])}</th><th>{_e(t['medium'])}</th><th>{_e(t['low'])}</th></tr>"
+            f"<table><tr><th>{_e(t['report_detector'])}</th><th>{_e(t['report_total'])}</th>"
+            f"<th>{_e(t['sev_high'])}</th><th>{_e(t['sev_medium'])}</th><th>{_e(t['sev_low'])}</th></tr>"
         )
         for det, c in counts.items():
             parts.append(
@@ -332,17 +233,17 @@ def render_report(
     for f in flags:
         by_det[f.detector].append(f)
     if by_det:
-        parts.append(f"<h2>{_e(t['top'].format(n=top))}</h2>")
+        parts.append(f"<h2>{_e(t['report_top'].format(n=top))}</h2>")
         for det in sorted(by_det):
             items = sorted(by_det[det], key=lambda f: (-f.score, f.flag_id))[:top]
             parts.append(
-                f"<h3>{_e(det)}</h3><table><tr><th>{_e(t['severity'])}</th><th>{_e(t['score'])}</th>"
-                f"<th>{_e(t['region'])}</th><th>{_e(t['explanation'])}</th></tr>"
+                f"<h3>{_e(det)}</h3><table><tr><th>{_e(t['report_severity'])}</th><th>{_e(t['report_score'])}</th>"
+                f"<th>{_e(t['report_region'])}</th><th>{_e(t['report_explanation'])}</th></tr>"
             )
             for f in items:
                 text = f.explanation.get(lang) or f.explanation.get("en") or ""
                 parts.append(
-                    f'<tr><td class="sev-{_e(f.severity)}">{_e(t[f.severity])}</td>'
+                    f'<tr><td class="sev-{_e(f.severity)}">{_e(t["sev_" + f.severity])}</td>'
                     f'<td class="n">{f.score:,.2f}</td><td>{_e(f.region_code)}</td>'
                     f"<td>{_e(clean(text))}</td></tr>"
                 )
@@ -350,7 +251,7 @@ def render_report(
     skipped = summary.get("skipped") or {}
     if skipped:
         parts.append(
-            f"<h2>{_e(t['skipped'])}</h2><table><tr><th>{_e(t['detector'])}</th><th>{_e(t['reason'])}</th></tr>"
+            f"<h2>{_e(t['report_skipped'])}</h2><table><tr><th>{_e(t['report_detector'])}</th><th>{_e(t['report_reason'])}</th></tr>"
         )
         for det, why in sorted(skipped.items()):
             parts.append(f"<tr><td>{_e(det)}</td><td>{_e(why)}</td></tr>")
@@ -388,7 +289,7 @@ def render_queue_report(
     """
     import datetime as dt
 
-    t = T.get(lang, T["zh"])
+    t = STRINGS[pick_lang(lang)]
     names = region_names or {}
     titles = {k: v.get(lang, k) for k, v in (detector_titles or {}).items()}
     latest: dict[str, str] = {}
@@ -399,23 +300,24 @@ def render_queue_report(
     filter_text = "; ".join(f"{k}={v}" for k, v in sorted((filters or {}).items()))
     parts = [
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        f"<title>{_e(t['queue_title'])}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(t['queue_title'])}</h1>",
-        f'<p class="meta">{_e(t["generated"])}: {_e(stamp)} · {_e(t["prepared_by"])}: '
-        f"{_e(user_name)} · {_e(t['filters'])}: {_e(filter_text or t['no_filter'])}</p>",
-        f'<p class="meta noprint">{_e(t["print_hint"])}</p>',
+        f"<title>{_e(t['report_queue_title'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(t['report_queue_title'])}</h1>",
+        f'<p class="meta">{_e(t["report_generated"])}: {_e(stamp)} · {_e(t["report_prepared_by"])}: '
+        f"{_e(user_name)} · {_e(t['report_filters'])}: {_e(filter_text or t['report_no_filter'])}</p>",
+        f'<p class="meta noprint">{_e(t["report_print_hint"])}</p>',
     ]
     status_counts = Counter(str(f.get("status") or "open") for f in flags)
-    parts.append(f"<h2>{_e(t['flags'])} ({len(flags):,})</h2>")
+    parts.append(f"<h2>{_e(t['report_flags'])} ({len(flags):,})</h2>")
     if limit is not None and len(flags) >= limit:
-        parts.append(f'<p class="meta">{_e(t["limited"].format(n=limit))}</p>')
+        parts.append(f'<p class="meta">{_e(t["report_limited"].format(n=limit))}</p>')
     if not flags:
         parts.append(f"<p>{_e(t['none'])}</p></body></html>")
         return "\n".join(parts)
     parts.append(
-        f"<table><tr><th>{_e(t['by_status'])}</th>"
+        f"<table><tr><th>{_e(t['report_by_status'])}</th>"
         + "".join(
-            f"<th>{_e(t[s])}</th>" for s in ("open", "confirmed", "dismissed", "needs_field_check")
+            f"<th>{_e(t['status_' + s])}</th>"
+            for s in ("open", "confirmed", "dismissed", "needs_field_check")
         )
         + "</tr><tr><td></td>"
         + "".join(
@@ -426,29 +328,31 @@ def render_queue_report(
     )
     by_det = _severity_counts(flags, "detector")
     order = sorted(by_det, key=lambda d: (-sum(by_det[d].values()), d))
-    parts.append(f"<h2>{_e(t['by_detector'])}</h2>")
+    parts.append(f"<h2>{_e(t['report_by_detector'])}</h2>")
     parts.append(
-        _svg_stacked_bars([(titles.get(d, d), by_det[d]) for d in order], t, t["by_detector"])
+        _svg_stacked_bars(
+            [(titles.get(d, d), by_det[d]) for d in order], t, t["report_by_detector"]
+        )
     )
     parts.extend(_region_section(flags, names, t, titles))
     parts.append(
-        f"<h2>{_e(t['flag_list'])}</h2><table><tr><th class='nw'>{_e(t['severity'])}</th>"
-        f"<th class='nw'>{_e(t['score'])}</th><th>{_e(t['detector'])}</th><th>{_e(t['region'])}</th>"
-        f"<th>{_e(t['subject'])}</th><th>{_e(t['explanation'])}</th>"
-        f"<th class='nw'>{_e(t['status'])}</th><th>{_e(t['latest'])}</th></tr>"
+        f"<h2>{_e(t['report_flag_list'])}</h2><table><tr><th class='nw'>{_e(t['report_severity'])}</th>"
+        f"<th class='nw'>{_e(t['report_score'])}</th><th>{_e(t['report_detector'])}</th><th>{_e(t['report_region'])}</th>"
+        f"<th>{_e(t['report_subject'])}</th><th>{_e(t['report_explanation'])}</th>"
+        f"<th class='nw'>{_e(t['report_status'])}</th><th>{_e(t['report_latest'])}</th></tr>"
     )
     for f in flags:
         status = str(f.get("status") or "open")
         explanation = f.get("explanation") or {}
         code = str(f.get("region_code") or "")
         parts.append(
-            f'<tr><td class="sev-{_e(f["severity"])}">{_e(t.get(f["severity"], f["severity"]))}</td>'
+            f'<tr><td class="sev-{_e(f["severity"])}">{_e(t.get("sev_" + f["severity"], f["severity"]))}</td>'
             f'<td class="n nw">{float(f.get("score") or 0):,.2f}</td>'
             f"<td>{_e(titles.get(f['detector'], f['detector']))}</td>"
             f"<td>{_e(_region_label(code, names, t) if code else '')}</td>"
             f"<td>{_e(f.get('subject_id'))}</td>"
             f"<td>{_e(explanation.get(lang) or explanation.get('en') or '')}</td>"
-            f'<td class="nw st-{_e(status)}">{_e(t.get(status, status))}</td>'
+            f'<td class="nw st-{_e(status)}">{_e(t.get("status_" + status, status))}</td>'
             f"<td class='latest'>{_e(latest.get(f['flag_id'], ''))}</td></tr>"
         )
     parts.append("</table></body></html>")

@@ -1,7 +1,12 @@
-"""Every user-facing string of the web pages, in Simplified Chinese (default) and English.
+"""Every user-facing word of the web pages, the HTML reports and the Excel workbook, in
+Simplified Chinese (default) and English: one table, so a severity or a review status reads the
+same on a page, in a report and in a workbook.
 
-Templates use ``{{key}}``; scripts use ``t("key")`` on the same dictionary (sent with each page).
-A test checks both languages have the same keys and that every key used exists.
+Keys of the reports start with ``report_``, of the workbook with ``xlsx_``; the rest belong to
+the web pages, whose templates use ``{{ t.key }}`` and whose scripts use ``t("key")`` on the
+same dictionary (sent with each page). Severities (``sev_*``) and review statuses
+(``status_*``) are shared by all three. A test checks both languages have the same keys and
+that every key used exists.
 
 Examples
 --------
@@ -218,6 +223,77 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "error_403": ("您的角色无权访问此页面。", "Your role may not open this page."),
     "error_home": ("返回线索队列", "Go to the flag queue"),
+    # HTML reports (riskgraph report, the queue's download)
+    "report_title": ("riskgraph 风险扫描报告", "riskgraph scan report"),
+    "report_generated": ("生成时间", "Generated"),
+    "report_dataset": ("数据集", "Dataset"),
+    "report_as_of": ("基准日", "As of"),
+    "report_load": ("数据装载", "Data load"),
+    "report_table": ("数据表", "Table"),
+    "report_read": ("读取", "Read"),
+    "report_loaded": ("装载", "Loaded"),
+    "report_rejected": ("拒收", "Rejected"),
+    "report_duplicate": ("重复", "Duplicate"),
+    "report_dangling": ("悬空引用", "Dangling"),
+    "report_balanced": ("核平", "Balanced"),
+    "report_flags": ("风险线索", "Flags"),
+    "report_detector": ("检测规则", "Detector"),
+    "report_total": ("合计", "Total"),
+    "report_top": (
+        "重点线索（按得分排序，每条规则前 {n} 条）",
+        "Top flags (by score, first {n} per detector)",
+    ),
+    "report_score": ("得分", "Score"),
+    "report_severity": ("等级", "Severity"),
+    "report_region": ("区划", "Region"),
+    "report_explanation": ("说明", "Explanation"),
+    "report_skipped": ("未运行的规则", "Detectors not run"),
+    "report_reason": ("原因", "Reason"),
+    "report_masked": ("身份证号已脱敏。", "Resident ID numbers are masked."),
+    "report_missing": ("缺少的数据表", "Missing tables"),
+    "report_by_detector": ("各规则线索数（按等级）", "Flags by detector (by severity)"),
+    "report_by_region": ("各区划线索数（按等级）", "Flags by region (by severity)"),
+    "report_region_table": ("分区划统计", "By region"),
+    "report_top_detector": ("最多的规则", "Most frequent detector"),
+    "report_region_title": ("{name}（{code}）", "{name} ({code})"),
+    "report_queue_title": ("riskgraph 线索核查报告", "riskgraph flag review report"),
+    "report_prepared_by": ("导出人", "Prepared by"),
+    "report_filters": ("筛选条件", "Filters"),
+    "report_no_filter": ("全部可见线索", "all flags you may see"),
+    "report_by_status": ("核查状态", "Review status"),
+    "report_status": ("状态", "Status"),
+    "report_subject": ("对象", "Subject"),
+    "report_latest": ("最近核查意见", "Latest decision comment"),
+    "report_limited": ("仅列出前 {n} 条。", "Only the first {n} are listed."),
+    "report_flag_list": ("线索清单", "Flags"),
+    "report_print_hint": ("可用浏览器“打印”另存为PDF。", "Use the browser's Print to save as PDF."),
+    # Excel workbook (riskgraph export-flags, the queue's download): sheets and columns
+    "xlsx_sheet_flags": ("线索", "Flags"),
+    "xlsx_sheet_evidence": ("证据", "Evidence"),
+    "xlsx_sheet_decisions": ("核查记录", "Decisions"),
+    "xlsx_sheet_counts": ("统计", "By detector"),
+    "xlsx_col_flag_id": ("线索编号", "Flag id"),
+    "xlsx_col_detector": ("检测规则", "Detector"),
+    "xlsx_col_detector_title": ("规则名称", "Detector title"),
+    "xlsx_col_severity": ("风险等级", "Severity"),
+    "xlsx_col_score": ("得分", "Score"),
+    "xlsx_col_region": ("区划", "Region"),
+    "xlsx_col_subject": ("对象", "Subject"),
+    "xlsx_col_subject_type": ("对象类型", "Subject type"),
+    "xlsx_col_explanation": ("说明", "Explanation"),
+    "xlsx_col_explanation_other": ("说明（英文）", "Explanation (Chinese)"),
+    "xlsx_col_review_status": ("核查状态", "Review status"),
+    "xlsx_col_review_count": ("核查次数", "Decisions"),
+    "xlsx_col_section": ("证据项", "Section"),
+    "xlsx_col_row": ("序号", "Row"),
+    "xlsx_col_source_table": ("来源表", "Source table"),
+    "xlsx_col_source_line": ("行号", "Source line"),
+    "xlsx_col_record": ("内容", "Record"),
+    "xlsx_col_by": ("核查人", "By"),
+    "xlsx_col_decision": ("结论", "Decision"),
+    "xlsx_col_comment": ("核查意见", "Comment"),
+    "xlsx_col_when": ("时间（UTC）", "When (UTC)"),
+    "xlsx_col_total": ("合计", "Total"),
 }
 
 STRINGS: dict[str, dict[str, str]] = {

@@ -45,36 +45,31 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from api.reports.i18n import STRINGS, pick_lang
 from engine.flags import Flag
 
 __all__ = ["flag_row", "flags_workbook", "flags_workbook_bytes", "write_flags_xlsx"]
 
-_HEADERS = {
-    "zh": {
-        "sheets": ("线索", "证据", "核查记录", "统计"),
-        "flags": ("线索编号", "检测规则", "规则名称", "风险等级", "得分", "区划", "对象",
-                  "对象类型", "说明", "说明（英文）", "核查状态", "核查次数"),
-        "evidence": ("线索编号", "检测规则", "证据项", "序号", "来源表", "行号", "内容"),
-        "decisions": ("线索编号", "核查人", "结论", "核查意见", "时间（UTC）"),
-        "counts": ("检测规则", "规则名称", "合计", "高", "中", "低"),
-    },
-    "en": {
-        "sheets": ("Flags", "Evidence", "Decisions", "By detector"),
-        "flags": ("Flag id", "Detector", "Detector title", "Severity", "Score", "Region",
-                  "Subject", "Subject type", "Explanation", "Explanation (Chinese)",
-                  "Review status", "Decisions"),
-        "evidence": ("Flag id", "Detector", "Section", "Row", "Source table", "Source line",
-                     "Record"),
-        "decisions": ("Flag id", "By", "Decision", "Comment", "When (UTC)"),
-        "counts": ("Detector", "Detector title", "Total", "High", "Medium", "Low"),
-    },
-}  # fmt: skip
-_WORDS = {
-    "zh": {"high": "高", "medium": "中", "low": "低", "open": "待核查", "confirmed": "已确认",
-           "dismissed": "已排除", "needs_field_check": "需实地核查"},
-    "en": {"high": "High", "medium": "Medium", "low": "Low", "open": "Open",
-           "confirmed": "Confirmed", "dismissed": "Dismissed",
-           "needs_field_check": "Needs field check"},
+#: The sheets, each with its name and its columns (keys of :data:`api.reports.i18n.STRINGS`).
+_SHEETS = {
+    "flags": ("xlsx_sheet_flags", (
+        "xlsx_col_flag_id", "xlsx_col_detector", "xlsx_col_detector_title", "xlsx_col_severity",
+        "xlsx_col_score", "xlsx_col_region", "xlsx_col_subject", "xlsx_col_subject_type",
+        "xlsx_col_explanation", "xlsx_col_explanation_other", "xlsx_col_review_status",
+        "xlsx_col_review_count",
+    )),
+    "evidence": ("xlsx_sheet_evidence", (
+        "xlsx_col_flag_id", "xlsx_col_detector", "xlsx_col_section", "xlsx_col_row",
+        "xlsx_col_source_table", "xlsx_col_source_line", "xlsx_col_record",
+    )),
+    "decisions": ("xlsx_sheet_decisions", (
+        "xlsx_col_flag_id", "xlsx_col_by", "xlsx_col_decision", "xlsx_col_comment",
+        "xlsx_col_when",
+    )),
+    "counts": ("xlsx_sheet_counts", (
+        "xlsx_col_detector", "xlsx_col_detector_title", "xlsx_col_total", "sev_high",
+        "sev_medium", "sev_low",
+    )),
 }  # fmt: skip
 _SEVERITY_FILL = {
     "high": PatternFill("solid", fgColor="F8D7DA"),
@@ -163,18 +158,19 @@ def flags_workbook(
 
     ``reviews`` are objects with ``flag_id, user_name, decision, comment, created_at``.
     """
-    lang = lang if lang in _HEADERS else "zh"
-    h, words = _HEADERS[lang], _WORDS[lang]
+    lang = pick_lang(lang)
+    t = STRINGS[lang]
     other = "en" if lang == "zh" else "zh"
     titles = detector_titles or {}
     wb = Workbook()
     ws_flags = wb.active
-    ws_flags.title = h["sheets"][0]
-    ws_ev, ws_dec, ws_counts = (wb.create_sheet(name) for name in h["sheets"][1:])
-    _header(ws_flags, h["flags"], _WIDTHS["flags"])
-    _header(ws_ev, h["evidence"], _WIDTHS["evidence"])
-    _header(ws_dec, h["decisions"], _WIDTHS["decisions"])
-    _header(ws_counts, h["counts"], _WIDTHS["counts"])
+    ws_flags.title = t[_SHEETS["flags"][0]]
+    ws_ev, ws_dec, ws_counts = (
+        wb.create_sheet(t[_SHEETS[name][0]]) for name in ("evidence", "decisions", "counts")
+    )
+    for name, ws in (("flags", ws_flags), ("evidence", ws_ev), ("decisions", ws_dec),
+                     ("counts", ws_counts)):  # fmt: skip
+        _header(ws, [t[key] for key in _SHEETS[name][1]], _WIDTHS[name])
     counts: dict[str, Counter[str]] = {}
     wrap = Alignment(wrap_text=True, vertical="top")
     for f in flags:
@@ -183,9 +179,9 @@ def flags_workbook(
         status = f.get("status")
         _append(ws_flags, [
             f["flag_id"], detector, titles.get(detector, {}).get(lang, ""),
-            words.get(f["severity"], f["severity"]), f.get("score"), f.get("region_code") or "",
+            t.get("sev_" + f["severity"], f["severity"]), f.get("score"), f.get("region_code") or "",
             f.get("subject_id") or "", f.get("subject_type") or "", explanation.get(lang, ""),
-            explanation.get(other, ""), words.get(status, status or ""), f.get("review_count"),
+            explanation.get(other, ""), t.get(f"status_{status}", status or ""), f.get("review_count"),
         ])  # fmt: skip
         row = ws_flags.max_row
         ws_flags.cell(row, 4).fill = _SEVERITY_FILL.get(f["severity"], PatternFill())
@@ -198,7 +194,7 @@ def flags_workbook(
         c[f["severity"]] += 1
     for r in reviews:
         _append(ws_dec, [
-            r.flag_id, r.user_name, words.get(r.decision, r.decision), r.comment or "",
+            r.flag_id, r.user_name, t.get(f"status_{r.decision}", r.decision), r.comment or "",
             r.created_at.strftime("%Y-%m-%d %H:%M:%S") if r.created_at else "",
         ])  # fmt: skip
     for detector in sorted(counts):
