@@ -14,9 +14,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graph_models.errors import DataError
+from graph_models.stores import STORE_KINDS
 
 console = Console(stderr=True)
-STORES = click.Choice(["memory", "neo4j"])
+STORES = click.Choice(STORE_KINDS)
 
 
 class State:
@@ -42,9 +43,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:
             if State.debug:
                 raise
-            from graph_models.neo4j_errors import describe_neo4j_error
+            from graph_models.stores import describe_store_error
 
-            msg = describe_neo4j_error(e) or f"{type(e).__name__}: {e}"
+            msg = describe_store_error(e) or f"{type(e).__name__}: {e}"
             console.print(
                 f"[bold red]error[/]: {msg}  [dim](rerun with --debug for details)[/]",
                 highlight=False,
@@ -55,7 +56,8 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_graph_store(kind: str, workspace: Path | None) -> Any:
-    from graph_models.store import open_store
+    """:func:`graph_models.stores.open_store`, imported when a command needs it (fast --help)."""
+    from graph_models.stores import open_store
 
     return open_store(kind, workspace)
 

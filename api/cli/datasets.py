@@ -65,14 +65,15 @@ def load(
     replace: bool = False,
 ) -> None:
     """Load a dataset directory into the store and report per-table counts."""
+    from graph_models.stores import bulk_import, store_class
     from loaders.load import load_dataset
 
-    if bulk and store_kind != "neo4j":
+    if bulk and not store_class(store_kind).supports_bulk_import:
         raise click.UsageError("--bulk is a way to fill Neo4j: use it with --store neo4j")
     if replace and not bulk:
         raise click.UsageError("--replace goes with --bulk")
     if bulk and not replace:
-        target = open_graph_store("neo4j", workspace)
+        target = open_graph_store(store_kind, workspace)
         existing = target.counts()
         target.close()
         if existing["nodes"]:
@@ -81,24 +82,18 @@ def load(
                 f"database already holds {sum(existing['nodes'].values()):,} nodes "
                 "(load without --bulk to add to it, or add --replace to replace it)"
             )
-    if bulk:  # staging: the loaders fill a fresh in-memory embedded store first
-        from graph_models.memory_store import MemoryStore
-
-        store = MemoryStore()
-    else:
-        store = open_graph_store(store_kind, workspace)
+    # with --bulk the loaders first fill a fresh embedded store in memory (the staging graph)
+    store = open_graph_store("memory", None) if bulk else open_graph_store(store_kind, workspace)
     progress, update = load_progress()
     with progress:
         report = load_dataset(
             dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update
         )
     if bulk:
-        from graph_models.neo4j_bulk import bulk_import
-
         console.print("bulk import into Neo4j (offline: the server restarts) ...")
-        files, neo4j = bulk_import(store, workspace / "neo4j-import")
+        files, imported = bulk_import(store_kind, store, workspace / "neo4j-import")
         store.close()
-        store = neo4j
+        store = imported
         console.print(
             f"imported {sum(files.nodes.values()):,} nodes and "
             f"{sum(files.relationships.values()):,} relationships; constraints and indexes created"

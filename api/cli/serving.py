@@ -59,21 +59,21 @@ def serve(
     sock = bind_socket(host, port)
 
     def preload() -> object | None:
-        """The memory store, loaded and warmed once, shared by the forked workers."""
+        """An in-process store (the embedded one), loaded and warmed once, shared by the forked
+        workers."""
         from api.server.graph.access import GraphAccess
         from api.server.scan_jobs import latest_graph_scan
         from api.server.state.db import StateDB, resolve_state_db_url
-        from graph_models.store import open_store
+        from graph_models.stores import open_store, store_class
 
         db = StateDB(resolve_state_db_url(state_db, workspace))  # migrated here, once
         generation = latest_graph_scan(db)  # before the load: a scan finishing now is reloaded
         db.close()  # no connection crosses the fork
-        if store_kind != "memory":
-            return None  # nor a Neo4j driver: each worker opens its own
+        if not store_class(store_kind).in_process:
+            return None  # nor a server store's driver: each worker opens its own
         access = GraphAccess(
-            open_store("memory", workspace), freeze_gc=True, generation=generation,
-            reopen=lambda: open_store("memory", workspace),
-        )  # fmt: skip
+            open_store(store_kind, workspace), freeze_gc=True, generation=generation, reopen=True
+        )
         access.warm()
         return access
 

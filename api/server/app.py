@@ -7,8 +7,8 @@ The state DB is migrated on startup.
 Examples
 --------
 >>> import tempfile
->>> from graph_models.memory_store import MemoryStore
->>> app = create_app(store=MemoryStore(), state_db_url=f"sqlite:///{tempfile.mkdtemp()}/s.sqlite")
+>>> from graph_models.stores import open_store
+>>> app = create_app(store=open_store("memory"), state_db_url=f"sqlite:///{tempfile.mkdtemp()}/s.sqlite")
 >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/v1/flags"))[:2]
 ['/api/v1/flags', '/api/v1/flags/{flag_id}']
 """
@@ -34,7 +34,8 @@ from api.server.scan_jobs import ScanFollower, ScanRunner, latest_graph_scan
 from api.server.state.audit import AuditWriter
 from api.server.state.db import StateDB, resolve_state_db_url
 from api.server.web.router import web_router
-from graph_models.store import GraphStore, open_store
+from graph_models.store import GraphStore
+from graph_models.stores import open_store
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -142,10 +143,10 @@ def create_app(
         generation = latest_graph_scan(db)
         owns_store = store is None
         graph_store = store if store is not None else open_store(store_kind, ws)
-        reopen = None
-        if owns_store and graph_store.name == "memory":
-            reopen = lambda: open_store("memory", ws)  # noqa: E731
-        access = GraphAccess(graph_store, freeze_gc=freeze_gc, generation=generation, reopen=reopen)
+        # a store the app opened itself it may open afresh when another worker's scan replaced it
+        access = GraphAccess(
+            graph_store, freeze_gc=freeze_gc, generation=generation, reopen=owns_store
+        )
     runner = ScanRunner(db, access)
     follower = ScanFollower(db, access, follow_seconds) if follow_seconds > 0 else None
     services = AppServices(

@@ -16,7 +16,8 @@ from api.access.masking import Masker
 from api.server.auth.principals import Principal, PrincipalCache
 from api.server.auth.sessions import session_principal
 from api.server.errors import ApiError, request_id_of
-from api.server.graph.access import GraphAccess, ScopedGraph
+from api.server.graph.access import GraphAccess
+from api.server.graph.scoped import ScopedGraph
 from api.server.scan_jobs import ScanRunner
 from api.server.state.audit import AuditWriter
 from api.server.state.db import StateDB

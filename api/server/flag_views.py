@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, contains_eager
 from api.access.masking import Masker
 from api.server.auth.principals import Principal
 from api.server.errors import ApiError
-from api.server.graph.access import ScopedGraph
+from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import FlagRecord, FlagState
 
 __all__ = ["flag_public", "get_visible_flag", "person_names", "visible_flags"]

@@ -160,7 +160,8 @@ def test_read_transaction_refuses_writes_even_past_the_guard(neo_env):
     from api.access.roles import ROLES
     from api.access.scopes import RegionScope
     from api.server.auth.principals import Principal
-    from api.server.graph.access import GraphAccess, ScopedGraph
+    from api.server.graph.access import GraphAccess
+    from api.server.graph.scoped import ScopedGraph
     from api.server.routes.graph import _run_read_only
 
     env = neo_env

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, audit_revealed_async
 from api.server.errors import ApiError, error_responses
-from api.server.graph.access import ScopedGraph
+from api.server.graph.scoped import ScopedGraph
+from api.server.graph.search import search_visible
 from api.server.models import (
     ControlPublic,
     EntitySearchPublic,
@@ -68,7 +69,7 @@ def search_entities(
     """Nodes you may see whose id starts with ``q`` or whose name contains it. Without
     personal-data clearance, personal ids and names are not searched."""
     check_label(graph, label)
-    found, truncated = graph.search(q, label, limit)
+    found, truncated = search_visible(graph, q, label, limit)
     out = EntitySearchPublic(items=[graph.public_node(r) for r in found], truncated=truncated)
     audit_revealed(services, request, user, graph.masker)
     return out

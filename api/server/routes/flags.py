@@ -13,7 +13,7 @@ from api.access.scopes import RegionScope
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import error_responses
 from api.server.flag_views import flag_public, get_visible_flag, person_names, visible_flags
-from api.server.graph.access import ScopedGraph
+from api.server.graph.scoped import ScopedGraph
 from api.server.models import (
     FlagDetailPublic,
     FlagPage,

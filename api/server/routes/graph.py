@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,9 +17,11 @@ from api.server.deps import (
     audit_revealed_async,
 )
 from api.server.errors import ApiError, error_responses
-from api.server.graph.access import ScopedGraph, neo4j_driver
+from api.server.graph.scoped import ScopedGraph
 from api.server.models import CypherRequest, CypherResultPublic, PathsPublic, built_json_response
 from api.server.routes.entities import parse_types
+from graph_models.errors import QueryError
+from graph_models.store import GraphNode, GraphPath, GraphRelationship, QueryResult
 
 __all__ = ["router"]
 
@@ -61,51 +62,45 @@ async def paths(
     return built_json_response({"paths": found}, PathsPublic)
 
 
-def _driver(store: Any) -> Any:
-    driver = neo4j_driver(store)
-    if driver is None:
-        raise ApiError(400, "cypher_unavailable", "cypher needs the neo4j store")
-    return driver
-
-
 class _RowFilter:
-    """Turns driver values into JSON, masked and scoped; counts rows that touch hidden nodes."""
+    """Masks and scopes the store's plain values; a row touching a hidden node is dropped."""
 
     def __init__(self, graph: ScopedGraph) -> None:
         self.graph = graph
         self.scalars_allowed = graph.principal.scope.national
 
-    def _node(self, node: Any) -> dict[str, Any] | None:
-        props = dict(node)
-        label = next((lb for lb in node.labels if lb in self.graph.store.schema.nodes), None)
-        node_id = props.pop("id", None)
+    def row(self, values: list[Any]) -> list[Any] | None:
+        """The row as JSON values, or None when it touches a node the user may not see."""
+        try:
+            return [self.value(v) for v in values]
+        except _Hidden:
+            return None
+
+    def _node(self, node: GraphNode) -> dict[str, Any] | None:
+        label, node_id, props = node.label, node.id, node.properties
         if label is None or node_id is None or not self.graph.visible(label, str(node_id), props):
             return None
         return {"kind": "node", **self.graph.public_node({"id": node_id, "label": label,
                                                           "properties": props})}  # fmt: skip
 
-    def _rel(self, rel: Any) -> dict[str, Any] | None:
-        ends = [self._node(n) for n in (rel.start_node, rel.end_node)]
-        if any(e is None for e in ends) or rel.start_node is None:
+    def _rel(self, rel: GraphRelationship) -> dict[str, Any] | None:
+        ends = [self._node(n) for n in (rel.start, rel.end)]
+        if any(e is None for e in ends):
             return None
-        props = dict(rel)
-        rid = props.pop("id", rel.element_id)
         record = {
-            "id": rid, "type": rel.type,
-            "src": str(dict(rel.start_node).get("id")), "src_label": ends[0]["label"],
-            "dst": str(dict(rel.end_node).get("id")), "dst_label": ends[1]["label"],
-            "properties": props,
+            "id": rel.id, "type": rel.type,
+            "src": str(rel.start.id), "src_label": ends[0]["label"],
+            "dst": str(rel.end.id), "dst_label": ends[1]["label"],
+            "properties": rel.properties,
         }  # fmt: skip
         return {"kind": "relationship", **self.graph.masker.edge(record)}
 
     def value(self, v: Any) -> Any:
-        from neo4j.graph import Node, Path, Relationship
-
-        if isinstance(v, Node):
+        if isinstance(v, GraphNode):
             out = self._node(v)
-        elif isinstance(v, Relationship):
+        elif isinstance(v, GraphRelationship):
             out = self._rel(v)
-        elif isinstance(v, Path):
+        elif isinstance(v, GraphPath):
             nodes = [self._node(n) for n in v.nodes]
             rels = [self._rel(r) for r in v.relationships]
             out = None if any(x is None for x in nodes + rels) else {
@@ -124,7 +119,7 @@ class _RowFilter:
                     "with a regional scope, Cypher may return only nodes, relationships and "
                     "paths (their properties are scoped and masked); return n, not n.name",
                 )  # fmt: skip
-            return _scalar(v)
+            return v  # the store gives plain values: str, int, float, bool, ISO dates
         if out is None:
             raise _Hidden
         return out
@@ -134,55 +129,15 @@ class _Hidden(Exception):
     """A row touches a node outside the user's role or regions."""
 
 
-def _scalar(v: Any) -> Any:
-    if isinstance(v, (str, int, float, bool)):
-        return v
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    iso = getattr(v, "iso_format", None)
-    return iso() if callable(iso) else str(v)
-
-
-def _run_read_only(
-    graph: ScopedGraph, body: CypherRequest
-) -> tuple[list[str], list[list[Any]], bool, int]:
-    from neo4j import READ_ACCESS
-    from neo4j.exceptions import ClientError, Neo4jError, TransientError
-
-    driver = _driver(graph.store)
-    rows: list[list[Any]] = []
-    dropped = 0
-    truncated = False
-    keep = _RowFilter(graph)
+def _run_read_only(graph: ScopedGraph, body: CypherRequest) -> QueryResult:
+    """The statement on the store (read-only, time and row limits), rows filtered for the user."""
     try:
-        with driver.session(
-            database=getattr(graph.store, "database", None), default_access_mode=READ_ACCESS
-        ) as session:
-            tx = session.begin_transaction(timeout=body.timeout_s)
-            try:
-                result = tx.run(body.query, body.parameters)
-                columns = list(result.keys())
-                for record in result:
-                    if len(rows) >= body.limit:
-                        truncated = True
-                        break
-                    try:
-                        rows.append([keep.value(v) for v in record.values()])
-                    except _Hidden:
-                        dropped += 1
-            finally:
-                tx.close()
-    except (ClientError, TransientError) as e:
-        code = getattr(e, "code", "") or ""
-        if "AccessMode" in code or "Forbidden" in code:
-            raise ApiError(400, "cypher_rejected", "the query tried to write") from e
-        if "TimedOut" in code or "Timeout" in code or "Terminated" in code:
-            raise ApiError(400, "cypher_timeout", f"query exceeded {body.timeout_s} s") from e
-        message = (getattr(e, "message", None) or str(e)).splitlines()[0][:300]
-        raise ApiError(400, "cypher_error", message) from e
-    except Neo4jError as e:
-        raise ApiError(400, "cypher_error", str(e).splitlines()[0][:300]) from e
-    return columns, rows, truncated, dropped
+        return graph.store.read_cypher(
+            body.query, body.parameters, timeout_s=body.timeout_s, limit=body.limit,
+            keep=_RowFilter(graph).row,
+        )  # fmt: skip
+    except QueryError as e:
+        raise ApiError(400, e.code, e.message) from e
 
 
 @router.post(
@@ -194,24 +149,24 @@ def _run_read_only(
 def cypher(
     request: Request, services: Services, user: CypherUser, graph: Graph, body: CypherRequest
 ) -> CypherResultPublic:
-    """One read-only, parameterised statement on the Neo4j store, in a READ transaction with a
+    """One read-only, parameterised statement on a store that runs Cypher (Neo4j), in a READ transaction with a
     time limit, at most ``limit`` rows. Writes, procedure calls outside a read-only list and
     other databases are refused before the query is sent. Rows touching nodes outside your
     regions are dropped; with a regional scope only nodes, relationships and paths may be
     returned (how many rows were dropped is not said: that would leak; it is audited).
     Every query is audited."""
-    if graph.store.name != "neo4j":
+    if not graph.store.supports_cypher:
         raise ApiError(400, "cypher_unavailable", "cypher needs the neo4j store")
     try:
         check_read_only(body.query)
     except CypherRejected as e:
         audit(services, request, user, "cypher_rejected", {"query": body.query, "reason": str(e)})
         raise ApiError(400, "cypher_rejected", str(e)) from e
-    columns, rows, truncated, dropped = _run_read_only(graph, body)
+    result = _run_read_only(graph, body)
     audit(
         services, request, user, "cypher",
-        {"query": body.query, "parameters": sorted(body.parameters), "rows": len(rows),
-         "dropped_rows": dropped},
+        {"query": body.query, "parameters": sorted(body.parameters), "rows": len(result.rows),
+         "dropped_rows": result.dropped},
     )  # fmt: skip
     audit_revealed(services, request, user, graph.masker)
-    return CypherResultPublic(columns=columns, rows=rows, truncated=truncated)
+    return CypherResultPublic(columns=result.columns, rows=result.rows, truncated=result.truncated)

@@ -66,7 +66,7 @@ from api.server.deps import (
 )
 from api.server.errors import ApiError, request_id_of
 from api.server.flag_views import flag_public, get_visible_flag, person_names, visible_flags
-from api.server.graph.access import ScopedGraph
+from api.server.graph.scoped import ScopedGraph
 from api.server.models import FlagPublic, FlagStatus
 from api.server.state.audit import append_audit
 from api.server.state.models import FlagRecord, FlagState, ReviewDecision
