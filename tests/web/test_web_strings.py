@@ -8,21 +8,20 @@ from pathlib import Path
 import pytest
 
 from api.access.roles import ROLES
+from api.access.scopes import RegionScope
 from api.reports.i18n import LANGS, STRINGS
+from api.server.auth.principals import Principal
 from api.server.state.models import DECISIONS, FLAG_STATUSES
-from api.server.web.router import render_template
+from api.server.web.render import render_template, shell_context
 
 WEB = Path(__file__).resolve().parents[2] / "api" / "server" / "web"
 _T_CALL = re.compile(r"\bt\(\s*\"([a-z0-9_]+)\"\s*[,)]")
 _T_PREFIX = re.compile(r"\bt\(\s*\"([a-z0-9_]+_)\"\s*\+")
+#: What each template needs beyond the page shell (every template extends base.html).
 _CONTEXT = {
-    "base.html": dict(
-        html_lang="zh-CN", csrf="x", title="t", page="p", nav_html="", account_html="",
-        other_lang="en", other_html_lang="en", body_html="", config_json="{}", scripts_html="",
-    ),
-    "login.html": dict(csrf="x", next="/web/flags", message_html=""),
-    "error.html": dict(status=404, message="m"),
-}  # fmt: skip
+    "login.html": dict(next="/web/flags", message_key="login_failed"),
+    "error.html": dict(status=404),
+}
 #: Keys built at run time from a prefix and a value.
 _DYNAMIC = {
     "sev_": ("high", "medium", "low"),
@@ -45,8 +44,12 @@ def test_both_languages_have_the_same_keys_and_no_empty_text():
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("template", sorted(p.name for p in (WEB / "templates").glob("*.html")))
 def test_every_template_key_exists(template, lang):
-    html = render_template(template, lang, **_CONTEXT.get(template, {}))
-    assert "{{" not in html
+    """Templates render with undefined names as errors, signed in and signed out."""
+    user = Principal(1, "li", ROLES["debt_analyst"], RegionScope(["410000"]))
+    for principal in (None, user):
+        shell = shell_context(lang, principal, csrf="x", scripts=("queue.js",))
+        html = render_template(template, lang, **shell, **_CONTEXT.get(template, {}))
+        assert "{{" not in html and "{%" not in html
 
 
 def test_every_key_used_by_scripts_exists():
