@@ -22,6 +22,13 @@ counts what it handed out, so it knows every worker's open connections without a
 
 What workers share lives in the state DB (sessions, audit trail, flags, scans); a scan run by
 one worker reaches the others through ``api.server.scan_jobs.ScanFollower``.
+
+**uvicorn internals.** A worker serves sockets it did not accept, which uvicorn has no public
+way to do, so :func:`_adopting_server` uses its internals: ``Server.startup(sockets=[])`` and
+``shutdown(sockets=...)``, ``Server.server_state``, ``Server.lifespan.state``,
+``Server.should_exit``, ``Config.load()`` / ``Config.http_protocol_class`` and the HTTP
+protocol classes' ``(config, server_state, app_state)`` constructor. ``pyproject.toml`` pins
+uvicorn to the minor version (0.55) they were read from.
 """
 
 from __future__ import annotations
