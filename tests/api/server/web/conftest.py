@@ -24,7 +24,7 @@ from api.server.auth.principals import create_user
 from api.server.state.db import StateDB
 from api.server.state.flag_import import import_scan_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -22,7 +22,7 @@ from api.server.state.audit import GENESIS_HASH, AuditWriter, append_audit, chai
 from api.server.state.db import StateDB
 from api.server.state.models import AuditEntry, AuditHead
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _fill(db: StateDB, n: int = 5) -> None:

@@ -25,7 +25,7 @@ from graph_models.memory_store import MemoryStore
 from loaders.load import load_dataset
 from tests import dataset_builder
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _wait(predicate, timeout: float = 120.0, what: str = "condition"):

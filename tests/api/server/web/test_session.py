@@ -15,7 +15,7 @@ from api.server.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionStore
 from api.server.state.db import StateDB
 from api.server.state.models import AuditEntry, FlagRecord, FlagState, User
 from tests.api.conftest import postgres_server_url, postgres_url  # noqa: F401 (fixtures)
-from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, WebSite
+from tests.api.server.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, WebSite
 
 _HIDDEN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -13,7 +13,7 @@ import pytest
 from tests import dataset_builder as db
 
 RISKGRAPH = [sys.executable, "-m", "api.cli.main"]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):

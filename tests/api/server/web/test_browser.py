@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from api.server.state.models import AuditEntry, FlagRecord, FlagState, ReviewDecision
-from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, screenshot
+from tests.api.server.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

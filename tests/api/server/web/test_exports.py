@@ -15,8 +15,8 @@ from api.cli.main import main
 from api.reports.html_report import render_report, write_region_report
 from api.reports.workbook import flags_workbook_bytes
 from api.server.state.models import AuditEntry
-from tests.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY
-from tests.web.test_web_session import sign_in
+from tests.api.server.web.conftest import INSPECTOR_COUNTY, OTHER_COUNTY
+from tests.api.server.web.test_session import sign_in
 
 _PERSON_ID = re.compile(r"(?<![0-9A-Z])\d{17}[\dX](?![0-9A-Z])")
 

@@ -17,7 +17,7 @@ from api.server.state.db import StateDB
 from api.server.state.models import User, WebSessionRecord
 from graph_models.memory_store import MemoryStore
 from tests.api.conftest import postgres_server_url, postgres_url  # noqa: F401 (fixtures)
-from tests.web.test_web_session import add_user, sign_in, state_db_fixture  # noqa: F401
+from tests.api.server.web.test_session import add_user, sign_in, state_db_fixture  # noqa: F401
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

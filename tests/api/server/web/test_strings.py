@@ -14,7 +14,7 @@ from api.server.auth.principals import Principal
 from api.server.state.models import DECISIONS, FLAG_STATUSES
 from api.server.web.render import render_template, shell_context
 
-WEB = Path(__file__).resolve().parents[2] / "api" / "server" / "web"
+WEB = Path(__file__).resolve().parents[4] / "api" / "server" / "web"
 _T_CALL = re.compile(r"\bt\(\s*\"([a-z0-9_]+)\"\s*[,)]")
 _T_PREFIX = re.compile(r"\bt\(\s*\"([a-z0-9_]+_)\"\s*\+")
 #: What each template needs beyond the page shell (every template extends base.html).
