@@ -4,7 +4,8 @@ Trailing ``00`` pairs are the levels a code leaves open, so the covered codes ar
 its prefix: ``410000`` (a province) covers ``41xxxx``, ``410800`` (a city) covers ``4108xx`` and
 ``410802`` (a county) only itself. ``000000`` is the whole country.
 
-Which regions a graph node belongs to is told by ``api.server.graph.regions``.
+Which regions a graph node belongs to is for whoever reads the graph to tell (the API server keeps
+an index of them); this module only says which codes a scope covers.
 
 Examples
 --------
