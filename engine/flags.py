@@ -1,4 +1,10 @@
-"""The Flag: what a detector emits and a reviewer acts on (DATA_CONTRACT.md, "What the engine writes").
+"""Findings and flags: what a detector yields, and what a reviewer acts on.
+
+A detector yields :class:`Finding` objects: one finding about one subject, with its severity,
+score, entities, evidence and explanation. It does not write its own id: the runner stamps each
+finding with the detector id and subject type from the detector's registration (and the digest
+of its settings), which makes it a :class:`Flag`, the record written to ``flags.jsonl``
+(docs/data-contract.md, "What the engine writes").
 
 A flag id is stable across re-runs of the same data: it is derived from the detector id and the
 subject only (not the settings, not the run time), so a reviewer's decision stays attached to the
@@ -24,8 +30,9 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["SEVERITIES", "Flag", "flag_id", "jsonable"]
+__all__ = ["SEVERITIES", "Finding", "Flag", "flag_id", "jsonable"]
 
 SEVERITIES = ("high", "medium", "low")
 
@@ -37,7 +44,15 @@ def flag_id(detector: str, subject_type: str, subject_id: str) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """Convert numpy/pandas/date values inside evidence to plain JSON types (NaN -> None)."""
+    """Convert numpy/pandas/date values inside evidence to plain JSON types (NaN, NaT -> None).
+
+    Examples
+    --------
+    >>> jsonable({"d": pd.Timestamp("2021-03-02"), "n": float("nan"), "t": pd.NaT, "i": np.int64(3)})
+    {'d': '2021-03-02', 'n': None, 't': None, 'i': 3}
+    """
+    if value is pd.NaT or value is pd.NA:
+        return None
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
@@ -54,26 +69,58 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()[:10] if isinstance(value, dt.date) else value.isoformat()
     if value is None or isinstance(value, (str, int, bool)):
         return value
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-        if isinstance(value, pd.Timestamp):
-            return value.date().isoformat()
-    except ImportError:  # pragma: no cover
-        pass
     return str(value)
+
+
+@dataclass(kw_only=True)
+class Finding:
+    """What a detector yields: one finding about one subject (the runner makes it a :class:`Flag`).
+
+    Parameters
+    ----------
+    subject_id : str
+        What the finding is about (a resident ID, a household id, a guarantee id, a circle id...).
+    severity : {"high", "medium", "low"}
+    score : float
+        Higher is more urgent; comparable within one detector.
+    entities : list of str
+        Every entity id involved, canonical form (the subject first).
+    region_code : str or None
+        6-digit region the subject belongs to (drives region-scoped access).
+    evidence : dict
+        Paths, records (with table and line, see :mod:`engine.evidence`), figures.
+    explanation : dict
+        ``{"zh": ..., "en": ...}`` quoting the figures; both languages are required.
+    subject_type : str, optional
+        Only for a detector registered with several subject types (e.g. ``loan_id`` or
+        ``bond_id``): which one this finding is about. Otherwise the registration's.
+
+    Examples
+    --------
+    >>> f = Finding(subject_id="H1", severity="high", score=2.0, entities=["H1"],
+    ...             explanation={"zh": "示例", "en": "example"})
+    >>> f.severity, f.subject_type
+    ('high', None)
+    """
+
+    subject_id: str
+    severity: str
+    score: float
+    entities: list[Any] = field(default_factory=list)
+    region_code: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    explanation: dict[str, str] = field(default_factory=dict)
+    subject_type: str | None = None
 
 
 @dataclass
 class Flag:
-    """One finding.
+    """One finding, stamped with its detector (what ``flags.jsonl`` holds).
 
     Parameters
     ----------
     detector : str
-        A detector id from DETECTORS.md, e.g. ``guarantee.circle``.
+        A detector id from docs/detectors.md, e.g. ``guarantee.circle``.
     subject_type, subject_id : str
         What the flag is about (``person_id``, ``household_id``, ``guarantee_id``, ``circle``...).
     severity : {"high", "medium", "low"}

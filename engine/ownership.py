@@ -57,7 +57,7 @@ from scipy.sparse.linalg import splu
 from engine.cycles import strong_components
 from engine.node_index import encode_nodes
 
-__all__ = ["OwnershipGraph", "control_shares", "ultimate_controllers"]
+__all__ = ["OwnershipControl", "OwnershipGraph", "control_shares", "ultimate_controllers"]
 
 _CLOSED_GROUP_SCALE = 1.0 - 1e-6
 _EPS = 1e-12
@@ -614,3 +614,26 @@ def ultimate_controllers(
     """
     og = graph or OwnershipGraph(holdings, max_chain_length=max_chain_length)
     return og.controllers(gov_ids, majority_pct=majority_pct, plurality_pct=plurality_pct)
+
+
+@dataclass
+class OwnershipControl:
+    """A run's ownership analysis (what ``ownership.control`` computes): the graph, the ultimate
+    controllers of every company and lookups by company and by controller."""
+
+    graph: OwnershipGraph
+    controllers: pd.DataFrame
+    by_company: dict[str, list[dict]]
+    companies_of: dict[str, set[str]]
+
+    def controllers_of(self, company: str) -> list[dict]:
+        """Rows of :func:`engine.ownership.ultimate_controllers` for ``company``."""
+        return self.by_company.get(company, [])
+
+    def gov_controllers(self, company: str) -> list[dict]:
+        """The controllers of ``company`` that are government units."""
+        return [r for r in self.by_company.get(company, []) if r["gov_linked"]]
+
+    def is_gov_linked(self, company: str) -> bool:
+        """Whether a government unit ultimately controls ``company``."""
+        return bool(self.gov_controllers(company))

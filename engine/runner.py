@@ -1,31 +1,44 @@
 """Run the registered detectors over a store and collect their flags.
 
+The runner takes each detector's declaration (:mod:`engine.registry`) at its word: it runs
+detectors after those they use, skips one whose required inputs are missing or empty (with the
+reason, never running it against nothing), gives each a context that refuses undeclared reads
+(:mod:`engine.context`), and turns what it yields into flags -- stamping the detector id, the
+subject type and the settings digest from the registration. A detector that yields anything but
+:class:`engine.flags.Finding`, a subject type it did not declare, an explanation without both
+languages, or two findings about one subject fails the run with a message naming it.
+
 Examples
 --------
 >>> from graph_models.memory_store import MemoryStore
 >>> result = run_detectors(MemoryStore(), only=["aid.deceased_recipient"])
->>> result.flags
-[]
+>>> result.flags, result.skipped
+([], {'aid.deceased_recipient': 'missing input: Payment, DeathRecord'})
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.context import DetectorContext
-from engine.flags import Flag
-from engine.registry import DetectorSpec, all_detectors
+from engine.context import RunContext
+from engine.flags import SEVERITIES, Finding, Flag
+from engine.registry import DetectorSpec, all_detectors, run_order
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
 from graph_models.store import GraphStore
 
-__all__ = ["ScanResult", "parse_settings", "run_detectors"]
+__all__ = ["DetectorOutputError", "ScanResult", "parse_settings", "run_detectors", "stamp"]
 
 log = logging.getLogger(__name__)
+
+
+class DetectorOutputError(TypeError):
+    """A detector produced something other than what its registration promises."""
 
 
 @dataclass
@@ -38,7 +51,13 @@ class ScanResult:
 
 
 def parse_settings(doc: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
-    """Settings document ``{detector_id: {name: value}}`` -> ``{detector_id: dataclass}``."""
+    """Settings document ``{detector_id: {name: value}}`` -> ``{detector_id: dataclass}``.
+
+    Examples
+    --------
+    >>> parse_settings({"aid.deceased_recipient": {"grace_days": 60}})["aid.deceased_recipient"].grace_days
+    60
+    """
     specs = {s.id: s for s in all_detectors()}
     out = {}
     for det_id, values in (doc or {}).items():
@@ -48,9 +67,87 @@ def parse_settings(doc: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     return out
 
 
-def _missing_inputs(store_counts: dict[str, dict[str, int]], spec: DetectorSpec) -> list[str]:
-    present = set(store_counts["nodes"]) | set(store_counts["relationships"])
-    return [r for r in spec.requires if r not in present]
+def stamp(spec: DetectorSpec, finding: Any, digest: str = "") -> Flag:
+    """Turn one yielded :class:`Finding` into a :class:`Flag` of detector ``spec``.
+
+    Examples
+    --------
+    >>> from engine.registry import get_detector
+    >>> spec = get_detector("aid.paid_in_prison")
+    >>> flag = stamp(spec, Finding(subject_id="X1", severity="high", score=1.0,
+    ...                            explanation={"zh": "示例", "en": "example"}))
+    >>> flag.detector, flag.subject_type
+    ('aid.paid_in_prison', 'person_id')
+    >>> stamp(spec, flag)
+    Traceback (most recent call last):
+    ...
+    engine.runner.DetectorOutputError: aid.paid_in_prison yielded a Flag; a detector yields engine.flags.Finding (the runner adds the detector id and subject type)
+    """
+    if not isinstance(finding, Finding):
+        raise DetectorOutputError(
+            f"{spec.id} yielded a {type(finding).__name__}; a detector yields "
+            "engine.flags.Finding (the runner adds the detector id and subject type)"
+        )
+    subject_type = finding.subject_type or spec.subject
+    if subject_type not in spec.subjects:
+        raise DetectorOutputError(
+            f"{spec.id} yielded a finding about a {subject_type!r}; its registration declares "
+            f"subject={spec.subjects}"
+        )
+    if not isinstance(finding.subject_id, str) or not finding.subject_id:
+        raise DetectorOutputError(f"{spec.id} yielded a finding without a subject id")
+    if finding.severity not in SEVERITIES:
+        raise DetectorOutputError(
+            f"{spec.id}: severity {finding.severity!r} of {finding.subject_id} is not one of "
+            f"{SEVERITIES}"
+        )
+    text = finding.explanation
+    if not (isinstance(text, dict) and text.get("zh") and text.get("en")):
+        raise DetectorOutputError(
+            f"{spec.id}: the finding about {finding.subject_id} needs an explanation in zh and en"
+        )
+    return Flag(
+        detector=spec.id,
+        subject_type=subject_type,
+        subject_id=finding.subject_id,
+        severity=finding.severity,
+        score=finding.score,
+        entities=finding.entities,
+        region_code=finding.region_code,
+        evidence=finding.evidence,
+        explanation=finding.explanation,
+        settings_digest=digest,
+    )
+
+
+def _flags(spec: DetectorSpec, output: Any, digest: str) -> list[Flag]:
+    if output is None:
+        return []
+    if isinstance(output, (str, bytes, dict)) or not isinstance(output, Iterable):
+        raise DetectorOutputError(
+            f"{spec.id} returned a {type(output).__name__}; a detector yields Finding objects"
+        )
+    flags, seen = [], set()
+    for item in output:
+        flag = stamp(spec, item, digest)
+        if flag.flag_id in seen:
+            raise DetectorOutputError(
+                f"{spec.id} yielded two findings about {flag.subject_type} {flag.subject_id}: "
+                "one flag per subject"
+            )
+        seen.add(flag.flag_id)
+        flags.append(flag)
+    return flags
+
+
+def _closure(wanted: set[str], specs: dict[str, DetectorSpec]) -> set[str]:
+    needed, todo = set(), list(wanted)
+    while todo:
+        i = todo.pop()
+        if i not in needed:
+            needed.add(i)
+            todo.extend(specs[i].uses)
+    return needed
 
 
 def run_detectors(
@@ -59,35 +156,59 @@ def run_detectors(
     only: Iterable[str] | None = None,
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    detectors: Iterable[DetectorSpec] | None = None,
 ) -> ScanResult:
     """Run every registered detector (or ``only`` these ids) and return flags, timings, skips.
 
-    A detector whose required inputs are absent is skipped with the reason. Flags are sorted by
-    detector, then score (descending), then flag id, so output files are reproducible.
+    A detector used by a wanted one runs too (its flags are not reported unless it is wanted
+    as well). A detector whose required inputs are missing or empty is skipped with the reason.
+    Flags are sorted by detector, then score (descending), then flag id, so output files are
+    reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
+    ``register=False`` in a test).
+
+    Examples
+    --------
+    >>> from graph_models.memory_store import MemoryStore
+    >>> run_detectors(MemoryStore(), only=["debt.region_risk"]).skipped
+    {'debt.region_risk': 'missing input: Region'}
     """
-    ctx = DetectorContext(store, as_of=as_of, settings=settings)
-    wanted = set(only) if only else None
-    counts = store.counts()
+    specs = {s.id: s for s in (all_detectors() if detectors is None else detectors)}
+    wanted = set(only) if only else set(specs)
+    unknown = sorted(wanted - set(specs))
+    if unknown:
+        raise ValueError(f"unknown detector(s) {unknown}; known: {sorted(specs)}")
+    run = RunContext(store, as_of=as_of, settings=settings)
     result = ScanResult()
-    for spec in all_detectors():
-        if wanted is not None and spec.id not in wanted:
-            continue
-        s = ctx.settings_for(spec)
+    for spec in run_order(specs[i] for i in _closure(wanted, specs)):
+        s = run.settings_for(spec)
         digest = settings_digest(s)
-        result.settings[spec.id] = settings_to_dict(s)
-        result.digests[spec.id] = digest
-        missing = _missing_inputs(counts, spec)
+        if spec.id in wanted:
+            result.settings[spec.id] = settings_to_dict(s)
+            result.digests[spec.id] = digest
+        missing = spec.missing(run.present)
         if missing:
-            result.skipped[spec.id] = "missing input: " + ", ".join(missing)
+            run.set_result(spec.id, None if spec.computes else ())
+            if spec.id in wanted:
+                result.skipped[spec.id] = "missing input: " + ", ".join(missing)
             continue
-        if progress:
+        if progress and spec.id in wanted:
             progress(spec.id)
         t0 = time.perf_counter()
-        flags = list(spec.run(ctx, s) or [])
-        for f in flags:
-            f.settings_digest = digest
+        output = spec.run(run.context_for(spec), s)
+        if spec.computes:
+            if inspect.isgenerator(output):
+                raise DetectorOutputError(
+                    f"{spec.id} is registered with computes=True but yields: it must return its "
+                    "result"
+                )
+            run.set_result(spec.id, output)
+            flags = []
+        else:
+            flags = _flags(spec, output, digest)
+            run.set_result(spec.id, tuple(flags))
         result.timings[spec.id] = round(time.perf_counter() - t0, 4)
-        result.flags.extend(flags)
+        if spec.id in wanted:
+            result.flags.extend(flags)
         log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
     result.flags.sort(key=lambda f: (f.detector, -f.score, f.flag_id))
     return result

@@ -23,11 +23,7 @@ from graph_models.memory_store import MemoryStore
 
 AS_OF = dt.date(2024, 1, 1)
 DAY0 = dt.date(2020, 1, 1)
-AID_IDS = [
-    "aid.deceased_recipient", "aid.public_payroll", "aid.asset_mismatch", "aid.duplicate_benefit",
-    "aid.shared_account", "aid.official_relative", "aid.paid_in_prison", "aid.not_registered",
-    "aid.invalid_identity", "aid.fraud_ring", "aid.anomaly",
-]  # fmt: skip
+AID_IDS = [s.id for s in all_detectors() if s.family == "aid"]
 
 
 def prov(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -378,3 +374,25 @@ def test_duplicate_benefit_matches_brute_force(pays, period, spread):
     assert len(result.flags) == (1 if oracle else 0)
     if oracle:
         assert result.flags[0].evidence["figures"]["payments"] == len(oracle)
+
+
+def test_duplicate_enrolment_across_counties_goes_to_the_region_covering_both():
+    """A county-scoped reviewer must not receive another county's households: a person on
+    rosters in two counties is flagged under the city (or province) that covers both."""
+    who, other = person_id("twice_enrolled"), person_id("once_enrolled")
+    store = MemoryStore()
+    store.upsert_nodes(
+        "Household",
+        prov(pd.DataFrame({"id": ["H1", "H2", "H3", "H4"],
+                           "head_id": [who, person_id("h2"), person_id("h3"), person_id("h4")],
+                           "region_code": ["410822", "411627", "410823", "410823"],
+                           "status": "enrolled", "enrolled_date": "2020-01-01"}), "households"),
+    )  # fmt: skip
+    store.upsert_relationships(
+        "MEMBER_OF",
+        edges([who, other, other], "Person", ["H2", "H3", "H4"], "Household", "persons",
+              relation="other"),
+    )  # fmt: skip
+    flags = run_detectors(store, only=["aid.duplicate_enrolment"], as_of=AS_OF).flags
+    regions = {f.subject_id: f.region_code for f in flags}
+    assert regions == {who: "410000", other: "410823"}

@@ -42,10 +42,10 @@ def test_every_flag_carries_provenance_and_both_languages(county):
     assert debt
     for f in debt:
         blob = str(f.to_dict()["evidence"])
-        assert "_table" in blob and "_line" in blob, f.detector
+        assert "'table':" in blob and "'line':" in blob, f.detector
         assert f.explanation["zh"] and f.explanation["en"]
     hidden = by_subject(result, "debt.hidden_chain")["L1"]
-    lines = {r["id"]: r["_line"] for r in hidden.evidence["flows"]}
+    lines = {r["id"]: r["line"] for r in hidden.evidence["flows"]}
     assert lines == {"F1": 2, "F2": 3}  # the CSV's header is line 1
 
 

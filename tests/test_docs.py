@@ -20,6 +20,6 @@ def _catalogue_ids() -> set[str]:
 def test_every_catalogued_detector_is_registered_and_vice_versa():
     registered = {s.id for s in all_detectors()}
     catalogued = _catalogue_ids()
-    assert len(catalogued) == 24  # 7 debt + 5 guarantee + 11 aid + ownership.control
+    assert len(catalogued) == 25  # 7 debt + 5 guarantee + 12 aid + ownership.control
     assert catalogued - registered == set(), "detectors in docs/detectors.md but not implemented"
     assert registered - catalogued == set(), "registered detectors missing from docs/detectors.md"

@@ -138,14 +138,16 @@ def evaluate(scan_dir: Path, truth: Path) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def detectors(as_json: bool) -> None:
-    """List the detectors with their settings and defaults."""
+    """List the detectors: what each requires, reads and uses, its settings and defaults."""
     from engine.registry import all_detectors
     from engine.settings import settings_doc
 
     specs = all_detectors()
     if as_json:
         doc = [
-            {"id": s.id, "title_zh": s.title_zh, "title_en": s.title_en, "requires": list(s.requires),
+            {"id": s.id, "title_zh": s.title_zh, "title_en": s.title_en,
+             "subject": list(s.subjects), "reads": list(s.reads),
+             "requires": [str(r) for r in s.requires], "uses": list(s.uses),
              "settings": settings_doc(s.settings)}
             for s in specs
         ]  # fmt: skip
@@ -153,5 +155,9 @@ def detectors(as_json: bool) -> None:
         return
     for s in specs:
         click.echo(f"{s.id:32s} {s.title_zh} / {s.title_en}")
+        click.echo(f"    requires: {', '.join(map(str, s.requires)) or '-'}")
+        click.echo(f"    reads:    {', '.join(s.reads)}")
+        if s.uses:
+            click.echo(f"    uses:     {', '.join(s.uses)}")
         for item in settings_doc(s.settings):
             click.echo(f"    {item['name']} = {item['default']!r}: {item['doc']}")

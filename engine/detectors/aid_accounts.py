@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, record_list, yuan_en, yuan_zh
-from engine.flags import Flag
+from engine.evidence import record_list, yuan_en, yuan_zh
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["SharedAccountSettings", "shared_account"]
@@ -35,11 +36,12 @@ class SharedAccountSettings:
     "aid.shared_account",
     title_zh="多户共用账户或他人代领",
     title_en="Account shared by several households, or aid collected by someone else",
-    requires=("Payment",),
-    settings=SharedAccountSettings,
     subject="account_no",
+    reads=(*PAYMENTS, "Account", "HOLDS_ACCOUNT", "HOLDS_OFFICE", "Person"),
+    requires=("Payment", "Household"),
+    settings=SharedAccountSettings,
 )
-def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Iterator[Flag]:
+def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Iterator[Finding]:
     """Accounts with ``>= min_households`` distinct households among their aid payments, or whose
     holder (``bank_accounts.holder_id``) is not the recipient of payments made into them.
 
@@ -48,7 +50,7 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
     household's own account" (the 惠民惠农财政补贴资金“一卡通” rules); an official
     collecting aid into their own account is the textbook 截留冒领 pattern.
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     member_clause = (
         "AND NOT EXISTS (SELECT 1 FROM roster AS r WHERE r.person_id = h.holder_id "
         "AND r.household_id = p.household_id)"
@@ -57,7 +59,7 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
     )
     pay_fields = ["payment_id", "program", "recipient_id", "household_id", "amount", "paid_date",
                   "by_proxy"]  # fmt: skip
-    rows = tables.cm.rows(
+    rows = reg.rows(
         f"""
         WITH holder AS (
             SELECT account_no, min(holder_id) AS holder_id FROM (
@@ -101,7 +103,7 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
         """,
         [settings.min_households],
     )
-    names = tables.names(
+    names = reg.names(
         p for r in rows for p in [r["holder_id"], *(r["proxy_recipients"] or [])] if p
     )
     for r in rows:
@@ -112,8 +114,8 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
         many = len(households) >= settings.min_households
         reasons = (["many_households"] if many else []) + (["proxy"] if proxy_n else [])
         high = official or len(households) >= 2 * settings.min_households
-        holder_zh = tables.name_of(holder, names) if holder else "未登记"
-        holder_en = tables.name_of(holder, names) if holder else "unregistered"
+        holder_zh = reg.name_of(holder, names) if holder else "未登记"
+        holder_en = reg.name_of(holder, names) if holder else "unregistered"
         zh = [
             f"账户{account}（开户人{holder_zh}）收到{len(households)}户扶贫资金{n}笔共{yuan_zh(total)}"
         ]
@@ -122,7 +124,7 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
             f"{yuan_en(total)} for {len(households)} household(s)"
         ]
         if proxy_n:
-            recipients = [tables.name_of(p, names) for p in r["proxy_recipients"][:5]]
+            recipients = [reg.name_of(p, names) for p in r["proxy_recipients"][:5]]
             zh.append(
                 f"其中{proxy_n}笔共{yuan_zh(r['proxy_total'])}的领取人（{'、'.join(recipients)}）并非开户人"
             )
@@ -133,9 +135,7 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
         if official:
             zh.append(f"开户人任{r['office_position']}")
             en.append(f"the holder is an official ({r['office_position']})")
-        yield Flag(
-            detector="aid.shared_account",
-            subject_type="account_no",
+        yield Finding(
             subject_id=account,
             severity="high" if high else "medium",
             score=total * len(households),

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.anomaly import score_anomalies
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables
-from engine.flags import Flag
+from engine.evidence import yuan_en, yuan_zh
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["FEATURES", "AnomalySettings", "anomaly"]
@@ -85,8 +86,8 @@ class AnomalySettings:
 def _fmt(value: float | None, kind: str, lang: str) -> str:
     if value is None:
         return "—"
-    if kind == "yuan":
-        return f"{value:,.0f}元" if lang == "zh" else f"CNY {value:,.0f}"
+    if kind == "yuan":  # features are averages: whole yuan
+        return yuan_zh(round(value)) if lang == "zh" else yuan_en(round(value))
     if kind == "share":
         return f"{value:.0%}"
     if kind == "ratio":
@@ -98,11 +99,12 @@ def _fmt(value: float | None, kind: str, lang: str) -> str:
     "aid.anomaly",
     title_zh="与同村农户相比明显异常",
     title_en="Household unlike its village peers",
-    requires=("Household",),
-    settings=AnomalySettings,
     subject="household_id",
+    reads=(*PAYMENTS, "Person"),
+    requires=("Household", "Payment"),
+    settings=AnomalySettings,
 )
-def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
+def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Finding]:
     """Isolation forest per peer group (village; county when the village is small) over
     household features: members, aid per member, aid over the usual amounts of the same
     programmes in the county (total and largest single payment; ``1`` = ordinary), programmes
@@ -117,8 +119,8 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
     (path-length attribution) with the household's value and the peer median. Rule: 财办〔2019〕31号
     ("data profiling" of aid recipients).
     """
-    tables = aid_tables(ctx)
-    frame = tables.cm.query(
+    reg = aid_registers(ctx)
+    frame = reg.query(
         """
         WITH mem AS (SELECT household_id, count(*) AS members FROM roster GROUP BY household_id),
         norm AS (
@@ -206,9 +208,7 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Flag]:
             for c in top
         )
         n_peers = int(peer_sizes.at[i])
-        yield Flag(
-            detector="aid.anomaly",
-            subject_type="household_id",
+        yield Finding(
             subject_id=hh,
             severity="high" if score >= settings.high_score else "medium",
             score=score,

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, iso_day, record_list
-from engine.flags import Flag
-from engine.registry import detector
+from engine.evidence import iso_day, record_list
+from engine.flags import Finding
+from engine.registry import any_of, detector
 
 __all__ = ["AssetMismatchSettings", "asset_mismatch"]
 
+#: The asset registers: at least one must have rows for the check to mean anything.
+_ASSETS = ("Vehicle", "Property", "REGISTERED_BUSINESS")
 _KIND_ZH = {"vehicle": "车辆", "property": "商品房", "business": "工商登记"}
 _KIND_EN = {
     "vehicle": "vehicle",
@@ -47,11 +50,12 @@ class AssetMismatchSettings:
     "aid.asset_mismatch",
     title_zh="建档立卡户拥有车辆、商品房或经营实体",
     title_en="Aid household owns a vehicle, commercial housing or a business",
-    requires=("Household",),
-    settings=AssetMismatchSettings,
     subject="household_id",
+    reads=(*PAYMENTS, *_ASSETS, "Enterprise", "Person"),
+    requires=("Household", any_of(*_ASSETS)),
+    settings=AssetMismatchSettings,
 )
-def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Iterator[Flag]:
+def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Iterator[Finding]:
     """Assets of any roster member registered before or during the household's aid period.
 
     Assets: vehicles (minus exempt types), properties of the listed types (commercial housing by
@@ -66,11 +70,11 @@ def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Ite
     (“两不愁三保障”, 国开办发〔2014〕24号 and provincial rules) excludes households owning a car,
     commercial housing or a business.
     """
-    tables = aid_tables(ctx)
-    periods = tables.household_periods()
+    reg = aid_registers(ctx)
+    periods = reg.household_periods()
     exempt = [t.lower() for t in settings.exempt_vehicle_types]
     fields = ["kind", "asset_id", "person_id", "detail", "value", "registered_date", "during"]
-    rows = tables.cm.rows(
+    rows = reg.rows(
         f"""
         WITH assets AS (
             SELECT 'vehicle' AS kind, owner_id AS person_id, id AS asset_id,
@@ -108,12 +112,12 @@ def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Ite
         """,
         [exempt, list(settings.property_types), list(settings.business_roles)],
     )
-    names = tables.names(p for r in rows for p in r["persons"])
+    names = reg.names(p for r in rows for p in r["persons"])
     for r in rows:
         hh = r["household_id"]
         parts_zh, parts_en = [], []
         for a in r["assets"][:5]:
-            owner = tables.name_of(a["person_id"], names)
+            owner = reg.name_of(a["person_id"], names)
             day = iso_day(a["registered_date"])
             detail = a["detail"] or ""
             parts_zh.append(
@@ -124,9 +128,7 @@ def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Ite
                 f"{day or 'date unknown'})"
             )
         start, end = iso_day(r["period_start"]), iso_day(r["period_end"])
-        yield Flag(
-            detector="aid.asset_mismatch",
-            subject_type="household_id",
+        yield Finding(
             subject_id=hh,
             severity="high" if r["n_during"] else "medium",
             score=float(r["n"] + r["n_during"]),

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, record_list, yuan_en, yuan_zh
-from engine.flags import Flag
+from engine.evidence import record_list, yuan_en, yuan_zh
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["DeceasedRecipientSettings", "deceased_recipient"]
@@ -40,11 +41,14 @@ class DeceasedRecipientSettings:
     "aid.deceased_recipient",
     title_zh="死亡人员仍领取扶贫资金",
     title_en="Aid paid after the recipient's death",
+    subject="person_id",
+    reads=(*PAYMENTS, "DeathRecord", "Person"),
     requires=("Payment", "DeathRecord"),
     settings=DeceasedRecipientSettings,
-    subject="person_id",
 )
-def deceased_recipient(ctx: DetectorContext, settings: DeceasedRecipientSettings) -> Iterator[Flag]:
+def deceased_recipient(
+    ctx: DetectorContext, settings: DeceasedRecipientSettings
+) -> Iterator[Finding]:
     """Payments with ``paid_date > death_date + grace_days`` (earliest death record per person).
 
     Score = months × amount: whole calendar months from the death to the last improper payment
@@ -52,10 +56,10 @@ def deceased_recipient(ctx: DetectorContext, settings: DeceasedRecipientSettings
     first. Rule: the 2019 fiscal big-data opinion (财办〔2019〕31号) names comparison of aid rolls
     with public-security and civil-affairs death records as a core poverty-fund check.
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     pay_fields = ["payment_id", "program", "recipient_id", "household_id", "account_no", "amount",
                   "paid_date"]  # fmt: skip
-    rows = tables.cm.rows(
+    rows = reg.rows(
         f"""
         WITH d AS (
             SELECT person_id, min(death_date) AS death_date FROM deaths
@@ -84,22 +88,20 @@ def deceased_recipient(ctx: DetectorContext, settings: DeceasedRecipientSettings
         """,
         [settings.grace_days],
     )
-    names = tables.names(r["person_id"] for r in rows)
+    names = reg.names(r["person_id"] for r in rows)
     for r in rows:
         pid = r["person_id"]
         death_date, last = r["death_date"], r["last_paid"]
         total, n = float(r["total"]), int(r["n"])
         months = max(1, (last.year - death_date.year) * 12 + (last.month - death_date.month))
         households = r["households"]
-        name = tables.name_of(pid, names)
+        name = reg.name_of(pid, names)
         severity = (
             "high" if months >= settings.high_months or total >= settings.high_amount else "medium"
         )
         day, last_day = death_date.isoformat(), last.isoformat()
         hh_zh, hh_en = "、".join(households) or "未知", ", ".join(households) or "unknown"
-        yield Flag(
-            detector="aid.deceased_recipient",
-            subject_type="person_id",
+        yield Finding(
             subject_id=pid,
             severity=severity,
             score=months * total,

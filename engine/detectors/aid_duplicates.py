@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, record_list, yuan_en, yuan_zh
-from engine.flags import Flag
-from engine.registry import detector
+from engine.evidence import record_list, yuan_en, yuan_zh
+from engine.flags import Finding
+from engine.registry import any_of, detector
 
 __all__ = ["DuplicateBenefitSettings", "duplicate_benefit"]
 
@@ -60,11 +61,14 @@ def _period_label_sql(period: str) -> str:
     "aid.duplicate_benefit",
     title_zh="重复享受扶贫待遇",
     title_en="Same benefit drawn twice",
-    requires=("Person",),
-    settings=DuplicateBenefitSettings,
     subject="person_id",
+    reads=(*PAYMENTS, "INSURED", "Person"),
+    requires=(any_of("Payment", "INSURED"),),
+    settings=DuplicateBenefitSettings,
 )
-def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) -> Iterator[Flag]:
+def duplicate_benefit(
+    ctx: DetectorContext, settings: DuplicateBenefitSettings
+) -> Iterator[Finding]:
     """Per (person, programme): payments under >= 2 households, in >= 2 counties (the payment's
     6-digit region), or >= 2 payments in one calendar period (month by default); per (person,
     insurance scheme): enrolments in >= 2 regions.
@@ -72,12 +76,12 @@ def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) 
     Rule: Jiaozuo's cross-department matching of insured persons (47,000 duplicates, ¥10.35m of
     subsidies) and 财办〔2019〕31号 (automatic comparison across departments).
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     label = _period_label_sql(settings.period)
     pay_fields = ["payment_id", "program", "household_id", "region_code", "amount", "paid_date",
                   "period"]  # fmt: skip
     ins_fields = ["scheme", "region_code", "enrolled_date", "subsidy_amount"]
-    rows = tables.cm.rows(
+    rows = reg.rows(
         f"""
         WITH p AS NOT MATERIALIZED (
             SELECT recipient_id, program, household_id, region_code, amount, paid_date,
@@ -162,7 +166,7 @@ def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) 
         """,
         [list(settings.insurance_schemes)],
     )
-    names = tables.names(r["person_id"] for r in rows)
+    names = reg.names(r["person_id"] for r in rows)
     for r in rows:
         pid = r["person_id"]
         programs = r["programs"] or []
@@ -205,10 +209,8 @@ def duplicate_benefit(ctx: DetectorContext, settings: DuplicateBenefitSettings) 
             )
         total = float(r["total"] or 0.0)
         subsidy = float(r["subsidy"] or 0.0)
-        name = tables.name_of(pid, names)
-        yield Flag(
-            detector="aid.duplicate_benefit",
-            subject_type="person_id",
+        name = reg.name_of(pid, names)
+        yield Finding(
             subject_id=pid,
             severity="medium" if reasons == ["same_period"] else "high",
             score=total + subsidy,

@@ -16,10 +16,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import ROSTER, AidRegisters, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import EVIDENCE_LIMIT, aid_tables, evidence_records
-from engine.flags import Flag
-from engine.registry import detector
+from engine.evidence import records
+from engine.flags import Finding
+from engine.registry import any_of, detector
 from graph_models.value_types import TYPES, InvalidValue
 from loaders.contract import CONTRACT
 
@@ -80,19 +81,20 @@ class InvalidIdentitySettings:
     "aid.invalid_identity",
     title_zh="身份信息无效或名册复制",
     title_en="Invalid resident IDs or copy-pasted rosters",
-    requires=(),
+    subject=("raw_identifier", "roster_signature"),
+    reads=(*ROSTER, "Person", "RejectedRow"),
+    requires=(any_of("RejectedRow", "Household"),),
     settings=InvalidIdentitySettings,
-    subject="raw_identifier",
 )
-def invalid_identity(ctx: DetectorContext, settings: InvalidIdentitySettings) -> Iterator[Flag]:
+def invalid_identity(ctx: DetectorContext, settings: InvalidIdentitySettings) -> Iterator[Finding]:
     """Quarantined rows whose resident-ID column failed validation, and rosters repeated across
     villages (identical sorted lists of name|relation|phone, in households of two or more
     villages; see the settings for the minimum roster size). Rule: GB 11643 (citizen identity
     number); 财办〔2019〕31号 names fake poverty through fabricated rosters.
     """
-    tables = aid_tables(ctx)
-    yield from _rejected_ids(tables, settings)
-    yield from _copied_rosters(tables, settings)
+    reg = aid_registers(ctx)
+    yield from _rejected_ids(reg, settings)
+    yield from _copied_rosters(reg, settings)
 
 
 def _region_of_raw(raw: dict, household_region: dict[str, str]) -> str | None:
@@ -107,11 +109,11 @@ def _region_of_raw(raw: dict, household_region: dict[str, str]) -> str | None:
     return household_region.get(str(hh).strip()) if hh is not None else None
 
 
-def _rejected_ids(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]:
+def _rejected_ids(reg: AidRegisters, settings: InvalidIdentitySettings) -> Iterator[Finding]:
     columns = [
         c for c in person_id_columns() if not settings.tables or c.split(".")[0] in settings.tables
     ]
-    rows = tables.cm.query(
+    rows = reg.query(
         """
         SELECT * FROM rejected
         WHERE reason IN (SELECT unnest(?::VARCHAR[]))
@@ -125,18 +127,19 @@ def _rejected_ids(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]:
         return
     parsed = [json.loads(r) if isinstance(r, str) else {} for r in rows["raw"]]
     hh_ids = {str(p.get("household_id")).strip() for p in parsed if p.get("household_id")}
-    hh = tables.cm.query(
+    hh = reg.query(
         "SELECT household_id, region_code FROM households WHERE household_id IN (SELECT unnest(?::VARCHAR[]))",
         [sorted(hh_ids)],
     )
     household_region = dict(zip(hh["household_id"], hh["region_code"], strict=True))
     rows = rows.assign(_raw=parsed)
     for raw_value, group in rows.groupby("raw_value", sort=False):
-        records = [
-            {"table": r["table"], "line": int(r["line"]), "column": r["column"],
-             "reason": r["reason"], "message": r["message"], "raw": r["_raw"]}
-            for r in group.head(EVIDENCE_LIMIT).to_dict("records")
-        ]  # fmt: skip
+        rejects = records(
+            group.assign(raw=group["_raw"]),
+            ["column", "reason", "message", "raw"],
+            table="table",
+            line="line",
+        )
         regions = [_region_of_raw(r, household_region) for r in group["_raw"]]
         region = next((r for r in regions if r), None)
         reasons = list(dict.fromkeys(group["reason"]))
@@ -150,8 +153,7 @@ def _rejected_ids(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]:
         names = [r.get("name") for r in group["_raw"] if r.get("name")]
         who = f"（姓名{names[0]}）" if names else ""
         who_en = f" (name {names[0]})" if names else ""
-        yield Flag(
-            detector="aid.invalid_identity",
+        yield Finding(
             subject_type="raw_identifier",
             subject_id=str(raw_value),
             severity="high" if paid else "medium",
@@ -160,7 +162,7 @@ def _rejected_ids(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]:
             region_code=region,
             evidence={
                 "kind": "invalid_id",
-                "records": records,
+                "records": rejects,
                 "figures": {"rows": len(group), "reasons": reasons, "in_payments": paid},
             },
             explanation={
@@ -170,8 +172,8 @@ def _rejected_ids(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]:
         )
 
 
-def _copied_rosters(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]:
-    members = tables.cm.query(
+def _copied_rosters(reg: AidRegisters, settings: InvalidIdentitySettings) -> Iterator[Finding]:
+    members = reg.query(
         """
         WITH m AS (
             SELECT r.household_id, r.person_id, p.name, r.relation, p.phone, p._table, p._line,
@@ -233,8 +235,7 @@ def _copied_rosters(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]
         hh_list = households["household_id"].tolist()
         pairs = "、".join(f"{h}（{v}）" for h, v in zip(hh_list, villages, strict=True))
         pairs_en = ", ".join(f"{h} ({v})" for h, v in zip(hh_list, villages, strict=True))
-        yield Flag(
-            detector="aid.invalid_identity",
+        yield Finding(
             subject_type="roster_signature",
             subject_id=subject,
             severity="high" if first["phone"].notna().any() else "medium",
@@ -243,13 +244,13 @@ def _copied_rosters(tables, settings: InvalidIdentitySettings) -> Iterator[Flag]
             region_code=households["region_code"].iloc[0],
             evidence={
                 "kind": "copied_roster",
-                "households": evidence_records(
+                "households": records(
                     households.assign(
                         _table=households["household_table"], _line=households["household_line"]
                     ),
                     ["household_id", "region_code", "village"],
                 ),
-                "members": evidence_records(
+                "members": records(
                     group, ["household_id", "person_id", "name", "relation", "phone"]
                 ),
                 "figures": {

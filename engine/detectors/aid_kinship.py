@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import EVIDENCE_LIMIT, aid_tables, yuan_en, yuan_zh
-from engine.flags import Flag
-from engine.registry import detector
+from engine.evidence import EVIDENCE_LIMIT, yuan_en, yuan_zh
+from engine.flags import Finding
+from engine.registry import any_of, detector
 
 __all__ = ["OfficialRelativeSettings", "official_relative"]
 
@@ -39,11 +40,14 @@ class OfficialRelativeSettings:
     "aid.official_relative",
     title_zh="村干部或经办人亲属享受扶贫待遇",
     title_en="Aid household related to a local official or to the approver",
-    requires=("Household", "KIN"),
-    settings=OfficialRelativeSettings,
     subject="household_id",
+    reads=(*PAYMENTS, "KIN", "HOLDS_OFFICE", "Person"),
+    requires=("Household", "KIN", any_of("HOLDS_OFFICE", "Payment")),
+    settings=OfficialRelativeSettings,
 )
-def official_relative(ctx: DetectorContext, settings: OfficialRelativeSettings) -> Iterator[Flag]:
+def official_relative(
+    ctx: DetectorContext, settings: OfficialRelativeSettings
+) -> Iterator[Finding]:
     """Roster members within ``max_hops`` kinship steps of an official or an approver.
 
     Kinship is undirected: ``KIN`` relationships are walked both ways. An official
@@ -55,8 +59,8 @@ def official_relative(ctx: DetectorContext, settings: OfficialRelativeSettings) 
     2018-2020 poverty-fund special inspections name "favouring relatives and friends" (优亲厚友)
     in identification and payment as a core problem.
     """
-    tables = aid_tables(ctx)
-    rows = tables.cm.rows(
+    reg = aid_registers(ctx)
+    rows = reg.rows(
         """
         WITH k AS (
             SELECT src AS a, dst AS b, relation, _table, _line FROM kin
@@ -138,7 +142,7 @@ def official_relative(ctx: DetectorContext, settings: OfficialRelativeSettings) 
         """,
         [settings.max_hops, settings.max_hops],
     )
-    names = tables.names(
+    names = reg.names(
         p
         for r in rows
         for link in r["links"]
@@ -160,9 +164,7 @@ def official_relative(ctx: DetectorContext, settings: OfficialRelativeSettings) 
         if len(links) > 1:
             zh += f"；另有{len(links) - 1}条亲属关联"
             en += f"; {len(links) - 1} more kinship link(s)"
-        yield Flag(
-            detector="aid.official_relative",
-            subject_type="household_id",
+        yield Finding(
             subject_id=hh,
             severity="high" if high else "medium",
             score=float(score),

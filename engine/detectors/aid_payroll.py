@@ -6,15 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import (
-    aid_tables,
-    iso_day,
-    record_list,
-    yuan_en,
-    yuan_zh,
-)
-from engine.flags import Flag
+from engine.evidence import iso_day, record_list, yuan_en, yuan_zh
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["PublicPayrollSettings", "public_payroll"]
@@ -34,11 +29,12 @@ class PublicPayrollSettings:
     "aid.public_payroll",
     title_zh="财政供养人员家庭领取扶贫资金",
     title_en="Household member on the public payroll while the household draws aid",
-    requires=("Payment", "PayrollRecord"),
-    settings=PublicPayrollSettings,
     subject="household_id",
+    reads=(*PAYMENTS, "PayrollRecord", "Person"),
+    requires=("Payment", "PayrollRecord", "Household"),
+    settings=PublicPayrollSettings,
 )
-def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Iterator[Flag]:
+def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Iterator[Finding]:
     """Payroll records of roster members whose period overlaps the household's aid payments.
 
     The payroll period is ``[start_date, end_date]``; an open end (still employed) runs to
@@ -49,7 +45,7 @@ def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Ite
     (建档立卡) exclude households with a member on the public payroll (财政供养人员); 财办〔2019〕31号
     names the comparison with HR and payroll data.
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     staff_fields = [
         "person_id",
         "employer_id",
@@ -59,7 +55,7 @@ def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Ite
         "end_date",
     ]
     pay_fields = ["payment_id", "program", "recipient_id", "amount", "paid_date"]
-    rows = tables.cm.rows(
+    rows = reg.rows(
         f"""
         WITH pr AS (
             SELECT r.household_id, pr.*, COALESCE(pr.end_date, ?::DATE) AS open_end
@@ -95,17 +91,15 @@ def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Ite
         """,
         [ctx.as_of],
     )
-    names = tables.names(r["first_person"] for r in rows)
+    names = reg.names(r["first_person"] for r in rows)
     for r in rows:
         hh = r["household_id"]
         total, n = float(r["total"]), int(r["n"])
-        name = tables.name_of(r["first_person"], names)
+        name = reg.name_of(r["first_person"], names)
         since = iso_day(r["since"]) or "?"
         position = r["position"] or "—"
         first, last = iso_day(r["first_paid"]), iso_day(r["last_paid"])
-        yield Flag(
-            detector="aid.public_payroll",
-            subject_type="household_id",
+        yield Finding(
             subject_id=hh,
             severity="high" if n >= settings.high_payments else "medium",
             score=total,

@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import (
-    aid_tables,
-    iso_day,
-    record_list,
-    yuan_en,
-    yuan_zh,
-)
-from engine.flags import Flag
+from engine.evidence import iso_day, record_list, yuan_en, yuan_zh
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["PaidInPrisonSettings", "paid_in_prison"]
@@ -35,20 +30,21 @@ class PaidInPrisonSettings:
     "aid.paid_in_prison",
     title_zh="服刑期间领取扶贫资金",
     title_en="Aid paid while the recipient was in prison",
+    subject="person_id",
+    reads=(*PAYMENTS, "PrisonTerm", "Person"),
     requires=("Payment", "PrisonTerm"),
     settings=PaidInPrisonSettings,
-    subject="person_id",
 )
-def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iterator[Flag]:
+def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iterator[Finding]:
     """Payments to the recipient dated inside a prison term ``[start_date + grace, end_date]``.
 
     An open term (no release date) runs to ``ctx.as_of``. Rule: persons serving a sentence are
     not counted as household members for subsistence aid (民政部《最低生活保障审核确认办法》);
     财办〔2019〕31号 names comparison with public-security data.
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     pay_fields = ["payment_id", "program", "household_id", "amount", "paid_date"]
-    rows = tables.cm.rows(
+    rows = reg.rows(
         f"""
         WITH m AS (
             SELECT p.payment_id, t.person_id, t.start_date, t.end_date, t._table, t._line
@@ -76,15 +72,13 @@ def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iter
         """,
         [settings.grace_days, ctx.as_of],
     )
-    names = tables.names(r["person_id"] for r in rows)
+    names = reg.names(r["person_id"] for r in rows)
     for r in rows:
         pid = r["person_id"]
         total, n = float(r["total"]), int(r["n"])
         start, end = iso_day(r["term_start"]), iso_day(r["term_end"])
-        name = tables.name_of(pid, names)
-        yield Flag(
-            detector="aid.paid_in_prison",
-            subject_type="person_id",
+        name = reg.name_of(pid, names)
+        yield Finding(
             subject_id=pid,
             severity="high" if n >= settings.high_payments else "medium",
             score=total,

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import EVIDENCE_LIMIT, aid_tables, evidence_records
-from engine.flags import Flag
-from engine.registry import detector
+from engine.evidence import EVIDENCE_LIMIT, records
+from engine.flags import Finding
+from engine.registry import any_of, detector
 from engine.rings import find_rings
 
 __all__ = ["FraudRingSettings", "fraud_ring"]
@@ -71,11 +72,12 @@ class FraudRingSettings:
     "aid.fraud_ring",
     title_zh="扶贫资金团伙（共用账户、手机号、经办人）",
     title_en="Fraud ring of households sharing accounts, phones or approvers",
-    requires=("Household",),
-    settings=FraudRingSettings,
     subject="ring_id",
+    reads=(*PAYMENTS, "Person", "Account"),
+    requires=("Household", any_of("Payment", "Person")),
+    settings=FraudRingSettings,
 )
-def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Flag]:
+def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Finding]:
     """Household–attribute graph → IDF-weighted projection → Leiden (fixed seed) → density and
     lift over the village base rate of sharing.
 
@@ -86,7 +88,7 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
     of households still counts. Rule: the 2019 fiscal big-data opinion (财办〔2019〕31号) asks for
     "data profiling" to find organised fraud.
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     kinds = set(settings.attribute_kinds)
     parts = []
     if "account" in kinds:
@@ -111,8 +113,8 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
         )
     if not parts:
         return
-    memberships = tables.cm.query("SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")")
-    households = tables.cm.query(
+    memberships = reg.query("SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")")
+    households = reg.query(
         "SELECT household_id, village_key, village, region_code, _table, _line FROM households "
         "ORDER BY household_id"
     )
@@ -139,7 +141,7 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
         )
         villages = sorted(info["village"].reindex(members).dropna().unique())
         region = info["region_code"].reindex(members).mode()
-        approvers = tables.names(attrs.loc[attrs["kind"] == "approver", "value"])
+        approvers = reg.names(attrs.loc[attrs["kind"] == "approver", "value"])
         shown = [
             (k, approvers.get(v, v) if k == "approver" else v, n)
             for k, v, n in zip(attrs["kind"], attrs["value"], attrs["nodes"], strict=True)
@@ -147,9 +149,7 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
         shared_zh = "、".join(f"{_KIND_ZH[k]}{v}（{n}户）" for k, v, n in shown)
         shared_en = ", ".join(f"{_KIND_EN[k]} {v} ({n} households)" for k, v, n in shown)
         high = ring.lift >= settings.high_lift and ring.size >= 5
-        yield Flag(
-            detector="aid.fraud_ring",
-            subject_type="ring_id",
+        yield Finding(
             subject_id=ring_id,
             severity="high" if high else "medium",
             score=ring.lift * ring.density * ring.size,
@@ -157,7 +157,7 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fl
             region_code=region.iloc[0] if len(region) else None,
             evidence={
                 "households": members,
-                "household_records": evidence_records(
+                "household_records": records(
                     info.reindex(members).reset_index(), ["household_id", "village", "region_code"]
                 ),
                 "villages": ring.groups,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.detectors.aid_tables import aid_tables, evidence_records, iso_day, yuan_en, yuan_zh
-from engine.flags import Flag
+from engine.evidence import iso_day, records, yuan_en, yuan_zh
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["NotRegisteredSettings", "not_registered"]
@@ -33,11 +34,12 @@ class NotRegisteredSettings:
     "aid.not_registered",
     title_zh="向非建档立卡人员发放扶贫资金",
     title_en="Aid paid to someone on no household roster",
-    requires=("Payment",),
-    settings=NotRegisteredSettings,
     subject="payment_id",
+    reads=(*PAYMENTS, "Person"),
+    requires=("Payment", "Household"),
+    settings=NotRegisteredSettings,
 )
-def not_registered(ctx: DetectorContext, settings: NotRegisteredSettings) -> Iterator[Flag]:
+def not_registered(ctx: DetectorContext, settings: NotRegisteredSettings) -> Iterator[Finding]:
     """Anti-join of payments on the roster by canonical resident ID.
 
     The roster is every household in the households table, enrolled or exited: its head
@@ -46,10 +48,10 @@ def not_registered(ctx: DetectorContext, settings: NotRegisteredSettings) -> Ite
     resolves to nothing is shown in the evidence). Rule: poverty funds go to registered households
     only (精准扶贫 "扶持对象精准"; 财办〔2019〕31号).
     """
-    tables = aid_tables(ctx)
+    reg = aid_registers(ctx)
     program_clause = "AND p.program IN (SELECT unnest(?::VARCHAR[]))" if settings.programs else ""
     params = [list(settings.programs)] if settings.programs else []
-    matched = tables.cm.query(
+    matched = reg.query(
         f"""
         SELECT p.*, h.household_id IS NOT NULL AS household_exists
         FROM payments AS p
@@ -62,15 +64,15 @@ def not_registered(ctx: DetectorContext, settings: NotRegisteredSettings) -> Ite
     )
     if matched.empty:
         return
-    names = tables.names(matched["recipient_id"].unique())
+    names = reg.names(matched["recipient_id"].unique())
     fields = ["payment_id", "program", "recipient_id", "household_id_given", "account_no",
               "amount", "paid_date", "region_code", "approver_id"]  # fmt: skip
     for row, record in zip(
         matched.itertuples(index=False),
-        evidence_records(matched, fields, limit=len(matched)),
+        records(matched, fields, limit=len(matched)),
         strict=True,
     ):
-        name = tables.name_of(row.recipient_id, names)
+        name = reg.name_of(row.recipient_id, names)
         amount = float(row.amount or 0.0)
         day = iso_day(row.paid_date)
         given = row.household_id_given if isinstance(row.household_id_given, str) else None
@@ -86,9 +88,7 @@ def not_registered(ctx: DetectorContext, settings: NotRegisteredSettings) -> Ite
             )
         else:
             note_zh, note_en = "", ""
-        yield Flag(
-            detector="aid.not_registered",
-            subject_type="payment_id",
+        yield Finding(
             subject_id=row.payment_id,
             severity="high" if amount >= settings.high_amount else "medium",
             score=amount,

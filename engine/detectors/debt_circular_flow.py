@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, stable_id, wan_zh, yuan_en
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory
+from engine.evidence import record, scaled_zh, stable_id, yuan_en
+from engine.flags import Finding
 from engine.registry import detector
 from engine.temporal_cycles import temporal_cycles
 
@@ -48,17 +49,16 @@ class CircularFlowSettings:
     "debt.circular_flow",
     title_zh="财政资金空转回流",
     title_en="Fiscal money flowing back to its source",
+    subject="cycle_id",
+    reads=("FUND_FLOW", *ENTITIES),
     requires=("FUND_FLOW",),
     settings=CircularFlowSettings,
-    subject="cycle_id",
 )
-def circular_flow(ctx: DetectorContext, settings: CircularFlowSettings) -> Iterator[Flag]:
+def circular_flow(ctx: DetectorContext, settings: CircularFlowSettings) -> Iterator[Finding]:
     """Temporal cycles in fund flows starting at a government unit (length <= 6, window 180 days,
     amounts within 20 %). Score = first amount in 万元 x occurrences."""
     directory = entity_directory(ctx)
-    flows = ctx.relationships(
-        "FUND_FLOW", ["id", "src", "dst", "amount", "date", "purpose", "_table", "_line"]
-    )
+    flows = ctx.frame("FUND_FLOW")
     flows = flows.assign(amount=pd.to_numeric(flows["amount"], errors="coerce"))
     cycles, truncated = temporal_cycles(
         flows,
@@ -85,22 +85,23 @@ def circular_flow(ctx: DetectorContext, settings: CircularFlowSettings) -> Itera
             for k, fid in enumerate(c.flow_ids):
                 rec = prov.loc[fid]
                 steps.append(
-                    {
-                        "flow_id": fid,
-                        "from": c.nodes[k],
-                        "to": c.nodes[(k + 1) % len(c.nodes)],
-                        "amount": c.amounts[k],
-                        "date": c.dates[k],
-                        "purpose": rec.get("purpose"),
-                        "_table": rec.get("_table"),
-                        "_line": rec.get("_line"),
-                    }
+                    record(
+                        {
+                            "flow_id": fid,
+                            "from": c.nodes[k],
+                            "to": c.nodes[(k + 1) % len(c.nodes)],
+                            "amount": c.amounts[k],
+                            "date": c.dates[k],
+                            "purpose": rec.get("purpose"),
+                            "_table": rec.get("_table"),
+                            "_line": rec.get("_line"),
+                        },
+                        ["flow_id", "from", "to", "amount", "date", "purpose"],
+                    )
                 )
             occurrences.append({"span_days": c.span_days, "flows": steps})
         members = list(first.nodes)
-        yield Flag(
-            detector="debt.circular_flow",
-            subject_type="cycle_id",
+        yield Finding(
             subject_id=cid,
             severity=severity,
             score=amount / 10_000 * len(occ),
@@ -116,7 +117,7 @@ def circular_flow(ctx: DetectorContext, settings: CircularFlowSettings) -> Itera
             },
             explanation={
                 "zh": f"资金从{directory.name(start)}流出，沿{path_names}流转，{first.span_days}天内"
-                f"（{first.dates[0]}至{first.dates[-1]}）回流，首笔{wan_zh(amount)}、末笔{wan_zh(first.amounts[-1])}；"
+                f"（{first.dates[0]}至{first.dates[-1]}）回流，首笔{scaled_zh(amount)}、末笔{scaled_zh(first.amounts[-1])}；"
                 f"同一路径共出现{len(occ)}次，疑似资金空转。",
                 "en": f"Money left {directory.name(start)} and came back within {first.span_days} days "
                 f"({first.dates[0]} to {first.dates[-1]}) along {path_names}: first {yuan_en(amount)}, last "

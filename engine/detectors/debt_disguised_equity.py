@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, record, wan_zh, yuan_en
-from engine.detectors.ownership_control import ownership_control
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory
+from engine.evidence import record, scaled_zh, yuan_en
+from engine.flags import Finding
+from engine.ownership import OwnershipControl
 from engine.registry import detector
 
 __all__ = ["DisguisedEquitySettings", "disguised_equity"]
@@ -41,28 +42,18 @@ def _true(value: object) -> bool:
     "debt.disguised_equity",
     title_zh="明股实债",
     title_en="Equity in name, debt in substance",
-    requires=("Project",),
-    settings=DisguisedEquitySettings,
     subject="project_id",
+    reads=("Project", *ENTITIES),
+    requires=("Project",),
+    uses=("ownership.control",),
+    settings=DisguisedEquitySettings,
 )
-def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) -> Iterator[Flag]:
+def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) -> Iterator[Finding]:
     """Projects with buyback_clause or fixed_return whose owner is gov-linked (财预〔2017〕50号,
     财金〔2018〕23号). Score = total investment in 万元 (plus 1 per clause)."""
     directory = entity_directory(ctx)
-    oc = ownership_control(ctx) if not ctx.relationships("HOLDS_SHARES").empty else None
-    cols = [
-        "id",
-        "name",
-        "region_code",
-        "owner_id",
-        "project_type",
-        "total_investment",
-        "buyback_clause",
-        "fixed_return",
-        "_table",
-        "_line",
-    ]
-    for row in ctx.nodes("Project", cols).sort_values("id").to_dict("records"):
+    oc: OwnershipControl | None = ctx.result("ownership.control")
+    for row in ctx.frame("Project").sort_values("id").to_dict("records"):
         buyback, fixed = _true(row.get("buyback_clause")), _true(row.get("fixed_return"))
         if not (buyback or fixed):
             continue
@@ -79,9 +70,7 @@ def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) ->
             c for c, on in (("a buy-back clause", buyback), ("a fixed return", fixed)) if on
         )
         name = row.get("name") or row["id"]
-        yield Flag(
-            detector="debt.disguised_equity",
-            subject_type="project_id",
+        yield Finding(
             subject_id=str(row["id"]),
             severity=severity,
             score=invest / 10_000 + int(buyback) + int(fixed),
@@ -112,7 +101,7 @@ def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) ->
                 "rule": "财预〔2017〕50号; 财金〔2018〕23号",
             },
             explanation={
-                "zh": f"项目{name}（总投资{wan_zh(invest)}）设有{clauses_zh}，项目单位{directory.name(owner)}"
+                "zh": f"项目{name}（总投资{scaled_zh(invest)}）设有{clauses_zh}，项目单位{directory.name(owner)}"
                 f"受{directory.name(controller)}控制，属“明股实债”，实为政府承担的变相举债。",
                 "en": f"Project {name} ({yuan_en(invest)}) carries {clauses_en}, and its owner {directory.name(owner)} "
                 f"is controlled by {directory.name(controller)}: equity in name, government-borne debt in substance.",

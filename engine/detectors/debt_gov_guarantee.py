@@ -14,18 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import (
-    entity_directory,
-    guarantees_in_force,
-    record,
-    records,
-    wan_zh,
-    yuan_en,
-)
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory, guarantees_in_force
+from engine.evidence import record, scaled_zh, yuan_en
+from engine.flags import Finding
 from engine.registry import detector
 
-__all__ = ["GovGuaranteeSettings", "gov_guarantee", "gov_guarantee_findings"]
+__all__ = ["GovGuaranteeSettings", "gov_guarantee"]
 
 _TYPE_ZH = {
     "guarantee": "保证担保",
@@ -58,34 +52,25 @@ class GovGuaranteeSettings:
     )
 
 
-def gov_guarantee_findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> list[Flag]:
-    """The flags of ``debt.gov_guarantee`` (memoised; ``debt.region_risk`` reuses them)."""
-    return ctx.memo(f"debt.gov_guarantee:{settings!r}", lambda: list(_findings(ctx, settings)))
-
-
-def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[Flag]:
+@detector(
+    "debt.gov_guarantee",
+    title_zh="政府违规担保",
+    title_en="Government guarantee of enterprise debt",
+    subject="guarantee_id",
+    reads=("GUARANTEES", "Loan", *ENTITIES),
+    requires=("GUARANTEES",),
+    settings=GovGuaranteeSettings,
+)
+def gov_guarantee(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[Finding]:
+    """Guarantees (any type, commitment and comfort letters included) whose guarantor is a
+    government unit, except guarantees of on-lent foreign-government / international-
+    organisation loans (财预〔2017〕50号). Score = guaranteed amount in 万元."""
     directory = entity_directory(ctx)
     g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
     g = g[g["src"].astype(str).isin(directory.gov_ids)]
-    loans = ctx.nodes(
-        "Loan",
-        [
-            "id",
-            "borrower_id",
-            "lender_id",
-            "principal",
-            "balance",
-            "start_date",
-            "maturity_date",
-            "status",
-            "purpose",
-            "project_id",
-            "_table",
-            "_line",
-        ],
-    ).set_index("id")
+    loans = ctx.frame("Loan").set_index("id")
     for row in g.sort_values("id").to_dict("records"):
         gov, debtor, amount = str(row["src"]), str(row["dst"]), float(row["amount"])
         loan_id = row.get("loan_id") if isinstance(row.get("loan_id"), str) else None
@@ -136,26 +121,15 @@ def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[
             "rule": "财预〔2017〕50号",
         }
         if loan is not None:
-            evidence["loan"] = records(
-                loan.to_frame().T.assign(id=loan_id),
-                [
-                    "id",
-                    "borrower_id",
-                    "lender_id",
-                    "principal",
-                    "balance",
-                    "start_date",
-                    "maturity_date",
-                    "status",
-                    "purpose",
-                ],
-            )[0]
+            evidence["loan"] = record(
+                {**loan.to_dict(), "id": loan_id},
+                ["id", "borrower_id", "lender_id", "principal", "balance", "start_date",
+                 "maturity_date", "status", "purpose"],
+            )  # fmt: skip
         when = row.get("start_date") if isinstance(row.get("start_date"), str) else None
         loan_zh = f"（贷款{loan_id}）" if loan_id else ""
         loan_en = f" (loan {loan_id})" if loan_id else ""
-        yield Flag(
-            detector="debt.gov_guarantee",
-            subject_type="guarantee_id",
+        yield Finding(
             subject_id=str(row["id"]),
             severity=severity,
             score=amount / 10_000,
@@ -164,25 +138,10 @@ def _findings(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[
             evidence=evidence,
             explanation={
                 "zh": f"{directory.name(gov)}{'于' + when if when else ''}以{_TYPE_ZH.get(gtype, gtype)}方式为"
-                f"{directory.name(debtor)}的债务{loan_zh}提供担保，金额{wan_zh(amount)}；"
+                f"{directory.name(debtor)}的债务{loan_zh}提供担保，金额{scaled_zh(amount)}；"
                 "财预〔2017〕50号禁止地方政府及其部门为企业融资提供任何形式的担保。",
                 "en": f"{directory.name(gov)} gave a {gtype.replace('_', ' ')}{' on ' + when if when else ''} "
                 f"for the debt of {directory.name(debtor)}{loan_en}, {yuan_en(amount)}; Cai Yu [2017] No. 50 "
                 "forbids local governments and their departments to guarantee enterprise financing.",
             },
         )
-
-
-@detector(
-    "debt.gov_guarantee",
-    title_zh="政府违规担保",
-    title_en="Government guarantee of enterprise debt",
-    requires=("GUARANTEES",),
-    settings=GovGuaranteeSettings,
-    subject="guarantee_id",
-)
-def gov_guarantee(ctx: DetectorContext, settings: GovGuaranteeSettings) -> list[Flag]:
-    """Guarantees (any type, commitment and comfort letters included) whose guarantor is a
-    government unit, except guarantees of on-lent foreign-government / international-
-    organisation loans (财预〔2017〕50号). Score = guaranteed amount in 万元."""
-    return gov_guarantee_findings(ctx, settings)

@@ -3,7 +3,7 @@
 Hidden debt (隐性债务) in the sense of 中发〔2018〕27号 and the audit practice that followed: a
 financing vehicle borrows in its own name, but the money to service the debt comes from the
 budget. The detector takes every loan (and bond) whose borrower is ``gov_linked`` (its ultimate
-controller is a government unit, from ``ownership.control``), and looks for fiscal fund flows
+controller is a government unit: the result of ``ownership.control``, which it uses), and looks for fiscal fund flows
 (``debt_service``, ``subsidy``, ``capital_injection`` by default) during the loan's life
 (start date to maturity, or to the reference date when maturity is missing) that go
 
@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, pct, record, records, wan_zh, yuan_en
-from engine.detectors.ownership_control import ownership_control
-from engine.flags import Flag
-from engine.registry import detector
+from engine.debt_registers import ENTITIES, entity_directory
+from engine.evidence import pct, record, records, scaled_zh, yuan_en
+from engine.flags import Finding
+from engine.ownership import OwnershipControl
+from engine.registry import any_of, detector
 
-__all__ = ["HiddenChainSettings", "hidden_chain", "hidden_chain_findings"]
+__all__ = ["HiddenChainSettings", "hidden_chain"]
 
 PURPOSE_ZH = {
     "debt_service": "还本付息",
@@ -79,24 +80,7 @@ class _Debt:
 
 def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
     as_of = ctx.as_of.isoformat()
-    loans = ctx.nodes(
-        "Loan",
-        [
-            "id",
-            "borrower_id",
-            "lender_id",
-            "principal",
-            "balance",
-            "start_date",
-            "maturity_date",
-            "status",
-            "purpose",
-            "project_id",
-            "_table",
-            "_line",
-        ],
-    )
-    for row in loans.to_dict("records"):
+    for row in ctx.frame("Loan").to_dict("records"):
         principal = float(pd.to_numeric(row.get("principal"), errors="coerce") or 0.0)
         balance = pd.to_numeric(row.get("balance"), errors="coerce")
         yield _Debt(
@@ -124,17 +108,7 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
         )
     if not include_bonds:
         return
-    bond_cols = [
-        "id",
-        "issuer_id",
-        "amount",
-        "issue_date",
-        "maturity_date",
-        "bond_type",
-        "_table",
-        "_line",
-    ]
-    for row in ctx.nodes("Bond", bond_cols).to_dict("records"):
+    for row in ctx.frame("Bond").to_dict("records"):
         amount = float(pd.to_numeric(row.get("amount"), errors="coerce") or 0.0)
         yield _Debt(
             "bond_id",
@@ -152,20 +126,24 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
         )
 
 
-def hidden_chain_findings(ctx: DetectorContext, settings: HiddenChainSettings) -> list[Flag]:
-    """The flags of ``debt.hidden_chain`` (memoised; ``debt.region_risk`` reuses them)."""
-    return ctx.memo(f"debt.hidden_chain:{settings!r}", lambda: list(_findings(ctx, settings)))
-
-
-def _findings(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[Flag]:
-    if ctx.relationships("HOLDS_SHARES").empty or ctx.relationships("FUND_FLOW").empty:
-        return
-    oc = ownership_control(ctx)
+@detector(
+    "debt.hidden_chain",
+    title_zh="隐性债务链",
+    title_en="Hidden debt serviced by government",
+    subject=("loan_id", "bond_id"),
+    reads=("HOLDS_SHARES", "FUND_FLOW", "Loan", "Bond", *ENTITIES),
+    requires=("HOLDS_SHARES", "FUND_FLOW", any_of("Loan", "Bond")),
+    uses=("ownership.control",),
+    settings=HiddenChainSettings,
+)
+def hidden_chain(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[Finding]:
+    """Loans/bonds of gov-linked borrowers with fiscal flows (debt service, subsidy, capital
+    injection) from the controlling government or its entities to the borrower or its
+    controllers within the loan's life (中发〔2018〕27号 hidden-debt definition; see module doc).
+    Score = flows / principal (capped at 10) + flows in units of 100m yuan."""
+    oc: OwnershipControl = ctx.result("ownership.control")
     directory = entity_directory(ctx)
-    flows = ctx.relationships(
-        "FUND_FLOW",
-        ["id", "src", "dst", "amount", "date", "purpose", "asset_type", "_table", "_line"],
-    ).copy()
+    flows = ctx.frame("FUND_FLOW")
     flows = flows[flows["purpose"].isin(settings.fiscal_purposes)]
     flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").fillna(0.0)
     by_payee = {str(k): v for k, v in flows.groupby("dst", sort=False)}
@@ -219,8 +197,7 @@ def _findings(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[F
         what_zh = "贷款" if debt.kind == "loan_id" else "债券"
         what_en = "loan" if debt.kind == "loan_id" else "bond"
         ctrl_pct = main["control_pct"] if pd.notna(main["control_pct"]) else float("nan")
-        yield Flag(
-            detector="debt.hidden_chain",
+        yield Finding(
             subject_type=debt.kind,
             subject_id=debt.id,
             severity=severity,
@@ -259,9 +236,9 @@ def _findings(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[F
             },
             explanation={
                 "zh": f"{directory.name(gov)}通过股权链（{chain_names}，控制权{ctrl_pct:.1f}%）控制"
-                f"{directory.name(debt.borrower)}；{what_zh}{debt.id}（本金{wan_zh(debt.principal)}，"
+                f"{directory.name(debt.borrower)}；{what_zh}{debt.id}（本金{scaled_zh(debt.principal)}，"
                 f"{debt.start or '?'}至{debt.end}）存续期间，政府方向借款人或其控股股东拨付{purposes_zh}资金"
-                f"{len(hits)}笔共{wan_zh(total)}（占本金{pct(share)}），疑似由财政实际偿还的隐性债务。",
+                f"{len(hits)}笔共{scaled_zh(total)}（占本金{pct(share)}），疑似由财政实际偿还的隐性债务。",
                 "en": f"{directory.name(gov)} controls {directory.name(debt.borrower)} through {chain_names} "
                 f"({ctrl_pct:.1f}% control); during {what_en} {debt.id} ({yuan_en(debt.principal)}, "
                 f"{debt.start or '?'} to {debt.end}) the government side paid {len(hits)} {purposes_en} "
@@ -269,19 +246,3 @@ def _findings(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[F
                 "controlling shareholders: likely hidden government debt.",
             },
         )
-
-
-@detector(
-    "debt.hidden_chain",
-    title_zh="隐性债务链",
-    title_en="Hidden debt serviced by government",
-    requires=("HOLDS_SHARES", "FUND_FLOW"),
-    settings=HiddenChainSettings,
-    subject="loan_id",
-)
-def hidden_chain(ctx: DetectorContext, settings: HiddenChainSettings) -> list[Flag]:
-    """Loans/bonds of gov-linked borrowers with fiscal flows (debt service, subsidy, capital
-    injection) from the controlling government or its entities to the borrower or its
-    controllers within the loan's life (中发〔2018〕27号 hidden-debt definition; see module doc).
-    Score = flows / principal (capped at 10) + flows in units of 100m yuan."""
-    return hidden_chain_findings(ctx, settings)

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, record, wan_zh, yuan_en
-from engine.detectors.ownership_control import ownership_control
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory
+from engine.evidence import record, scaled_zh, yuan_en
+from engine.flags import Finding
+from engine.ownership import OwnershipControl
 from engine.registry import detector
 
 __all__ = ["ImproperInjectionSettings", "improper_injection"]
@@ -41,18 +42,19 @@ class ImproperInjectionSettings:
     "debt.improper_injection",
     title_zh="违规注入公益性资产或储备土地",
     title_en="Public-interest assets or reserve land injected into a company",
-    requires=("FUND_FLOW",),
-    settings=ImproperInjectionSettings,
     subject="flow_id",
+    reads=("FUND_FLOW", *ENTITIES),
+    requires=("FUND_FLOW",),
+    uses=("ownership.control",),
+    settings=ImproperInjectionSettings,
 )
-def improper_injection(ctx: DetectorContext, settings: ImproperInjectionSettings) -> Iterator[Flag]:
+def improper_injection(
+    ctx: DetectorContext, settings: ImproperInjectionSettings
+) -> Iterator[Finding]:
     """Fund flows with purpose asset_injection and asset_type land_reserve / public_building
     (财预〔2012〕463号, 财预〔2018〕23号). Score = amount in 万元."""
     directory = entity_directory(ctx)
-    flows = ctx.relationships(
-        "FUND_FLOW",
-        ["id", "src", "dst", "amount", "date", "purpose", "asset_type", "_table", "_line"],
-    ).copy()
+    flows = ctx.frame("FUND_FLOW")
     flows = flows[
         (flows["purpose"] == "asset_injection") & flows["asset_type"].isin(settings.asset_types)
     ]
@@ -60,7 +62,7 @@ def improper_injection(ctx: DetectorContext, settings: ImproperInjectionSettings
         flows = flows[flows["src"].astype(str).isin(directory.gov_ids)]
     if flows.empty:
         return
-    oc = ownership_control(ctx) if not ctx.relationships("HOLDS_SHARES").empty else None
+    oc: OwnershipControl | None = ctx.result("ownership.control")
     flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").fillna(0.0)
     for row in flows.sort_values("id").to_dict("records"):
         payer, payee, amount = str(row["src"]), str(row["dst"]), float(row["amount"])
@@ -68,9 +70,7 @@ def improper_injection(ctx: DetectorContext, settings: ImproperInjectionSettings
         gov_linked = bool(oc and oc.is_gov_linked(payee))
         severity = "high" if kind == "lgfv" or gov_linked else "medium"
         asset = _ASSET_ZH.get(row["asset_type"], row["asset_type"])
-        yield Flag(
-            detector="debt.improper_injection",
-            subject_type="flow_id",
+        yield Finding(
             subject_id=str(row["id"]),
             severity=severity,
             score=amount / 10_000,
@@ -91,7 +91,7 @@ def improper_injection(ctx: DetectorContext, settings: ImproperInjectionSettings
             },
             explanation={
                 "zh": f"{directory.name(payer)}于{row.get('date')}向{directory.name(payee)}注入{asset}，"
-                f"作价{wan_zh(amount)}；财预〔2012〕463号、财预〔2018〕23号禁止将储备土地和公益性资产注入融资平台。",
+                f"作价{scaled_zh(amount)}；财预〔2012〕463号、财预〔2018〕23号禁止将储备土地和公益性资产注入融资平台。",
                 "en": f"{directory.name(payer)} injected {str(row['asset_type']).replace('_', ' ')} worth "
                 f"{yuan_en(amount)} into {directory.name(payee)} on {row.get('date')}; Cai Yu [2012] No. 463 "
                 "and Cai Yu [2018] No. 23 forbid injecting reserve land or public-interest assets into financing vehicles.",

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import entity_directory, records, wan_zh, yuan_en
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory
+from engine.evidence import record, records, scaled_zh, yuan_en
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["ServicePurchaseFinancingSettings", "service_purchase_financing"]
@@ -38,52 +39,29 @@ class ServicePurchaseFinancingSettings:
     "debt.service_purchase_financing",
     title_zh="以政府购买服务名义融资",
     title_en="Financing against government purchase-of-services contracts",
+    subject="loan_id",
+    reads=("Loan", "Project", "FUND_FLOW", *ENTITIES),
     requires=("Loan", "Project"),
     settings=ServicePurchaseFinancingSettings,
-    subject="loan_id",
 )
 def service_purchase_financing(
     ctx: DetectorContext, settings: ServicePurchaseFinancingSettings
-) -> Iterator[Flag]:
+) -> Iterator[Finding]:
     """Loans whose project is project_type service_purchase and is paid by a gov unit
     (财预〔2017〕87号). Score = principal in 万元."""
     directory = entity_directory(ctx)
-    cols = ["id", "name", "region_code", "owner_id", "project_type"]
-    projects = ctx.nodes("Project", cols).set_index("id")
+    projects = ctx.frame("Project").set_index("id")
     projects = projects[projects["project_type"] == "service_purchase"]
     if projects.empty:
         return
-    flows = ctx.relationships(
-        "FUND_FLOW",
-        ["id", "src", "dst", "amount", "date", "purpose", "asset_type", "_table", "_line"],
-    ).copy()
+    flows = ctx.frame("FUND_FLOW")
     if not flows.empty:
         flows = flows[
             (flows["purpose"] == "service_purchase")
             & flows["src"].astype(str).isin(directory.gov_ids)
         ]
         flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").fillna(0.0)
-    for loan in (
-        ctx.nodes(
-            "Loan",
-            [
-                "id",
-                "borrower_id",
-                "lender_id",
-                "principal",
-                "balance",
-                "start_date",
-                "maturity_date",
-                "status",
-                "purpose",
-                "project_id",
-                "_table",
-                "_line",
-            ],
-        )
-        .sort_values("id")
-        .to_dict("records")
-    ):
+    for loan in ctx.frame("Loan").sort_values("id").to_dict("records"):
         pid = loan.get("project_id")
         if not isinstance(pid, str) or pid not in projects.index:
             continue
@@ -98,9 +76,7 @@ def service_purchase_financing(
         principal = float(pd.to_numeric(loan.get("principal"), errors="coerce") or 0.0)
         total = float(paid["amount"].sum()) if not paid.empty else 0.0
         gov = payers[0] if payers else None
-        yield Flag(
-            detector="debt.service_purchase_financing",
-            subject_type="loan_id",
+        yield Finding(
             subject_id=str(loan["id"]),
             severity="high" if after else "medium",
             score=principal / 10_000,
@@ -109,8 +85,8 @@ def service_purchase_financing(
             or project.get("region_code")
             or directory.region(borrower),
             evidence={
-                "loan": records(
-                    pd.DataFrame([loan]),
+                "loan": record(
+                    loan,
                     [
                         "id",
                         "borrower_id",
@@ -120,7 +96,7 @@ def service_purchase_financing(
                         "maturity_date",
                         "project_id",
                     ],
-                )[0],
+                ),
                 "project": {
                     "id": pid,
                     "name": project.get("name"),
@@ -139,9 +115,9 @@ def service_purchase_financing(
             },
             explanation={
                 "zh": f"{directory.name(borrower)}以政府购买服务项目{project.get('name') or pid}为依托取得贷款"
-                f"{loan['id']}（{wan_zh(principal)}），"
+                f"{loan['id']}（{scaled_zh(principal)}），"
                 + (
-                    f"{directory.name(gov)}按购买服务合同付款{len(paid)}笔共{wan_zh(total)}；"
+                    f"{directory.name(gov)}按购买服务合同付款{len(paid)}笔共{scaled_zh(total)}；"
                     if gov
                     else ""
                 )

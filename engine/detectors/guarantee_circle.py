@@ -24,15 +24,9 @@ import numpy as np
 
 from engine.context import DetectorContext
 from engine.cycles import bounded_cycles, strong_components
-from engine.detectors.debt_evidence import (
-    entity_directory,
-    guarantees_in_force,
-    pct,
-    stable_id,
-    wan_zh,
-    yuan_en,
-)
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory, guarantees_in_force
+from engine.evidence import pct, record, scaled_zh, stable_id, yuan_en
+from engine.flags import Finding
 from engine.node_index import encode_nodes
 from engine.registry import detector
 
@@ -71,11 +65,12 @@ class GuaranteeCircleSettings:
     "guarantee.circle",
     title_zh="担保圈",
     title_en="Guarantee circle",
+    subject="circle_id",
+    reads=ENTITIES,
     requires=("GUARANTEES",),
     settings=GuaranteeCircleSettings,
-    subject="circle_id",
 )
-def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) -> Iterator[Flag]:
+def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) -> Iterator[Finding]:
     """Strongly connected components of >= 3 firms in the guarantee graph, with their elementary
     cycles (length <= 6) and metrics. Score = leverage (guarantees / net assets; size/10 when
     net assets are unknown)."""
@@ -145,7 +140,8 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
         ]
         edge_ids = record_cols["id"][lo:hi]
         edge_records = [
-            {c: record_cols[c][i] for c in record_cols} for i in range(lo, min(hi, lo + 200))
+            record({c: record_cols[c][i] for c in record_cols}, ["id", "src", "dst", "amount"])
+            for i in range(lo, min(hi, lo + 200))
         ]
         comp_cycles = cycles_of.get(int(comp), [])
         cid = stable_id("GC-", members)
@@ -159,9 +155,7 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
         loop_zh = " → ".join(directory.name(x) for x in (*first, first[0])) if first else ""
         regions = Counter(directory.region(f) for f in members if directory.region(f))
         region = min(regions, key=lambda r: (-regions[r], r)) if regions else None
-        yield Flag(
-            detector="guarantee.circle",
-            subject_type="circle_id",
+        yield Finding(
             subject_id=cid,
             severity=severity,
             score=leverage if leverage == leverage else n / 10,
@@ -186,7 +180,7 @@ def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) ->
                 "guarantees": edge_records,
             },
             explanation={
-                "zh": f"{n}家企业相互担保形成担保圈（{hi - lo}笔担保，共{wan_zh(total)}"
+                "zh": f"{n}家企业相互担保形成担保圈（{hi - lo}笔担保，共{scaled_zh(total)}"
                 + (f"，为成员净资产合计的{pct(leverage)}" if leverage == leverage else "")
                 + f"），含{len(comp_cycles)}{'+' if int(comp) in truncated_comps else ''}个担保环"
                 + (f"，如{loop_zh}" if loop_zh else "")

@@ -17,7 +17,7 @@ Two kinds of runs, one flag per firm:
   ``default_shock`` / ``overdue_shock``), with the expected equity loss (``h_j(T) * E_j``) per
   bank and per region in the evidence.
 
-A firm is flagged when its distress would spread far (DETECTORS.md: "firms whose distress would
+A firm is flagged when its distress would spread far (docs/detectors.md: "firms whose distress would
 spread furthest"), read two ways from the same run:
 
 * network-wide: its DebtRank reaches ``debtrank_line``. ``R`` is a share of the value of the
@@ -42,16 +42,11 @@ import pandas as pd
 
 from engine.contagion import ExposureNetwork
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import (
-    entity_directory,
-    guarantees_in_force,
-    pct,
-    wan_zh,
-    yuan_en,
-)
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory, guarantees_in_force
+from engine.evidence import pct, scaled_zh, yuan_en
+from engine.flags import Finding
 from engine.node_index import encode_nodes
-from engine.registry import detector
+from engine.registry import any_of, detector
 
 __all__ = ["ContagionSettings", "contagion", "credit_exposures"]
 
@@ -127,23 +122,7 @@ def credit_exposures(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFrame
                 }
             )
         )
-    loans = ctx.nodes(
-        "Loan",
-        [
-            "id",
-            "borrower_id",
-            "lender_id",
-            "principal",
-            "balance",
-            "start_date",
-            "maturity_date",
-            "status",
-            "purpose",
-            "project_id",
-            "_table",
-            "_line",
-        ],
-    )
+    loans = ctx.frame("Loan")
     if not loans.empty:
         bal = pd.to_numeric(loans["balance"], errors="coerce")
         amount = bal.fillna(pd.to_numeric(loans["principal"], errors="coerce")).fillna(0.0)
@@ -176,23 +155,7 @@ def credit_exposures(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFrame
 
 
 def _distressed_borrowers(ctx: DetectorContext, s: ContagionSettings) -> dict[str, float]:
-    loans = ctx.nodes(
-        "Loan",
-        [
-            "id",
-            "borrower_id",
-            "lender_id",
-            "principal",
-            "balance",
-            "start_date",
-            "maturity_date",
-            "status",
-            "purpose",
-            "project_id",
-            "_table",
-            "_line",
-        ],
-    )
+    loans = ctx.frame("Loan")
     if loans.empty:
         return {}
     shock = loans["status"].map({"default": s.default_shock, "overdue": s.overdue_shock})
@@ -211,11 +174,12 @@ def _distressed_borrowers(ctx: DetectorContext, s: ContagionSettings) -> dict[st
     "guarantee.contagion",
     title_zh="担保链风险传染",
     title_en="Contagion through guarantee and credit links",
-    requires=("Enterprise",),
-    settings=ContagionSettings,
     subject="uscc",
+    reads=("Loan", *ENTITIES),
+    requires=("Enterprise", any_of("GUARANTEES", "Loan")),
+    settings=ContagionSettings,
 )
-def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Flag]:
+def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Finding]:
     """DebtRank (Battiston et al. 2012) of firms on the guarantee + loan exposure network; flag
     firms at or above the DebtRank line and report a stress run from every overdue/defaulted
     borrower (expected loss per bank and per region). Score = DebtRank R."""
@@ -350,7 +314,7 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
                 else ""
             )
             stress_zh = (
-                f"该企业贷款已逾期或违约，压力测试下银行预期权益损失合计{wan_zh(bank_loss)}。"
+                f"该企业贷款已逾期或违约，压力测试下银行预期权益损失合计{scaled_zh(bank_loss)}。"
                 if in_stress
                 else ""
             )
@@ -359,9 +323,7 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fla
                 if in_stress
                 else ""
             )
-            yield Flag(
-                detector="guarantee.contagion",
-                subject_type="uscc",
+            yield Finding(
                 subject_id=firm,
                 severity=severity,
                 score=r,

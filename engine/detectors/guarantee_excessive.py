@@ -17,15 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import (
-    entity_directory,
-    guarantees_in_force,
-    pct,
-    records,
-    wan_zh,
-    yuan_en,
-)
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory, guarantees_in_force
+from engine.evidence import pct, records, scaled_zh, yuan_en
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["ExcessiveGuaranteeSettings", "excessive_guarantee"]
@@ -55,13 +49,14 @@ class ExcessiveGuaranteeSettings:
     "guarantee.excessive",
     title_zh="超额担保",
     title_en="Over-guarantee",
+    subject="uscc",
+    reads=ENTITIES,
     requires=("GUARANTEES", "Enterprise"),
     settings=ExcessiveGuaranteeSettings,
-    subject="uscc",
 )
 def excessive_guarantee(
     ctx: DetectorContext, settings: ExcessiveGuaranteeSettings
-) -> Iterator[Flag]:
+) -> Iterator[Finding]:
     """Per enterprise guarantor: total guarantees > 50 % of net assets; a single guarantee > 10 %;
     a debtor with liabilities/assets > 70 % (证监发〔2005〕120号). Score = lines crossed + total/net assets."""
     directory = entity_directory(ctx)
@@ -99,14 +94,14 @@ def excessive_guarantee(
         parts_zh, parts_en = [], []
         if lines["total_over_net_assets"]:
             parts_zh.append(
-                f"对外担保合计{wan_zh(total)}，占净资产{'(净资产≤0)' if insolvent else pct(total_ratio)}，超过{pct(settings.total_share)}"
+                f"对外担保合计{scaled_zh(total)}，占净资产{'(净资产≤0)' if insolvent else pct(total_ratio)}，超过{pct(settings.total_share)}"
             )
             parts_en.append(
                 f"external guarantees of {yuan_en(total)} are {'above its non-positive net assets' if insolvent else pct(total_ratio) + ' of net assets'} (line {pct(settings.total_share)})"
             )
         if lines["single_over_net_assets"]:
             parts_zh.append(
-                f"单笔担保{largest['id']}金额{wan_zh(float(largest['amount']))}，超过净资产的{pct(settings.single_share)}"
+                f"单笔担保{largest['id']}金额{scaled_zh(float(largest['amount']))}，超过净资产的{pct(settings.single_share)}"
             )
             parts_en.append(
                 f"guarantee {largest['id']} of {yuan_en(float(largest['amount']))} exceeds {pct(settings.single_share)} of net assets"
@@ -117,9 +112,7 @@ def excessive_guarantee(
             parts_en.append(
                 f"it guarantees debtors with liabilities above {pct(settings.debtor_leverage)} of assets ({names})"
             )
-        yield Flag(
-            detector="guarantee.excessive",
-            subject_type="uscc",
+        yield Finding(
             subject_id=guarantor,
             severity="high" if crossed >= 2 else "medium",
             score=crossed + (min(total_ratio, 10.0) if total_ratio == total_ratio else 0.0),
@@ -144,7 +137,7 @@ def excessive_guarantee(
                 "rule": "证监发〔2005〕120号",
             },
             explanation={
-                "zh": f"{name}（净资产{wan_zh(na) if has_na else '未知'}）："
+                "zh": f"{name}（净资产{scaled_zh(na) if has_na else '未知'}）："
                 + "；".join(parts_zh)
                 + "，超出证监发〔2005〕120号规定的担保限额。",
                 "en": f"{name} (net assets {yuan_en(na) if has_na else 'unknown'}): "

@@ -12,15 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import (
-    entity_directory,
-    guarantees_in_force,
-    pct,
-    records,
-    wan_zh,
-    yuan_en,
-)
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory, guarantees_in_force
+from engine.evidence import pct, records, scaled_zh, yuan_en
+from engine.flags import Finding
 from engine.registry import detector
 
 __all__ = ["MutualGuaranteeSettings", "mutual_guarantee"]
@@ -46,11 +40,12 @@ class MutualGuaranteeSettings:
     "guarantee.mutual",
     title_zh="互保",
     title_en="Mutual guarantees",
+    subject="pair_id",
+    reads=ENTITIES,
     requires=("GUARANTEES",),
     settings=MutualGuaranteeSettings,
-    subject="pair_id",
 )
-def mutual_guarantee(ctx: DetectorContext, settings: MutualGuaranteeSettings) -> Iterator[Flag]:
+def mutual_guarantee(ctx: DetectorContext, settings: MutualGuaranteeSettings) -> Iterator[Finding]:
     """Reciprocal guarantee edges A -> B and B -> A (pair id = the two ids sorted, joined by ~).
     Score = the larger side's guarantees / its net assets (or 1 when unknown) + amount in 亿元."""
     directory = entity_directory(ctx)
@@ -82,9 +77,7 @@ def mutual_guarantee(ctx: DetectorContext, settings: MutualGuaranteeSettings) ->
             for f, s in shares.items()
             if s == s
         )
-        yield Flag(
-            detector="guarantee.mutual",
-            subject_type="pair_id",
+        yield Finding(
             subject_id=f"{a}~{b}",
             severity=severity,
             score=(top if known else 1.0) + (ab + ba) / 1e8,
@@ -111,7 +104,7 @@ def mutual_guarantee(ctx: DetectorContext, settings: MutualGuaranteeSettings) ->
                 ),
             },
             explanation={
-                "zh": f"{na_a}为{na_b}担保{wan_zh(ab)}，{na_b}同时为{na_a}担保{wan_zh(ba)}，构成互保"
+                "zh": f"{na_a}为{na_b}担保{scaled_zh(ab)}，{na_b}同时为{na_a}担保{scaled_zh(ba)}，构成互保"
                 + (f"（{share_zh}）" if share_zh else "")
                 + "，一方违约将直接传导至另一方。",
                 "en": f"{na_a} guarantees {yuan_en(ab)} for {na_b} while {na_b} guarantees {yuan_en(ba)} for {na_a}: "

@@ -20,15 +20,10 @@ import numpy as np
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import (
-    entity_directory,
-    guarantees_in_force,
-    record,
-    wan_zh,
-    yuan_en,
-)
-from engine.detectors.ownership_control import ownership_control
-from engine.flags import Flag
+from engine.debt_registers import ENTITIES, entity_directory, guarantees_in_force
+from engine.evidence import record, scaled_zh, yuan_en
+from engine.flags import Finding
+from engine.ownership import OwnershipControl
 from engine.registry import detector
 
 __all__ = ["RelatedPartyGuaranteeSettings", "related_party_guarantee"]
@@ -75,17 +70,19 @@ def _share_a_controller(guarantees: pd.DataFrame, controllers: pd.DataFrame) -> 
     "guarantee.related_party",
     title_zh="关联担保未披露",
     title_en="Undisclosed related-party guarantee",
-    requires=("GUARANTEES", "HOLDS_SHARES"),
-    settings=RelatedPartyGuaranteeSettings,
     subject="guarantee_id",
+    reads=ENTITIES,
+    requires=("GUARANTEES", "HOLDS_SHARES"),
+    uses=("ownership.control",),
+    settings=RelatedPartyGuaranteeSettings,
 )
 def related_party_guarantee(
     ctx: DetectorContext, settings: RelatedPartyGuaranteeSettings
-) -> Iterator[Flag]:
+) -> Iterator[Finding]:
     """Guarantees whose guarantor and debtor share an ultimate controller (from ownership.control),
     with no direct shareholding between them. Score = amount in 万元."""
     directory = entity_directory(ctx)
-    oc = ownership_control(ctx)
+    oc: OwnershipControl = ctx.result("ownership.control")
     g = guarantees_in_force(ctx, settings.include_lapsed)
     if g.empty:
         return
@@ -110,9 +107,7 @@ def related_party_guarantee(
         hidden = min(len(chain_a), len(chain_b)) - 1 >= settings.high_min_links
         amount = float(row["amount"])
         na_a, na_b, na_c = directory.name(a), directory.name(b), directory.name(ctrl)
-        yield Flag(
-            detector="guarantee.related_party",
-            subject_type="guarantee_id",
+        yield Finding(
             subject_id=str(row["id"]),
             severity="high" if hidden else "medium",
             score=amount / 10_000,
@@ -146,7 +141,7 @@ def related_party_guarantee(
                 },
             },
             explanation={
-                "zh": f"{na_a}为{na_b}提供担保{wan_zh(amount)}，两者同受{na_c}控制"
+                "zh": f"{na_a}为{na_b}提供担保{scaled_zh(amount)}，两者同受{na_c}控制"
                 f"（{' → '.join(directory.name(x) for x in chain_a)}；{' → '.join(directory.name(x) for x in chain_b)}），"
                 "双方无直接持股关系，关联关系未在担保中体现。",
                 "en": f"{na_a} guarantees {yuan_en(amount)} for {na_b}; both are controlled by {na_c} "

@@ -30,11 +30,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.detectors.debt_evidence import pct, wan_zh, yuan_en
-from engine.detectors.debt_gov_guarantee import gov_guarantee_findings
-from engine.detectors.debt_hidden_chain import hidden_chain_findings
-from engine.flags import Flag
-from engine.registry import detector, get_detector
+from engine.evidence import pct, record, scaled_zh, yuan_en
+from engine.flags import Finding
+from engine.registry import detector
 
 __all__ = ["RegionRiskSettings", "region_risk"]
 
@@ -73,8 +71,7 @@ class RegionRiskSettings:
 
 def _hidden_items(ctx: DetectorContext) -> list[dict]:
     items: dict[str, dict] = {}
-    hc = hidden_chain_findings(ctx, ctx.settings_for(get_detector("debt.hidden_chain")))
-    for f in hc:
+    for f in ctx.result("debt.hidden_chain"):
         items[f.subject_id] = {
             "debt_id": f.subject_id,
             "source": "debt.hidden_chain",
@@ -83,25 +80,23 @@ def _hidden_items(ctx: DetectorContext) -> list[dict]:
             "amount": float(f.evidence.get("outstanding") or 0.0),
             "entities": f.entities[:4],
         }
-    if not ctx.relationships("GUARANTEES").empty:
-        gg = gov_guarantee_findings(ctx, ctx.settings_for(get_detector("debt.gov_guarantee")))
-        today = ctx.as_of.isoformat()
-        for f in gg:
-            end = (f.evidence.get("guarantee") or {}).get("end_date")
-            if isinstance(end, str) and end < today:
-                continue
-            loan = (f.evidence.get("loan") or {}).get("id")
-            key = loan or f.subject_id
-            if key in items:
-                continue
-            items[key] = {
-                "debt_id": key,
-                "source": "debt.gov_guarantee",
-                "flag_id": f.flag_id,
-                "region_code": f.region_code,
-                "amount": float(f.evidence.get("amount") or 0.0),
-                "entities": f.entities[:3],
-            }
+    today = ctx.as_of.isoformat()
+    for f in ctx.result("debt.gov_guarantee"):
+        end = (f.evidence.get("guarantee") or {}).get("end_date")
+        if isinstance(end, str) and end < today:
+            continue
+        loan = (f.evidence.get("loan") or {}).get("id")
+        key = loan or f.subject_id
+        if key in items:
+            continue
+        items[key] = {
+            "debt_id": key,
+            "source": "debt.gov_guarantee",
+            "flag_id": f.flag_id,
+            "region_code": f.region_code,
+            "amount": float(f.evidence.get("amount") or 0.0),
+            "entities": f.entities[:3],
+        }
     return list(items.values())
 
 
@@ -116,27 +111,17 @@ def _grade(ratio: float, s: RegionRiskSettings) -> tuple[str, str]:
     "debt.region_risk",
     title_zh="地区债务风险预警",
     title_en="Regional debt-ratio warning",
-    requires=("Region",),
-    settings=RegionRiskSettings,
     subject="region_code",
-    order=200,
+    reads=("Region", "PART_OF"),
+    requires=("Region",),
+    uses=("debt.hidden_chain", "debt.gov_guarantee"),
+    settings=RegionRiskSettings,
 )
-def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[Flag]:
+def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[Finding]:
     """Debt ratio (statutory + attributed hidden debt) / (general budget + transfer + fund
     revenue) per region, rolled up county -> city -> province; warn 120 %, high 200 % (MOF risk
     grading). Score = debt ratio."""
-    cols = [
-        "id",
-        "name",
-        "parent_code",
-        "level",
-        "year",
-        *_REVENUE,
-        "statutory_debt_balance",
-        "_table",
-        "_line",
-    ]
-    regions = ctx.nodes("Region", cols).copy()
+    regions = ctx.frame("Region")
     regions["id"] = regions["id"].astype(str)
     for col in (*_REVENUE, "statutory_debt_balance"):
         regions[col] = pd.to_numeric(regions[col], errors="coerce").fillna(0.0)
@@ -201,9 +186,7 @@ def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[
         )[: settings.top_contributors]
         row = own.loc[r]
         name = names.get(r) or r
-        yield Flag(
-            detector="debt.region_risk",
-            subject_type="region_code",
+        yield Finding(
             subject_id=r,
             severity="high" if ratio >= settings.high_ratio else "medium",
             score=ratio,
@@ -214,14 +197,10 @@ def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[
             ],
             region_code=r,
             evidence={
-                "region": {
-                    "region_code": r,
-                    "name": name,
-                    "level": row.get("level"),
-                    "year": row.get("year"),
-                    "_table": row.get("_table"),
-                    "_line": row.get("_line"),
-                },
+                "region": record(
+                    {**row.to_dict(), "region_code": r, "name": name},
+                    ["region_code", "name", "level", "year"],
+                ),
                 "debt_ratio": ratio,
                 "grade": grade,
                 "statutory_debt": stat,
@@ -238,8 +217,8 @@ def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[
                 },
             },
             explanation={
-                "zh": f"{name}债务率{pct(ratio)}（{grade_zh}色档）：法定债务{wan_zh(stat)}，"
-                f"加计隐性债务{wan_zh(hid)}，综合财力{wan_zh(resources)}，超过{pct(settings.warn_ratio)}预警线。",
+                "zh": f"{name}债务率{pct(ratio)}（{grade_zh}色档）：法定债务{scaled_zh(stat)}，"
+                f"加计隐性债务{scaled_zh(hid)}，综合财力{scaled_zh(resources)}，超过{pct(settings.warn_ratio)}预警线。",
                 "en": f"{name} has a debt ratio of {pct(ratio)} ({grade} grade): statutory debt {yuan_en(stat)} "
                 f"plus hidden debt {yuan_en(hid)} against comprehensive resources of {yuan_en(resources)}, "
                 f"above the {pct(settings.warn_ratio)} warning line.",

@@ -1,117 +1,34 @@
-"""Shared evidence and wording for the debt and guarantee detectors (no detector lives here).
+"""The debt and guarantee registers that several detectors share (no detector lives here).
 
 * :func:`entity_directory` -- names, regions and balance-sheet figures of every government unit
-  and enterprise, read once per run;
+  and enterprise, read once per run (declare :data:`ENTITIES` to use it);
 * :func:`guarantees_in_force` -- GUARANTEES as of the run's reference date, lapsed ones optional;
-* :func:`records` -- source rows with their ``_table`` / ``_line`` provenance for evidence;
-* :func:`wan_zh` / :func:`yuan_en` -- amounts as written in Chinese (万元) and English text;
-* :func:`stable_id` -- a short id from a set of members (circles, cycles), stable across runs.
+* :func:`column` / :func:`as_float` -- small frame helpers.
+
+Evidence records and amounts are written with :mod:`engine.evidence`, like every family's.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.context import DetectorContext
-from engine.flags import jsonable
 
 __all__ = [
+    "ENTITIES",
     "EntityDirectory",
+    "as_float",
+    "column",
     "entity_directory",
     "guarantees_in_force",
-    "pct",
-    "record",
-    "records",
-    "stable_id",
-    "wan_zh",
-    "yuan_en",
 ]
 
-EVIDENCE_LIMIT = 50
-
-
-def wan_zh(amount: float) -> str:
-    """An amount in yuan as written in Chinese text: 万元 from 10,000 yuan up.
-
-    Examples
-    --------
-    >>> wan_zh(12_345_000), wan_zh(3600), wan_zh(50_000_000)
-    ('1,234.5万元', '3,600元', '5,000万元')
-    """
-    amount = float(amount or 0.0)
-    if abs(amount) < 10_000:
-        return f"{amount:,.0f}元"
-    text = f"{amount / 10_000:,.2f}".rstrip("0").rstrip(".")
-    return text + "万元"
-
-
-def yuan_en(amount: float) -> str:
-    """An amount in yuan as written in English text.
-
-    Examples
-    --------
-    >>> yuan_en(12_345_000)
-    'CNY 12,345,000'
-    """
-    return f"CNY {float(amount or 0.0):,.0f}"
-
-
-def pct(ratio: float) -> str:
-    """A ratio as a percentage with one decimal.
-
-    Examples
-    --------
-    >>> pct(0.5123)
-    '51.2%'
-    """
-    return f"{100 * float(ratio):.1f}%"
-
-
-def stable_id(prefix: str, members: Iterable[str]) -> str:
-    """``prefix`` + 16 hex chars of SHA-256 over the sorted distinct members.
-
-    Examples
-    --------
-    >>> stable_id("GC-", ["b", "a"]) == stable_id("GC-", ["a", "b", "a"])
-    True
-    """
-    blob = "\x1f".join(sorted(set(members)))
-    return prefix + hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def record(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
-    """One row (a dict, e.g. from ``to_dict("records")``) as evidence, like :func:`records`.
-
-    Examples
-    --------
-    >>> record({"id": "g1", "amount": 5.0, "x": 1, "_table": "guarantees", "_line": 3}, ["id", "amount"])
-    {'id': 'g1', 'amount': 5.0, '_table': 'guarantees', '_line': 3}
-    """
-    return jsonable({c: row[c] for c in [*fields, "_table", "_line"] if c in row})
-
-
-def records(
-    frame: pd.DataFrame, fields: Sequence[str], limit: int = EVIDENCE_LIMIT
-) -> list[dict[str, Any]]:
-    """Rows as evidence: the given fields plus ``_table`` and ``_line`` provenance.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"id": ["g1"], "amount": [5.0], "_table": ["guarantees"], "_line": [3]})
-    >>> records(f, ["id", "amount"])
-    [{'id': 'g1', 'amount': 5.0, '_table': 'guarantees', '_line': 3}]
-    """
-    cols = [c for c in [*fields, "_table", "_line"] if c in frame.columns]
-    out = []
-    for row in frame[cols].head(limit).to_dict("records"):
-        out.append(jsonable(row))
-    return out
+#: What :func:`entity_directory` reads: the units and enterprises, and the endpoints of the
+#: relationships that reveal a government organ no table defines (a USCC starting 11).
+ENTITIES = ("GovUnit", "Enterprise", "HOLDS_SHARES", "GUARANTEES", "FUND_FLOW")
 
 
 @dataclass(frozen=True)
@@ -149,7 +66,16 @@ def _text_dict(values: pd.Series) -> dict[str, str]:
 
 
 def entity_directory(ctx: DetectorContext) -> EntityDirectory:
-    """Every GovUnit and Enterprise node, memoised per run."""
+    """Every GovUnit and Enterprise node, memoised per run (reads :data:`ENTITIES`).
+
+    Examples
+    --------
+    >>> from graph_models.memory_store import MemoryStore
+    >>> from engine.context import RunContext
+    >>> ctx = RunContext(MemoryStore()).context("demo.example", reads=ENTITIES)
+    >>> entity_directory(ctx).name("91410000MA0000000X")
+    '91410000MA0000000X'
+    """
 
     def build() -> EntityDirectory:
         cols = [
@@ -161,8 +87,8 @@ def entity_directory(ctx: DetectorContext) -> EntityDirectory:
             "total_assets",
             "total_liabilities",
         ]
-        gov = ctx.nodes("GovUnit").reindex(columns=cols).assign(label="GovUnit")
-        ent = ctx.nodes("Enterprise").reindex(columns=cols).assign(label="Enterprise")
+        gov = ctx.nodes("GovUnit", cols).assign(label="GovUnit")
+        ent = ctx.nodes("Enterprise", cols).assign(label="Enterprise")
         frame = pd.concat([gov, ent], ignore_index=True).drop_duplicates("id", keep="first")
         for col in ("net_assets", "total_assets", "total_liabilities"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
@@ -202,11 +128,12 @@ def guarantees_in_force(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFr
     ...     "dst": ["b"] * 3, "dst_label": ["Enterprise"] * 3, "amount": [1.0] * 3,
     ...     "start_date": ["2020-01-01", "2019-01-01", "2025-01-01"],
     ...     "end_date": ["2026-01-01", "2023-12-31", "2028-01-01"]}))
-    >>> ctx = DetectorContext(store, as_of=dt.date(2024, 6, 30))
+    >>> from engine.context import RunContext
+    >>> ctx = RunContext(store, as_of=dt.date(2024, 6, 30)).context("demo.example", reads=["GUARANTEES"])
     >>> guarantees_in_force(ctx, False)["id"].tolist(), guarantees_in_force(ctx, True)["id"].tolist()
     (['live'], ['live', 'lapsed'])
     """
-    g = ctx.relationships("GUARANTEES").copy()
+    g = ctx.frame("GUARANTEES")
     if g.empty:
         return g
     g["amount"] = pd.to_numeric(g.get("amount"), errors="coerce").fillna(0.0)
@@ -220,11 +147,24 @@ def guarantees_in_force(ctx: DetectorContext, include_lapsed: bool) -> pd.DataFr
 
 
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column as object Series (all None when absent)."""
+    """A column as object Series (all None when absent).
+
+    Examples
+    --------
+    >>> column(pd.DataFrame({"a": [1]}), "b").tolist()
+    [None]
+    """
     if name in frame.columns:
         return frame[name]
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
 def as_float(values: pd.Series) -> np.ndarray:
+    """Numbers of a column as floats (NaN where not a number).
+
+    Examples
+    --------
+    >>> as_float(pd.Series(["1.5", "x"])).tolist()
+    [1.5, nan]
+    """
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
