@@ -328,12 +328,20 @@ def _parse_block(
     slow_lines: list[int] = []
     continuation = 0
     cut = nlines
+    refused_until = -1  # lines inside a refused span are read alone (never a record's start)
     for j in np.flatnonzero(status == 1).tolist():
         if status[j] != 1:  # consumed by an earlier multi-line record
+            continue
+        if j <= refused_until and nq[j] % 2 == 1:
+            status[j] = 3
+            rejects.append(LineReject(offset + j + 1, "unbalanced_quote", _UNCLOSED, line_text(j)))
             continue
         got = _python_record(
             j, text, starts, ends, nq, ncomma, width, limits, line_text, final, offset
         )
+        if isinstance(got, _Refused):
+            refused_until = max(refused_until, got.last)
+            got = got.reject
         if got is None:  # the record may go on in the next block: this block ends before it
             cut = j
             status[j:] = 4
@@ -383,6 +391,11 @@ def _parse_block(
 def _empty_block(head: _CsvHead) -> CsvFile:
     return CsvFile(head.encoding, 0, 0, head.header, pa.table({"_line": pa.array([], pa.int64())}))
 
+
+_UNCLOSED = (
+    'an opening quote (") is never closed on this line; the line is rejected and reading goes on '
+    "with the next line"
+)
 
 #: bytes of a file read at a time (a block is parsed, validated and dropped before the next)
 BLOCK_BYTES = 64 << 20
@@ -486,6 +499,14 @@ def _last_break(buf: bytes) -> int:
     return cr + 1 if cr >= 0 else 0
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A refused multi-line record: no line inside its span may start another one."""
+
+    reject: LineReject
+    last: int
+
+
 def _python_record(
     j: int,
     text: bytes,
@@ -498,11 +519,12 @@ def _python_record(
     line_text: Callable[[int], str],
     final: bool = True,
     offset: int = 0,
-) -> tuple[list[str], int] | LineReject | None:
+) -> tuple[list[str], int] | LineReject | _Refused | None:
     """A record starting on line ``j`` (index) that pyarrow cannot be trusted with.
 
-    Returns (cells, index of its last line), the reject for line ``j``, or None when the block
-    ends before the record could (and it is not the file's last block).
+    Returns (cells, index of its last line), the reject for line ``j`` (a :class:`_Refused` when
+    the lines up to a closing quote were found but are not one record), or None when the block ends
+    before the record could (and it is not the file's last block).
     """
     raw = line_text(j)
     if nq[j] % 2 == 0:
@@ -518,10 +540,7 @@ def _python_record(
                               f"{len(cells)} fields where the header has {width}",
                               json.dumps(cells, ensure_ascii=False))  # fmt: skip
         return cells, j
-    why = (
-        'an opening quote (") is never closed on this line; the line is rejected and reading '
-        "goes on with the next line"
-    )
+    why = _UNCLOSED
     total = int(nq[j])
     last = j
     while total % 2 == 1:
@@ -535,16 +554,16 @@ def _python_record(
     # two or more mean stray quotes joined rows; a real quoted field rarely makes even one
     whole_rows = sum(1 for k in range(j, last + 1) if ncomma[k] + 1 == width)
     if whole_rows >= 2 and width > 1:
-        return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
+        return _Refused(LineReject(offset + j + 1, "unbalanced_quote", why, raw), last)
     joined = text[starts[j] : ends[last]].decode("utf-8")
     try:
         rows = list(csv.reader(io.StringIO(joined, newline=""), strict=True))
     except csv.Error:
-        return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
+        return _Refused(LineReject(offset + j + 1, "unbalanced_quote", why, raw), last)
     if len(rows) == 1 and _blank_tail(rows[0], width):
         return rows[0][:width], last
     if len(rows) != 1 or len(rows[0]) != width:
-        return LineReject(offset + j + 1, "unbalanced_quote", why, raw)
+        return _Refused(LineReject(offset + j + 1, "unbalanced_quote", why, raw), last)
     return rows[0], last
 
 
