@@ -155,10 +155,27 @@ def _concat(tables: list[pa.Table]) -> pa.Table | None:
     for t in tables:
         for c, d in _dtypes(t).items():
             dtypes.setdefault(c, d)
+    plain: set[str] = set()  # columns dictionary-encoded in some tables and not in others
+    kinds: dict[str, set[bool]] = {}
+    for t in tables:
+        for f in t.schema:
+            if not pa.types.is_null(f.type):
+                kinds.setdefault(f.name, set()).add(pa.types.is_dictionary(f.type))
+    plain = {c for c, k in kinds.items() if len(k) > 1}
+    if plain:
+        tables = [_decoded(t, plain) for t in tables]
     out = pa.concat_tables(
         [t.replace_schema_metadata(None) for t in tables], promote_options="permissive"
     )
     return _with_dtypes(out, dtypes)
+
+
+def _decoded(table: pa.Table, columns: Iterable[str] | None = None) -> pa.Table:
+    """``table`` with its dictionary-encoded columns (of ``columns``, default all) decoded."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type) and (columns is None or f.name in columns):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
 
 
 def _first_rows(table: pa.Table) -> pa.Table:
@@ -174,7 +191,8 @@ def _last_values(table: pa.Table) -> pa.Table:
     if not others:
         return _first_rows(table)
     null_typed = [c for c in others if pa.types.is_null(table.schema.field(c).type)]
-    body = table.drop_columns(null_typed) if null_typed else table
+    encoded = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    body = _decoded(table.drop_columns(null_typed) if null_typed else table)
     agg = body.group_by("id", use_threads=False).aggregate(
         [(c, "last") for c in others if c not in null_typed]
     )
@@ -182,6 +200,9 @@ def _last_values(table: pa.Table) -> pa.Table:
                               for c in agg.column_names])  # fmt: skip
     for c in null_typed:
         agg = agg.append_column(c, pa.nulls(agg.num_rows))
+    for c in encoded:  # repeated values (provenance, labels) stay compact
+        i = agg.schema.get_field_index(c)
+        agg = agg.set_column(i, c, pc.dictionary_encode(agg.column(c)))
     return _with_dtypes(agg.select(table.column_names), _dtypes(table))
 
 
@@ -240,7 +261,11 @@ class _Table:
             bare = _concat(creates)
             assert bare is not None
             if full is not None:
-                bare = bare.filter(pc.invert(pc.is_in(bare.column("id"), full.column("id"))))
+                bare = bare.filter(
+                    pc.invert(
+                        pc.is_in(bare.column("id"), value_set=full.column("id").combine_chunks())
+                    )
+                )
             if bare.num_rows and not _distinct(bare.column("id")):
                 bare = _first_rows(bare)
             full = _concat([full, bare] if full is not None else [bare])
