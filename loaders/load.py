@@ -28,11 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
+from graph_models.memory_store import frame_to_arrow
 from graph_models.store import GraphStore
 from loaders.contract import CONTRACT
-from loaders.mapping import KnownIds, map_chunk
+from loaders.mapping import RESOLVING_LABELS, map_chunk
 from loaders.reading import CHUNK_ROWS, TableSource, discover, read_chunks
+from loaders.staging import GraphStage, Part
 from loaders.validation import REJECT_COLUMNS, DuplicateTracker, check_columns, validate_chunk
 
 __all__ = ["LoadReport", "TableReport", "load_dataset"]
@@ -108,13 +111,15 @@ class LoadReport:
         }
 
 
-def _known_from_store(store: GraphStore) -> KnownIds:
-    known = KnownIds()
-    known.gov.update(store.nodes("GovUnit", ["id"])["id"].dropna())
-    known.enterprises.update(store.nodes("Enterprise", ["id"])["id"].dropna())
-    for label in ("Household", "Loan", "Project"):
-        known.of(label).update(store.nodes(label, ["id"])["id"].dropna())
-    return known
+def existing_ids(store: GraphStore) -> dict[str, pa.Array]:
+    """Ids the store already holds of the labels that resolve references (a load that adds to
+    a graph resolves against them too)."""
+    out = {}
+    for label in RESOLVING_LABELS:
+        ids = store.nodes(label, ["id"])["id"].dropna()
+        if len(ids):
+            out[label] = pa.array(ids.astype(object).to_numpy(), pa.string())
+    return out
 
 
 def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str) -> pd.DataFrame:
@@ -144,8 +149,7 @@ def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str) -> pd.DataFrame:
 
 def _load_table(
     src: TableSource,
-    store: GraphStore,
-    known: KnownIds,
+    part: Part,
     rejects_dir: Path | None,
     progress: Callable[[str, int], None] | None,
     chunk_rows: int,
@@ -178,16 +182,10 @@ def _load_table(
                     reject_file, mode="a", header=header, index=False,
                     encoding="utf-8-sig" if header else "utf-8",
                 )  # fmt: skip
-            store.upsert_nodes("RejectedRow", _rejected_nodes(v.rejects, src.table, src.digest))
-        mapped = map_chunk(v.clean, spec, src.digest, known)
-        rep.dangling += mapped.dangling
-        rep.dangling_refs.update(mapped.dangling_refs)
-        for label, frame, create_only in mapped.nodes:
-            n = store.upsert_nodes(label, frame, create_only=create_only)
-            if not create_only:
-                rep.nodes[label] += n
-        for rtype, frame in mapped.relationships:
-            rep.relationships[rtype] += store.upsert_relationships(rtype, frame)
+            part.add_nodes(
+                "RejectedRow", frame_to_arrow(_rejected_nodes(v.rejects, src.table, src.digest))
+            )
+        part.add(map_chunk(v.clean, spec, src.digest))
         if progress:
             progress(src.table, v.read)
     rep.encoding = src.encoding
@@ -241,10 +239,19 @@ def load_dataset(
         t for t in CONTRACT if t not in sources and (tables is None or t in tables)
     ]
     store.ensure_schema()
-    known = _known_from_store(store)
     rej_dir = Path(rejects_dir) if rejects_dir else None
+    stage = GraphStage()
     for table, src in sources.items():
-        report.tables[table] = _load_table(src, store, known, rej_dir, progress, chunk_rows)
+        part = stage.part(table, src.digest)
+        report.tables[table] = _load_table(src, part, rej_dir, progress, chunk_rows)
+        part.close()
+    resolution = stage.write(store, existing_ids(store))
+    for table, rep in report.tables.items():
+        rep.dangling = resolution.dangling.get(table, 0)
+        rep.dangling_refs.update(resolution.dangling_refs.get(table, {}))
+        own = resolution.nodes.get(table, {})
+        rep.nodes.update({label: n for label, n in own.items() if label != "RejectedRow"})
+        rep.relationships.update(resolution.relationships.get(table, {}))
     store.flush()
     report.seconds = time.perf_counter() - t0
     return report

@@ -117,7 +117,7 @@ def _sha1_20(text: pa.Array) -> pa.Array:
         con.register("hash_input", pa.table({"t": text}))
         return (
             con.sql("SELECT substr(sha1(t), 1, 20) AS h FROM hash_input")
-            .fetch_arrow_table()
+            .to_arrow_table()
             .column("h")
         )
     finally:
