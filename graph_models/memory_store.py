@@ -300,6 +300,8 @@ class _Table:
     def write(self, dest: FsPath) -> int:
         """Persist into ``dest`` (a hard link when unchanged since read); the rows written."""
         if not self.changed and not self.pending and self.path is not None:
+            if self.path == dest:
+                return self.num_rows()
             try:
                 os.link(self.path, dest)
             except OSError:
@@ -354,8 +356,56 @@ class MemoryStore(GraphStore):
         self._adj_lock = threading.Lock()
         #: the generation this store was opened on (None: nothing persisted yet)
         self.generation: generations.Generation | None = None
+        self._build_dir: FsPath | None = None
         if self.workspace is not None:
             self._open(generation)
+
+    @classmethod
+    def building(cls, graph_dir: str | os.PathLike[str], schema: Schema = SCHEMA) -> MemoryStore:
+        """An empty store whose tables are written into ``graph_dir`` as each is
+        :meth:`finished` and then read back lazily: a load builds a generation holding one label
+        in memory at a time."""
+        store = cls(None, schema)
+        store._build_dir = FsPath(graph_dir)
+        return store
+
+    @classmethod
+    def at(cls, graph_dir: str | os.PathLike[str], schema: Schema = SCHEMA) -> MemoryStore:
+        """A store reading the graph in ``graph_dir`` (``nodes/``, ``relationships/``), e.g. a
+        generation being written; not bound to a workspace (``flush`` persists nothing)."""
+        store = cls(None, schema)
+        store._attach(FsPath(graph_dir))
+        return store
+
+    def _attach(self, graph_dir: FsPath) -> None:
+        for kind, tables, known in (
+            ("nodes", self._nodes, self.schema.nodes),
+            ("relationships", self._rels, self.schema.relationships),
+        ):
+            d = graph_dir / kind
+            if not d.exists():
+                continue
+            for f in sorted(d.glob("*.parquet")):
+                if f.stem in known:
+                    tables[f.stem] = _Table(f)
+
+    def finished(self, kind: str, name: str) -> None:
+        """In a store made by :meth:`building`: consolidate ``name`` and write it now, keeping
+        only its file (read again when asked for)."""
+        if self._build_dir is None:
+            return
+        tables = self._nodes if kind == "nodes" else self._rels
+        table = tables.get(name)
+        if table is None:
+            return
+        d = self._build_dir / kind
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"{name}.parquet"
+        if table.write(path):
+            table.path, table.arrow, table.frame, table.changed = path, None, None, False
+        else:
+            del tables[name]
+        self._touch()
 
     @classmethod
     def from_settings(cls, workspace: str | os.PathLike[str] | None = None) -> MemoryStore:
@@ -376,18 +426,8 @@ class MemoryStore(GraphStore):
             else generations.generation(self.workspace, gen_id)
         )
         self.generation = gen
-        if gen is None:
-            return
-        for kind, tables, known in (
-            ("nodes", self._nodes, self.schema.nodes),
-            ("relationships", self._rels, self.schema.relationships),
-        ):
-            d = gen.graph / kind
-            if not d.exists():
-                continue
-            for f in sorted(d.glob("*.parquet")):
-                if f.stem in known:
-                    tables[f.stem] = _Table(f)
+        if gen is not None:
+            self._attach(gen.graph)
 
     def persist(self, graph_dir: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
         """Write every table into ``graph_dir/nodes`` and ``graph_dir/relationships`` (unchanged

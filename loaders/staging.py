@@ -305,21 +305,20 @@ class GraphStage:
         store: GraphStore,
         existing: Mapping[str, pa.Array] | None = None,
         resolution: Resolution | None = None,
+        ids: Mapping[str, pa.Array] | None = None,
     ) -> Resolution:
-        """Resolve every part and write the graph into ``store`` (see the module docstring)."""
-        ids = self.resolve_ids(existing)
+        """Resolve every part and write the graph into ``store``: nodes first (own rows, then
+        bare ones), then relationships, so every endpoint exists when its relationships arrive
+        (see the module docstring). ``ids`` (from :meth:`resolve_ids`) and ``resolution``
+        (from :meth:`dangling`) are computed when not given."""
+        ids = dict(ids) if ids is not None else self.resolve_ids(existing)
         res = resolution or self.dangling(ids)
+        types = self._labels("relationships")
         candidates: dict[str, list[pa.Table]] = {}
-        for rtype in self._labels("relationships"):
-            kept: list[pa.Table] = []
-            for order, p, rows in self.relationships(rtype, ids):
-                res.relationships.setdefault(p.table, Counter())[rtype] += rows.num_rows
+        for rtype in types:
+            for order, _p, rows in self.relationships(rtype, ids):
                 for label, cand in bare_nodes(rows, order):
                     candidates.setdefault(label, []).append(cand)
-                kept.append(strip_staging(rows))
-            if kept:
-                store.upsert_relationships(rtype, _with_meta(kept))
-            del kept
         for label in sorted(set(self._labels("nodes")) | set(candidates)):
             own = [t for p in self.parts if (t := p.read(f"nodes/{label}")) is not None]
             own = [t for t in own if t.num_rows]
@@ -328,4 +327,15 @@ class GraphStage:
             bare = first_bare(candidates.pop(label, []), _ids(own) if own else None)
             if bare is not None and bare.num_rows:
                 store.upsert_nodes(label, bare, create_only=True)
+            del own, bare
+            store.finished("nodes", label)
+        for rtype in types:
+            kept: list[pa.Table] = []
+            for _order, p, rows in self.relationships(rtype, ids):
+                res.relationships.setdefault(p.table, Counter())[rtype] += rows.num_rows
+                kept.append(strip_staging(rows))
+            if kept:
+                store.upsert_relationships(rtype, _with_meta(kept))
+            del kept
+            store.finished("relationships", rtype)
         return res
