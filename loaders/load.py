@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -106,6 +107,7 @@ class FileReport:
     rejected: int = 0
     duplicate: int = 0
     continuation: int = 0
+    reused: bool = False  # a workspace's stored part of the unchanged file, not read again
     skipped: Counter = field(default_factory=Counter)  # kind -> lines
     skipped_rows: list[dict[str, Any]] = field(default_factory=list)  # the first SKIPPED_LISTED
     skipped_above: int = 0  # of the skipped lines, those above the header
@@ -125,6 +127,19 @@ class FileReport:
             return True
         below = sum(self.skipped.values()) - self.skipped_above
         return self.lines == self.header_line + below + self.read + self.continuation
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> FileReport:
+        """The report :meth:`as_dict` gave (a workspace keeps it with the file's part)."""
+        rep = cls(doc["file"], doc["table"], doc["format"])
+        for key, value in doc.items():
+            if key in ("skipped", "reasons", "warnings"):
+                setattr(rep, key, Counter(value))
+            elif key == "reject_reasons":
+                rep.reasons = Counter(value)
+            elif key in cls.__dataclass_fields__ and key not in ("file", "table", "format"):
+                setattr(rep, key, value)
+        return rep
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +165,7 @@ class FileReport:
             "other_sheets": self.other_sheets,
             "accounted": self.accounted,
             "problem": self.problem,
+            "reused": self.reused,
         }
 
 
@@ -471,6 +487,54 @@ def _required_tables(report: LoadReport, present: set[str]) -> None:
                 )
 
 
+@dataclass
+class StoredFile:
+    """A file loaded before (a workspace's part) that is staged again instead of being read."""
+
+    part: Part
+    report: FileReport
+    hashes: np.ndarray  # row hashes the file added to its table's duplicate tracker
+    conflicts: list[dict[str, Any]]
+    details: Callable[[], dict[str, list[dict[str, Any]]]]
+
+
+class PartPlan:
+    """Where a load stages each file's rows: the default stages every file in memory and reuses
+    nothing; a workspace (:class:`loaders.workspace.WorkspacePlan`) keeps them on disk, one part
+    per file, and gives back the part of a file that has not changed."""
+
+    #: rejects, blanked cells and skipped lines go to each part's directory (not the load's
+    #: rejects directory: the workspace assembles that from every part)
+    per_file_rejects = False
+
+    def __init__(self) -> None:
+        self.stage = GraphStage()
+        self.details: dict[str, list[dict[str, Any]]] = {}
+
+    def begin(self, sources: dict[str, list[TableSource]], root: Path, limits: ReadLimits) -> None:
+        """Every file the load will go through (before the first is read)."""
+
+    def reuse(
+        self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits
+    ) -> StoredFile | None:
+        """The stored part of file ``index`` of ``table``, when it can be used as it is."""
+        return None
+
+    def part(self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits) -> Part:
+        """A new part for a file about to be read."""
+        return self.stage.part(table, src.digest)
+
+    def sink(self, part: Part, table: str) -> _Sink | None:
+        """Where the file's rejects go (None: the table's)."""
+        return None
+
+    def done(
+        self, part: Part, report: FileReport, hashes: np.ndarray, conflicts: list[dict[str, Any]]
+    ) -> None:
+        """The file was read completely into ``part``."""
+        part.close()
+
+
 def load_dataset(
     dataset_dir: str | Path,
     store: GraphStore,
@@ -481,6 +545,8 @@ def load_dataset(
     allow_partial: bool = False,
     limits: ReadLimits | None = None,
     report_lang: str = "zh",
+    parts: PartPlan | None = None,
+    finish: bool = True,
 ) -> LoadReport:
     """Load every file of ``dataset_dir`` into ``store`` (see module docstring).
 
@@ -505,6 +571,14 @@ def load_dataset(
         Limits against hostile files (a manifest's ``limits:`` section overrides them).
     report_lang : {"zh", "en"}
         Language of the clerks' validation report.
+    parts : PartPlan, optional
+        Where each file's mapped rows are staged and which stored ones are reused instead of
+        reading their file again (a workspace's, :mod:`loaders.workspace`); default: every file
+        read, staged in memory.
+    finish : bool
+        False: stop once every file is staged (in ``parts``): the caller runs
+        :func:`finish_load` (``parts.details`` holds the rows for the clerks' report); nothing
+        is written to ``store``.
 
     Returns
     -------
@@ -552,7 +626,9 @@ def load_dataset(
     report.missing_tables = [
         t for t in CONTRACT if t not in sources and (tables is None or t in tables)
     ]
-    stage = GraphStage()
+    plan = parts if parts is not None else PartPlan()
+    plan.begin(sources, disc.root, disc.limits)
+    stage = plan.stage
     details: dict[str, list[dict[str, Any]]] = {"rejects": [], "blanked": [], "skipped": []}
     identity = IdentityTracker()
     for table, srcs in sources.items():
@@ -560,13 +636,23 @@ def load_dataset(
         spec = CONTRACT[table]
         rep = TableReport(table, srcs[0].name, srcs[0].format)
         dups = DuplicateTracker()
-        sink = _Sink(rej_dir, table)
+        sink = _Sink(None if plan.per_file_rejects else rej_dir, table)
         for k, src in enumerate(srcs):
             rel = (
                 str(src.path.relative_to(disc.root))
                 if src.path.is_relative_to(disc.root)
                 else src.name
             )
+            stored = plan.reuse(table, k, rel, src, disc.limits)
+            if stored is not None:  # the file is as it was: its part is staged again, not read
+                rep.files.append(stored.report)
+                stage.add(stored.part)
+                dups.seen = np.union1d(dups.seen, stored.hashes)
+                identity.conflicts.extend(stored.conflicts)
+                for kind, rows in stored.details().items():
+                    if len(details[kind]) < DETAIL_LIMIT:
+                        details[kind].extend(rows[: DETAIL_LIMIT - len(details[kind])])
+                continue
             frep = FileReport(rel, table, src.format)
             rep.files.append(frep)
             try:
@@ -576,13 +662,18 @@ def load_dataset(
                 frep.other_sheets = list(raw.other_sheets)
                 check_columns(spec, raw.columns, rel)
                 prefix = f"{table}:" if k == 0 else f"{table}:{rel}:"
-                part = stage.part(table, src.digest)
+                part = plan.part(table, k, rel, src, disc.limits)
+                seen, n_conflicts = dups.seen, len(identity.conflicts)
                 _load_file(
                     src, raw, rep, frep, part, dups,
-                    identity if table == "persons" else None, sink, progress, chunk_rows,
-                    prefix, details,
+                    identity if table == "persons" else None,
+                    plan.sink(part, table) or sink, progress, chunk_rows, prefix, details,
                 )  # fmt: skip
-                part.close()
+                if frep.accounted:
+                    plan.done(
+                        part, frep, np.setdiff1d(dups.seen, seen, assume_unique=True),
+                        identity.conflicts[n_conflicts:],
+                    )  # fmt: skip
             except DataError as err:
                 frep.problem = err.to_dict()
                 report.add_problem(err, file=rel, table=table)
@@ -607,6 +698,25 @@ def load_dataset(
                 f"+ duplicate {rep.duplicate}"
             )
     report.identity_conflicts = identity.conflicts
+    if finish:
+        finish_load(report, stage, store, rej_dir, details, report_lang, t0)
+    else:
+        plan.details = details
+    return report
+
+
+def finish_load(
+    report: LoadReport,
+    stage: GraphStage,
+    store: GraphStore,
+    rejects_dir: Path | None,
+    details: dict[str, list[dict[str, Any]]] | None,
+    report_lang: str = "zh",
+    started: float | None = None,
+) -> None:
+    """The end of every load: dangling references counted over the whole load, required tables
+    checked, the clerks' validation report written, then (no problems, or a partial load asked
+    for) the resolved graph written into ``store`` and flushed; ``LoadFailed`` otherwise."""
     resolving = stage.resolve_ids(existing_ids(store))
     resolution = stage.dangling(resolving)
     for table, rep in report.tables.items():
@@ -614,12 +724,13 @@ def load_dataset(
         rep.dangling_refs.update(resolution.dangling_refs.get(table, {}))
     read_ok = {t for t, r in report.tables.items() if any(f.problem is None for f in r.files)}
     _required_tables(report, read_ok)
-    report.seconds = time.perf_counter() - t0
-    if rej_dir is not None:
+    if started is not None:
+        report.seconds = time.perf_counter() - started
+    if rejects_dir is not None:
         from loaders.clerk_report import write_validation_report
 
-        write_validation_report(report, rej_dir, details, lang=report_lang)
-    if report.problems and not allow_partial:
+        write_validation_report(report, rejects_dir, details, lang=report_lang)
+    if report.problems and not report.allow_partial:
         raise LoadFailed(report)
     store.ensure_schema()
     stage.write(store, resolution=resolution, ids=resolving)
@@ -628,4 +739,3 @@ def load_dataset(
         rep.nodes.update({label: n for label, n in own.items() if label != "RejectedRow"})
         rep.relationships.update(resolution.relationships.get(table, {}))
     store.flush()
-    return report
