@@ -227,6 +227,35 @@ class LoadReport:
     identity_conflicts: list[dict[str, Any]] = field(default_factory=list)
     allow_partial: bool = False
     seconds: float = 0.0
+    #: files added to a workspace that repeat earlier rows or ids (loaders.workspace)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> LoadReport:
+        """The report :meth:`as_dict` gave (a workspace keeps it with each generation)."""
+        files: dict[str, list[FileReport]] = {}
+        for f in doc.get("files", []):
+            files.setdefault(f["table"], []).append(FileReport.from_dict(f))
+        tables = {}
+        for name, t in doc.get("tables", {}).items():
+            rep = TableReport(name, t.get("file", ""), t.get("format", ""), t.get("encoding"))
+            for key in ("read", "loaded", "rejected", "duplicate", "dangling", "seconds"):
+                setattr(rep, key, t.get(key, 0))
+            rep.dangling_refs = Counter(t.get("dangling_references", {}))
+            rep.reasons = Counter(t.get("reject_reasons", {}))
+            rep.warnings = Counter(t.get("warnings", {}))
+            rep.nodes = Counter(t.get("nodes", {}))
+            rep.relationships = Counter(t.get("relationships", {}))
+            rep.extra_columns = list(t.get("extra_columns", []))
+            rep.files = files.get(name, [])
+            tables[name] = rep
+        return cls(
+            doc.get("dataset", ""), tables, list(doc.get("missing_tables", [])),
+            list(doc.get("ignored_files", [])), list(doc.get("unmapped_files", [])),
+            list(doc.get("problems", [])), list(doc.get("identity_conflicts", [])),
+            bool(doc.get("allow_partial", False)), float(doc.get("seconds", 0.0)),
+            list(doc.get("deliveries", [])),
+        )  # fmt: skip
 
     @property
     def files(self) -> list[FileReport]:
@@ -260,6 +289,7 @@ class LoadReport:
             "unmapped_files": self.unmapped_files,
             "ignored_files": self.ignored_files,
             "identity_conflicts": self.identity_conflicts,
+            "deliveries": self.deliveries,
             "seconds": round(self.seconds, 3),
         }
 

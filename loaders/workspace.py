@@ -70,7 +70,7 @@ from loaders.load import (
     finish_load,
     load_dataset,
 )
-from loaders.reading import TableSource, file_digest
+from loaders.reading import TableSource
 from loaders.staging import GraphStage, Part
 
 __all__ = ["CONTRACT_VERSION", "Build", "Workspace", "WorkspacePlan"]
@@ -128,6 +128,28 @@ def _read_fragment(path: Path) -> list[dict[str, Any]]:
     return frame.to_dict("records")
 
 
+def _digest_and_rows(src: TableSource) -> tuple[str, int | None]:
+    """The file's digest (as :func:`loaders.reading.file_digest` gives it) and, read in the same
+    pass, about how many rows it has (a CSV's lines less the header; a Parquet file's rows)."""
+    h = hashlib.sha256()
+    lines = 0
+    with open(src.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            lines += block.count(b"\n")
+    rows: int | None = None
+    if src.format == "csv":
+        rows = max(lines - 1, 0)
+    elif src.format == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.ParquetFile(src.path).metadata.num_rows
+        except Exception:  # an unreadable file: the load says why
+            rows = None
+    return h.hexdigest()[:16], rows
+
+
 def _rel(src: TableSource, root: Path) -> str:
     return str(src.path.relative_to(root)) if src.path.is_relative_to(root) else src.name
 
@@ -139,9 +161,10 @@ class WorkspacePlan(PartPlan):
 
     per_file_rejects = True
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, progress: Any = None) -> None:
         super().__init__()
         self.workspace = workspace
+        self.progress = progress
         self.parts_dir = workspace / "parts"
         self.stage = GraphStage(self.parts_dir)
         self.keys: list[str] = []  # every part of the load, in order
@@ -152,18 +175,22 @@ class WorkspacePlan(PartPlan):
 
     def begin(self, sources: dict[str, list[TableSource]], root: Path, limits: ReadLimits) -> None:
         for table, srcs in sources.items():
-            before, reusing, keys = "", True, []
+            before, reusing, keys, rows = "", True, [], []
             for i, src in enumerate(srcs):
-                if not src.digest:
-                    src.digest = file_digest(src.path)
+                src.digest, lines = _digest_and_rows(src)
                 key = _part_key(table, i, _rel(src, root), src, limits, before)
                 reusing = reusing and Part.meta(self.parts_dir / key) is not None
                 keys.append((key, reusing))
+                rows.append(lines)
                 before = key
             if table == "persons" and not all(r for _, r in keys):
                 keys = [(k, False) for k, _ in keys]  # one ID, one person: all files or none
             for i, kr in enumerate(keys):
                 self._plan[(table, i)] = kr
+            expect = getattr(self.progress, "expect", None)
+            if expect is not None:
+                expect(table, sum(n or 0 for (_, reused), n in zip(keys, rows, strict=True)
+                                  if not reused))  # fmt: skip
 
     def reuse(
         self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits
@@ -262,6 +289,13 @@ class Build:
             json.dumps(doc, ensure_ascii=False, indent=2, default=str), "utf-8"
         )
         counts = self.store.counts()
+        parent = self.writer.parent
+        if parent is not None and not (self.writer.path / "scan").exists():
+            # a load: the flags of the last scan stay at hand (what the next scan compares with)
+            for name in ("scan", "last-scan"):
+                if (parent.path / name / "flags.jsonl").exists():
+                    _link_tree(parent.path / name, self.writer.path / "last-scan")
+                    break
         gen = self.writer.commit({**counts, "loaded_files": self.loaded_files})
         for name in ("rejects",):
             link = self.workspace.path / name
@@ -332,7 +366,7 @@ class Workspace:
         progress: Callable[[str, int], None] | None, allow_partial: bool,
         limits: ReadLimits | None, report_lang: str, always: bool,
     ) -> Build:  # fmt: skip
-        plan = WorkspacePlan(self.path)
+        plan = WorkspacePlan(self.path, progress)
         rejects = writer.path / "rejects"
         old = self.manifest()
         report = load_dataset(
@@ -373,14 +407,17 @@ class Workspace:
             manifest["history"].append(entry)
             return Build(self, writer, stored or report, MemoryStore.at(writer.graph), False,
                          [], plan.reused, manifest)  # fmt: skip
+        note = getattr(progress, "note", None)
+        if note is not None:
+            getattr(progress, "finish_tables", lambda: None)()
+            note(f"resolving references and writing the graph (generation {writer.id}) ...")
         _assemble_rejects(plan, rejects)
-        report.deliveries = _deliveries(plan)  # type: ignore[attr-defined]
+        report.deliveries = _deliveries(plan)
         graph = MemoryStore.building(writer.graph)
         finish_load(report, plan.stage, graph, rejects, plan.details, report_lang)
         graph.persist(writer.graph)
-        doc = {**report.as_dict(), "deliveries": report.deliveries}  # type: ignore[attr-defined]
         (writer.path / "load.json").write_text(
-            json.dumps(doc, ensure_ascii=False, indent=2, default=str), "utf-8"
+            json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
         )
         manifest["history"].append(entry)
         return Build(self, writer, report, graph, True, plan.loaded, plan.reused, manifest)
@@ -403,48 +440,10 @@ class Workspace:
 
 
 def _stored_report(gen: generations.Generation | None) -> LoadReport | None:
+    """The load report kept with a generation (``load.json``)."""
     if gen is None or not (gen.path / "load.json").exists():
         return None
-    doc = json.loads((gen.path / "load.json").read_text("utf-8"))
-    return StoredReport(doc)  # type: ignore[return-value]
-
-
-class StoredReport:
-    """A load report read back from a generation (what ``summary.json`` and the CLI print)."""
-
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
-        self.dataset = doc.get("dataset", "")
-        self.problems = doc.get("problems", [])
-        self.missing_tables = doc.get("missing_tables", [])
-        self.ignored_files = doc.get("ignored_files", [])
-        self.unmapped_files = doc.get("unmapped_files", [])
-        self.identity_conflicts = doc.get("identity_conflicts", [])
-        self.deliveries = doc.get("deliveries", [])
-        self.allow_partial = doc.get("allow_partial", False)
-        self.seconds = doc.get("seconds", 0.0)
-        self.tables = {t: _StoredTable(t, r) for t, r in doc.get("tables", {}).items()}
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        keys = ("read", "loaded", "rejected", "duplicate", "dangling")
-        return {t: {k: int(r.doc.get(k, 0)) for k in keys} for t, r in self.tables.items()}
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.doc
-
-
-class _StoredTable:
-    def __init__(self, table: str, doc: dict[str, Any]) -> None:
-        self.table = table
-        self.doc = doc
-        for key in ("file", "format", "encoding", "read", "loaded", "rejected", "duplicate",
-                    "dangling"):  # fmt: skip
-            setattr(self, key, doc.get(key))
-        self.files = doc.get("files", [])
+    return LoadReport.from_dict(json.loads((gen.path / "load.json").read_text("utf-8")))
 
 
 def _link_file(src: Path, dst: Path) -> None:
