@@ -206,8 +206,34 @@ def _last_values(table: pa.Table) -> pa.Table:
     return _with_dtypes(agg.select(table.column_names), _dtypes(table))
 
 
+def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:
+    """Columns worth Parquet's dictionary encoding: dictionary-typed ones, and others whose
+    values repeat in a sample (ids and names do not: trying them costs more than it saves)."""
+    out = []
+    step = max(1, table.num_rows // sample)
+    for f in table.schema:
+        if pa.types.is_dictionary(f.type) or pa.types.is_boolean(f.type):
+            out.append(f.name)
+            continue
+        col = table.column(f.name)
+        part = col.take(pa.array(np.arange(0, len(col), step)[:sample])) if len(col) else col
+        if len(part) and pc.count_distinct(part).as_py() <= len(part) // 4:
+            out.append(f.name)
+    return out
+
+
 def _distinct(ids: pa.ChunkedArray) -> bool:
-    return pc.count_distinct(ids, mode="all").as_py() == len(ids)
+    """Whether every id occurs once (DuckDB's parallel hash aggregate: about twice pyarrow's
+    ``count_distinct`` speed on two cores)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("ids", pa.table({"id": ids}))
+        (n,) = con.execute("SELECT count(DISTINCT id) FROM ids").fetchone()  # type: ignore[misc]
+        return n == len(ids) and ids.null_count == 0
+    finally:
+        con.close()
 
 
 class _Table:
@@ -315,7 +341,7 @@ class _Table:
         if table is None or not table.num_rows:
             return 0
         table = _with_dtypes(table, {**_dtypes(table), **self.dtypes})
-        pq.write_table(table, dest)
+        pq.write_table(table, dest, use_dictionary=_repetitive(table))
         return table.num_rows
 
 

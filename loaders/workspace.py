@@ -46,6 +46,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -273,6 +274,9 @@ class Build:
     loaded_files: list[str] = field(default_factory=list)
     reused_files: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: seconds: "staging" (files read, validated, mapped; stored parts staged), "build"
+    #: (references resolved, the graph written into the generation)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def path(self) -> Path | None:
@@ -369,11 +373,13 @@ class Workspace:
         plan = WorkspacePlan(self.path, progress)
         rejects = writer.path / "rejects"
         old = self.manifest()
+        t0 = time.perf_counter()
         report = load_dataset(
             dataset, MemoryStore(), rejects_dir=rejects, progress=progress,
             allow_partial=allow_partial, limits=limits, report_lang=report_lang, parts=plan,
             finish=False,
         )  # fmt: skip
+        timings = {"staging": round(time.perf_counter() - t0, 3)}
         manifest = {
             "format": 1,
             "dataset": str(dataset.resolve()),
@@ -400,17 +406,18 @@ class Workspace:
             if not always:
                 writer.abort()
                 return Build(self, None, stored or report, MemoryStore(self.path), False, [],
-                             plan.reused, old)  # fmt: skip
+                             plan.reused, old, timings)  # fmt: skip
             MemoryStore(self.path).persist(writer.graph)  # hard links: the same graph
             _link_tree(current.path / "rejects", rejects)
             _link_file(current.path / "load.json", writer.path / "load.json")
             manifest["history"].append(entry)
             return Build(self, writer, stored or report, MemoryStore.at(writer.graph), False,
-                         [], plan.reused, manifest)  # fmt: skip
+                         [], plan.reused, manifest, timings)  # fmt: skip
         note = getattr(progress, "note", None)
         if note is not None:
             getattr(progress, "finish_tables", lambda: None)()
             note(f"resolving references and writing the graph (generation {writer.id}) ...")
+        t0 = time.perf_counter()
         _assemble_rejects(plan, rejects)
         report.deliveries = _deliveries(plan)
         graph = MemoryStore.building(writer.graph)
@@ -420,7 +427,9 @@ class Workspace:
             json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
         )
         manifest["history"].append(entry)
-        return Build(self, writer, report, graph, True, plan.loaded, plan.reused, manifest)
+        timings["build"] = round(time.perf_counter() - t0, 3)
+        return Build(self, writer, report, graph, True, plan.loaded, plan.reused, manifest,
+                     timings)  # fmt: skip
 
     def collect(self) -> None:
         """Remove parts no kept generation refers to."""

@@ -244,7 +244,7 @@ def scan_workspace(
             build.store, out, None, settings_doc=settings_doc, only=only, as_of=as_of,
             detector_progress=detector_progress, detector_done=detector_done,
             load_report=build.report, previous=previous_scan(workspace), compare=True,
-            timings={"load": load_seconds},
+            timings={"load": load_seconds, "load_stages": build.timings},
         )  # fmt: skip
         outcome.summary["dataset"] = str(dataset_dir)
         outcome.summary["workspace"] = {
