@@ -28,6 +28,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -52,6 +53,8 @@ __all__ = ["DTYPES_KEY", "MemoryStore", "arrow_to_frame", "frame_to_arrow"]
 
 #: schema metadata key holding the pandas dtype of each column (JSON), kept in Parquet files too
 DTYPES_KEY = b"riskgraph.dtypes"
+#: Parquet metadata key listing the dictionary-encoded columns (read back as dictionaries)
+REPEATED_KEY = b"riskgraph.repeated"
 
 
 def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
@@ -90,6 +93,17 @@ def _shared_text(col: pa.ChunkedArray, distinct: bool) -> np.ndarray:
     """
     if pa.types.is_null(col.type):
         return np.full(len(col), None, dtype=object)
+    if pa.types.is_dictionary(col.type) and not distinct and len(col):
+        # read as Parquet stored it: the dictionary is converted, each row only indexes it
+        col = pa.table({"c": col}).unify_dictionaries().column(0)
+        values = col.chunks[0].dictionary if col.num_chunks else pa.array([], pa.string())
+        codes = np.concatenate(
+            [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in col.chunks]
+        )
+        table = np.empty(len(values) + 1, dtype=object)
+        table[:-1] = values.to_numpy(zero_copy_only=False)
+        table[-1] = None
+        return table[codes]
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
     if distinct or len(col) == 0:
@@ -264,7 +278,9 @@ class _Table:
         if self.frame is not None:
             return frame_to_arrow(self.frame)
         if self.path is not None:
-            table = pq.read_table(self.path)
+            meta = pq.read_schema(self.path).metadata or {}
+            repeated = json.loads(meta.get(REPEATED_KEY, b"[]"))
+            table = pq.read_table(self.path, read_dictionary=repeated or None)
             for c, d in _dtypes(table).items():
                 self.dtypes.setdefault(c, d)
             return table
@@ -341,7 +357,9 @@ class _Table:
         if table is None or not table.num_rows:
             return 0
         table = _with_dtypes(table, {**_dtypes(table), **self.dtypes})
-        pq.write_table(table, dest, use_dictionary=_repetitive(table))
+        repeated = _repetitive(table)
+        meta = {**(table.schema.metadata or {}), REPEATED_KEY: json.dumps(repeated).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), dest, use_dictionary=repeated)
         return table.num_rows
 
 
@@ -383,6 +401,8 @@ class MemoryStore(GraphStore):
         #: the generation this store was opened on (None: nothing persisted yet)
         self.generation: generations.Generation | None = None
         self._build_dir: FsPath | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future[None]] = []
         if self.workspace is not None:
             self._open(generation)
 
@@ -427,11 +447,24 @@ class MemoryStore(GraphStore):
         d = self._build_dir / kind
         d.mkdir(parents=True, exist_ok=True)
         path = d / f"{name}.parquet"
-        if table.write(path):
-            table.path, table.arrow, table.frame, table.changed = path, None, None, False
-        else:
-            del tables[name]
+        table.consolidated()  # here; the writing (pyarrow, no interpreter lock) in the background
+
+        def write() -> None:
+            if table.write(path):
+                table.path, table.arrow, table.frame, table.changed = path, None, None, False
+            else:
+                tables.pop(name, None)
+
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="riskgraph-parquet")
+        self._writes.append(self._writer.submit(write))
         self._touch()
+
+    def _drain(self) -> None:
+        """Wait for the background writes of :meth:`finished` (and raise their failure)."""
+        writes, self._writes = self._writes, []
+        for future in writes:
+            future.result()
 
     @classmethod
     def from_settings(cls, workspace: str | os.PathLike[str] | None = None) -> MemoryStore:
@@ -458,6 +491,7 @@ class MemoryStore(GraphStore):
     def persist(self, graph_dir: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
         """Write every table into ``graph_dir/nodes`` and ``graph_dir/relationships`` (unchanged
         tables of the generation this store was opened on are hard-linked); the rows written."""
+        self._drain()
         out: dict[str, dict[str, int]] = {"nodes": {}, "relationships": {}}
         for kind, tables in (("nodes", self._nodes), ("relationships", self._rels)):
             d = FsPath(graph_dir) / kind
@@ -551,18 +585,21 @@ class MemoryStore(GraphStore):
         return out
 
     def nodes(self, label: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        self._drain()
         if label not in self.schema.nodes:
             raise KeyError(f"unknown node label {label!r}")
         t = self._nodes.get(label)
         return self._select(t.pandas() if t else None, ["id"], columns)
 
     def relationships(self, rtype: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        self._drain()
         if rtype not in self.schema.relationships:
             raise KeyError(f"unknown relationship type {rtype!r}")
         t = self._rels.get(rtype)
         return self._select(t.pandas() if t else None, EDGE_COLUMNS, columns)
 
     def counts(self) -> dict[str, dict[str, int]]:
+        self._drain()
         out: dict[str, dict[str, int]] = {"nodes": {}, "relationships": {}}
         for key, tables in (("nodes", self._nodes), ("relationships", self._rels)):
             for name in sorted(tables):
@@ -586,6 +623,7 @@ class MemoryStore(GraphStore):
         return None
 
     def _adjacency(self) -> _Adjacency:
+        self._drain()
         adj = self._adj
         if adj is not None:
             return adj

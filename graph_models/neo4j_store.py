@@ -254,6 +254,7 @@ class Neo4jStore(GraphStore):
     name = "neo4j"
     supports_cypher = True
     supports_bulk_import = True
+    nodes_first = True
 
     def __init__(
         self,

@@ -244,6 +244,9 @@ class GraphStore(ABC):
     supports_cypher: bool = False
     #: :func:`graph_models.stores.bulk_import` can replace its whole database at once (offline)
     supports_bulk_import: bool = False
+    #: relationships are cheaper to write once their endpoint nodes exist (Neo4j matches them
+    #: by key); the loaders then write every node before the first relationship
+    nodes_first: bool = False
 
     def __init__(self, schema: Schema = SCHEMA) -> None:
         self.schema = schema

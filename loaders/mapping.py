@@ -286,6 +286,37 @@ def _labels(values: pa.ChunkedArray) -> pa.Array:
     return arr
 
 
+def _in_values(col: pa.ChunkedArray | pa.Array, values: Iterable[str]) -> pa.Array:
+    """Boolean: each value of a (dictionary-encoded) string column is one of ``values``; a
+    dictionary column is compared through its few dictionary entries, not row by row."""
+    wanted = pa.array(list(values), pa.string())
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            hit = pc.fill_null(pc.is_in(chunk.dictionary, value_set=wanted), False)
+            out.append(pc.fill_null(pc.array_take(hit, chunk.indices), False))
+        else:
+            out.append(pc.fill_null(pc.is_in(chunk, value_set=wanted), False))
+    if not out:
+        return pa.array([], pa.bool_())
+    return out[0] if len(out) == 1 else pa.concat_arrays(out)
+
+
+def _distinct_values(col: pa.ChunkedArray | pa.Array, mask: pa.Array | None = None) -> list[str]:
+    """The distinct values of a (dictionary-encoded) string column (where ``mask``)."""
+    col = col.filter(mask) if mask is not None else col
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    seen: set[str] = set()
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            used = pc.unique(chunk.indices)
+            seen.update(v for v in pc.take(chunk.dictionary, used).to_pylist() if v is not None)
+        else:
+            seen.update(v for v in pc.unique(chunk).to_pylist() if v is not None)
+    return sorted(seen)
+
+
 def resolve_relationships(rows: pa.Table, ids: Mapping[str, pa.Array]) -> pa.Table:
     """Staged relationship rows resolved against the own node ids of :data:`RESOLVING_LABELS`
     (``ids``: label -> distinct ids): ``org`` labels decided, rows whose ``local`` endpoint is
@@ -295,12 +326,13 @@ def resolve_relationships(rows: pa.Table, ids: Mapping[str, pa.Array]) -> pa.Tab
     gov, ent = ids.get("GovUnit"), ids.get("Enterprise")
     keep = None
     for side in ("src", "dst"):
-        kinds = _labels(rows.column(f"_{side}_kind"))
+        kinds = rows.column(f"_{side}_kind")
         label_col = f"{side}_label"
-        labels = _labels(rows.column(label_col))
+        labels = rows.column(label_col)
         values = rows.column(side)
-        unresolved = pc.equal(labels, ORG)
+        unresolved = _in_values(labels, [ORG])
         if pc.any(unresolved).as_py():
+            labels = _labels(labels)
             is_gov = _member(values, gov)
             is_ent = _member(values, ent)
             prefix = pc.fill_null(pc.starts_with(_labels(values), "11"), False)
@@ -309,12 +341,12 @@ def resolve_relationships(rows: pa.Table, ids: Mapping[str, pa.Array]) -> pa.Tab
             labels = pc.if_else(unresolved, decided, labels)
             index = rows.schema.get_field_index(label_col)
             rows = rows.set_column(index, label_col, labels.dictionary_encode())
-        is_local = pc.equal(kinds, "local")
+        is_local = _in_values(kinds, ["local"])
         if pc.any(is_local).as_py():
             found = pa.array(np.zeros(rows.num_rows, dtype=bool))
-            for label in pc.unique(pc.filter(labels, is_local)).to_pylist():
+            for label in _distinct_values(labels, is_local):
                 found = pc.or_(
-                    found, pc.and_(pc.equal(labels, label), _member(values, ids.get(label)))
+                    found, pc.and_(_in_values(labels, [label]), _member(values, ids.get(label)))
                 )
             ok = pc.or_(pc.invert(is_local), found)
             keep = ok if keep is None else pc.and_(keep, ok)
@@ -330,15 +362,12 @@ def bare_nodes(rows: pa.Table, order: int) -> list[tuple[str, pa.Table]]:
     if not rows.num_rows:
         return out
     for side, flag in (("src", 0), ("dst", 1)):
-        kinds = _labels(rows.column(f"_{side}_kind"))
-        sel = pc.and_(
-            pc.is_in(kinds, value_set=pa.array(["column", "org", "entity"])),
-            pc.is_valid(rows.column(side)),
-        )
+        sel = _in_values(rows.column(f"_{side}_kind"), ["column", "org", "entity"])
         if not pc.any(sel).as_py():
             continue
-        part = rows.filter(sel)
-        labels = _labels(part.column(f"{side}_label"))
+        sel = pc.and_(sel, pc.is_valid(rows.column(side)))
+        part = rows.filter(sel) if not pc.all(sel).as_py() else rows
+        labels = part.column(f"{side}_label")
         m = part.num_rows
         cand = pa.table({
             "id": _labels(part.column(side)), "_table": part.column("_table"),
@@ -346,8 +375,10 @@ def bare_nodes(rows: pa.Table, order: int) -> list[tuple[str, pa.Table]]:
             "_seq": pa.array(np.full(m, order, dtype=np.int32)), "_map": part.column("_map"),
             "_side": pa.array(np.full(m, flag, dtype=np.int8)),
         })  # fmt: skip
-        for label in pc.unique(labels).to_pylist():
-            out.append((label, _first_of_each(cand.filter(pc.equal(labels, label)))))
+        names = _distinct_values(labels)
+        for label in names:
+            chosen = cand if len(names) == 1 else cand.filter(_in_values(labels, [label]))
+            out.append((label, _first_of_each(chosen)))
     return out
 
 

@@ -317,18 +317,30 @@ class GraphStage:
         resolution: Resolution | None = None,
         ids: Mapping[str, pa.Array] | None = None,
     ) -> Resolution:
-        """Resolve every part and write the graph into ``store``: nodes first (own rows, then
-        bare ones), then relationships, so every endpoint exists when its relationships arrive
-        (see the module docstring). ``ids`` (from :meth:`resolve_ids`) and ``resolution``
-        (from :meth:`dangling`) are computed when not given."""
+        """Resolve every part and write the graph into ``store`` (see the module docstring).
+
+        A store that wants its nodes first (``store.nodes_first``: Neo4j matches endpoints by
+        key) gets every node before the first relationship, which costs a second resolution
+        pass; others get each relationship type as soon as it is resolved. ``ids`` (from
+        :meth:`resolve_ids`) and ``resolution`` (from :meth:`dangling`) are computed when not
+        given.
+        """
         ids = dict(ids) if ids is not None else self.resolve_ids(existing)
         res = resolution or self.dangling(ids)
         types = self._labels("relationships")
         candidates: dict[str, list[pa.Table]] = {}
         for rtype in types:
-            for order, _p, rows in self.relationships(rtype, ids):
+            kept: list[pa.Table] = []
+            for order, p, rows in self.relationships(rtype, ids):
                 for label, cand in bare_nodes(rows, order):
                     candidates.setdefault(label, []).append(cand)
+                if not store.nodes_first:
+                    res.relationships.setdefault(p.table, Counter())[rtype] += rows.num_rows
+                    kept.append(strip_staging(rows))
+            if kept:
+                store.upsert_relationships(rtype, _with_meta(kept))
+                del kept
+                store.finished("relationships", rtype)
         for label in sorted(set(self._labels("nodes")) | set(candidates)):
             own = [t for p in self.parts if (t := p.read(f"nodes/{label}")) is not None]
             own = [t for t in own if t.num_rows]
@@ -339,13 +351,14 @@ class GraphStage:
                 store.upsert_nodes(label, bare, create_only=True)
             del own, bare
             store.finished("nodes", label)
-        for rtype in types:
-            kept: list[pa.Table] = []
-            for _order, p, rows in self.relationships(rtype, ids):
-                res.relationships.setdefault(p.table, Counter())[rtype] += rows.num_rows
-                kept.append(strip_staging(rows))
-            if kept:
-                store.upsert_relationships(rtype, _with_meta(kept))
-            del kept
-            store.finished("relationships", rtype)
+        if store.nodes_first:
+            for rtype in types:
+                kept = []
+                for _order, p, rows in self.relationships(rtype, ids):
+                    res.relationships.setdefault(p.table, Counter())[rtype] += rows.num_rows
+                    kept.append(strip_staging(rows))
+                if kept:
+                    store.upsert_relationships(rtype, _with_meta(kept))
+                del kept
+                store.finished("relationships", rtype)
         return res
