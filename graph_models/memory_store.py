@@ -237,15 +237,29 @@ def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:
 
 
 def _distinct(ids: pa.ChunkedArray) -> bool:
-    """Whether every id occurs once (DuckDB's parallel hash aggregate: about twice pyarrow's
-    ``count_distinct`` speed on two cores)."""
+    """Whether every id occurs once.
+
+    64-bit hashes of the ids (DuckDB's ``hash``, vectorised and parallel) sorted with numpy:
+    distinct hashes prove distinct ids; only when two hashes are equal (a repeated id, or a
+    collision) are the strings compared (``count(DISTINCT id)``). About 3x faster than the
+    exact count alone and 10x faster than pyarrow's ``count_distinct`` on two cores.
+    """
+    if ids.null_count:
+        return False
+    if len(ids) < 2:
+        return True
     import duckdb
 
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.register("ids", pa.table({"id": ids}))
-        (n,) = con.execute("SELECT count(DISTINCT id) FROM ids").fetchone()  # type: ignore[misc]
-        return n == len(ids) and ids.null_count == 0
+        hashes = con.sql("SELECT hash(id) AS h FROM ids").to_arrow_table().column(0)
+        h = np.sort(hashes.to_numpy())
+        if not (h[1:] == h[:-1]).any():
+            return True
+        ((n,),) = con.sql("SELECT count(DISTINCT id) FROM ids").fetchall()
+        return n == len(ids)
     finally:
         con.close()
 

@@ -666,6 +666,7 @@ def load_dataset(
         spec = CONTRACT[table]
         rep = TableReport(table, srcs[0].name, srcs[0].format)
         dups = DuplicateTracker()
+        seeds: list[np.ndarray] = []  # row hashes of reused files, added when a file is read
         sink = _Sink(None if plan.per_file_rejects else rej_dir, table)
         for k, src in enumerate(srcs):
             rel = (
@@ -677,12 +678,15 @@ def load_dataset(
             if stored is not None:  # the file is as it was: its part is staged again, not read
                 rep.files.append(stored.report)
                 stage.add(stored.part)
-                dups.seen = np.union1d(dups.seen, stored.hashes)
+                seeds.append(stored.hashes)
                 identity.conflicts.extend(stored.conflicts)
                 for kind, rows in stored.details().items():
                     if len(details[kind]) < DETAIL_LIMIT:
                         details[kind].extend(rows[: DETAIL_LIMIT - len(details[kind])])
                 continue
+            if seeds:
+                dups.seen = np.unique(np.concatenate([dups.seen, *seeds]))
+                seeds = []
             frep = FileReport(rel, table, src.format)
             rep.files.append(frep)
             try:

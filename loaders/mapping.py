@@ -114,6 +114,7 @@ def _sha1_20(text: pa.Array) -> pa.Array:
     """First 20 hex digits of each value's SHA-1 (UTF-8), as ``hashlib.sha1`` gives them."""
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.register("hash_input", pa.table({"t": text}))
         return (
             con.sql("SELECT substr(sha1(t), 1, 20) AS h FROM hash_input")
