@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,14 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-def write_flags(out_dir: str | Path, flags: Iterable[Flag]) -> int:
-    """Write ``flags.jsonl`` and ``flags.csv``; returns the number of flags."""
+def write_flags(
+    out_dir: str | Path, flags: Iterable[Flag], new: Callable[[Flag], bool] | None = None
+) -> int:
+    """Write ``flags.jsonl`` and ``flags.csv``; returns the number of flags.
+
+    With ``new``, each flag also says whether it is new since the previous scan
+    (``new_since_previous_scan``: true or false, the last CSV column).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
@@ -46,9 +52,12 @@ def write_flags(out_dir: str | Path, flags: Iterable[Flag]) -> int:
         open(out / "flags.csv", "w", encoding="utf-8-sig", newline="") as cf,
     ):
         writer = csv.writer(cf)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(CSV_COLUMNS + (["new_since_previous_scan"] if new else []))
         for f in flags:
             d = f.to_dict()
+            is_new = new(f) if new else None
+            if new:
+                d["new_since_previous_scan"] = is_new
             jf.write(json.dumps(d, ensure_ascii=False) + "\n")
             writer.writerow(
                 [
@@ -56,7 +65,7 @@ def write_flags(out_dir: str | Path, flags: Iterable[Flag]) -> int:
                     d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
                     d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
                     json.dumps(d["evidence"], ensure_ascii=False), d["settings_digest"],
-                ]
+                ] + ([str(is_new).lower()] if new else [])
             )  # fmt: skip
             n += 1
     return n

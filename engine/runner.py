@@ -157,6 +157,7 @@ def run_detectors(
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
     detectors: Iterable[DetectorSpec] | None = None,
+    done: Callable[[str, float, int], None] | None = None,
 ) -> ScanResult:
     """Run every registered detector (or ``only`` these ids) and return flags, timings, skips.
 
@@ -164,7 +165,8 @@ def run_detectors(
     as well). A detector whose required inputs are missing or empty is skipped with the reason.
     Flags are sorted by detector, then score (descending), then flag id, so output files are
     reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
-    ``register=False`` in a test).
+    ``register=False`` in a test). ``progress(detector)`` is called as each wanted detector
+    starts and ``done(detector, seconds, flags)`` as it ends.
 
     Examples
     --------
@@ -209,6 +211,8 @@ def run_detectors(
         result.timings[spec.id] = round(time.perf_counter() - t0, 4)
         if spec.id in wanted:
             result.flags.extend(flags)
+            if done:
+                done(spec.id, result.timings[spec.id], len(flags))
         log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
     result.flags.sort(key=lambda f: (f.detector, -f.score, f.flag_id))
     return result

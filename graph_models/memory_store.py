@@ -1,24 +1,44 @@
-"""The embedded store: pandas node/relationship tables, persisted as Parquet in a workspace.
+"""The embedded store: node/relationship tables in memory, persisted as Parquet in a workspace.
 
-No server needed: this is what ``riskgraph demo`` and a first-time user run. Writes are buffered
-per label/type and consolidated on the first read (one ``groupby().last()`` per label rather than
-one per batch), so a load of N batches costs O(N) rather than O(N^2). Graph walks
-(neighbourhood, paths) use a CSR adjacency built once per store version from the relationship
-frames with numpy/scipy.
+No server needed: this is what ``riskgraph demo`` and a first-time user run.
+
+**Writes** are kept per label/type as Arrow tables and consolidated on the first read or flush
+(one pass per label, not one per batch): rows of the same id merge, the last non-null value of
+each column winning (``create_only`` rows only add ids not present). Ids that are already
+distinct (the usual case: one table defines each label) cost one hash pass and no grouping.
+
+**Reads** give pandas frames as both stores do: text as ``object`` columns of Python strings with
+None for missing, one shared ``str`` per distinct value (region codes, household ids repeated on
+payments, provenance), integers as ``int64`` (``Int64`` when the writer gave ``Int64``), booleans
+as the writer gave them. A table is converted once, on its first read, and then held as pandas.
+
+**Persistence**: :meth:`MemoryStore.flush` writes a new generation of the workspace
+(:mod:`graph_models.generations`) and makes it current atomically; tables not changed since they
+were read from the previous generation are hard-linked, not rewritten. Opening a workspace reads
+nothing but the list of files: a table is read from Parquet when first asked for, so a scan that
+reads a few labels never loads the others (the relationships of a million payments, say).
+
+Graph walks (neighbourhood, paths) use a CSR adjacency built once per store version from the
+relationship frames with numpy/scipy.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path as FsPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from graph_models import generations
 from graph_models.schema import SCHEMA, Schema
 from graph_models.store import (
     EDGE_COLUMNS,
@@ -29,89 +49,342 @@ from graph_models.store import (
     Subgraph,
 )
 
-__all__ = ["MemoryStore"]
+__all__ = ["DTYPES_KEY", "MemoryStore", "arrow_to_frame", "frame_to_arrow"]
+
+#: schema metadata key holding the pandas dtype of each column (JSON), kept in Parquet files too
+DTYPES_KEY = b"riskgraph.dtypes"
+#: Parquet metadata key listing the dictionary-encoded columns (read back as dictionaries)
+REPEATED_KEY = b"riskgraph.repeated"
+
+
+def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A pandas frame as an Arrow table that remembers its columns' pandas dtypes.
+
+    Object columns become strings (or booleans, numbers: whatever their values are); a column
+    holding nothing but missing values becomes Arrow's null type, which a later non-null column of
+    the same name promotes.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    dtypes = {str(c): str(frame[c].dtype) for c in frame.columns}
+    return table.replace_schema_metadata({DTYPES_KEY: json.dumps(dtypes).encode()})
+
+
+def _dtypes(table: pa.Table) -> dict[str, str]:
+    meta = table.schema.metadata or {}
+    raw = meta.get(DTYPES_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def _with_dtypes(table: pa.Table, dtypes: dict[str, str]) -> pa.Table:
+    keep = {c: d for c, d in dtypes.items() if c in table.column_names}
+    return table.replace_schema_metadata({DTYPES_KEY: json.dumps(keep).encode()})
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)
+
+
+def _shared_text(col: pa.ChunkedArray, distinct: bool) -> np.ndarray:
+    """Text as an object array of Python strings and None, one object per distinct value.
+
+    ``distinct`` (ids): every value is converted once anyway, so nothing is shared.
+    """
+    if pa.types.is_null(col.type):
+        return np.full(len(col), None, dtype=object)
+    if pa.types.is_dictionary(col.type) and not distinct and len(col):
+        # read as Parquet stored it: the dictionary is converted, each row only indexes it
+        col = pa.table({"c": col}).unify_dictionaries().column(0)
+        values = col.chunks[0].dictionary if col.num_chunks else pa.array([], pa.string())
+        codes = np.concatenate(
+            [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in col.chunks]
+        )
+        table = np.empty(len(values) + 1, dtype=object)
+        table[:-1] = values.to_numpy(zero_copy_only=False)
+        table[-1] = None
+        return table[codes]
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if distinct or len(col) == 0:
+        return col.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    encoded = pc.dictionary_encode(col.combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    table = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    table[:-1] = encoded.dictionary.to_numpy(zero_copy_only=False)
+    table[-1] = None  # code -1 (missing) indexes the last slot
+    return table[codes]
+
+
+def arrow_to_frame(table: pa.Table, dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+    """An Arrow table as the pandas frame the stores give (see the module docstring).
+
+    ``dtypes`` (default: the table's own metadata) names the pandas dtype a column was written
+    with; without one, text is ``object``, integers are ``int64`` (``Int64`` with nulls),
+    booleans ``bool`` (``object`` with None), floats ``float64``.
+    """
+    dtypes = {**_dtypes(table), **(dtypes or {})}
+    cols: dict[str, Any] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        want = dtypes.get(name)
+        typ = col.type
+        if _is_text(typ):
+            cols[name] = pd.Series(
+                _shared_text(col, name == "id"), dtype=object, name=name, copy=False
+            )
+        elif pa.types.is_boolean(typ):
+            if want == "object" or (want is None and col.null_count):
+                cols[name] = pd.Series(
+                    np.asarray(col.to_pylist(), dtype=object), dtype=object, name=name
+                )
+            elif want == "boolean":
+                cols[name] = pd.Series(pd.array(col.to_pylist(), dtype="boolean"), name=name)
+            else:
+                cols[name] = pd.Series(col.to_numpy(zero_copy_only=False), name=name)
+        elif pa.types.is_integer(typ):
+            if want == "Int64" or (want is None and col.null_count):
+                cols[name] = pd.Series(
+                    pd.array(col.to_numpy(zero_copy_only=False), dtype="Int64")
+                    if not col.null_count
+                    else pd.array(col.to_pylist(), dtype="Int64"),
+                    name=name,
+                )
+            else:
+                cols[name] = pd.Series(col.to_numpy(zero_copy_only=False), name=name)
+        else:
+            series = col.to_pandas()
+            if want == "object" and series.dtype != object:
+                series = series.astype(object).where(series.notna(), None)
+            cols[name] = series.rename(name)
+    return pd.DataFrame(cols, copy=False) if cols else pd.DataFrame()
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    tables = [t for t in tables if t is not None and t.num_rows]
+    if not tables:
+        return None
+    if len(tables) == 1:
+        return tables[0]
+    dtypes: dict[str, str] = {}
+    for t in tables:
+        for c, d in _dtypes(t).items():
+            dtypes.setdefault(c, d)
+    plain: set[str] = set()  # columns dictionary-encoded in some tables and not in others
+    kinds: dict[str, set[bool]] = {}
+    for t in tables:
+        for f in t.schema:
+            if not pa.types.is_null(f.type):
+                kinds.setdefault(f.name, set()).add(pa.types.is_dictionary(f.type))
+    plain = {c for c, k in kinds.items() if len(k) > 1}
+    if plain:
+        tables = [_decoded(t, plain) for t in tables]
+    out = pa.concat_tables(
+        [t.replace_schema_metadata(None) for t in tables], promote_options="permissive"
+    )
+    return _with_dtypes(out, dtypes)
+
+
+def _decoded(table: pa.Table, columns: Iterable[str] | None = None) -> pa.Table:
+    """``table`` with its dictionary-encoded columns (of ``columns``, default all) decoded."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type) and (columns is None or f.name in columns):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
+
+
+def _first_rows(table: pa.Table) -> pa.Table:
+    """The first row of each id, in the order of first appearance."""
+    index = pa.table({"id": table.column("id"), "_i": pa.array(np.arange(table.num_rows))})
+    first = index.group_by("id", use_threads=False).aggregate([("_i", "min")])
+    return table.take(np.sort(first.column("_i_min").to_numpy()))
+
+
+def _last_values(table: pa.Table) -> pa.Table:
+    """One row per id (order of first appearance): the last non-null value of every column."""
+    others = [c for c in table.column_names if c != "id"]
+    if not others:
+        return _first_rows(table)
+    null_typed = [c for c in others if pa.types.is_null(table.schema.field(c).type)]
+    encoded = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    body = _decoded(table.drop_columns(null_typed) if null_typed else table)
+    agg = body.group_by("id", use_threads=False).aggregate(
+        [(c, "last") for c in others if c not in null_typed]
+    )
+    agg = agg.rename_columns([c[: -len("_last")] if c.endswith("_last") else c
+                              for c in agg.column_names])  # fmt: skip
+    for c in null_typed:
+        agg = agg.append_column(c, pa.nulls(agg.num_rows))
+    for c in encoded:  # repeated values (provenance, labels) stay compact
+        i = agg.schema.get_field_index(c)
+        agg = agg.set_column(i, c, pc.dictionary_encode(agg.column(c)))
+    return _with_dtypes(agg.select(table.column_names), _dtypes(table))
+
+
+def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:
+    """Columns worth Parquet's dictionary encoding: dictionary-typed ones, and others whose
+    values repeat in a sample (ids and names do not: trying them costs more than it saves)."""
+    out = []
+    step = max(1, table.num_rows // sample)
+    for f in table.schema:
+        if pa.types.is_dictionary(f.type) or pa.types.is_boolean(f.type):
+            out.append(f.name)
+            continue
+        col = table.column(f.name)
+        part = col.take(pa.array(np.arange(0, len(col), step)[:sample])) if len(col) else col
+        if len(part) and pc.count_distinct(part).as_py() <= len(part) // 4:
+            out.append(f.name)
+    return out
+
+
+def _distinct(ids: pa.ChunkedArray) -> bool:
+    """Whether every id occurs once.
+
+    64-bit hashes of the ids (DuckDB's ``hash``, vectorised and parallel) sorted with numpy:
+    distinct hashes prove distinct ids; only when two hashes are equal (a repeated id, or a
+    collision) are the strings compared (``count(DISTINCT id)``). About 3x faster than the
+    exact count alone and 10x faster than pyarrow's ``count_distinct`` on two cores.
+    """
+    if ids.null_count:
+        return False
+    if len(ids) < 2:
+        return True
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ids", pa.table({"id": ids}))
+        hashes = con.sql("SELECT hash(id) AS h FROM ids").to_arrow_table().column(0)
+        h = np.sort(hashes.to_numpy())
+        if not (h[1:] == h[:-1]).any():
+            return True
+        ((n,),) = con.sql("SELECT count(DISTINCT id) FROM ids").fetchall()
+        return n == len(ids)
+    finally:
+        con.close()
 
 
 class _Table:
-    """One label's or type's rows: a consolidated frame plus pending batches."""
+    """One label's or type's rows.
 
-    def __init__(self, frame: pd.DataFrame | None = None) -> None:
-        self.frame = frame
-        self.pending: list[tuple[pd.DataFrame, bool]] = []
+    The consolidated rows live in one of three forms: ``arrow`` (after writes), ``frame`` (after
+    the first read: pandas, as readers get it) or ``path`` (a Parquet file of the generation the
+    store was opened on, not read yet); ``pending`` holds writes not consolidated yet.
+    """
 
-    def add(self, rows: pd.DataFrame, create_only: bool) -> None:
+    def __init__(self, path: FsPath | None = None) -> None:
+        self.path = path
+        self.arrow: pa.Table | None = None
+        self.frame: pd.DataFrame | None = None
+        self.pending: list[tuple[pa.Table, bool]] = []
+        self.dtypes: dict[str, str] = {}
+        self.changed = False  # differs from `path` (a new generation must write it)
+
+    def add(self, rows: pa.Table, create_only: bool) -> None:
+        for c, d in _dtypes(rows).items():
+            self.dtypes.setdefault(c, d)
         self.pending.append((rows, create_only))
+        self.changed = True
 
-    def consolidate(self) -> pd.DataFrame | None:
+    def _base(self) -> pa.Table | None:
+        if self.arrow is not None:
+            return self.arrow
+        if self.frame is not None:
+            return frame_to_arrow(self.frame)
+        if self.path is not None:
+            meta = pq.read_schema(self.path).metadata or {}
+            repeated = json.loads(meta.get(REPEATED_KEY, b"[]"))
+            table = pq.read_table(self.path, read_dictionary=repeated or None)
+            for c, d in _dtypes(table).items():
+                self.dtypes.setdefault(c, d)
+            return table
+        return None
+
+    def consolidated(self) -> pa.Table | None:
+        """The rows as one Arrow table with distinct ids (pending writes merged in)."""
         if not self.pending:
-            return self.frame
-        merges = [f for f, c in self.pending if not c]
-        creates = [f for f, c in self.pending if c]
-        parts = ([self.frame] if self.frame is not None else []) + merges
-        full = _concat(parts)
+            base = self._base()
+            if self.frame is None:
+                self.arrow = base
+            return base
+        base = self._base()
+        merges = [t for t, c in self.pending if not c]
+        creates = [t for t, c in self.pending if c]
+        full = _concat(([base] if base is not None else []) + merges)
+        if full is not None and merges and not _distinct(full.column("id")):
+            full = _last_values(full)
         if creates:
             bare = _concat(creates)
+            assert bare is not None
             if full is not None:
-                bare = bare[~bare["id"].isin(full["id"])]
-            bare = bare.drop_duplicates("id", keep="first")
+                bare = bare.filter(
+                    pc.invert(
+                        pc.is_in(bare.column("id"), value_set=full.column("id").combine_chunks())
+                    )
+                )
+            if bare.num_rows and not _distinct(bare.column("id")):
+                bare = _first_rows(bare)
             full = _concat([full, bare] if full is not None else [bare])
-        if full is not None and not full["id"].is_unique:
-            # last non-null value per column wins: nulls never erase
-            full = full.groupby("id", sort=False, as_index=False, dropna=False).last()
-        self.frame = _normalise_missing(full.reset_index(drop=True)) if full is not None else None
         self.pending = []
+        self.arrow = _with_dtypes(full, self.dtypes) if full is not None else None
+        self.frame = None
+        return self.arrow
+
+    def pandas(self) -> pd.DataFrame | None:
+        """The rows as the pandas frame readers get (converted once, then kept)."""
+        if self.frame is not None and not self.pending:
+            return self.frame
+        table = self.consolidated()
+        if table is None:
+            return None
+        self.frame = arrow_to_frame(table, self.dtypes)
+        self.arrow = None  # held once, as pandas
         return self.frame
 
+    def num_rows(self) -> int:
+        if self.pending:
+            table = self.consolidated()
+            return table.num_rows if table is not None else 0
+        if self.frame is not None:
+            return len(self.frame)
+        if self.arrow is not None:
+            return self.arrow.num_rows
+        if self.path is not None:
+            return pq.ParquetFile(self.path).metadata.num_rows
+        return 0
 
-def _from_parquet(path: FsPath) -> pd.DataFrame:
-    """Read a persisted table with the dtypes writes produce (text as object, missing as None)."""
-    return _normalise_missing(pd.read_parquet(path))
+    def write(self, dest: FsPath) -> int:
+        """Persist into ``dest`` (a hard link when unchanged since read); the rows written."""
+        if not self.changed and not self.pending and self.path is not None:
+            if self.path == dest:
+                return self.num_rows()
+            try:
+                os.link(self.path, dest)
+            except OSError:
+                import shutil
 
-
-def _normalise_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as ``object`` holding one shared ``str`` per distinct value, missing as None.
-
-    Whatever the frame was assembled from (Arrow strings from the loaders or Parquet, object
-    arrays with NaN), each text column comes out the same way: Python strings and None, the
-    convention both stores share. Repeated values (region codes, household ids in payments,
-    provenance) then point at one string object each instead of one per cell, which roughly
-    halves the store's memory on the aid registers.
-    """
-    for col in frame.columns:
-        values = frame[col]
-        if col == "id" and values.dtype == object:
-            continue  # ids are present and distinct (consolidated): nothing to share or fill
-        if pd.api.types.is_string_dtype(values) or (
-            values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
-        ):
-            frame[col] = _shared_strings(values)
-        elif values.dtype == object and values.isna().any():
-            frame[col] = values.astype(object).where(values.notna(), None)
-    return frame
-
-
-def _shared_strings(values: pd.Series) -> pd.Series:
-    """``values`` (all strings or missing) as an object column with one object per distinct value."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if values.dtype == object and len(uniques) == len(values):
-        return values  # all distinct and present: nothing to share, nothing to fill
-    table = np.empty(len(uniques) + 1, dtype=object)
-    table[:-1] = np.asarray(uniques, dtype=object)
-    table[-1] = None  # code -1 (missing) indexes the last slot
-    return pd.Series(table[codes], index=values.index, dtype=object, name=values.name, copy=False)
+                shutil.copyfile(self.path, dest)
+            return self.num_rows()
+        table = self.consolidated()
+        if table is None and self.frame is not None:
+            table = frame_to_arrow(self.frame)
+        if table is None or not table.num_rows:
+            return 0
+        table = _with_dtypes(table, {**_dtypes(table), **self.dtypes})
+        repeated = _repetitive(table)
+        meta = {**(table.schema.metadata or {}), REPEATED_KEY: json.dumps(repeated).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), dest, use_dictionary=repeated)
+        return table.num_rows
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-    frames = [f for f in frames if f is not None and len(f)]
-    if not frames:
-        return None
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True, sort=False)
+def _rows(rows: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(rows, pa.Table):
+        return rows
+    return frame_to_arrow(rows.reset_index(drop=True))
 
 
 class MemoryStore(GraphStore):
-    """In-memory graph store persisted as Parquet under ``workspace/graph``.
+    """In-memory graph store persisted as Parquet generations in ``workspace``.
 
     Examples
     --------
@@ -126,7 +399,12 @@ class MemoryStore(GraphStore):
     name = "memory"
     in_process = True
 
-    def __init__(self, workspace: str | os.PathLike[str] | None = None, schema: Schema = SCHEMA):
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str] | None = None,
+        schema: Schema = SCHEMA,
+        generation: int | None = None,
+    ):
         super().__init__(schema)
         self.workspace = FsPath(workspace) if workspace else None
         self._nodes: dict[str, _Table] = {}
@@ -134,8 +412,73 @@ class MemoryStore(GraphStore):
         self._version = 0
         self._adj: _Adjacency | None = None
         self._adj_lock = threading.Lock()
+        #: the generation this store was opened on (None: nothing persisted yet)
+        self.generation: generations.Generation | None = None
+        self._build_dir: FsPath | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future[None]] = []
         if self.workspace is not None:
-            self._open()
+            self._open(generation)
+
+    @classmethod
+    def building(cls, graph_dir: str | os.PathLike[str], schema: Schema = SCHEMA) -> MemoryStore:
+        """An empty store whose tables are written into ``graph_dir`` as each is
+        :meth:`finished` and then read back lazily: a load builds a generation holding one label
+        in memory at a time."""
+        store = cls(None, schema)
+        store._build_dir = FsPath(graph_dir)
+        return store
+
+    @classmethod
+    def at(cls, graph_dir: str | os.PathLike[str], schema: Schema = SCHEMA) -> MemoryStore:
+        """A store reading the graph in ``graph_dir`` (``nodes/``, ``relationships/``), e.g. a
+        generation being written; not bound to a workspace (``flush`` persists nothing)."""
+        store = cls(None, schema)
+        store._attach(FsPath(graph_dir))
+        return store
+
+    def _attach(self, graph_dir: FsPath) -> None:
+        for kind, tables, known in (
+            ("nodes", self._nodes, self.schema.nodes),
+            ("relationships", self._rels, self.schema.relationships),
+        ):
+            d = graph_dir / kind
+            if not d.exists():
+                continue
+            for f in sorted(d.glob("*.parquet")):
+                if f.stem in known:
+                    tables[f.stem] = _Table(f)
+
+    def finished(self, kind: str, name: str) -> None:
+        """In a store made by :meth:`building`: consolidate ``name`` and write it now, keeping
+        only its file (read again when asked for)."""
+        if self._build_dir is None:
+            return
+        tables = self._nodes if kind == "nodes" else self._rels
+        table = tables.get(name)
+        if table is None:
+            return
+        d = self._build_dir / kind
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"{name}.parquet"
+        table.consolidated()  # here; the writing (pyarrow, no interpreter lock) in the background
+
+        def write() -> None:
+            if table.write(path):
+                table.path, table.arrow, table.frame, table.changed = path, None, None, False
+            else:
+                tables.pop(name, None)
+
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="riskgraph-parquet")
+        self._writes.append(self._writer.submit(write))
+        self._touch()
+
+    def _drain(self) -> None:
+        """Wait for the background writes of :meth:`finished` (and raise their failure)."""
+        writes, self._writes = self._writes, []
+        for future in writes:
+            future.result()
 
     @classmethod
     def from_settings(cls, workspace: str | os.PathLike[str] | None = None) -> MemoryStore:
@@ -143,39 +486,62 @@ class MemoryStore(GraphStore):
         return cls(workspace)
 
     def reopen(self) -> MemoryStore | None:
-        """The workspace read afresh (what another process flushed since); None without one."""
+        """The workspace's current generation read afresh (what another process flushed since);
+        None without a workspace."""
         return None if self.workspace is None else type(self)(self.workspace, self.schema)
 
     # -- persistence -------------------------------------------------------------------------
-    def _dir(self, kind: str) -> FsPath:
+    def _open(self, gen_id: int | None) -> None:
         assert self.workspace is not None
-        return self.workspace / "graph" / kind
+        gen = (
+            generations.current(self.workspace)
+            if gen_id is None
+            else generations.generation(self.workspace, gen_id)
+        )
+        self.generation = gen
+        if gen is not None:
+            self._attach(gen.graph)
 
-    def _open(self) -> None:
-        for kind, tables, known in (
-            ("nodes", self._nodes, self.schema.nodes),
-            ("relationships", self._rels, self.schema.relationships),
-        ):
-            d = self._dir(kind)
-            if not d.exists():
-                continue
-            for f in sorted(d.glob("*.parquet")):
-                if f.stem in known:
-                    tables[f.stem] = _Table(_from_parquet(f))
+    def persist(self, graph_dir: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
+        """Write every table into ``graph_dir/nodes`` and ``graph_dir/relationships`` (unchanged
+        tables of the generation this store was opened on are hard-linked); the rows written."""
+        self._drain()
+        out: dict[str, dict[str, int]] = {"nodes": {}, "relationships": {}}
+        for kind, tables in (("nodes", self._nodes), ("relationships", self._rels)):
+            d = FsPath(graph_dir) / kind
+            d.mkdir(parents=True, exist_ok=True)
+            for name in sorted(tables):
+                n = tables[name].write(d / f"{name}.parquet")
+                if n:
+                    out[kind][name] = n
+        return out
+
+    def changed(self) -> bool:
+        """Whether anything was written since the store was opened or last flushed."""
+        tables = [*self._nodes.values(), *self._rels.values()]
+        return self._cleared or any(t.changed or t.pending for t in tables)
+
+    _cleared = False
 
     def flush(self) -> None:
-        if self.workspace is None:
+        """Persist as a new generation of the workspace and make it current (atomically); a
+        no-op without a workspace or when nothing changed."""
+        if self.workspace is None or not self.changed():
             return
+        with generations.begin(self.workspace, kind="store") as writer:
+            counts = self.persist(writer.graph)
+            gen = writer.commit(counts)
+        self._adopt(gen)
+
+    def _adopt(self, gen: generations.Generation) -> None:
+        """Point the tables at the files of ``gen`` (just written from them)."""
+        self.generation = gen
+        self._cleared = False
         for kind, tables in (("nodes", self._nodes), ("relationships", self._rels)):
-            d = self._dir(kind)
-            d.mkdir(parents=True, exist_ok=True)
             for name, table in tables.items():
-                frame = table.consolidate()
-                if frame is None or not len(frame):
-                    continue
-                tmp = d / f".{name}.parquet.tmp"
-                frame.to_parquet(tmp, index=False)
-                os.replace(tmp, d / f"{name}.parquet")
+                path = gen.graph / kind / f"{name}.parquet"
+                table.path = path if path.exists() else None
+                table.changed = False
 
     # -- writing -----------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -185,35 +551,42 @@ class MemoryStore(GraphStore):
         self._version += 1
         self._adj = None
 
-    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
+    def upsert_nodes(
+        self, label: str, rows: pd.DataFrame | pa.Table, *, create_only: bool = False
+    ) -> int:
         if label not in self.schema.nodes:
             raise KeyError(f"unknown node label {label!r}")
-        if not len(rows):
+        n = rows.num_rows if isinstance(rows, pa.Table) else len(rows)
+        if not n:
             return 0
-        if "id" not in rows.columns:
+        names = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+        if "id" not in names:
             raise ValueError("node rows need an 'id' column")
-        self._nodes.setdefault(label, _Table()).add(rows.reset_index(drop=True), create_only)
+        self._nodes.setdefault(label, _Table()).add(_rows(rows), create_only)
         self._touch()
-        return len(rows)
+        return n
 
-    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
+    def upsert_relationships(self, rtype: str, rows: pd.DataFrame | pa.Table) -> int:
         if rtype not in self.schema.relationships:
             raise KeyError(f"unknown relationship type {rtype!r}")
-        if not len(rows):
+        n = rows.num_rows if isinstance(rows, pa.Table) else len(rows)
+        if not n:
             return 0
-        missing = set(EDGE_COLUMNS) - set(rows.columns)
+        names = rows.column_names if isinstance(rows, pa.Table) else list(rows.columns)
+        missing = set(EDGE_COLUMNS) - set(names)
         if missing:
             raise ValueError(f"relationship rows need columns {sorted(missing)}")
-        self._rels.setdefault(rtype, _Table()).add(rows.reset_index(drop=True), False)
+        self._rels.setdefault(rtype, _Table()).add(_rows(rows), False)
         self._touch()
-        return len(rows)
+        return n
 
     def clear(self) -> None:
+        """Remove everything (persisted at once as an empty generation when in a workspace)."""
         self._nodes.clear()
         self._rels.clear()
         self._touch()
-        if self.workspace is not None and (self.workspace / "graph").exists():
-            shutil.rmtree(self.workspace / "graph")
+        self._cleared = True
+        self.flush()
 
     # -- reading -----------------------------------------------------------------------------
     @staticmethod
@@ -226,24 +599,27 @@ class MemoryStore(GraphStore):
         return out
 
     def nodes(self, label: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        self._drain()
         if label not in self.schema.nodes:
             raise KeyError(f"unknown node label {label!r}")
         t = self._nodes.get(label)
-        return self._select(t.consolidate() if t else None, ["id"], columns)
+        return self._select(t.pandas() if t else None, ["id"], columns)
 
     def relationships(self, rtype: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        self._drain()
         if rtype not in self.schema.relationships:
             raise KeyError(f"unknown relationship type {rtype!r}")
         t = self._rels.get(rtype)
-        return self._select(t.consolidate() if t else None, EDGE_COLUMNS, columns)
+        return self._select(t.pandas() if t else None, EDGE_COLUMNS, columns)
 
     def counts(self) -> dict[str, dict[str, int]]:
+        self._drain()
         out: dict[str, dict[str, int]] = {"nodes": {}, "relationships": {}}
         for key, tables in (("nodes", self._nodes), ("relationships", self._rels)):
             for name in sorted(tables):
-                frame = tables[name].consolidate()
-                if frame is not None and len(frame):
-                    out[key][name] = len(frame)
+                n = tables[name].num_rows()
+                if n:
+                    out[key][name] = n
         return out
 
     def _labels_for_lookup(self, label: str | None) -> list[str]:
@@ -261,13 +637,14 @@ class MemoryStore(GraphStore):
         return None
 
     def _adjacency(self) -> _Adjacency:
+        self._drain()
         adj = self._adj
         if adj is not None:
             return adj
         with self._adj_lock:  # concurrent API requests build it once, not once each
             if self._adj is None:
-                nodes = {lbl: t.consolidate() for lbl, t in self._nodes.items()}
-                rels = {rt: t.consolidate() for rt, t in self._rels.items()}
+                nodes = {lbl: t.pandas() for lbl, t in self._nodes.items()}
+                rels = {rt: t.pandas() for rt, t in self._rels.items()}
                 self._adj = _Adjacency(nodes, rels)
             return self._adj
 

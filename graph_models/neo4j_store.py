@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from graph_models.errors import QueryError
 from graph_models.neo4j_settings import connection_settings
@@ -131,6 +132,15 @@ def _py_values(s: pd.Series) -> list[Any]:
     if set(map(type, out)) <= _PLAIN:
         return out
     return [_py_value(v) for v in out]
+
+
+def _frame(rows: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Rows as pandas (Arrow tables as the memory store reads them)."""
+    if isinstance(rows, pa.Table):
+        from graph_models.memory_store import arrow_to_frame
+
+        return arrow_to_frame(rows)
+    return rows
 
 
 def _collapse(frame: pd.DataFrame, create_only: bool) -> pd.DataFrame:
@@ -244,6 +254,7 @@ class Neo4jStore(GraphStore):
     name = "neo4j"
     supports_cypher = True
     supports_bulk_import = True
+    nodes_first = True
 
     def __init__(
         self,
@@ -393,8 +404,11 @@ class Neo4jStore(GraphStore):
                 )
         return self._statements[key]
 
-    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
+    def upsert_nodes(
+        self, label: str, rows: pd.DataFrame | pa.Table, *, create_only: bool = False
+    ) -> int:
         self._node_label(label)
+        rows = _frame(rows)
         if not len(rows):
             return 0
         if "id" not in rows.columns:
@@ -409,8 +423,9 @@ class Neo4jStore(GraphStore):
         )
         return len(rows)
 
-    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
+    def upsert_relationships(self, rtype: str, rows: pd.DataFrame | pa.Table) -> int:
         self._rel_type(rtype)
+        rows = _frame(rows)
         if not len(rows):
             return 0
         missing = set(EDGE_COLUMNS) - set(rows.columns)

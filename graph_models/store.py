@@ -28,9 +28,12 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from graph_models.errors import QueryError
 from graph_models.schema import SCHEMA, Schema
@@ -241,6 +244,9 @@ class GraphStore(ABC):
     supports_cypher: bool = False
     #: :func:`graph_models.stores.bulk_import` can replace its whole database at once (offline)
     supports_bulk_import: bool = False
+    #: relationships are cheaper to write once their endpoint nodes exist (Neo4j matches them
+    #: by key); the loaders then write every node before the first relationship
+    nodes_first: bool = False
 
     def __init__(self, schema: Schema = SCHEMA) -> None:
         self.schema = schema
@@ -257,12 +263,22 @@ class GraphStore(ABC):
         """Create constraints/indexes (a no-op where the store has none)."""
 
     @abstractmethod
-    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
-        """Merge node rows (must have ``id``) into ``label``; returns the number of rows sent."""
+    def upsert_nodes(
+        self, label: str, rows: pd.DataFrame | pa.Table, *, create_only: bool = False
+    ) -> int:
+        """Merge node rows (must have ``id``) into ``label``; returns the number of rows sent.
+
+        ``rows`` is a pandas frame or an Arrow table (what the loaders produce)."""
 
     @abstractmethod
-    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
+    def upsert_relationships(self, rtype: str, rows: pd.DataFrame | pa.Table) -> int:
         """Merge relationship rows (``EDGE_COLUMNS`` + properties) into ``rtype``."""
+
+    def finished(self, kind: str, name: str) -> None:  # noqa: B027 - optional hook
+        """Nothing more will be written to label (``kind="nodes"``) or type
+        (``"relationships"``) ``name`` in this load: a store may consolidate and persist it now
+        (the embedded store building a generation does, to keep one label in memory at a
+        time)."""
 
     @abstractmethod
     def clear(self) -> None:

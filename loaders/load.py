@@ -41,15 +41,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from graph_models.errors import DataError
+from graph_models.memory_store import frame_to_arrow
 from graph_models.store import GraphStore
 from loaders.contract import CONTRACT
 from loaders.csv_reader import LineReject
 from loaders.limits import ReadLimits
-from loaders.mapping import KnownIds, map_chunk
+from loaders.mapping import RESOLVING_LABELS, map_chunk
 from loaders.reading import CHUNK_ROWS, RawBlock, RawFile, TableSource, discover, read_file
+from loaders.staging import GraphStage, Part
 from loaders.validation import (
     REJECT_COLUMNS,
     DuplicateTracker,
@@ -103,6 +107,7 @@ class FileReport:
     rejected: int = 0
     duplicate: int = 0
     continuation: int = 0
+    reused: bool = False  # a workspace's stored part of the unchanged file, not read again
     skipped: Counter = field(default_factory=Counter)  # kind -> lines
     skipped_rows: list[dict[str, Any]] = field(default_factory=list)  # the first SKIPPED_LISTED
     skipped_above: int = 0  # of the skipped lines, those above the header
@@ -122,6 +127,19 @@ class FileReport:
             return True
         below = sum(self.skipped.values()) - self.skipped_above
         return self.lines == self.header_line + below + self.read + self.continuation
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> FileReport:
+        """The report :meth:`as_dict` gave (a workspace keeps it with the file's part)."""
+        rep = cls(doc["file"], doc["table"], doc["format"])
+        for key, value in doc.items():
+            if key in ("skipped", "reasons", "warnings"):
+                setattr(rep, key, Counter(value))
+            elif key == "reject_reasons":
+                rep.reasons = Counter(value)
+            elif key in cls.__dataclass_fields__ and key not in ("file", "table", "format"):
+                setattr(rep, key, value)
+        return rep
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +165,7 @@ class FileReport:
             "other_sheets": self.other_sheets,
             "accounted": self.accounted,
             "problem": self.problem,
+            "reused": self.reused,
         }
 
 
@@ -208,6 +227,35 @@ class LoadReport:
     identity_conflicts: list[dict[str, Any]] = field(default_factory=list)
     allow_partial: bool = False
     seconds: float = 0.0
+    #: files added to a workspace that repeat earlier rows or ids (loaders.workspace)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> LoadReport:
+        """The report :meth:`as_dict` gave (a workspace keeps it with each generation)."""
+        files: dict[str, list[FileReport]] = {}
+        for f in doc.get("files", []):
+            files.setdefault(f["table"], []).append(FileReport.from_dict(f))
+        tables = {}
+        for name, t in doc.get("tables", {}).items():
+            rep = TableReport(name, t.get("file", ""), t.get("format", ""), t.get("encoding"))
+            for key in ("read", "loaded", "rejected", "duplicate", "dangling", "seconds"):
+                setattr(rep, key, t.get(key, 0))
+            rep.dangling_refs = Counter(t.get("dangling_references", {}))
+            rep.reasons = Counter(t.get("reject_reasons", {}))
+            rep.warnings = Counter(t.get("warnings", {}))
+            rep.nodes = Counter(t.get("nodes", {}))
+            rep.relationships = Counter(t.get("relationships", {}))
+            rep.extra_columns = list(t.get("extra_columns", []))
+            rep.files = files.get(name, [])
+            tables[name] = rep
+        return cls(
+            doc.get("dataset", ""), tables, list(doc.get("missing_tables", [])),
+            list(doc.get("ignored_files", [])), list(doc.get("unmapped_files", [])),
+            list(doc.get("problems", [])), list(doc.get("identity_conflicts", [])),
+            bool(doc.get("allow_partial", False)), float(doc.get("seconds", 0.0)),
+            list(doc.get("deliveries", [])),
+        )  # fmt: skip
 
     @property
     def files(self) -> list[FileReport]:
@@ -241,17 +289,20 @@ class LoadReport:
             "unmapped_files": self.unmapped_files,
             "ignored_files": self.ignored_files,
             "identity_conflicts": self.identity_conflicts,
+            "deliveries": self.deliveries,
             "seconds": round(self.seconds, 3),
         }
 
 
-def _known_from_store(store: GraphStore) -> KnownIds:
-    known = KnownIds()
-    known.gov.update(store.nodes("GovUnit", ["id"])["id"].dropna())
-    known.enterprises.update(store.nodes("Enterprise", ["id"])["id"].dropna())
-    for label in ("Household", "Loan", "Project"):
-        known.of(label).update(store.nodes(label, ["id"])["id"].dropna())
-    return known
+def existing_ids(store: GraphStore) -> dict[str, pa.Array]:
+    """Ids the store already holds of the labels that resolve references (a load that adds to
+    a graph resolves its references against them too)."""
+    out = {}
+    for label in RESOLVING_LABELS:
+        ids = store.nodes(label, ["id"])["id"].dropna()
+        if len(ids):
+            out[label] = pa.array(ids.astype(object).to_numpy(), pa.string())
+    return out
 
 
 def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str, id_prefix: str) -> pd.DataFrame:
@@ -363,8 +414,7 @@ def _load_file(
     raw: RawFile,
     rep: TableReport,
     frep: FileReport,
-    store: GraphStore,
-    known: KnownIds,
+    part: Part,
     dups: DuplicateTracker,
     identity: IdentityTracker | None,
     sink: _Sink,
@@ -388,7 +438,7 @@ def _load_file(
             frep.excel_damaged_columns[col] = frep.excel_damaged_columns.get(col, 0) + k
         reader_rej = _reader_rejects(block.rejects)
         pending = [reader_rej] if len(reader_rej) else []
-        _load_block(src, block, plan, rep, frep, store, known, dups, identity, sink, progress,
+        _load_block(src, block, plan, rep, frep, part, dups, identity, sink, progress,
                     chunk_rows, id_prefix, details, pending)  # fmt: skip
         checked = plan.checked
 
@@ -399,8 +449,7 @@ def _load_block(
     plan: FilePlan,
     rep: TableReport,
     frep: FileReport,
-    store: GraphStore,
-    known: KnownIds,
+    part: Part,
     dups: DuplicateTracker,
     identity: IdentityTracker | None,
     sink: _Sink,
@@ -434,8 +483,9 @@ def _load_block(
             sink.write("", rejects)
             if len(details["rejects"]) < DETAIL_LIMIT:
                 details["rejects"].extend(rejects.head(DETAIL_LIMIT).to_dict("records"))
-            store.upsert_nodes(
-                "RejectedRow", _rejected_nodes(rejects, src.table, src.digest, id_prefix)
+            part.add_nodes(
+                "RejectedRow",
+                frame_to_arrow(_rejected_nodes(rejects, src.table, src.digest, id_prefix)),
             )
         if len(v.blanked):
             _examples(frep, v.blanked, "raw_value")
@@ -444,15 +494,7 @@ def _load_block(
             sink.write(".blanked", blanked)
             if len(details["blanked"]) < DETAIL_LIMIT:
                 details["blanked"].extend(blanked.head(DETAIL_LIMIT).to_dict("records"))
-        mapped = map_chunk(v.clean, spec, src.digest, known)
-        rep.dangling += mapped.dangling
-        rep.dangling_refs.update(mapped.dangling_refs)
-        for label, frame, create_only in mapped.nodes:
-            written = store.upsert_nodes(label, frame, create_only=create_only)
-            if not create_only:
-                rep.nodes[label] += written
-        for rtype, frame in mapped.relationships:
-            rep.relationships[rtype] += store.upsert_relationships(rtype, frame)
+        part.add(map_chunk(v.clean, spec, src.digest))
         if progress:
             progress(src.table, v.read)
 
@@ -475,6 +517,54 @@ def _required_tables(report: LoadReport, present: set[str]) -> None:
                 )
 
 
+@dataclass
+class StoredFile:
+    """A file loaded before (a workspace's part) that is staged again instead of being read."""
+
+    part: Part
+    report: FileReport
+    hashes: np.ndarray  # row hashes the file added to its table's duplicate tracker
+    conflicts: list[dict[str, Any]]
+    details: Callable[[], dict[str, list[dict[str, Any]]]]
+
+
+class PartPlan:
+    """Where a load stages each file's rows: the default stages every file in memory and reuses
+    nothing; a workspace (:class:`loaders.workspace.WorkspacePlan`) keeps them on disk, one part
+    per file, and gives back the part of a file that has not changed."""
+
+    #: rejects, blanked cells and skipped lines go to each part's directory (not the load's
+    #: rejects directory: the workspace assembles that from every part)
+    per_file_rejects = False
+
+    def __init__(self) -> None:
+        self.stage = GraphStage()
+        self.details: dict[str, list[dict[str, Any]]] = {}
+
+    def begin(self, sources: dict[str, list[TableSource]], root: Path, limits: ReadLimits) -> None:
+        """Every file the load will go through (before the first is read)."""
+
+    def reuse(
+        self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits
+    ) -> StoredFile | None:
+        """The stored part of file ``index`` of ``table``, when it can be used as it is."""
+        return None
+
+    def part(self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits) -> Part:
+        """A new part for a file about to be read."""
+        return self.stage.part(table, src.digest)
+
+    def sink(self, part: Part, table: str) -> _Sink | None:
+        """Where the file's rejects go (None: the table's)."""
+        return None
+
+    def done(
+        self, part: Part, report: FileReport, hashes: np.ndarray, conflicts: list[dict[str, Any]]
+    ) -> None:
+        """The file was read completely into ``part``."""
+        part.close()
+
+
 def load_dataset(
     dataset_dir: str | Path,
     store: GraphStore,
@@ -485,6 +575,8 @@ def load_dataset(
     allow_partial: bool = False,
     limits: ReadLimits | None = None,
     report_lang: str = "zh",
+    parts: PartPlan | None = None,
+    finish: bool = True,
 ) -> LoadReport:
     """Load every file of ``dataset_dir`` into ``store`` (see module docstring).
 
@@ -509,6 +601,14 @@ def load_dataset(
         Limits against hostile files (a manifest's ``limits:`` section overrides them).
     report_lang : {"zh", "en"}
         Language of the clerks' validation report.
+    parts : PartPlan, optional
+        Where each file's mapped rows are staged and which stored ones are reused instead of
+        reading their file again (a workspace's, :mod:`loaders.workspace`); default: every file
+        read, staged in memory.
+    finish : bool
+        False: stop once every file is staged (in ``parts``): the caller runs
+        :func:`finish_load` (``parts.details`` holds the rows for the clerks' report); nothing
+        is written to ``store``.
 
     Returns
     -------
@@ -556,8 +656,9 @@ def load_dataset(
     report.missing_tables = [
         t for t in CONTRACT if t not in sources and (tables is None or t in tables)
     ]
-    store.ensure_schema()
-    known = _known_from_store(store)
+    plan = parts if parts is not None else PartPlan()
+    plan.begin(sources, disc.root, disc.limits)
+    stage = plan.stage
     details: dict[str, list[dict[str, Any]]] = {"rejects": [], "blanked": [], "skipped": []}
     identity = IdentityTracker()
     for table, srcs in sources.items():
@@ -565,13 +666,27 @@ def load_dataset(
         spec = CONTRACT[table]
         rep = TableReport(table, srcs[0].name, srcs[0].format)
         dups = DuplicateTracker()
-        sink = _Sink(rej_dir, table)
+        seeds: list[np.ndarray] = []  # row hashes of reused files, added when a file is read
+        sink = _Sink(None if plan.per_file_rejects else rej_dir, table)
         for k, src in enumerate(srcs):
             rel = (
                 str(src.path.relative_to(disc.root))
                 if src.path.is_relative_to(disc.root)
                 else src.name
             )
+            stored = plan.reuse(table, k, rel, src, disc.limits)
+            if stored is not None:  # the file is as it was: its part is staged again, not read
+                rep.files.append(stored.report)
+                stage.add(stored.part)
+                seeds.append(stored.hashes)
+                identity.conflicts.extend(stored.conflicts)
+                for kind, rows in stored.details().items():
+                    if len(details[kind]) < DETAIL_LIMIT:
+                        details[kind].extend(rows[: DETAIL_LIMIT - len(details[kind])])
+                continue
+            if seeds:
+                dups.seen = np.unique(np.concatenate([dups.seen, *seeds]))
+                seeds = []
             frep = FileReport(rel, table, src.format)
             rep.files.append(frep)
             try:
@@ -581,11 +696,18 @@ def load_dataset(
                 frep.other_sheets = list(raw.other_sheets)
                 check_columns(spec, raw.columns, rel)
                 prefix = f"{table}:" if k == 0 else f"{table}:{rel}:"
+                part = plan.part(table, k, rel, src, disc.limits)
+                seen, n_conflicts = dups.seen, len(identity.conflicts)
                 _load_file(
-                    src, raw, rep, frep, store, known, dups,
-                    identity if table == "persons" else None, sink, progress, chunk_rows,
-                    prefix, details,
+                    src, raw, rep, frep, part, dups,
+                    identity if table == "persons" else None,
+                    plan.sink(part, table) or sink, progress, chunk_rows, prefix, details,
                 )  # fmt: skip
+                if frep.accounted:
+                    plan.done(
+                        part, frep, np.setdiff1d(dups.seen, seen, assume_unique=True),
+                        identity.conflicts[n_conflicts:],
+                    )  # fmt: skip
             except DataError as err:
                 frep.problem = err.to_dict()
                 report.add_problem(err, file=rel, table=table)
@@ -610,14 +732,44 @@ def load_dataset(
                 f"+ duplicate {rep.duplicate}"
             )
     report.identity_conflicts = identity.conflicts
+    if finish:
+        finish_load(report, stage, store, rej_dir, details, report_lang, t0)
+    else:
+        plan.details = details
+    return report
+
+
+def finish_load(
+    report: LoadReport,
+    stage: GraphStage,
+    store: GraphStore,
+    rejects_dir: Path | None,
+    details: dict[str, list[dict[str, Any]]] | None,
+    report_lang: str = "zh",
+    started: float | None = None,
+) -> None:
+    """The end of every load: dangling references counted over the whole load, required tables
+    checked, the clerks' validation report written, then (no problems, or a partial load asked
+    for) the resolved graph written into ``store`` and flushed; ``LoadFailed`` otherwise."""
+    resolving = stage.resolve_ids(existing_ids(store))
+    resolution = stage.dangling(resolving)
+    for table, rep in report.tables.items():
+        rep.dangling = resolution.dangling.get(table, 0)
+        rep.dangling_refs.update(resolution.dangling_refs.get(table, {}))
     read_ok = {t for t, r in report.tables.items() if any(f.problem is None for f in r.files)}
     _required_tables(report, read_ok)
-    report.seconds = time.perf_counter() - t0
-    if rej_dir is not None:
+    if started is not None:
+        report.seconds = time.perf_counter() - started
+    if rejects_dir is not None:
         from loaders.clerk_report import write_validation_report
 
-        write_validation_report(report, rej_dir, details, lang=report_lang)
-    if report.problems and not allow_partial:
+        write_validation_report(report, rejects_dir, details, lang=report_lang)
+    if report.problems and not report.allow_partial:
         raise LoadFailed(report)
+    store.ensure_schema()
+    stage.write(store, resolution=resolution, ids=resolving)
+    for table, rep in report.tables.items():
+        own = resolution.nodes.get(table, {})
+        rep.nodes.update({label: n for label, n in own.items() if label != "RejectedRow"})
+        rep.relationships.update(resolution.relationships.get(table, {}))
     store.flush()
-    return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,14 +11,44 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graph_models.errors import DataError
 from graph_models.stores import STORE_KINDS
 
-console = Console(stderr=True)
+#: the console every command writes to (stderr); when it is not a terminal (a pipe, a log file)
+#: nothing is wrapped or cut at a width and tables are printed as plain lines
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 STORES = click.Choice(STORE_KINDS)
+
+
+def default_workspace() -> Path:
+    """``$RISKGRAPH_WORKSPACE`` or ``riskgraph-workspace``: where ``load`` and ``scan`` keep
+    the graph and ``serve`` finds it."""
+    return Path(os.environ.get("RISKGRAPH_WORKSPACE") or "riskgraph-workspace")
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]],
+                left: tuple[str, ...] = ()) -> None:  # fmt: skip
+    """A table: boxed on a terminal, else plain aligned lines at full width (never cut)."""
+    if console.is_terminal:
+        table = Table(title=title)
+        for col in columns:
+            table.add_column(col, justify="left" if col in left else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if col in left else c.rjust(w)
+            for c, w, col in zip(cells, widths, columns, strict=True)
+        ).rstrip()
+
+    lines = [title, fmt(columns), *(fmt(r) for r in rows)]
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True, crop=False)
 
 
 class State:
@@ -75,24 +106,11 @@ def open_graph_store(kind: str, workspace: Path | None) -> Any:
     return open_store(kind, workspace)
 
 
-def load_progress() -> tuple[Progress, Callable[[str, int], None]]:
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} rows"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-        disable=not console.is_terminal,
-    )
-    tasks: dict[str, Any] = {}
+def reporter() -> Any:
+    """The progress reporter of a long command (:class:`api.cli.progress.Reporter`)."""
+    from api.cli.progress import Reporter
 
-    def update(table: str, rows: int) -> None:
-        if table not in tasks:
-            tasks[table] = progress.add_task(table, total=None)
-        progress.advance(tasks[table], rows)
-
-    return progress, update
+    return Reporter(console)
 
 
 def print_problems(report: Any, level: str) -> None:
@@ -104,17 +122,31 @@ def print_problems(report: Any, level: str) -> None:
 
 
 def print_load(report: Any) -> None:
-    table = Table(title="load", show_lines=False)
-    for col in ("table", "file", "encoding", "read", "loaded", "rejected", "duplicate", "dangling"):
-        table.add_column(
-            col, justify="right" if col not in ("table", "file", "encoding") else "left"
-        )
+    rows = []
     for name, r in report.tables.items():
-        table.add_row(
-            name, r.file, r.encoding or "-", f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}",
+        files = r.files if r.files else []
+        reused = sum(1 for f in files if getattr(f, "reused", False))
+        state = "reused" if files and reused == len(files) else (
+            f"{reused}/{len(files)} reused" if reused else "read")  # fmt: skip
+        rows.append([
+            name, r.file + (f" (+{len(files) - 1})" if len(files) > 1 else ""),
+            r.encoding or "-", state, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}",
             f"{r.duplicate:,}", f"{r.dangling:,}",
-        )  # fmt: skip
-    console.print(table)
+        ])  # fmt: skip
+    print_table(
+        "load",
+        ["table", "file", "encoding", "files", "read", "loaded", "rejected", "duplicate",
+         "dangling"],
+        rows, left=("table", "file", "encoding", "files"),
+    )  # fmt: skip
+    for d in getattr(report, "deliveries", None) or []:
+        ids = ", ".join(f"{n:,} {label} ids" for label, n in d["same_ids"].items())
+        console.print(
+            f"[yellow]delivery {d['file']} overlaps earlier files of {d['table']}:[/] "
+            f"{d['identical_rows']:,} rows identical to earlier rows (counted as duplicate)"
+            + (f"; {ids} given before (the later values win)" if ids else ""),
+            highlight=False,
+        )
     if report.missing_tables:
         console.print(f"[dim]tables not present: {', '.join(report.missing_tables)}[/]")
     skipped = sum(sum(f.skipped.values()) for f in report.files)
@@ -155,19 +187,31 @@ def with_options(options: list[Callable[..., Any]]) -> Callable[..., Any]:
 
 
 def print_flags(summary: dict[str, Any]) -> None:
-    table = Table(title=f"flags ({summary['flags_total']:,})")
-    for col in ("detector", "total", "high", "medium", "low"):
-        table.add_column(col, justify="left" if col == "detector" else "right")
+    new = (summary.get("new_since_previous_scan") or {}).get("by_detector")
+    columns = ["detector", "total", "high", "medium", "low"] + (["new"] if new is not None else [])
+    rows = []
     for det, c in summary["flags"].items():
-        table.add_row(det, *(f"{c.get(k, 0):,}" for k in ("total", "high", "medium", "low")))
-    console.print(table)
+        row = [det, *(f"{c.get(k, 0):,}" for k in ("total", "high", "medium", "low"))]
+        if new is not None:
+            row.append(f"{new.get(det, 0):,}")
+        rows.append(row)
+    print_table(f"flags ({summary['flags_total']:,})", columns, rows, left=("detector",))
+    comparison = summary.get("new_since_previous_scan")
+    if comparison and comparison.get("previous_scan"):
+        prev = comparison["previous_scan"]
+        console.print(
+            f"[dim]new since the previous scan (generation {prev['generation']}, "
+            f"{prev.get('at') or '?'}): {comparison['new']:,}; no longer flagged: "
+            f"{comparison['no_longer_flagged']:,}[/]",
+            highlight=False,
+        )
     for det, why in sorted(summary["skipped"].items()):
         console.print(f"[dim]skipped {det}: {why}[/]")
 
 
 STATE_OPTIONS = [
     click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
-                 default=Path("riskgraph-workspace"), show_default=True,
+                 default=default_workspace, show_default="$RISKGRAPH_WORKSPACE or riskgraph-workspace",
                  help="Workspace (default home of the state DB and the embedded store)."),
     click.option("--state-db", "state_db", default=None,
                  help="State DB URL or SQLite path (default $RISKGRAPH_STATE_DB or "

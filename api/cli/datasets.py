@@ -11,10 +11,11 @@ import click
 from api.cli.common import (
     STORES,
     console,
+    default_workspace,
     friendly,
-    load_progress,
     open_graph_store,
     print_load,
+    reporter,
 )
 
 
@@ -42,12 +43,15 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
 
 @click.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("riskgraph-workspace"),
-              show_default=True, help="Embedded store directory (memory store).")  # fmt: skip
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=default_workspace,
+              show_default="$RISKGRAPH_WORKSPACE or riskgraph-workspace",
+              help="The workspace: the embedded store's graph (generations), what each source file "
+                   "loaded to, the state DB.")  # fmt: skip
 @click.option("--store", "store_kind", type=STORES, default=lambda: os.environ.get("RISKGRAPH_STORE", "memory"),
               show_default="memory or $RISKGRAPH_STORE")  # fmt: skip
 @click.option("--rejects", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where rejects/<table>.csv go (default WORKSPACE/rejects).")  # fmt: skip
+              help="Also copy rejects/<table>.csv and the validation report here (they are always "
+                   "in WORKSPACE/rejects, the current generation's).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
 @click.option("--bulk", is_flag=True,
               help="First load into an EMPTY bundled Neo4j: load into the embedded store in "
@@ -68,7 +72,11 @@ def load(
     replace: bool = False,
     allow_partial: bool = False,
 ) -> None:
-    """Load a dataset directory into the store and report per-table counts."""
+    """Load a dataset directory into the store and report per-table counts.
+
+    With the embedded store, only files that are new or changed since the workspace's last load
+    are read; the graph becomes the workspace's next generation.
+    """
     from graph_models.stores import bulk_import, store_class
     from loaders.load import load_dataset
 
@@ -76,6 +84,9 @@ def load(
         raise click.UsageError("--bulk is a way to fill Neo4j: use it with --store neo4j")
     if replace and not bulk:
         raise click.UsageError("--replace goes with --bulk")
+    if not bulk and store_class(store_kind).in_process:
+        _load_workspace(dataset, workspace, rejects, as_json, allow_partial)
+        return
     if bulk and not replace:
         target = open_graph_store(store_kind, workspace)
         existing = target.counts()
@@ -88,10 +99,9 @@ def load(
             )
     # with --bulk the loaders first fill a fresh embedded store in memory (the staging graph)
     store = open_graph_store("memory", None) if bulk else open_graph_store(store_kind, workspace)
-    progress, update = load_progress()
-    with progress:
+    with reporter() as progress:
         report = load_dataset(
-            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update,
+            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=progress,
             allow_partial=allow_partial,
         )  # fmt: skip
     if bulk:
@@ -109,3 +119,39 @@ def load(
         print_load(report)
         console.print(f"graph: {store.counts()['nodes']}")
     store.close()
+
+
+def _load_workspace(
+    dataset: Path, workspace: Path, rejects: Path | None, as_json: bool, allow_partial: bool
+) -> None:
+    from api.scan.pipeline import copy_tree
+    from loaders.workspace import Workspace
+
+    with (
+        reporter() as progress,
+        Workspace(workspace).load(dataset, progress=progress, allow_partial=allow_partial) as build,
+    ):
+        gen = build.commit()
+    current = gen or Workspace(workspace).current()
+    if rejects is not None and current is not None:
+        copy_tree(current.path / "rejects", rejects)
+    if as_json:
+        click.echo(json.dumps(build.report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    print_load(build.report)
+    if gen is None:
+        console.print(
+            f"workspace [bold]{workspace}[/] is up to date: no file changed since generation "
+            f"{current.id if current else '-'} (nothing was read)",
+            highlight=False,
+        )
+        return
+    read = build.loaded_files
+    console.print(
+        f"workspace [bold]{workspace}[/]: generation {gen.id} is current; "
+        f"{len(read)} file(s) read, {len(build.reused_files)} unchanged file(s) not read again",
+        highlight=False,
+    )
+    console.print(
+        f"graph: {gen.meta.get('nodes', {})}", highlight=False, markup=False, soft_wrap=True
+    )

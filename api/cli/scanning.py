@@ -12,14 +12,14 @@ import click
 
 from api.cli.common import (
     STORES,
-    State,
     console,
+    default_workspace,
     friendly,
-    load_progress,
     open_graph_store,
     print_flags,
     print_load,
     read_settings,
+    reporter,
     with_options,
 )
 from graph_models.errors import DataError
@@ -29,26 +29,56 @@ def _run_scan(
     dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
     only: tuple[str, ...], as_of: str | None, allow_partial: bool = False,
 ) -> Any:  # fmt: skip
-    from api.scan.pipeline import scan_dataset
+    """Scan with the embedded store through the workspace (unchanged files are not read again;
+    the flags say which are new since the previous scan), with another store by loading it."""
+    from api.scan.pipeline import scan_dataset, scan_workspace
+    from engine.registry import all_detectors
+    from graph_models.stores import store_class
 
     if dataset is not None and not dataset.is_dir():
         raise DataError("missing_dataset", f"{dataset}: no such dataset directory")
-    store = open_graph_store(store_kind, workspace or out / "workspace")
-    progress, update = load_progress()
     as_of_date = dt.date.fromisoformat(as_of) if as_of else None
-    with progress:
-        outcome = scan_dataset(
-            store, out, dataset, settings_doc=read_settings(settings), only=list(only) or None,
-            as_of=as_of_date, load_progress=update, allow_partial=allow_partial,
-            detector_progress=lambda d: console.print(f"[dim]running {d}[/]") if State.debug else None,
+    ws = workspace or default_workspace()
+    ids = list(only) or [s.id for s in all_detectors()]
+    with reporter() as progress:
+        progress.plan_detectors(ids, _last_timings(ws))
+        common = dict(
+            settings_doc=read_settings(settings), only=list(only) or None, as_of=as_of_date,
+            allow_partial=allow_partial, detector_progress=progress.detector_started,
+            detector_done=progress.detector_done,
         )  # fmt: skip
-    store.close()
-    return outcome
+        if dataset is not None and store_class(store_kind).in_process:
+            return scan_workspace(ws, dataset, out, load_progress=progress, **common)
+        store = open_graph_store(store_kind, ws)
+        try:
+            return scan_dataset(store, out, dataset, load_progress=progress, **common)
+        finally:
+            store.close()
+
+
+def _last_timings(workspace: Path) -> dict[str, float]:
+    """Seconds each detector took in the workspace's previous scan (for time-left estimates)."""
+    import json
+
+    from graph_models.generations import current
+
+    gen = current(workspace)
+    for name in ("scan", "last-scan"):
+        path = gen.path / name / "summary.json" if gen is not None else None
+        if path is not None and path.exists():
+            try:
+                doc = json.loads(path.read_text("utf-8"))
+                return {k: float(v) for k, v in doc["timings"]["detectors"].items()}
+            except (OSError, ValueError, KeyError, TypeError):
+                return {}
+    return {}
 
 
 _scan_options = [
     click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
-                 help="Embedded store directory (default OUT/workspace)."),
+                 help="The workspace (default $RISKGRAPH_WORKSPACE or riskgraph-workspace, the one "
+                      "'riskgraph serve' opens): files unchanged since its last load or scan are "
+                      "not read again, and the scan becomes its current generation."),
     click.option("--store", "store_kind", type=STORES, default=lambda: os.environ.get("RISKGRAPH_STORE", "memory")),
     click.option("--settings", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                  help="YAML/JSON file: {detector_id: {setting: value}}."),

@@ -2,6 +2,15 @@
 
 Data flows one way: ``loaders`` fill a ``GraphStore``, ``engine`` detectors read it and emit flags,
 and this module writes what docs/data-contract.md lists into the output directory.
+
+Two ways in:
+
+- :func:`scan_workspace` (the embedded store, what ``riskgraph scan`` runs): the dataset is
+  brought into a workspace (:mod:`loaders.workspace`: only new or changed files are read), the
+  detectors run on the new generation's graph, and the generation is made current together with
+  its flags (``W/current/scan/``). Each flag says whether it is new since the previous scan of
+  the workspace (``new_since_previous_scan``), and ``summary.json`` counts them.
+- :func:`scan_dataset`: load into any store (Neo4j, an in-memory store), detect, write.
 """
 
 from __future__ import annotations
@@ -9,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,10 +29,22 @@ from typing import Any
 
 from engine.outputs import flag_counts, write_flags, write_summary
 from engine.runner import ScanResult, parse_settings, run_detectors
+from graph_models import generations
 from graph_models.store import GraphStore
 from loaders.load import LoadReport, load_dataset
 
-__all__ = ["ScanOutcome", "scan_dataset"]
+__all__ = [
+    "PreviousScan",
+    "ScanOutcome",
+    "copy_tree",
+    "previous_scan",
+    "scan_dataset",
+    "scan_workspace",
+]
+
+#: where a generation keeps the flags of the scan that made it, and of the last scan before it
+SCAN_DIR = "scan"
+LAST_SCAN_DIR = "last-scan"
 
 
 def _digest(doc: dict[str, Any]) -> str:
@@ -36,6 +59,41 @@ class ScanOutcome:
     load: LoadReport | None
     result: ScanResult
     summary: dict[str, Any] = field(default_factory=dict)
+    generation: generations.Generation | None = None  # the workspace generation it made current
+
+
+@dataclass
+class PreviousScan:
+    """The flags of a workspace's previous scan (what "new since the previous scan" compares
+    against)."""
+
+    generation: int
+    at: str | None
+    flag_ids: set[str]
+
+
+def previous_scan(workspace: str | os.PathLike[str]) -> PreviousScan | None:
+    """The last scan of ``workspace``'s current generation: its own, or the one a later load
+    carried over (``last-scan/``); None when the workspace was never scanned."""
+    gen = generations.current(workspace)
+    if gen is None:
+        return None
+    for name in (SCAN_DIR, LAST_SCAN_DIR):
+        flags = gen.path / name / "flags.jsonl"
+        if not flags.exists():
+            continue
+        meta: dict[str, Any] = {}
+        summary = gen.path / name / "summary.json"
+        if summary.exists():
+            meta = json.loads(summary.read_text("utf-8"))
+        ids = set()
+        with open(flags, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    ids.add(json.loads(line)["flag_id"])
+        scanned = (meta.get("workspace") or {}).get("generation", gen.id)
+        return PreviousScan(int(scanned), meta.get("generated_at"), ids)
+    return None
 
 
 def scan_dataset(
@@ -48,6 +106,12 @@ def scan_dataset(
     load_progress: Callable[[str, int], None] | None = None,
     detector_progress: Callable[[str], None] | None = None,
     allow_partial: bool = False,
+    *,
+    load_report: LoadReport | None = None,
+    previous: PreviousScan | None = None,
+    compare: bool = False,
+    detector_done: Callable[[str, float, int], None] | None = None,
+    timings: dict[str, Any] | None = None,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
 
@@ -55,11 +119,16 @@ def scan_dataset(
     ``skipped`` and ``timings`` (seconds per stage and per detector). A load with problems
     (unmapped or unreadable files, a missing referenced table) raises ``LoadFailed`` unless
     ``allow_partial``; the clerks' validation report is in ``out_dir/rejects`` either way.
+
+    ``load_report`` is the report of a load done before (a workspace's). With ``compare`` (or
+    a ``previous`` scan), every flag carries ``new_since_previous_scan`` (all new when there was
+    no previous scan) and ``summary.json`` counts them per detector.
+    ``detector_done(detector, seconds, flags)`` is called after each detector.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, Any] = {}
-    report = None
+    timings = dict(timings or {})
+    report = load_report
     if dataset_dir is not None:
         t0 = time.perf_counter()
         report = load_dataset(
@@ -70,11 +139,15 @@ def scan_dataset(
     settings = parse_settings(settings_doc)
     t0 = time.perf_counter()
     result = run_detectors(
-        store, settings=settings, only=only, as_of=as_of, progress=detector_progress
-    )
+        store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
+        done=detector_done,
+    )  # fmt: skip
     timings["detect"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    write_flags(out, result.flags)
+    compare = compare or previous is not None
+    seen = previous.flag_ids if previous is not None else set()
+    new = (lambda f: f.flag_id not in seen) if compare else None
+    write_flags(out, result.flags, new=new)
     timings["write"] = round(time.perf_counter() - t0, 3)
     timings["detectors"] = result.timings
     summary: dict[str, Any] = {
@@ -94,5 +167,97 @@ def scan_dataset(
         "timings": timings,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
+    if compare:
+        now = {f.flag_id for f in result.flags}
+        by_detector: dict[str, int] = {}
+        for f in result.flags:
+            if f.flag_id not in seen:
+                by_detector[f.detector] = by_detector.get(f.detector, 0) + 1
+        summary["new_since_previous_scan"] = {
+            "previous_scan": None if previous is None
+            else {"generation": previous.generation, "at": previous.at,
+                  "flags": len(previous.flag_ids)},
+            "new": sum(by_detector.values()),
+            "by_detector": dict(sorted(by_detector.items())),
+            "no_longer_flagged": len(seen - now),
+        }  # fmt: skip
     write_summary(out, summary)
     return ScanOutcome(out, report, result, summary)
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """``dst`` becomes a copy of ``src`` (hard links where the file system allows)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    if not src.is_dir():
+        return
+    for p in sorted(src.rglob("*")):
+        target = dst / p.relative_to(src)
+        if p.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(p, target)
+        except OSError:
+            shutil.copyfile(p, target)
+
+
+def scan_workspace(
+    workspace: str | os.PathLike[str],
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    settings_doc: dict[str, dict[str, Any]] | None = None,
+    only: list[str] | None = None,
+    as_of: dt.date | None = None,
+    allow_partial: bool = False,
+    load_progress: Callable[[str, int], None] | None = None,
+    detector_progress: Callable[[str], None] | None = None,
+    detector_done: Callable[[str, float, int], None] | None = None,
+    report_lang: str = "zh",
+) -> ScanOutcome:
+    """Bring ``workspace`` up to date with ``dataset_dir`` (unchanged files are not read), run
+    the detectors on its graph, write the outputs into ``out_dir`` and make the new generation
+    current with its flags (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d, w, o = (pathlib.Path(tempfile.mkdtemp()) for _ in range(3))
+    >>> _ = (d / "deaths.csv").write_text("person_id,death_date\\n11010519491231002X,2021-03-02\\n")
+    >>> first = scan_workspace(w, d, o, only=["aid.deceased_recipient"])
+    >>> again = scan_workspace(w, d, o, only=["aid.deceased_recipient"])
+    >>> again.summary["workspace"]["loaded_files"], again.generation.id
+    ([], 2)
+    """
+    from loaders.workspace import Workspace
+
+    ws = Workspace(workspace)
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    with ws.load(dataset_dir, always=True, progress=load_progress, allow_partial=allow_partial,
+                 report_lang=report_lang, kind="scan") as build:  # fmt: skip
+        load_seconds = round(time.perf_counter() - t0, 3)
+        assert build.path is not None
+        copy_tree(build.path / "rejects", out / "rejects")
+        outcome = scan_dataset(
+            build.store, out, None, settings_doc=settings_doc, only=only, as_of=as_of,
+            detector_progress=detector_progress, detector_done=detector_done,
+            load_report=build.report, previous=previous_scan(workspace), compare=True,
+            timings={"load": load_seconds, "load_stages": build.timings},
+        )  # fmt: skip
+        outcome.summary["dataset"] = str(dataset_dir)
+        outcome.summary["workspace"] = {
+            "path": str(Path(workspace).resolve()),
+            "generation": build.writer.id if build.writer is not None else None,
+            "loaded_files": build.loaded_files,
+            "reused_files": len(build.reused_files),
+            "graph_changed": build.changed,
+        }
+        write_summary(out, outcome.summary)
+        scan = build.path / SCAN_DIR
+        scan.mkdir(parents=True, exist_ok=True)
+        for name in ("flags.jsonl", "summary.json"):
+            shutil.copyfile(out / name, scan / name)
+        outcome.generation = build.commit({"flags_total": outcome.summary["flags_total"]})
+    return outcome

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+    """The CLI in a subprocess; without ``--workspace`` each run gets a workspace of its own."""
+    base = {**os.environ, "RISKGRAPH_STORE": "memory", "COLUMNS": "200"}
+    base["RISKGRAPH_WORKSPACE"] = tempfile.mkdtemp(prefix="riskgraph-ws-")
     return subprocess.run(
         [*RISKGRAPH, *args], capture_output=True, text=True, cwd=cwd or ROOT,
-        env={**os.environ, "RISKGRAPH_STORE": "memory", "COLUMNS": "200", **(env or {})},
+        env={**base, **(env or {})},
     )  # fmt: skip
 
 
@@ -94,3 +98,57 @@ def test_load_json_report_balances(tmp_path):
     report = json.loads(r.stdout)
     for table, t in report["tables"].items():
         assert t["balanced"] and t["read"] == t["loaded"] + t["rejected"] + t["duplicate"], table
+
+
+def test_scan_output_in_a_file_is_plain_lines_at_full_width(tmp_path):
+    """Piped to a file (no terminal, no COLUMNS): progress per table and per detector as time-
+    stamped lines, tables as plain lines, nothing wrapped or cut at 80 columns."""
+    dataset = db.build(tmp_path / "a-dataset-directory-with-a-rather-long-name-for-this-test")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update({"RISKGRAPH_STORE": "memory", "RISKGRAPH_WORKSPACE": str(tmp_path / "ws")})
+    r = subprocess.run(
+        [*RISKGRAPH, "scan", str(dataset), "--out", str(tmp_path / "out"), "--as-of",
+         "2024-06-30", "--no-report"],
+        capture_output=True, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert not any("\x1b" in ln for ln in lines)  # no terminal control codes
+    stamped = [ln for ln in lines if ln[:2].isdigit() and ln[2] == ":"]
+    tables = {ln.split()[2].rstrip(":") for ln in stamped if ln.split()[1] == "load"}
+    assert tables == set(db.EXPECTED)  # every table, the Parquet one included
+    detectors = [ln for ln in stamped if ln.split()[1] == "detect"]
+    assert detectors and all("flags in" in ln for ln in detectors)
+    assert detectors[-1].split()[2].startswith("[") and "/" in detectors[-1].split()[2]
+    header = next(ln for ln in lines if ln.startswith("table ") and "dangling" in ln)
+    assert len(header) > 80 and header.split() == [
+        "table", "file", "encoding", "files", "read", "loaded", "rejected", "duplicate",
+        "dangling"]  # fmt: skip
+    flags = next(ln for ln in lines if ln.startswith("detector ") and ln.rstrip().endswith("new"))
+    assert flags.split()[-1] == "new"
+    assert f"outputs in {tmp_path / 'out'}" in r.stderr  # the long path whole, on one line
+
+
+def test_a_second_scan_of_unchanged_files_goes_straight_to_detection(tmp_path):
+    dataset = db.build(tmp_path / "ds")
+    ws = tmp_path / "ws"
+    for name in ("a", "b"):
+        r = run("scan", str(dataset), "--out", str(tmp_path / name), "--workspace", str(ws),
+                "--as-of", "2024-06-30", "--no-report")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    first = json.loads((tmp_path / "a" / "summary.json").read_text("utf-8"))
+    second = json.loads((tmp_path / "b" / "summary.json").read_text("utf-8"))
+    assert first["workspace"]["loaded_files"] and second["workspace"]["loaded_files"] == []
+    assert second["load"] == first["load"] == db.EXPECTED
+    assert second["new_since_previous_scan"]["new"] == 0
+    assert second["new_since_previous_scan"]["previous_scan"]["generation"] == 1
+    assert second["workspace"]["generation"] == 2
+    flags = [
+        json.loads(x) for x in (tmp_path / "b" / "flags.jsonl").read_text("utf-8").split("\n") if x
+    ]
+    assert flags and not any(f["new_since_previous_scan"] for f in flags)
+    assert (tmp_path / "a" / "rejects").exists() and sorted(
+        p.name for p in (tmp_path / "a" / "rejects").iterdir()
+    ) == sorted(p.name for p in (tmp_path / "b" / "rejects").iterdir())
+    r = run("load", str(dataset), "--workspace", str(ws))
+    assert r.returncode == 0 and "is up to date" in r.stderr

@@ -1,0 +1,191 @@
+"""End-to-end benchmark: files to flags with ``riskgraph scan``, against the parse floor, same run.
+
+Each measurement runs in a fresh subprocess (its own peak RSS, read from ``wait4``), in turn,
+``--repeats`` times; medians are reported:
+
+- **floor**: pyarrow's CSV reader on the same files (every column as text, GB18030 transcoded),
+  calamine for workbooks, pyarrow for Parquet (``bench/bench_load.py``'s floor, the fastest
+  well-known way to parse the input);
+- **scan**: ``riskgraph scan DATASET --out OUT --workspace W --no-report`` into an empty workspace:
+  parse, validate, map, resolve, write the generation, run every detector, write the flags; the
+  split (staging = read + validate + map, build = resolve + write the graph, detect, write) comes
+  from the scan's ``summary.json``;
+- **rescan**: the same command again with other detector settings on the same workspace (no file
+  changed: nothing is read, the graph is reused);
+- **before** (``--before DIR``): ``riskgraph scan`` of another source tree (the code before a
+  change), same interpreter, same files.
+
+Targets (issue 19): at 1,000,000 households a scan in under 5 minutes and 12 GiB peak RSS on a
+2-core machine, a rescan with other settings in under 1 minute. The machine's load average is
+recorded before and after: on a shared machine, compare ratios measured in the same run.
+
+Usage::
+
+    .venv/bin/python bench/bench_scan.py --households 100000 [--repeats 3] [--data-root /data]
+    .venv/bin/python bench/bench_scan.py --dataset DIR --before /path/to/old/checkout
+
+Results go to ``bench/results/scan-<households>-<date>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_load import FLOOR  # noqa: E402
+from bench.machine import machine_info  # noqa: E402
+
+#: other settings for the rescan (a longer grace period, a higher payroll threshold)
+RESCAN_SETTINGS = {"aid.deceased_recipient": {"grace_days": 60}}
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict:
+    """Run ``cmd``; wall seconds, peak RSS (MiB) and exit status from ``wait4``."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err)
+        out = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        secs = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{cmd[:4]} failed: {err.read()[-3000:].decode(errors='replace')}")
+    return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
+
+
+def floor(dataset: Path) -> dict:
+    r = _timed([sys.executable, "-c", FLOOR, str(dataset)], ROOT)
+    doc = json.loads(r["stdout"].strip().splitlines()[-1])
+    return {"seconds": doc["seconds"], "rss_mb": doc["rss_mb"], "rows": doc["rows"]}
+
+
+def scan(tree: Path, dataset: Path, out: Path, workspace: Path | None,
+         settings: Path | None = None) -> dict:  # fmt: skip
+    cmd = [sys.executable, "-m", "api.cli.main", "scan", str(dataset), "--out", str(out),
+           "--no-report"]  # fmt: skip
+    if workspace is not None:
+        cmd += ["--workspace", str(workspace)]
+    if settings is not None:
+        cmd += ["--settings", str(settings)]
+    env = {**os.environ, "PYTHONPATH": str(tree), "RISKGRAPH_STORE": "memory"}
+    r = _timed(cmd, tree, env)
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    t = summary.get("timings", {})
+    stages = t.get("load_stages", {})
+    return {
+        "seconds": r["seconds"], "rss_mb": r["rss_mb"],
+        "load": t.get("load"), "staging": stages.get("staging"), "build": stages.get("build"),
+        "detect": t.get("detect"), "write": t.get("write"),
+        "rows": sum(c.get("read", 0) for c in (summary.get("load") or {}).values()),
+        "flags": summary.get("flags_total"),
+        "loaded_files": len((summary.get("workspace") or {}).get("loaded_files", [])),
+        "detectors": t.get("detectors", {}),
+    }  # fmt: skip
+
+
+def _median(runs: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(vals), 2) if vals else None
+
+
+def _summary(runs: list[dict]) -> dict:
+    out = {k: _median(runs, k) for k in ("seconds", "load", "staging", "build", "detect", "write")}
+    out["peak_rss_mb"] = round(max(r["rss_mb"] for r in runs))
+    out["runs"] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()
+                    if k != "detectors"} for r in runs]  # fmt: skip
+    det = runs[0].get("detectors") or {}
+    if det:
+        out["detectors_first_run"] = det
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--households", type=int, default=100_000)
+    ap.add_argument("--dataset", type=Path, default=None, help="default DATA_ROOT/synth-<N>")
+    ap.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()),
+                    help="where generated datasets are kept between runs (not the repository)")  # fmt: skip
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--before", type=Path, default=None, help="another source tree to time")
+    ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: temp)")
+    ap.add_argument("--no-floor", action="store_true")
+    args = ap.parse_args()
+    dataset = args.dataset or args.data_root / f"synth-{args.households}"
+    generated = None
+    if not dataset.exists():
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "api.cli.main", "synth", str(dataset),
+                        "--households", str(args.households)], cwd=ROOT, check=True)  # fmt: skip
+        generated = round(time.perf_counter() - t0, 1)
+    size = sum(p.stat().st_size for p in dataset.rglob("*") if p.is_file())
+    work = Path(tempfile.mkdtemp(prefix="bench-scan-", dir=args.work))
+    settings = work / "rescan.json"
+    settings.write_text(json.dumps(RESCAN_SETTINGS), "utf-8")
+    load_before = os.getloadavg()
+    floors, scans, rescans, befores = [], [], [], []
+    try:
+        for i in range(args.repeats):
+            if not args.no_floor:
+                floors.append(floor(dataset))
+                print(f"floor   {floors[-1]['seconds']:.1f}s", flush=True)
+            ws = work / f"ws{i}"
+            scans.append(scan(ROOT, dataset, work / f"out{i}", ws))
+            print(f"scan    {scans[-1]['seconds']:.1f}s  rss {scans[-1]['rss_mb']:.0f} MiB",
+                  flush=True)  # fmt: skip
+            rescans.append(scan(ROOT, dataset, work / f"re{i}", ws, settings))
+            print(f"rescan  {rescans[-1]['seconds']:.1f}s  rss {rescans[-1]['rss_mb']:.0f} MiB",
+                  flush=True)  # fmt: skip
+            shutil.rmtree(ws, ignore_errors=True)
+            if args.before is not None:
+                befores.append(scan(args.before, dataset, work / f"before{i}", work / f"wsb{i}"))
+                print(f"before  {befores[-1]['seconds']:.1f}s", flush=True)
+                shutil.rmtree(work / f"wsb{i}", ignore_errors=True)
+    finally:
+        load_after = os.getloadavg()
+    rows = scans[0]["rows"]
+    result: dict = {
+        "benchmark": "scan",
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "households": args.households if args.dataset is None else None,
+        "dataset": str(dataset),
+        "dataset_bytes": size,
+        "input_rows": rows,
+        "generate_seconds": generated,
+        "load_average_before_after": [list(load_before), list(load_after)],
+        "scan": _summary(scans),
+        "rescan_other_settings": _summary(rescans),
+        "target": {"scan_seconds": 300, "peak_rss_mb": 12 * 1024, "rescan_seconds": 60},
+        "machine": machine_info(["pandas", "pyarrow", "numpy", "duckdb", "igraph"]),
+    }
+    if floors:
+        f = statistics.median(x["seconds"] for x in floors)
+        result["floor_pyarrow"] = {"median_seconds": round(f, 2), "rows_per_s": round(rows / f),
+                                   "peak_rss_mb": round(max(x["rss_mb"] for x in floors)),
+                                   "runs": [round(x["seconds"], 2) for x in floors]}  # fmt: skip
+        result["ratio_scan_load_over_floor"] = round(result["scan"]["load"] / f, 2)
+    if befores:
+        result["before"] = _summary(befores)
+        result["before_tree"] = str(args.before)
+    name = f"scan-{args.households if args.dataset is None else dataset.name}-{dt.date.today()}"
+    path = ROOT / "bench" / "results" / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({k: result[k] for k in ("scan", "rescan_other_settings")}, default=str)[:2000])
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
