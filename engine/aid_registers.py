@@ -318,7 +318,8 @@ class AidRegisters:
 
 
 def aid_registers(ctx: DetectorContext) -> AidRegisters:
-    """The aid registers as detector ``ctx`` may see them (module doc).
+    """The aid registers as detector ``ctx`` may see them (module doc); on a Spark run the same
+    registers and queries run on Spark (:mod:`engine.spark.registers`).
 
     Examples
     --------
@@ -328,4 +329,8 @@ def aid_registers(ctx: DetectorContext) -> AidRegisters:
     >>> aid_registers(ctx).rows("SELECT count(*) AS n FROM roster")
     [{'n': 0}]
     """
+    if getattr(ctx.run.engine, "name", None) == "spark":
+        from engine.spark.registers import SparkAidRegisters
+
+        return SparkAidRegisters(ctx)  # type: ignore[return-value]
     return AidRegisters(ctx)

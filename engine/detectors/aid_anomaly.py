@@ -103,6 +103,7 @@ def _fmt(value: float | None, kind: str, lang: str) -> str:
     reads=(*PAYMENTS, "Person"),
     requires=("Household", "Payment"),
     settings=AnomalySettings,
+    partition="sql",
 )
 def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Finding]:
     """Isolation forest per peer group (village; county when the village is small) over

@@ -45,6 +45,7 @@ class DeceasedRecipientSettings:
     reads=(*PAYMENTS, "DeathRecord", "Person"),
     requires=("Payment", "DeathRecord"),
     settings=DeceasedRecipientSettings,
+    partition="sql",
 )
 def deceased_recipient(
     ctx: DetectorContext, settings: DeceasedRecipientSettings

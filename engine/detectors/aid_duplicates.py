@@ -65,6 +65,7 @@ def _period_label_sql(period: str) -> str:
     reads=(*PAYMENTS, "INSURED", "Person"),
     requires=(any_of("Payment", "INSURED"),),
     settings=DuplicateBenefitSettings,
+    partition="sql",
 )
 def duplicate_benefit(
     ctx: DetectorContext, settings: DuplicateBenefitSettings

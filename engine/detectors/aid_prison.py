@@ -34,6 +34,7 @@ class PaidInPrisonSettings:
     reads=(*PAYMENTS, "PrisonTerm", "Person"),
     requires=("Payment", "PrisonTerm"),
     settings=PaidInPrisonSettings,
+    partition="sql",
 )
 def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iterator[Finding]:
     """Payments to the recipient dated inside a prison term ``[start_date + grace, end_date]``.

@@ -76,6 +76,7 @@ class FraudRingSettings:
     reads=(*PAYMENTS, "Person", "Account"),
     requires=("Household", any_of("Payment", "Person")),
     settings=FraudRingSettings,
+    partition="sql",
 )
 def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Finding]:
     """Household–attribute graph → IDF-weighted projection → Leiden (fixed seed) → density and
