@@ -47,8 +47,15 @@ def scan_dataset(
     as_of: dt.date | None = None,
     load_progress: Callable[[str, int], None] | None = None,
     detector_progress: Callable[[str], None] | None = None,
+    engine: str = "embedded",
+    spark_master: str | None = None,
+    spark_graph: str | None = None,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
+
+    ``engine="spark"`` runs the detectors on Apache Spark over the workspace's Parquet tables
+    (``spark_graph``, default the store's persisted ``graph`` directory) instead of the store's
+    frames; the outputs are the same files (docs/spark.md).
 
     Returns the outcome; ``summary.json`` has ``load``, ``flags``, ``settings``, ``digests``,
     ``skipped`` and ``timings`` (seconds per stage and per detector).
@@ -65,9 +72,23 @@ def scan_dataset(
         timings["load"] = round(time.perf_counter() - t0, 3)
     settings = parse_settings(settings_doc)
     t0 = time.perf_counter()
-    result = run_detectors(
-        store, settings=settings, only=only, as_of=as_of, progress=detector_progress
-    )
+    if engine == "spark":
+        from engine.spark.run import spark_engine
+
+        with spark_engine(store, spark_master, spark_graph) as (distributed, started):
+            timings["spark_start"] = started
+            t0 = time.perf_counter()
+            result = run_detectors(
+                store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
+                engine=distributed,
+            )  # fmt: skip
+            timings["spark"] = distributed.timings
+    elif engine == "embedded":
+        result = run_detectors(
+            store, settings=settings, only=only, as_of=as_of, progress=detector_progress
+        )
+    else:
+        raise ValueError(f"unknown engine {engine!r}: embedded or spark")
     timings["detect"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     write_flags(out, result.flags)
@@ -77,6 +98,7 @@ def scan_dataset(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "as_of": (as_of or dt.date.today()).isoformat(),
         "store": store.name,
+        "engine": engine,
         "dataset": str(dataset_dir) if dataset_dir is not None else None,
         "load": report.counts() if report else None,
         "load_detail": report.as_dict() if report else None,

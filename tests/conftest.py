@@ -105,6 +105,7 @@ def spark():
         if os.environ.get("RISKGRAPH_REQUIRE_SPARK") == "1":
             pytest.fail("pyspark is required (RISKGRAPH_REQUIRE_SPARK=1) but not installed")
         pytest.skip("pyspark not installed (pip install 'riskgraph[spark]')")
-    session = spark_session("local[2]", conf={"spark.ui.showConsoleProgress": "false"})
+    conf = {"spark.ui.showConsoleProgress": "false", "spark.sql.shuffle.partitions": "2"}
+    session = spark_session("local[2]", conf=conf)
     yield session
     session.stop()
