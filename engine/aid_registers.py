@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -284,6 +284,29 @@ class AidRegisters:
         """First column of the first row of ``sql``."""
         row = self._execute(sql, params).fetchone()
         return None if row is None else row[0]
+
+    def each_group(
+        self,
+        sql: str,
+        by: str,
+        order: str,
+        fn: Callable[[pd.DataFrame], list[Any]],
+        params: list[Any] | None = None,
+    ) -> list[Any]:
+        """``fn`` over each group of rows of ``sql`` sharing column ``by``, rows sorted by
+        ``order``; the findings of every group, groups in ``by`` order.
+
+        For a step whose result about a row depends only on the rows of its group (a peer model
+        per county): on Spark each group runs in a task of its own (``applyInPandas``) and only
+        the findings reach the driver; here the groups run one after the other.
+        """
+        frame = self.query(sql, params)
+        out: list[Any] = []
+        if frame.empty:
+            return out
+        for _, part in frame.groupby(by, sort=True, dropna=False):
+            out.extend(fn(part.sort_values(order, kind="stable").reset_index(drop=True)))
+        return out
 
     def household_periods(self) -> str:
         """Name of the table of each household's aid period (built on first call).

@@ -105,7 +105,14 @@ def spark():
         if os.environ.get("RISKGRAPH_REQUIRE_SPARK") == "1":
             pytest.fail("pyspark is required (RISKGRAPH_REQUIRE_SPARK=1) but not installed")
         pytest.skip("pyspark not installed (pip install 'riskgraph[spark]')")
-    conf = {"spark.ui.showConsoleProgress": "false", "spark.sql.shuffle.partitions": "2"}
+    # tiny tables: one shuffle partition, no adaptive re-planning, no whole-stage code
+    # generation (compiling generated code costs more than running it on a few hundred rows)
+    conf = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
+    }
     session = spark_session("local[2]", conf=conf)
     yield session
     session.stop()

@@ -14,6 +14,7 @@ fails with :class:`engine.context.UndeclaredAccess` before it runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -127,6 +128,45 @@ class SparkAidRegisters:
         """First column of the first row of ``sql``."""
         row = self._df(sql, params).first()
         return None if row is None else plain(row[0])
+
+    def each_group(
+        self,
+        sql: str,
+        by: str,
+        order: str,
+        fn: Any,
+        params: list[Any] | None = None,
+    ) -> list[Any]:
+        """``fn`` per group of ``sql``'s rows sharing ``by``, in a Spark task per group
+        (``applyInPandas``); only the findings come back (see the DuckDB registers)."""
+        import cloudpickle
+
+        from engine.flags import Finding
+
+        df = self._df(sql, params)
+        columns = df.columns
+        dates = [f.name for f in df.schema.fields if type(f.dataType).__name__ == "DateType"]
+        blob = cloudpickle.dumps(fn)
+
+        def task(part: pd.DataFrame) -> pd.DataFrame:
+            import json as _json
+
+            import cloudpickle as _cp
+
+            from engine.flags import jsonable
+
+            for col in dates:
+                part[col] = pd.to_datetime(part[col])
+            part = part[columns].sort_values(order, kind="stable").reset_index(drop=True)
+            rows = []
+            for f in _cp.loads(blob)(part):
+                d = {k: getattr(f, k) for k in f.__dataclass_fields__}
+                rows.append((str(part[by].iloc[0]), _json.dumps(jsonable(d), ensure_ascii=False)))
+            return pd.DataFrame(rows, columns=["_group", "finding"])
+
+        got = df.groupBy(by).applyInPandas(task, "_group string, finding string").collect()
+        found = sorted(((r["_group"], i, r["finding"]) for i, r in enumerate(got)))
+        return [Finding(**json.loads(f)) for _, _, f in found]
 
     def household_periods(self) -> str:
         """Name of the table of each household's aid period (see the DuckDB registers)."""

@@ -31,7 +31,7 @@ def test_paper_example_path_and_star(spark):
     assert _components(spark, edges) == _expected(edges)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(
         st.tuples(st.integers(0, 40), st.integers(0, 40)).map(lambda e: (f"n{e[0]}", f"n{e[1]}")),
