@@ -126,30 +126,37 @@ def prepare_neo4j(work: Path) -> None:
 
 
 def prepare_state(work: Path) -> tuple[str, dict[str, str]]:
-    """A fresh SQLite state DB with the flags and three users; returns (url, tokens)."""
-    import pandas as pd
+    """A fresh SQLite state DB with the flags and three users; returns (url, tokens).
 
-    from api.auth import create_user
-    from api.state.db import StateDB
-    from api.state.flag_import import import_scan_dir
+    Done with the ``riskgraph`` commands a bureau would run (``users add``, ``import-flags``).
+    """
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from api.cli.main import main as riskgraph
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(riskgraph, [*args, "--state-db", url], catch_exceptions=False)
+        if result.exit_code:
+            raise SystemExit(f"riskgraph {' '.join(args)} failed: {result.output}")
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
     path = work / "state.sqlite"
     for p in work.glob("state.sqlite*"):
         p.unlink()
     url = f"sqlite:///{path}"
-    db = StateDB(url)
     hh = pd.read_parquet(
         work / "ws" / "graph" / "nodes" / "Household.parquet", columns=["region_code"]
     )
     city = hh["region_code"].str[:4].value_counts().index[0] + "00"
-    with db.write() as s:
-        tokens = {
-            "investigator": create_user(s, "bench-investigator", "investigator", ["000000"]),
-            "aid_inspector": create_user(s, "bench-inspector", "aid_inspector", [city]),
-            "admin": create_user(s, "bench-admin", "admin", []),
-        }
-        import_scan_dir(s, work / "scan", requested_by="bench")
-    db.close()
+    tokens = {
+        "investigator": run("users", "add", "bench-investigator", "--role", "investigator",
+                            "--region", "000000"),
+        "aid_inspector": run("users", "add", "bench-inspector", "--role", "aid_inspector",
+                             "--region", city),
+        "admin": run("users", "add", "bench-admin", "--role", "admin"),
+    }  # fmt: skip
+    run("import-flags", str(work / "scan"))
     return url, tokens | {"_city": city}
 
 

@@ -230,14 +230,26 @@ def neo4j_bulk_run(ops: list[Op], workdir: Path) -> dict[str, float]:
     return {"seconds": seconds, "staging_seconds": t_staged - t0, **steps}
 
 
+def _bare_driver() -> tuple[Any, str | None]:
+    """The official driver on the same server, without the store (the naive baseline's floor)."""
+    import neo4j
+
+    from graph_models.neo4j_settings import connection_settings
+
+    cfg = connection_settings()
+    auth = (str(cfg["user"]), str(cfg["password"]))
+    return neo4j.GraphDatabase.driver(str(cfg["uri"]), auth=auth), cfg["database"]
+
+
 def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
-    """One MERGE per row, one transaction per row, through the same driver."""
+    """One MERGE per row, one transaction per row, through the bare driver."""
     store = make_store()
+    driver, database = _bare_driver()
     try:
         store.clear()
         store.ensure_schema()
         t_start = time.perf_counter()
-        with store._driver.session(database=store.database) as session:
+        with driver.session(database=database) as session:
             for kind, name, rows, create_only in ops:
                 cols = list(rows.columns)
                 for values in rows.itertuples(index=False, name=None):
@@ -261,6 +273,7 @@ def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, f
                         ).consume()  # fmt: skip
         return {"seconds": time.perf_counter() - t_start}  # without clear/ensure_schema
     finally:
+        driver.close()
         store.close()
 
 
@@ -298,14 +311,17 @@ def neo4j_setup(batch_size: int, writers: int) -> tuple[Callable[..., Any], dict
     except Exception as e:
         print(f"neo4j: not measured ({describe_neo4j_error(e) or e})", file=sys.stderr)
         return None
+    driver, database = _bare_driver()
     try:
-        rec = probe._fetch("CALL dbms.components() YIELD name, versions, edition")[0]
+        with driver.session(database=database) as session:
+            rec = session.run("CALL dbms.components() YIELD name, versions, edition").single()
         info: dict[str, Any] = {
             "uri": probe.uri,
             "version": rec["versions"][0],
             "edition": rec["edition"],
         }
     finally:
+        driver.close()
         probe.close()
     import neo4j
 
@@ -316,7 +332,9 @@ def neo4j_setup(batch_size: int, writers: int) -> tuple[Callable[..., Any], dict
         info["rust_ext"] = metadata.version("neo4j-rust-ext")
     except metadata.PackageNotFoundError:
         info["rust_ext"] = None
-    home = Path(os.environ.get("RISKGRAPH_NEO4J_HOME") or ROOT / ".neo4j")
+    from graph_models.neo4j_settings import bundled_home
+
+    home = bundled_home()
     pid_file = home / "run" / "neo4j.pid"
     info["pid"] = int(pid_file.read_text().strip()) if pid_file.exists() else None
     if info["pid"]:

@@ -10,7 +10,7 @@ prints it as one line and the API returns it as a JSON error.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "SchemaError"]
+__all__ = ["DataError", "QueryError", "SchemaError"]
 
 
 class SchemaError(Exception):
@@ -35,3 +35,12 @@ class DataError(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
+
+
+class QueryError(DataError):
+    """A read-only query (``GraphStore.read_cypher``) the store refused or could not run.
+
+    Codes: ``cypher_unavailable`` (the store runs no Cypher), ``cypher_rejected`` (the statement
+    tried to write), ``cypher_timeout`` (it ran past its time limit) and ``cypher_error`` (the
+    server's own message, first line).
+    """

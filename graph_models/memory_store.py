@@ -23,16 +23,13 @@ from graph_models.schema import SCHEMA, Schema
 from graph_models.store import (
     EDGE_COLUMNS,
     NEIGHBOURHOOD_HUB_DEGREE,
+    PATH_HUB_DEGREE,
     GraphStore,
     Path,
     Subgraph,
 )
 
 __all__ = ["MemoryStore"]
-
-#: Nodes with more neighbours than this are not expanded by path search (a county's Region node
-#: links to every household in it; "both live in the same county" is not a path worth showing).
-HUB_DEGREE = 10_000
 
 
 class _Table:
@@ -139,6 +136,15 @@ class MemoryStore(GraphStore):
         self._adj_lock = threading.Lock()
         if self.workspace is not None:
             self._open()
+
+    @classmethod
+    def from_settings(cls, workspace: str | os.PathLike[str] | None = None) -> MemoryStore:
+        """The store persisted in ``workspace`` (an empty one in memory without it)."""
+        return cls(workspace)
+
+    def reopen(self) -> MemoryStore | None:
+        """The workspace read afresh (what another process flushed since); None without one."""
+        return None if self.workspace is None else type(self)(self.workspace, self.schema)
 
     # -- persistence -------------------------------------------------------------------------
     def _dir(self, kind: str) -> FsPath:
@@ -550,7 +556,7 @@ class _Adjacency:
             nxt: list[int] = []
             for u in frontier:
                 lo, hi = self.indptr[u], self.indptr[u + 1]
-                if u != s and hi - lo > HUB_DEGREE:
+                if u != s and hi - lo > PATH_HUB_DEGREE:
                     continue
                 sel = np.arange(lo, hi)
                 if ok is not None:

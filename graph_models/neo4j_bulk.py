@@ -13,7 +13,8 @@ importer, which writes the store files directly. This module does that:
    ``amount:double``, ``_line:long``, ``flag:boolean``). Values are written as the Cypher path
    writes them (dates as ISO text, missing values absent), so both paths give the same graph,
    and endpoints no node table defines become bare nodes, as ``MERGE`` makes them.
-2. :func:`bulk_import` runs ``scripts/neo4j.sh import``, which stops the bundled server, runs the
+2. :func:`bulk_import` runs ``scripts/neo4j.sh import`` (the script ``RISKGRAPH_NEO4J_SCRIPT``
+   names, see :mod:`graph_models.neo4j_settings`), which stops the bundled server, runs the
    importer (replacing the ``neo4j`` database) and starts it again; then the schema's constraints
    and indexes are created and the counts are compared with the source graph.
 
@@ -50,8 +51,6 @@ import pyarrow.csv as pacsv
 from graph_models.store import GraphStore
 
 __all__ = ["ImportFiles", "bulk_import", "write_import_files"]
-
-_REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -180,12 +179,13 @@ def bulk_import(
     graph: GraphStore,
     directory: str | Path,
     *,
-    script: str | Path = _REPO / "scripts" / "neo4j.sh",
+    script: str | Path | None = None,
     env: dict[str, str] | None = None,
 ) -> tuple[ImportFiles, Any]:
     """Replace the bundled server's ``neo4j`` database with ``graph`` (offline import).
 
-    Writes the import files into ``directory``, runs ``scripts/neo4j.sh import`` (stop, import,
+    Writes the import files into ``directory``, runs ``script`` (default
+    :func:`~graph_models.neo4j_settings.bundled_script`) with ``import`` (stop, import,
     start), then opens a :class:`~graph_models.neo4j_store.Neo4jStore`, creates the schema's
     constraints and indexes and checks that Neo4j holds as many nodes and relationships per
     label and type as the files do.
@@ -201,8 +201,10 @@ def bulk_import(
         When the importer fails or the counts afterwards differ.
     """
     from graph_models.errors import DataError
+    from graph_models.neo4j_settings import bundled_script
     from graph_models.neo4j_store import Neo4jStore
 
+    script = script if script is not None else bundled_script()
     t0 = time.perf_counter()
     files = write_import_files(graph, directory)
     assert files.arguments_file is not None

@@ -13,7 +13,9 @@ def describe_neo4j_error(exc: BaseException) -> str | None:
         from neo4j.exceptions import AuthError, ServiceUnavailable
     except ImportError:  # pragma: no cover
         return None
-    uri = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7697")
+    from graph_models.neo4j_settings import bundled_uri
+
+    uri = os.environ.get("NEO4J_URI") or bundled_uri()
     if isinstance(exc, ServiceUnavailable):
         return (
             f"cannot reach Neo4j at {uri}: is it running? "

@@ -49,25 +49,28 @@ import datetime as dt
 import decimal
 import operator
 import os
-import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from pathlib import Path as FsPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from graph_models.errors import DataError
-from graph_models.memory_store import HUB_DEGREE
+from graph_models.errors import QueryError
+from graph_models.neo4j_settings import connection_settings
 from graph_models.schema import PROVENANCE_PROPERTIES, SCHEMA, Schema
 from graph_models.store import (
     EDGE_COLUMNS,
     NEIGHBOURHOOD_HUB_DEGREE,
+    PATH_HUB_DEGREE,
+    GraphNode,
+    GraphPath,
+    GraphRelationship,
     GraphStore,
     Path,
+    QueryResult,
     Subgraph,
 )
 
@@ -86,7 +89,6 @@ DEFAULT_READERS = 4
 _CLEAR_BATCH = 20_000
 #: relationships of one start grouped at most by ``neighborhoods`` (more: the answer is truncated)
 _AROUND_CAP = 1000
-_REPO = FsPath(__file__).resolve().parent.parent
 _FLOAT_TYPES = frozenset({"amount", "pct", "float"})
 _PLAIN = frozenset({str, int, bool, type(None)})
 
@@ -218,22 +220,6 @@ def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
-def _bundled_server() -> tuple[str, str | None]:
-    """URI and password of the server ``scripts/neo4j.sh`` runs (from a source checkout)."""
-    script = _REPO / "scripts" / "neo4j.sh"
-    if not script.exists():
-        raise DataError(
-            "neo4j_config",
-            "NEO4J_URI is not set and there is no bundled server (scripts/neo4j.sh): "
-            "set NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD",
-        )
-    uri = subprocess.run(["bash", str(script), "uri"], capture_output=True, text=True, check=True)
-    home = FsPath(os.environ.get("RISKGRAPH_NEO4J_HOME") or _REPO / ".neo4j")
-    pw_file = home / "password"
-    password = pw_file.read_text("utf-8").strip() if pw_file.exists() else None
-    return uri.stdout.strip(), password
-
-
 class Neo4jStore(GraphStore):
     """The graph in a Neo4j 5 database (Community or Enterprise), via the official driver.
 
@@ -256,6 +242,8 @@ class Neo4jStore(GraphStore):
     """
 
     name = "neo4j"
+    supports_cypher = True
+    supports_bulk_import = True
 
     def __init__(
         self,
@@ -299,28 +287,23 @@ class Neo4jStore(GraphStore):
         """Connect with ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE``.
 
         Without ``NEO4J_URI`` the bundled development server is used: its URI from
-        ``scripts/neo4j.sh uri`` and its password from ``$RISKGRAPH_NEO4J_HOME/password``
-        (default ``<repo>/.neo4j/password``) unless ``NEO4J_PASSWORD`` is set.
+        ``RISKGRAPH_NEO4J_BOLT_PORT`` and its password from ``$RISKGRAPH_NEO4J_HOME/password``
+        unless ``NEO4J_PASSWORD`` is set (see :mod:`graph_models.neo4j_settings`).
         """
-        uri = os.environ.get("NEO4J_URI")
-        password = os.environ.get("NEO4J_PASSWORD")
-        if not uri:
-            uri, bundled_password = _bundled_server()
-            password = password or bundled_password
-        if password is None:
-            raise DataError(
-                "neo4j_config",
-                f"no password for Neo4j at {uri}: set NEO4J_PASSWORD "
-                "(or start the bundled server with 'bash scripts/neo4j.sh start')",
-            )
+        settings = connection_settings()
         return cls(
-            uri,
-            os.environ.get("NEO4J_USER", "neo4j"),
-            password,
-            database=os.environ.get("NEO4J_DATABASE") or None,
+            str(settings["uri"]),
+            str(settings["user"]),
+            str(settings["password"]),
+            database=settings["database"],
             batch_size=batch_size,
             writers=writers,
         )
+
+    @classmethod
+    def from_settings(cls, workspace: str | os.PathLike[str] | None = None) -> Neo4jStore:
+        """:meth:`from_env` (the graph lives in the server, not in ``workspace``)."""
+        return cls.from_env()
 
     # -- plumbing ------------------------------------------------------------------------------
     def _session(self) -> Any:
@@ -828,7 +811,7 @@ class Neo4jStore(GraphStore):
         if pattern is None or max_hops < 1 or limit < 1:
             return []
         arrow = "->" if directed else "-"
-        # Nodes with more than HUB_DEGREE relationships are not walked through (as in the memory
+        # Nodes with more than PATH_HUB_DEGREE relationships are not walked through (as in the memory
         # store); the predicate is evaluated inside the shortest-path search.
         statement = (
             "MATCH (s) WHERE elementId(s) = $s MATCH (t) WHERE elementId(t) = $t "
@@ -836,7 +819,9 @@ class Neo4jStore(GraphStore):
             "WHERE all(n IN nodes(p) WHERE n = s OR n = t OR COUNT { (n)--() } <= $hub) "
             "RETURN p LIMIT $limit"
         )
-        recs = self._fetch(statement, s=s.element_id, t=t.element_id, hub=HUB_DEGREE, limit=limit)
+        recs = self._fetch(
+            statement, s=s.element_id, t=t.element_id, hub=PATH_HUB_DEGREE, limit=limit
+        )
         out = []
         for rec in recs:
             p = rec["p"]
@@ -847,3 +832,105 @@ class Neo4jStore(GraphStore):
             ]
             out.append(Path([(self._label_of(n), n["id"]) for n in p.nodes], edges))
         return out
+
+    # -- search and read-only Cypher -----------------------------------------------------------
+    def search(
+        self, label: str, text: str, *, by_id: bool = True, by_name: bool = True, limit: int = 100
+    ) -> list[str]:
+        """As :meth:`GraphStore.search`, on the server's indexes instead of every node."""
+        if label not in self.schema.nodes or not (by_id or by_name) or limit < 1:
+            return []
+        by_name = by_name and "name" in self.schema.nodes[label].properties
+        # the label comes from the validated schema, never from the caller's text
+        statement = (
+            f"MATCH (n:`{label}`) WHERE ($by_id AND n.id STARTS WITH $q) "
+            "OR ($by_name AND n.name CONTAINS $q) RETURN n.id AS id LIMIT $cap"
+        )
+        recs = self._fetch(statement, q=text, by_id=by_id, by_name=by_name, cap=int(limit))
+        return [str(r["id"]) for r in recs]
+
+    def read_cypher(
+        self,
+        query: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float,
+        limit: int,
+        keep: Callable[[list[Any]], list[Any] | None] | None = None,
+    ) -> QueryResult:
+        """As :meth:`GraphStore.read_cypher`: a READ session (the server refuses writes), one
+        explicit transaction with the server-side ``timeout_s``. It does not wait for a read
+        slot (``RISKGRAPH_NEO4J_READERS``): the time limit bounds it instead."""
+        from neo4j import READ_ACCESS
+        from neo4j.exceptions import ClientError, Neo4jError, TransientError
+
+        rows: list[list[Any]] = []
+        dropped = 0
+        truncated = False
+        try:
+            with self._driver.session(
+                database=self.database, default_access_mode=READ_ACCESS
+            ) as session:
+                tx = session.begin_transaction(timeout=timeout_s)
+                try:
+                    result = tx.run(query, dict(parameters or {}))
+                    columns = list(result.keys())
+                    for record in result:
+                        if len(rows) >= limit:
+                            truncated = True
+                            break
+                        row: list[Any] | None = [self._plain(v) for v in record.values()]
+                        if keep is not None:
+                            row = keep(row)
+                        if row is None:
+                            dropped += 1
+                        else:
+                            rows.append(row)
+                finally:
+                    tx.close()
+        except (ClientError, TransientError) as e:
+            code = getattr(e, "code", "") or ""
+            if "AccessMode" in code or "Forbidden" in code:
+                raise QueryError("cypher_rejected", "the query tried to write") from e
+            if "TimedOut" in code or "Timeout" in code or "Terminated" in code:
+                raise QueryError("cypher_timeout", f"query exceeded {timeout_s} s") from e
+            message = (getattr(e, "message", None) or str(e)).splitlines()[0][:300]
+            raise QueryError("cypher_error", message) from e
+        except Neo4jError as e:
+            raise QueryError("cypher_error", str(e).splitlines()[0][:300]) from e
+        return QueryResult(columns, rows, truncated, dropped)
+
+    def _graph_node(self, node: Any) -> GraphNode:
+        props = dict(node) if node is not None else {}
+        known = sorted(
+            lb for lb in (node.labels if node is not None else ()) if lb in self.schema.nodes
+        )
+        return GraphNode(known[0] if known else None, props.pop("id", None), props)
+
+    def _plain(self, v: Any) -> Any:
+        """A driver value as plain values (see :class:`QueryResult`)."""
+        from neo4j.graph import Node, Relationship
+        from neo4j.graph import Path as DriverPath
+
+        if v is None or isinstance(v, (str, int, float, bool)):
+            return v
+        if isinstance(v, Node):
+            return self._graph_node(v)
+        if isinstance(v, Relationship):
+            props = dict(v)
+            return GraphRelationship(
+                props.pop("id", v.element_id), v.type, self._graph_node(v.start_node),
+                self._graph_node(v.end_node), props,
+            )  # fmt: skip
+        if isinstance(v, DriverPath):
+            return GraphPath(
+                [self._graph_node(n) for n in v.nodes], [self._plain(r) for r in v.relationships]
+            )
+        if isinstance(v, list):
+            return [self._plain(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): self._plain(x) for k, x in v.items()}
+        if isinstance(v, (dt.date, dt.datetime)):
+            return v.isoformat()
+        iso = getattr(v, "iso_format", None)
+        return iso() if callable(iso) else str(v)

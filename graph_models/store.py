@@ -2,6 +2,10 @@
 
 Everything downstream of the loaders talks to a store only through this interface, so every
 store test runs against both implementations (``tests/test_store.py`` is parametrised over stores).
+:func:`graph_models.stores.open_store` opens one by its kind; no code outside ``graph_models``
+needs to know which one it has. What differs between stores is said by capabilities:
+``in_process`` (reads never wait on I/O), ``supports_cypher`` (:meth:`GraphStore.read_cypher`
+runs), ``supports_bulk_import`` (:func:`graph_models.stores.bulk_import` replaces the database).
 
 Frames
 ------
@@ -22,21 +26,27 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from graph_models.errors import QueryError
 from graph_models.schema import SCHEMA, Schema
 
 __all__ = [
     "EDGE_COLUMNS",
+    "NEIGHBOURHOOD_HUB_DEGREE",
+    "PATH_HUB_DEGREE",
+    "GraphNode",
+    "GraphPath",
+    "GraphRelationship",
     "GraphStore",
     "Path",
     "Projection",
+    "QueryResult",
     "Subgraph",
-    "open_store",
 ]
 
 EDGE_COLUMNS = ("id", "src", "src_label", "dst", "dst_label")
@@ -44,6 +54,10 @@ EDGE_COLUMNS = ("id", "src", "src_label", "dst", "dst_label")
 
 #: Default for ``neighborhood(hub_degree=...)``: nodes with more relationships are not expanded.
 NEIGHBOURHOOD_HUB_DEGREE = 200
+#: Nodes with more neighbours than this are not walked through by :meth:`GraphStore.paths` (a
+#: county's Region node links to every household in it; "both live in the same county" is not a
+#: path worth showing).
+PATH_HUB_DEGREE = 10_000
 
 
 NODE_RECORD_COLUMNS = ("id", "label", "properties")
@@ -165,16 +179,77 @@ class Projection:
         return self.index[(label, node_id)]
 
 
+@dataclass(frozen=True)
+class GraphNode:
+    """A node in the answer of a query (:meth:`GraphStore.read_cypher`), as plain values.
+
+    ``label`` is its label in the schema (None when none of its labels is), ``id`` its ``id``
+    property (None when it has none), ``properties`` the others.
+    """
+
+    label: str | None
+    id: Any
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GraphRelationship:
+    """A relationship in the answer of a query: ``id`` is its ``id`` property (else the store's
+    own id for it), ``start`` and ``end`` its endpoints."""
+
+    id: Any
+    type: str
+    start: GraphNode
+    end: GraphNode
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GraphPath:
+    """A path in the answer of a query: its nodes in order and the relationships between them."""
+
+    nodes: list[GraphNode]
+    relationships: list[GraphRelationship]
+
+
+@dataclass
+class QueryResult:
+    """What :meth:`GraphStore.read_cypher` returns.
+
+    ``rows`` hold plain values only: None, str, int, float, bool, lists and dicts of them,
+    :class:`GraphNode`, :class:`GraphRelationship` and :class:`GraphPath`; temporal values come
+    as ISO text. ``truncated``: more rows were there than ``limit``; ``dropped``: rows the
+    caller's ``keep`` refused.
+    """
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = False
+    dropped: int = 0
+
+
 class GraphStore(ABC):
     """Where the entity graph lives. See the module docstring for frames and upsert semantics."""
 
+    #: the store's kind, as :func:`graph_models.stores.open_store` knows it (for display)
     name: str = "abstract"
     #: reads are computed in this process and never wait on I/O (so an event loop may run them
-    #: directly, as it would any short computation); False for a store behind a network
+    #: directly, as it would any short computation, and a forked process may share them); False
+    #: for a store behind a network
     in_process: bool = False
+    #: :meth:`read_cypher` runs read-only Cypher
+    supports_cypher: bool = False
+    #: :func:`graph_models.stores.bulk_import` can replace its whole database at once (offline)
+    supports_bulk_import: bool = False
 
     def __init__(self, schema: Schema = SCHEMA) -> None:
         self.schema = schema
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, workspace: str | os.PathLike[str] | None = None) -> GraphStore:
+        """Open this kind of store from its settings (the environment) and a workspace directory
+        (where an embedded store keeps its files; a server store ignores it)."""
 
     # -- writing ---------------------------------------------------------------------------
     @abstractmethod
@@ -260,6 +335,63 @@ class GraphStore(ABC):
     ) -> list[Path]:
         """Shortest paths (up to ``limit``, all of the minimum length) between two nodes."""
 
+    def reopen(self) -> GraphStore | None:
+        """The same store opened afresh, seeing what another process has written since this one
+        was opened; None when this store already sees it (a database server) or keeps nothing
+        another process could have written (an embedded store without a workspace)."""
+        return None
+
+    def search(
+        self, label: str, text: str, *, by_id: bool = True, by_name: bool = True, limit: int = 100
+    ) -> list[str]:
+        """Ids of ``label``'s nodes whose id starts with ``text`` (``by_id``) or whose ``name``
+        contains it (``by_name``), at most ``limit``, in no promised order.
+
+        Examples
+        --------
+        >>> from graph_models.memory_store import MemoryStore
+        >>> s = MemoryStore()
+        >>> s.upsert_nodes("Region", pd.DataFrame({"id": ["410000", "410800"],
+        ...                                       "name": ["河南省", "焦作市"]}))
+        2
+        >>> s.search("Region", "4108"), s.search("Region", "河南", by_id=False)
+        (['410800'], ['410000'])
+        """
+        if label not in self.schema.nodes or not (by_id or by_name) or limit < 1:
+            return []
+        by_name = by_name and "name" in self.schema.nodes[label].properties
+        frame = self.nodes(label, ["id"] + (["name"] if by_name else []))
+        if not len(frame):
+            return []
+        ids = frame["id"].astype(str)
+        hit = ids.str.startswith(text) if by_id else pd.Series(False, index=frame.index)
+        if by_name:
+            hit |= frame["name"].astype(str).str.contains(text, regex=False, na=False)
+        return ids[hit].head(limit).tolist()
+
+    def read_cypher(
+        self,
+        query: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float,
+        limit: int,
+        keep: Callable[[list[Any]], list[Any] | None] | None = None,
+    ) -> QueryResult:
+        """Run one Cypher statement in a read-only transaction of at most ``timeout_s`` seconds
+        and return at most ``limit`` rows of plain values (see :class:`QueryResult`).
+
+        ``keep`` sees each row first and returns it (possibly changed) or None to drop it; a
+        dropped row does not count against ``limit``, and an exception it raises ends the query.
+
+        Raises
+        ------
+        graph_models.errors.QueryError
+            ``cypher_unavailable`` on a store without Cypher (``supports_cypher`` False);
+            ``cypher_rejected``, ``cypher_timeout`` or ``cypher_error`` from the server.
+        """
+        raise QueryError("cypher_unavailable", "cypher needs the neo4j store")
+
     def projection(
         self,
         rtypes: Iterable[str],
@@ -305,25 +437,3 @@ class GraphStore(ABC):
             if p in edges.columns:
                 g.es[p] = edges[p].tolist()
         return Projection(g, index)
-
-
-def open_store(
-    kind: str | None = None, workspace: str | os.PathLike[str] | None = None
-) -> GraphStore:
-    """Open a store by name: ``memory`` (default; Parquet in ``workspace``) or ``neo4j``.
-
-    The kind defaults to ``$RISKGRAPH_STORE`` or ``memory``; Neo4j connection settings come from
-    ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD`` and ``NEO4J_DATABASE``.
-    """
-    kind = kind or os.environ.get("RISKGRAPH_STORE", "memory")
-    if kind == "memory":
-        from graph_models.memory_store import MemoryStore
-
-        return MemoryStore(workspace)
-    if kind == "neo4j":
-        from graph_models.neo4j_store import Neo4jStore
-
-        return Neo4jStore.from_env()
-    from graph_models.errors import DataError
-
-    raise DataError("unknown_store", f"unknown store {kind!r}: use 'memory' or 'neo4j'")

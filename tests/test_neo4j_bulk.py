@@ -119,7 +119,7 @@ def test_bulk_import_gives_the_graph_of_the_embedded_store(neo4j_settings, tmp_p
 
 def test_cli_bulk_refuses_the_memory_store(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "api.cli", "load", str(tmp_path), "--bulk"],
+        [sys.executable, "-m", "api.cli.main", "load", str(tmp_path), "--bulk"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -129,7 +129,7 @@ def test_cli_bulk_refuses_the_memory_store(tmp_path):
 
 def test_cli_replace_needs_bulk(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "api.cli", "load", str(tmp_path), "--replace"],
+        [sys.executable, "-m", "api.cli.main", "load", str(tmp_path), "--replace"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -25,7 +25,7 @@ from tests import dataset_builder as db
 from tests.conftest import ROOT
 from tests.test_store import canonical
 
-RISKGRAPH = [sys.executable, "-m", "api.cli"]
+RISKGRAPH = [sys.executable, "-m", "api.cli.main"]
 SCRIPT = ROOT / "scripts" / "neo4j.sh"
 
 

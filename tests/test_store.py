@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph_models.memory_store import HUB_DEGREE
-from graph_models.store import EDGE_COLUMNS
+from graph_models.store import EDGE_COLUMNS, PATH_HUB_DEGREE
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -484,13 +483,13 @@ def test_parallel_relationships_are_distinct_paths(drawn):
 
 
 def test_paths_do_not_walk_through_hubs(store):
-    """A node with more than HUB_DEGREE relationships is not expanded (e.g. a county Region)."""
-    others = [f"O{i:05d}" for i in range(HUB_DEGREE - 2)]
+    """A node with more than PATH_HUB_DEGREE relationships is not expanded (e.g. a county Region)."""
+    others = [f"O{i:05d}" for i in range(PATH_HUB_DEGREE - 2)]
     store.upsert_nodes("Person", persons("X", "Y", *others))
     store.upsert_nodes("Region", pd.DataFrame({"id": ["410822"]}))
     members = ["X", "Y", *others]
     insured = edges([(f"I{i}", p, "410822") for i, p in enumerate(members)], dst_label="Region")
-    store.upsert_relationships("INSURED", insured)  # exactly HUB_DEGREE relationships
+    store.upsert_relationships("INSURED", insured)  # exactly PATH_HUB_DEGREE relationships
     assert [len(p) for p in store.paths("X", "Y")] == [2]
     store.upsert_relationships("INSURED", edges([("I-extra", "X", "410822")], dst_label="Region"))
     assert store.paths("X", "Y") == []
@@ -530,3 +529,83 @@ def test_neighbourhoods_show_hubs_without_walking_through_them(store):
     }  # fmt: skip
     wide = store.neighborhood("A", "Person", hops=2, hub_degree=10)
     assert len(wide.nodes) == 9 and wide.hubs == []
+
+
+# -- what the API asks of a store: search, reopening, read-only Cypher ----------------------------
+
+
+def test_search_matches_id_prefixes_and_names(store):
+    store.upsert_nodes(
+        "Region",
+        pd.DataFrame(
+            {"id": ["410000", "410800", "410802"], "name": ["河南省", "焦作市", "解放区"]}
+        ),
+    )
+    store.upsert_nodes("Person", persons("410802199001011234"))
+    assert sorted(store.search("Region", "4108")) == ["410800", "410802"]
+    assert store.search("Region", "焦作") == ["410800"]
+    assert store.search("Region", "焦作", by_name=False) == []
+    assert store.search("Region", "4108", by_id=False) == []
+    assert len(store.search("Region", "4", limit=2)) == 2
+    assert store.search("Person", "410802") == ["410802199001011234"]  # Person has no name here
+    assert store.search("NoSuchLabel", "4") == [] and store.search("Region", "4", limit=0) == []
+
+
+def test_reopen_sees_what_was_flushed(store):
+    store.upsert_nodes("Person", persons("A", "B"))
+    store.flush()
+    again = store.reopen()
+    if store.in_process:  # an embedded store with a workspace re-reads it
+        assert again is not None and again is not store
+    view = again or store  # None: the store already sees every process's writes
+    try:
+        assert view.counts() == {"nodes": {"Person": 2}, "relationships": {}}
+    finally:
+        if again is not None:
+            again.close()
+
+
+def test_read_cypher_gives_plain_values_or_a_clear_refusal(store):
+    from graph_models.errors import QueryError
+    from graph_models.store import GraphNode, GraphPath, GraphRelationship
+
+    store.upsert_nodes("Person", persons("A", "B", "C", name=["甲", "乙", "丙"]))
+    store.upsert_relationships(
+        "KIN", edges([("K1", "A", "B"), ("K2", "B", "C")], relation=["x", "y"])
+    )
+
+    def run(query, params=None, limit=100, keep=None):
+        return store.read_cypher(query, params, timeout_s=10, limit=limit, keep=keep)
+
+    if not store.supports_cypher:
+        with pytest.raises(QueryError) as err:
+            run("MATCH (n) RETURN n")
+        assert err.value.code == "cypher_unavailable"
+        return
+    res = run(
+        "MATCH p = (a:Person {id: $id})-[r:KIN]->(b) "
+        "RETURN a, r, p, a.name AS name, date('2024-05-01') AS day, [1, 2.5] AS xs",
+        params={"id": "A"},
+    )
+    assert res.columns == ["a", "r", "p", "name", "day", "xs"] and not res.truncated
+    [[a, r, p, name, day, xs]] = res.rows
+    assert a == GraphNode("Person", "A", {"name": "甲"})
+    assert isinstance(r, GraphRelationship) and (r.id, r.type, r.properties) == (
+        "K1",
+        "KIN",
+        {"relation": "x"},
+    )
+    assert (r.start.id, r.end.id) == ("A", "B")
+    assert isinstance(p, GraphPath) and [n.id for n in p.nodes] == ["A", "B"]
+    assert (name, day, xs) == ("甲", "2024-05-01", [1, 2.5])
+    # at most ``limit`` rows; ``keep`` drops rows (they do not count against the limit)
+    ids = "MATCH (n:Person) RETURN n.id AS id ORDER BY id"
+    assert run(ids, limit=2).rows == [["A"], ["B"]] and run(ids, limit=2).truncated
+    kept = run(ids, limit=2, keep=lambda row: None if row[0] == "A" else row)
+    assert (kept.rows, kept.dropped, kept.truncated) == ([["B"], ["C"]], 1, False)
+    for query, code in (("CREATE (n:Person {id: 'Z'}) RETURN n", "cypher_rejected"),
+                        ("MATCH (n RETURN n", "cypher_error")):  # fmt: skip
+        with pytest.raises(QueryError) as err:
+            run(query)
+        assert err.value.code == code
+    assert store.counts()["nodes"] == {"Person": 3}

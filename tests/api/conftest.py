@@ -29,11 +29,11 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import create_user
-from api.state.db import StateDB
-from api.state.flag_import import import_flags
-from api.state.models import Scan, utcnow
+from api.server.app import create_app
+from api.server.auth.principals import create_user
+from api.server.state.db import StateDB
+from api.server.state.flag_import import import_flags
+from api.server.state.models import Scan, utcnow
 from engine.flags import Flag
 from graph_models.value_types import person_id_check_char, uscc_check_char
 

@@ -1,0 +1,1 @@
+"""The ``riskgraph`` command line (``api.cli.main:main``), one module per group of commands."""

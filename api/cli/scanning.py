@@ -1,0 +1,178 @@
+"""``riskgraph scan``, ``demo``, ``evaluate`` and ``detectors``: run the detectors and judge them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli.common import (
+    STORES,
+    State,
+    console,
+    friendly,
+    load_progress,
+    open_graph_store,
+    print_flags,
+    print_load,
+    read_settings,
+    with_options,
+)
+from graph_models.errors import DataError
+
+
+def _run_scan(
+    dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
+    only: tuple[str, ...], as_of: str | None, engine: str = "embedded",
+    spark_master: str | None = None, spark_graph: str | None = None,
+) -> Any:  # fmt: skip
+    from api.scan.pipeline import scan_dataset
+
+    if dataset is not None and not dataset.is_dir():
+        raise DataError("missing_dataset", f"{dataset}: no such dataset directory")
+    store = open_graph_store(store_kind, workspace or out / "workspace")
+    progress, update = load_progress()
+    as_of_date = dt.date.fromisoformat(as_of) if as_of else None
+    with progress:
+        outcome = scan_dataset(
+            store, out, dataset, settings_doc=read_settings(settings), only=list(only) or None,
+            as_of=as_of_date, load_progress=update,
+            detector_progress=lambda d: console.print(f"[dim]running {d}[/]") if State.debug else None,
+            engine=engine, spark_master=spark_master, spark_graph=spark_graph,
+        )  # fmt: skip
+    store.close()
+    return outcome
+
+
+_scan_options = [
+    click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Embedded store directory (default OUT/workspace)."),
+    click.option("--store", "store_kind", type=STORES, default=lambda: os.environ.get("RISKGRAPH_STORE", "memory")),
+    click.option("--settings", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                 help="YAML/JSON file: {detector_id: {setting: value}}."),
+    click.option("--only", multiple=True, help="Run only this detector id (repeatable)."),
+    click.option("--as-of", default=None, help="Reference date YYYY-MM-DD for open intervals (default today)."),
+    click.option("--engine", type=click.Choice(["embedded", "spark"]),
+                 default=lambda: os.environ.get("RISKGRAPH_ENGINE", "embedded"), show_default="embedded",
+                 help="Where the detectors run: in this process, or on Apache Spark (docs/spark.md)."),
+    click.option("--spark-master", default=None,
+                 help="Spark master for --engine spark (default: spark-submit's, $SPARK_MASTER, local[*])."),
+    click.option("--spark-graph", default=None,
+                 help="Graph tables Spark reads (default WORKSPACE/graph; hdfs://, s3a://, oss:// URIs)."),
+]  # fmt: skip
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@with_options(_scan_options)
+@click.option(
+    "--report/--no-report", default=True, show_default=True, help="Also write report.html."
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@friendly
+def scan(
+    dataset: Path, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
+    only: tuple[str, ...], as_of: str | None, engine: str, spark_master: str | None,
+    spark_graph: str | None, report: bool, lang: str,
+) -> None:  # fmt: skip
+    """Load DATASET, run every detector, write flags.jsonl, flags.csv, summary.json, rejects/."""
+    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, engine,
+                        spark_master, spark_graph)  # fmt: skip
+    if outcome.load:
+        print_load(outcome.load)
+    print_flags(outcome.summary)
+    if report:
+        from api.reports.html_report import write_report
+
+        write_report(out, out / "report.html", lang=lang)
+    console.print(f"outputs in [bold]{out}[/]: flags.jsonl, flags.csv, summary.json, rejects/"
+                  + (", report.html" if report else ""))  # fmt: skip
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
+              show_default=True)  # fmt: skip
+@click.option("--households", default=500, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@friendly
+def demo(out: Path, households: int, seed: int, lang: str) -> None:
+    """Generate the demo dataset, load it into the embedded store, scan, write the report."""
+    import shutil
+
+    from api.reports.html_report import write_report
+    from fixtures.synth import SNAPSHOT_DATE, generate
+
+    dataset = out / "dataset"
+    if dataset.exists():
+        shutil.rmtree(dataset)
+    console.print(f"generating {households} households (seed {seed}) ...")
+    generate(dataset, households=households, seed=seed)
+    workspace = out / "workspace"
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    console.print(f"reference date (--as-of) {SNAPSHOT_DATE}: the synthetic registers' export date")
+    outcome = _run_scan(dataset, out, workspace, "memory", None, (), SNAPSHOT_DATE.isoformat())
+    if outcome.load:
+        print_load(outcome.load)
+    print_flags(outcome.summary)
+    path = write_report(out, out / "report.html", lang=lang)
+    from engine.evaluation import evaluate, format_evaluation
+
+    ev = evaluate(out / "flags.jsonl", dataset / "ground_truth.jsonl")
+    ev.to_csv(out / "evaluation.csv", index=False)
+    click.echo(format_evaluation(ev), err=True)
+    console.print(
+        f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]"
+    )
+
+
+@click.command()
+@click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--truth", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="ground_truth.jsonl written by 'riskgraph synth'.")  # fmt: skip
+@friendly
+def evaluate(scan_dir: Path, truth: Path) -> None:
+    """Precision and recall of every detector against a synthetic dataset's ground truth."""
+    from engine.evaluation import evaluate as run_eval
+    from engine.evaluation import format_evaluation
+
+    ev = run_eval(scan_dir / "flags.jsonl", truth)
+    click.echo(format_evaluation(ev))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def detectors(as_json: bool) -> None:
+    """List the detectors: what each requires, reads and uses, where it runs, its settings."""
+    from engine.registry import all_detectors
+    from engine.settings import settings_doc
+    from engine.spark.engine import placement_note
+
+    specs = all_detectors()
+    if as_json:
+        doc = [
+            {"id": s.id, "title_zh": s.title_zh, "title_en": s.title_en,
+             "subject": list(s.subjects), "reads": list(s.reads),
+             "requires": [str(r) for r in s.requires], "uses": list(s.uses),
+             "runs_on": {"embedded": True, "spark": s.partition is not None},
+             "partition": s.partition, "spark": placement_note(s.partition),
+             "settings": settings_doc(s.settings)}
+            for s in specs
+        ]  # fmt: skip
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+        return
+    for s in specs:
+        click.echo(f"{s.id:32s} {s.title_zh} / {s.title_en}")
+        click.echo(f"    requires: {', '.join(map(str, s.requires)) or '-'}")
+        click.echo(f"    reads:    {', '.join(s.reads)}")
+        if s.uses:
+            click.echo(f"    uses:     {', '.join(s.uses)}")
+        click.echo(f"    runs on:  embedded; {placement_note(s.partition)}")
+        for item in settings_doc(s.settings):
+            click.echo(f"    {item['name']} = {item['default']!r}: {item['doc']}")

@@ -1,1 +1,0 @@
-"""Alembic migrations of the state DB (run by ``api.state.db.StateDB.upgrade``)."""

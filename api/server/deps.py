@@ -1,0 +1,191 @@
+"""Dependencies shared by the routers: the app's services, the current user, the scoped graph,
+and the audit helpers (every review, every unmasked read of personal data, every admin action)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from api.access.masking import Masker
+from api.server.auth.principals import Principal, PrincipalCache
+from api.server.auth.sessions import session_principal
+from api.server.errors import ApiError, request_id_of
+from api.server.graph.access import GraphAccess
+from api.server.graph.scoped import ScopedGraph
+from api.server.scan_jobs import ScanRunner
+from api.server.state.audit import AuditWriter
+from api.server.state.db import StateDB
+
+__all__ = [
+    "AdminUser",
+    "AppServices",
+    "CurrentUser",
+    "CypherUser",
+    "Graph",
+    "Services",
+    "audit",
+    "audit_revealed",
+    "audit_revealed_async",
+    "get_services",
+]
+
+#: How many revealed items one audit row lists (the count is always exact).
+AUDIT_ITEMS = 200
+
+
+@dataclass
+class AppServices:
+    """What the routers need, created once by ``api.server.app.create_app``."""
+
+    graph: GraphAccess
+    db: StateDB
+    workspace: Path
+    datasets_root: Path
+    scans: ScanRunner
+    version: str
+    #: audit rows outside another transaction, group-committed (see AuditWriter)
+    audit_log: AuditWriter
+    #: bearer tokens recently authenticated (RISKGRAPH_AUTH_CACHE_SECONDS, default 5; 0 = off)
+    principals: PrincipalCache
+    #: which worker process this is (1..N, ``riskgraph serve --workers N``)
+    worker: int = 1
+
+
+# The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+# the thread pool, a hop per dependency per request that cost more CPU than a 2-hop neighbourhood
+# under load. They run on the event loop and hand anything that can block (a state-DB lookup,
+# waiting for a scan to release the graph) to a worker thread.
+
+
+async def get_services(request: Request) -> AppServices:
+    return request.app.state.services
+
+
+Services = Annotated[AppServices, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token printed by `riskgraph users add`.")
+
+
+async def current_principal(
+    request: Request,
+    services: Services,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The user behind the bearer token, else behind the browser's session cookie (a
+    state-changing request must then carry the session's ``X-CSRF-Token``), else 401."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        principal = await run_in_threadpool(session_principal, request, services.db)
+        if principal is None:
+            raise ApiError(401, "unauthorized", "missing bearer token or session", challenge)
+        request.state.principal = principal
+        return principal
+    token = credentials.credentials
+    principal = services.principals.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(services.principals.authenticate, services.db, token)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "invalid or disabled token", challenge)
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def _require_admin(user: CurrentUser) -> Principal:
+    if not user.policy.admin:
+        raise ApiError(403, "forbidden", "this needs the admin role")
+    return user
+
+
+async def _require_cypher(user: CurrentUser) -> Principal:
+    if not user.policy.cypher:
+        raise ApiError(403, "forbidden", "Cypher queries need the investigator or admin role")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(_require_admin)]
+CypherUser = Annotated[Principal, Depends(_require_cypher)]
+
+
+async def _scoped_graph(services: Services, user: CurrentUser) -> AsyncIterator[ScopedGraph]:
+    """The graph as this user may see it, read-locked against a running scan."""
+    access = services.graph
+    if not access.lock.acquire_read(blocking=False):
+        await run_in_threadpool(access.lock.acquire_read)
+    try:
+        if access.ready:
+            graph = ScopedGraph(access, user)
+        else:  # the startup build is still running: wait for it off the event loop
+            graph = await run_in_threadpool(ScopedGraph, access, user)
+        yield graph
+    finally:
+        access.lock.release_read()
+
+
+Graph = Annotated[ScopedGraph, Depends(_scoped_graph)]
+
+
+def _audit_row(
+    request: Request,
+    user: Principal,
+    action: str,
+    detail: dict[str, Any] | None,
+    resource: str | None,
+) -> dict[str, Any]:
+    return {
+        "actor": user.name, "role": user.role, "action": action,
+        "resource": resource or f"{request.method} {request.url.path}",
+        "detail": detail, "request_id": request_id_of(request),
+    }  # fmt: skip
+
+
+def audit(
+    services: AppServices,
+    request: Request,
+    user: Principal,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    resource: str | None = None,
+) -> None:
+    """Append one audit row; return once it is committed (together with concurrent ones)."""
+    services.audit_log.append(**_audit_row(request, user, action, detail, resource))
+
+
+def _revealed(request: Request, masker: Masker) -> dict[str, Any] | None:
+    if not masker.revealed:
+        return None
+    items = list(dict.fromkeys(masker.revealed))
+    return {"count": len(items), "items": items[:AUDIT_ITEMS], "query": str(request.url.query)}
+
+
+def audit_revealed(
+    services: AppServices, request: Request, user: Principal, masker: Masker
+) -> None:
+    """Audit the personal data a cleared user was just shown unmasked (if any)."""
+    detail = _revealed(request, masker)
+    if detail is not None:
+        audit(services, request, user, "read_personal", detail)
+
+
+async def audit_revealed_async(
+    services: AppServices, request: Request, user: Principal, masker: Masker
+) -> None:
+    """:func:`audit_revealed` for ``async`` endpoints: the commit is awaited, no thread held."""
+    detail = _revealed(request, masker)
+    if detail is not None:
+        row = _audit_row(request, user, "read_personal", detail, None)
+        await services.audit_log.append_async(**row)
+
+
+def require_within(user: Principal, region_code: str | None, what: str) -> None:
+    """403 unless the whole of ``region_code`` lies inside the user's scope."""
+    if region_code and not user.scope.contains_scope(region_code):
+        raise ApiError(403, "forbidden", f"{what} {region_code} is outside your region scope")

@@ -1,0 +1,183 @@
+"""Flags: the list (filtered, paginated), one flag with its evidence subgraph, graph export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer
+
+from api.access.scopes import RegionScope
+from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
+from api.server.errors import error_responses
+from api.server.flag_views import flag_public, get_visible_flag, person_names, visible_flags
+from api.server.graph.scoped import ScopedGraph
+from api.server.models import (
+    FlagDetailPublic,
+    FlagPage,
+    FlagPublic,
+    FlagStatus,
+    ReviewPublic,
+    SubgraphPublic,
+    json_response,
+)
+from api.server.state.models import FlagRecord, FlagState, ReviewDecision
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/flags", tags=["flags"])
+
+#: What a flag list item shows (``flag_public`` without ``detail``).
+_LIST_COLUMNS = (
+    FlagRecord.flag_id, FlagRecord.detector, FlagRecord.family, FlagRecord.severity,
+    FlagRecord.score, FlagRecord.region_code, FlagRecord.subject_type, FlagRecord.subject_id,
+    FlagRecord.entities, FlagRecord.explanation, FlagRecord.scan_id, FlagRecord.imported_at,
+    FlagState.status, FlagState.review_count, FlagState.updated_at,
+)  # fmt: skip
+Severity = Literal["high", "medium", "low"]
+
+
+@router.get(
+    "",
+    summary="List flags",
+    response_model=FlagPage,
+    responses=error_responses(401, 403, 422),
+)
+def list_flags(
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    graph: Graph,
+    detector: Annotated[str | None, Query(max_length=64)] = None,
+    family: Annotated[str | None, Query(max_length=32)] = None,
+    region: Annotated[
+        str | None,
+        Query(pattern=r"^\d{6}$", description="A region code; covers everything under it."),
+    ] = None,
+    severity: Severity | None = None,
+    status: FlagStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    """Flags you may see (your role's families, your regions), highest score first, with the
+    total count for paging."""
+    query = visible_flags(user).options(defer(FlagRecord.evidence))
+    if detector:
+        query = query.where(FlagRecord.detector == detector)
+    if family:
+        query = query.where(FlagRecord.family == family)
+    if region:
+        require_within(user, region, "region")
+        query = query.where(RegionScope([region]).sql_clause(FlagRecord.region_code))
+    if severity:
+        query = query.where(FlagRecord.severity == severity)
+    if status:
+        query = query.where(FlagState.status == status)
+    with services.db.read() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        # page the ids first (sorting narrow rows), then load just those flags: at 7,700 flags
+        # ~4 ms instead of ~6 ms for one query sorting whole rows with their JSON columns
+        page = session.scalars(
+            query.with_only_columns(FlagRecord.flag_id)
+            .order_by(FlagRecord.score.desc(), FlagRecord.flag_id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        # the page's rows as plain columns, not ORM objects (whose loading was a third of this
+        # endpoint's CPU): a row has every attribute flag_public reads, of flag and state alike
+        found = {r.flag_id: r for r in session.execute(
+            query.with_only_columns(*_LIST_COLUMNS).where(FlagRecord.flag_id.in_(page))
+        )}  # fmt: skip
+        rows = [found[i] for i in page if i in found]
+    items = [FlagPublic(**flag_public(r, r, graph.masker, person_names(graph, r))) for r in rows]
+    audit_revealed(services, request, user, graph.masker)
+    return json_response(FlagPage(items=items, total=total, limit=limit, offset=offset))
+
+
+def _flag_subgraph(graph: ScopedGraph, flag: FlagRecord) -> dict:
+    return graph.around(flag.entities or [])
+
+
+@router.get(
+    "/{flag_id}",
+    summary="One flag with its evidence and subgraph",
+    response_model=FlagDetailPublic,
+    responses=error_responses(401, 404, 422),
+)
+def get_flag(
+    request: Request, services: Services, user: CurrentUser, graph: Graph, flag_id: str
+) -> Response:
+    """The flag, its evidence, its review history and the subgraph of its entities with their
+    1-hop neighbours (entities you may not see are left out)."""
+    with services.db.read() as session:
+        flag, state = get_visible_flag(session, user, flag_id)
+        reviews = session.scalars(
+            select(ReviewDecision)
+            .where(ReviewDecision.flag_id == flag_id)
+            .order_by(ReviewDecision.id)
+        ).all()
+    out = FlagDetailPublic(
+        **flag_public(flag, state, graph.masker, person_names(graph, flag), detail=True),
+        reviews=[ReviewPublic.model_validate(r) for r in reviews],
+        subgraph=SubgraphPublic(**_flag_subgraph(graph, flag)),
+    )
+    audit_revealed(services, request, user, graph.masker)
+    return json_response(out)
+
+
+def _graphml(sub: dict) -> str:
+    import json
+
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+
+    def flat(props: dict) -> dict:
+        return {
+            f"p_{k}": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in props.items()
+        }
+
+    for n in sub["nodes"]:
+        g.add_node(f"{n['label']}:{n['id']}", label=n["label"], entity_id=n["id"],
+                   **flat(n["properties"]))  # fmt: skip
+    for e in sub["edges"]:
+        g.add_edge(f"{e['src_label']}:{e['src']}", f"{e['dst_label']}:{e['dst']}", key=e["id"],
+                   type=e["type"], **flat(e["properties"]))  # fmt: skip
+    return "\n".join(nx.generate_graphml(g, encoding="utf-8", prettyprint=True))
+
+
+@router.get(
+    "/{flag_id}/graph",
+    summary="Export a flag's subgraph",
+    response_model=SubgraphPublic,
+    responses={
+        **error_responses(401, 404, 422),
+        200: {
+            "description": "JSON (default) or GraphML.",
+            "content": {"application/graphml+xml": {"schema": {"type": "string"}}},
+        },
+    },
+)
+def flag_graph(
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    graph: Graph,
+    flag_id: str,
+    format: Literal["json", "graphml"] = "json",
+) -> Response | SubgraphPublic:
+    """The same subgraph as in the flag's detail, as JSON or GraphML (for Gephi, yEd, Cytoscape)."""
+    with services.db.read() as session:
+        flag, _state = get_visible_flag(session, user, flag_id)
+    sub = _flag_subgraph(graph, flag)
+    audit_revealed(services, request, user, graph.masker)
+    if format == "graphml":
+        return Response(
+            _graphml(sub),
+            media_type="application/graphml+xml",
+            headers={"Content-Disposition": f'attachment; filename="{flag_id}.graphml"'},
+        )
+    return SubgraphPublic(**sub)

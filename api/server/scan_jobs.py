@@ -1,0 +1,281 @@
+"""Scan jobs started by ``POST /scans``: one at a time, in a background thread; and following
+the scans other worker processes ran.
+
+A job runs ``api.scan.pipeline.scan_dataset`` (load the dataset into the app's store, run the
+detectors, write the outputs into ``WORKSPACE/scans/<id>``) holding the store's write lock, so
+requests wait rather than read a half-loaded graph; then it imports the flags into the state DB
+and rebuilds the cached region and ownership indexes.
+
+The graph a process serves has a *generation*: the id of the last API scan that succeeded
+(:func:`latest_graph_scan`). With several worker processes (``riskgraph serve --workers N``)
+a scan runs in one of them; :class:`ScanFollower` notices within a second that the state DB is
+ahead of its own process and reloads the graph (``GraphAccess.refresh``). A scan first brings
+its own process up to date, so it never writes its dataset over a stale graph.
+
+A process killed while a scan is queued or running (SIGKILL, out of memory, a power cut) cannot
+mark it failed. The process running a job writes its heartbeat every :data:`HEARTBEAT_SECONDS`;
+a queued or running scan without one for :data:`STALE_AFTER_SECONDS` is marked failed
+(:func:`reap_abandoned_scans`, run before a scan starts and when scans are read), so one dead
+process does not refuse every later scan with 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from api.server.state.audit import append_audit, lock_chain
+from api.server.state.db import StateDB
+from api.server.state.flag_import import import_flags
+from api.server.state.models import Scan, utcnow
+from graph_models.errors import DataError
+
+if TYPE_CHECKING:
+    from api.server.graph.access import GraphAccess
+
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "STALE_AFTER_SECONDS",
+    "ScanFollower",
+    "ScanRunner",
+    "latest_graph_scan",
+    "reap_abandoned_scans",
+]
+
+log = logging.getLogger("riskgraph.api.scans")
+
+#: how often the process running a scan job writes its heartbeat
+HEARTBEAT_SECONDS = 20.0
+#: a queued or running scan without a heartbeat for this long was abandoned
+STALE_AFTER_SECONDS = 120.0
+ACTIVE = ("queued", "running")
+
+
+def _abandoned(stale_after: float) -> Any:
+    """Active scans with no sign of life (heartbeat, else start, else creation) for that long."""
+    last_seen = func.coalesce(Scan.heartbeat_at, Scan.started_at, Scan.created_at)
+    return and_(Scan.status.in_(ACTIVE), last_seen < utcnow() - dt.timedelta(seconds=stale_after))
+
+
+def reap_abandoned_scans(session: Session, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
+    """Mark failed the queued or running scans whose process stopped writing heartbeats.
+
+    Runs in the caller's write transaction (take :func:`~api.server.state.audit.lock_chain` first when
+    the caller then checks for active scans); returns the ids marked, each with an audit row.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> db = StateDB(f"sqlite:///{tempfile.mkdtemp()}/s.sqlite")
+    >>> with db.write() as session:
+    ...     reap_abandoned_scans(session)
+    []
+    """
+    stale = session.scalars(select(Scan).where(_abandoned(stale_after))).all()
+    for scan in stale:
+        seen = scan.heartbeat_at or scan.started_at or scan.created_at
+        scan.status, scan.finished_at = "failed", utcnow()
+        scan.error = (
+            f"interrupted: the server process running this scan stopped "
+            f"(last sign of life {seen.isoformat(timespec='seconds')})"
+        )
+        append_audit(
+            session, actor=scan.requested_by, role="admin", action="scan_interrupted",
+            resource=f"scan {scan.id}", detail={"last_sign_of_life": seen.isoformat()},
+        )  # fmt: skip
+    return [scan.id for scan in stale]
+
+
+def latest_graph_scan(db: StateDB) -> int:
+    """Id of the last scan run through the API that succeeded, 0 when none.
+
+    Only API scans rewrite the served graph (an imported scan directory brings flags only).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> latest_graph_scan(StateDB(f"sqlite:///{tempfile.mkdtemp()}/s.sqlite"))
+    0
+    """
+    with db.read() as session:
+        latest = session.scalar(
+            select(func.max(Scan.id)).where(Scan.source == "api", Scan.status == "succeeded")
+        )
+    return int(latest or 0)
+
+
+class ScanRunner:
+    """Runs scan jobs one after another on a single worker thread.
+
+    Parameters
+    ----------
+    db, graph
+        The state DB and the graph the scans load into.
+    heartbeat_seconds, stale_after
+        How often a running job's heartbeat is written, and after how long without one a
+        queued or running scan counts as abandoned (:func:`reap_abandoned_scans`).
+    """
+
+    def __init__(
+        self,
+        db: StateDB,
+        graph: GraphAccess,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        stale_after: float = STALE_AFTER_SECONDS,
+    ) -> None:
+        self.db = db
+        self.graph = graph
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stale_after = stale_after
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskgraph-scan")
+
+    def submit(self, scan_id: int) -> Future[None]:
+        return self._pool.submit(self._run, scan_id)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def reap(self) -> list[int]:
+        """:func:`reap_abandoned_scans` in a transaction of its own, when there is any to reap
+        (one indexed read otherwise)."""
+        with self.db.read() as session:
+            any_stale = session.scalar(select(Scan.id).where(_abandoned(self.stale_after)).limit(1))
+        if any_stale is None:
+            return []
+        with self.db.write() as session:
+            lock_chain(session)
+            return reap_abandoned_scans(session, self.stale_after)
+
+    def _beat(self, scan_id: int, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_seconds):
+            try:
+                with self.db.write() as session:
+                    session.execute(
+                        update(Scan)
+                        .where(Scan.id == scan_id, Scan.status == "running")
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # a DB hiccup: the next beat tries again
+                log.exception("writing the heartbeat of scan %s failed", scan_id)
+
+    def _run(self, scan_id: int) -> None:
+        with self.db.write() as session:
+            scan = session.get(Scan, scan_id)
+            assert scan is not None
+            scan.status, scan.started_at = "running", utcnow()  # counts as the first beat
+            dataset, out = scan.dataset_dir, Path(scan.out_dir)
+            options = dict(scan.options or {})
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(scan_id, stop), name=f"riskgraph-scan-{scan_id}-beat",
+            daemon=True,
+        )  # fmt: skip
+        beat.start()
+        try:
+            self._run_job(scan_id, dataset, out, options)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _run_job(self, scan_id: int, dataset: str | None, out: Path, options: dict) -> None:
+        try:
+            as_of = dt.date.fromisoformat(options["as_of"]) if options.get("as_of") else None
+            with self.graph.updating:
+                # another worker's scan may not have reached this process yet: load on top of
+                # the latest graph, never over a stale one (its flush would undo that scan)
+                self.graph.refresh(latest_graph_scan(self.db))
+                self._scan(scan_id, dataset, out, options, as_of)
+        except Exception as e:
+            message = e.message if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
+            if not isinstance(e, DataError):
+                log.exception("scan %s failed", scan_id)
+            with self.db.write() as session:
+                scan = session.get(Scan, scan_id)
+                assert scan is not None
+                scan.status, scan.finished_at, scan.error = "failed", utcnow(), message[:2000]
+                append_audit(
+                    session, actor=scan.requested_by, role="admin", action="scan_failed",
+                    resource=f"scan {scan_id}", detail={"error": message[:500]},
+                )  # fmt: skip
+
+    def _scan(
+        self, scan_id: int, dataset: str | None, out: Path, options: dict, as_of: dt.date | None
+    ) -> None:
+        from api.scan.pipeline import scan_dataset
+
+        with self.graph.lock.writing():
+            try:
+                outcome = scan_dataset(
+                    self.graph.store, out, dataset, only=options.get("only") or None, as_of=as_of
+                )
+                self.graph.store.flush()
+            finally:
+                self.graph.invalidate()
+        self.graph.warm()  # rebuild the caches now, not in the next request
+        # this process holds the new graph: its follower must not reload it
+        self.graph.generation = scan_id
+        with self.db.write() as session:
+            created, updated = import_flags(session, outcome.result.flags, scan_id)
+            scan = session.get(Scan, scan_id)
+            assert scan is not None
+            scan.status, scan.finished_at = "succeeded", utcnow()
+            scan.flags_imported = created + updated
+            scan.summary = {
+                "flags": outcome.summary.get("flags"),
+                "skipped": outcome.summary.get("skipped"),
+                "load": outcome.summary.get("load"),
+            }
+            append_audit(
+                session, actor=scan.requested_by, role="admin", action="scan_finished",
+                resource=f"scan {scan_id}", detail={"created": created, "updated": updated},
+            )  # fmt: skip
+
+
+class ScanFollower:
+    """Reloads this process's graph when another worker process has finished a scan.
+
+    A daemon thread compares :func:`latest_graph_scan` with the generation of the graph held
+    here every ``interval`` seconds (one indexed query) and calls ``GraphAccess.refresh``.
+    """
+
+    def __init__(self, db: StateDB, graph: GraphAccess, interval: float = 1.0) -> None:
+        self.db = db
+        self.graph = graph
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """Reload now if the state DB is ahead; True when the graph was replaced."""
+        latest = latest_graph_scan(self.db)
+        if latest <= self.graph.generation:
+            return False
+        return self.graph.refresh(latest)
+
+    def _loop(self) -> None:
+        # check at once: a worker forked from a parent that loaded the graph before a scan
+        # finished must not serve the old graph for longer than it takes to reload
+        while True:
+            try:
+                self.check()
+            except Exception:  # a DB hiccup or a failed reload: keep serving, try again
+                log.exception("following the latest scan failed; retrying")
+            if self._stop.wait(self.interval):
+                return
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="riskgraph-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,86 @@
+"""Downloads of the queue's current filter: a printable HTML report and an Excel workbook, of
+the flags as the API shows them to the user (masked for their role), with their decisions.
+Every download is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from api.reports.html_report import render_queue_report
+from api.reports.workbook import flags_workbook_bytes
+from api.server.auth.principals import Principal
+from api.server.deps import AppServices, Graph, Services, audit, audit_revealed
+from api.server.graph.scoped import ScopedGraph
+from api.server.state.models import ReviewDecision
+from api.server.web.data import Filters, QueueFilters, public_flag, region_names
+from api.server.web.render import detector_titles, page_lang, secured, stamp
+
+__all__ = ["EXPORT_LIMIT", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+#: Flags a report or an export holds at most.
+EXPORT_LIMIT = 5000
+
+
+def _export_rows(
+    services: AppServices, user: Principal, graph: ScopedGraph, filters: QueueFilters
+) -> tuple[list[dict[str, Any]], list[ReviewDecision]]:
+    """The filtered flags (masked for the user) and their decisions, oldest first."""
+    with services.db.read() as session:
+        rows = session.execute(filters.ordered(user).limit(EXPORT_LIMIT)).all()
+        ids = [f.flag_id for f, _ in rows]
+        reviews: list[ReviewDecision] = []
+        for start in range(0, len(ids), 500):
+            reviews.extend(
+                session.scalars(
+                    select(ReviewDecision)
+                    .where(ReviewDecision.flag_id.in_(ids[start : start + 500]))
+                    .order_by(ReviewDecision.id)
+                )
+            )
+        return [public_flag(graph, f, s, detail=True) for f, s in rows], reviews
+
+
+@router.get("/web/report.html")
+def report_download(
+    request: Request, services: Services, graph: Graph, filters: Filters
+) -> Response:
+    """The queue's current filter as a self-contained, printable HTML report."""
+    user = graph.principal
+    rows, reviews = _export_rows(services, user, graph, filters)
+    lang = page_lang(request)
+    names = region_names(graph, sorted({str(r["region_code"]) for r in rows if r["region_code"]}))
+    document = render_queue_report(
+        rows, lang=lang, filters=filters.as_dict(), user_name=user.name, region_names=names,
+        detector_titles=detector_titles(), limit=EXPORT_LIMIT, reviews=reviews,
+    )  # fmt: skip
+    audit(services, request, user, "web_report", {"filters": filters.as_dict(), "flags": len(rows)})
+    audit_revealed(services, request, user, graph.masker)
+    response = HTMLResponse(document)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="riskgraph-report-{stamp()}.html"'
+    )
+    return secured(response)
+
+
+@router.get("/web/export.xlsx")
+def xlsx_download(request: Request, services: Services, graph: Graph, filters: Filters) -> Response:
+    """The queue's current filter as an Excel workbook (flags, evidence rows, decisions)."""
+    user = graph.principal
+    rows, reviews = _export_rows(services, user, graph, filters)
+    lang = page_lang(request)
+    data = flags_workbook_bytes(rows, lang=lang, detector_titles=detector_titles(), reviews=reviews)
+    audit(services, request, user, "web_export", {"filters": filters.as_dict(), "flags": len(rows)})
+    audit_revealed(services, request, user, graph.masker)
+    response = Response(
+        data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="riskgraph-flags-{stamp()}.xlsx"'
+    )
+    return secured(response)

@@ -1,0 +1,133 @@
+"""Scan jobs: one at a time even when requests race (SQLite, PostgreSQL); a scan abandoned by a
+server process that died is marked failed instead of blocking every later scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from api.server.graph.access import GraphAccess
+from api.server.scan_jobs import ScanRunner, reap_abandoned_scans
+from api.server.state.audit import verify_chain
+from api.server.state.db import StateDB
+from api.server.state.models import AuditEntry, Scan, utcnow
+from graph_models.memory_store import MemoryStore
+
+RACERS = 20
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _status(db: StateDB, scan_id: int) -> str:
+    with db.read() as s:
+        return s.get(Scan, scan_id).status
+
+
+def _racing_scan_starts(env) -> None:
+    (env.tmp / "datasets" / "d1").mkdir()
+    graph: GraphAccess = env.client.app.state.services.graph
+    start = threading.Barrier(RACERS)
+
+    def post(_: int) -> int:
+        start.wait()
+        return env.post("admin", "/scans", {"dataset_dir": "d1"}).status_code
+
+    # the job waits for the graph's update lock, held here: the scan that wins stays running
+    # while the others ask, whatever it would do with the (empty) dataset
+    with graph.updating:
+        with ThreadPoolExecutor(max_workers=RACERS) as pool:
+            statuses = sorted(pool.map(post, range(RACERS)))
+        assert statuses == [202] + [409] * (RACERS - 1)
+        with env.db.read() as s:
+            scans = s.scalars(select(Scan).where(Scan.source == "api")).all()
+        assert len(scans) == 1
+    _wait_for(lambda: _status(env.db, scans[0].id) in ("succeeded", "failed"))
+    with env.db.read() as s:
+        starts = s.scalars(select(AuditEntry).where(AuditEntry.action == "scan_start")).all()
+        assert len(starts) == 1
+        assert verify_chain(s).ok
+
+
+def test_racing_scan_starts_start_one_scan(memory_env_on_each_db):
+    _racing_scan_starts(memory_env_on_each_db)
+
+
+def _add_scan(db: StateDB, status: str, beat_ago: float | None) -> int:
+    now = utcnow()
+    beat = None if beat_ago is None else now - dt.timedelta(seconds=beat_ago)
+    with db.write() as s:
+        scan = Scan(source="api", status=status, out_dir="-", options={}, requested_by="admin",
+                    created_at=beat or now - dt.timedelta(hours=1),
+                    started_at=beat if status == "running" else None, heartbeat_at=beat)  # fmt: skip
+        s.add(scan)
+        s.flush()
+        return scan.id
+
+
+def test_a_scan_abandoned_by_a_dead_process_is_failed_and_frees_the_slot(memory_env):
+    env = memory_env
+    (env.tmp / "datasets" / "d1").mkdir()
+    dead = _add_scan(env.db, "running", beat_ago=600)
+    shown = env.get("admin", f"/scans/{dead}").json()
+    assert shown["status"] == "failed"
+    assert shown["error"].startswith("interrupted")
+    assert shown["finished_at"] is not None
+    audit = env.get("admin", "/audit", params={"action": "scan_interrupted"}).json()["items"]
+    assert [a["resource"] for a in audit] == [f"scan {dead}"]
+    # and a queued one left behind (no heartbeat column yet: the creation time counts)
+    left = _add_scan(env.db, "queued", beat_ago=None)
+    r = env.post("admin", "/scans", {"dataset_dir": "d1"})
+    assert r.status_code == 202, r.text
+    assert _status(env.db, left) == "failed"
+    _wait_for(lambda: _status(env.db, r.json()["id"]) in ("succeeded", "failed"))
+
+
+def test_a_live_scan_is_not_reaped(memory_env):
+    env = memory_env
+    (env.tmp / "datasets" / "d1").mkdir()
+    live = _add_scan(env.db, "running", beat_ago=5)
+    assert env.post("admin", "/scans", {"dataset_dir": "d1"}).status_code == 409
+    assert env.get("admin", f"/scans/{live}").json()["status"] == "running"
+    with env.db.write() as s:
+        assert reap_abandoned_scans(s, stale_after=3) == [live]
+
+
+def test_a_running_job_writes_heartbeats(tmp_path, sqlite_url):
+    db = StateDB(sqlite_url)
+    graph = GraphAccess(MemoryStore(tmp_path / "graph"))
+    runner = ScanRunner(db, graph, heartbeat_seconds=0.05)
+    (tmp_path / "empty").mkdir()
+    with db.write() as s:
+        scan = Scan(source="api", status="queued", dataset_dir=str(tmp_path / "empty"),
+                    out_dir=str(tmp_path / "out"), options={}, requested_by="admin",
+                    created_at=utcnow())  # fmt: skip
+        s.add(scan)
+        s.flush()
+        scan_id = scan.id
+
+    def beat() -> dt.datetime | None:
+        with db.read() as s:
+            return s.get(Scan, scan_id).heartbeat_at
+
+    with graph.updating:  # the job is running, held at the graph's update lock
+        done = runner.submit(scan_id)
+        _wait_for(lambda: beat() is not None)
+        first = beat()
+        _wait_for(lambda: beat() > first)
+        assert _status(db, scan_id) == "running"
+    done.result(timeout=60)
+    assert _status(db, scan_id) in ("succeeded", "failed")
+    last = beat()
+    time.sleep(0.2)  # the heartbeat stopped with the job
+    assert beat() == last
+    runner.shutdown()
+    db.close()
