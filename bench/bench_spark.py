@@ -47,8 +47,8 @@ def main() -> None:
 
     from click.testing import CliRunner
 
-    from api.cli import main as cli
-    from api.pipeline import scan_dataset
+    from api.cli.main import main as cli
+    from api.scan.pipeline import scan_dataset
     from engine.registry import all_detectors
     from graph_models.memory_store import MemoryStore
 
