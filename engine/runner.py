@@ -21,13 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
-from engine.flags import SEVERITIES, Finding, Flag
+from engine.flags import SEVERITIES, Finding, Flag, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
 from graph_models.store import GraphStore
@@ -163,8 +164,8 @@ def run_detectors(
 
     A detector used by a wanted one runs too (its flags are not reported unless it is wanted
     as well). A detector whose required inputs are missing or empty is skipped with the reason.
-    Flags are sorted by detector, then score (descending), then flag id, so output files are
-    reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
+    Flags are sorted by detector, then score as written (descending), then flag id, so output
+    files are reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
     ``register=False`` in a test).
 
     Examples
@@ -228,8 +229,15 @@ def run_detectors(
         if spec.id in wanted:
             result.flags.extend(flags)
         log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
-    result.flags.sort(key=lambda f: (f.detector, -f.score, f.flag_id))
+    result.flags.sort(key=_order)
     return result
+
+
+def _order(flag: Flag) -> tuple[str, float, str]:
+    """Detector, then the score as written (6 decimals, :func:`engine.flags.jsonable`) from
+    high to low, then flag id: two engines whose sums differ in the last bits write one order."""
+    written = jsonable(flag.score)
+    return (flag.detector, -written if written is not None else math.inf, flag.flag_id)
 
 
 def _run_components(
