@@ -308,6 +308,18 @@ class AidRegisters:
             out.extend(fn(part.sort_values(order, kind="stable").reset_index(drop=True)))
         return out
 
+    def find_rings(self, memberships_sql: str, groups_sql: str, **settings: Any) -> list[Any]:
+        """Communities of nodes sharing attributes (:func:`engine.rings.find_rings`):
+        ``memberships_sql`` gives ``node, attribute``, ``groups_sql`` ``node, grp``; on Spark the
+        projection runs in Spark SQL and Leiden per connected component
+        (:mod:`engine.spark.rings`)."""
+        from engine.rings import find_rings
+
+        memberships = self.query(memberships_sql)
+        groups = self.query(groups_sql)
+        series = pd.Series(groups["grp"].to_numpy(), index=pd.Index(groups["node"]))
+        return find_rings(memberships, series.dropna(), **settings)
+
     def household_periods(self) -> str:
         """Name of the table of each household's aid period (built on first call).
 

@@ -168,6 +168,14 @@ class SparkAidRegisters:
         found = sorted(((r["_group"], i, r["finding"]) for i, r in enumerate(got)))
         return [Finding(**json.loads(f)) for _, _, f in found]
 
+    def find_rings(self, memberships_sql: str, groups_sql: str, **settings: Any) -> list[Any]:
+        """Rings with the projection on Spark and Leiden per component (engine.spark.rings)."""
+        from engine.spark.rings import find_rings_spark
+
+        memberships = self._df(memberships_sql, None)
+        groups = self._df(groups_sql, None)
+        return find_rings_spark(self.ctx.run.engine, memberships, groups, **settings)
+
     def household_periods(self) -> str:
         """Name of the table of each household's aid period (see the DuckDB registers)."""
         if not _labels("household_periods") <= self.ctx.reads:
