@@ -27,8 +27,8 @@ from graph_models.errors import DataError
 
 def _run_scan(
     dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
-    only: tuple[str, ...], as_of: str | None, engine: str = "embedded",
-    spark_master: str | None = None, spark_graph: str | None = None,
+    only: tuple[str, ...], as_of: str | None, allow_partial: bool = False,
+    engine: str = "embedded", spark_master: str | None = None, spark_graph: str | None = None,
 ) -> Any:  # fmt: skip
     from api.scan.pipeline import scan_dataset
 
@@ -40,7 +40,7 @@ def _run_scan(
     with progress:
         outcome = scan_dataset(
             store, out, dataset, settings_doc=read_settings(settings), only=list(only) or None,
-            as_of=as_of_date, load_progress=update,
+            as_of=as_of_date, load_progress=update, allow_partial=allow_partial,
             detector_progress=lambda d: console.print(f"[dim]running {d}[/]") if State.debug else None,
             engine=engine, spark_master=spark_master, spark_graph=spark_graph,
         )  # fmt: skip
@@ -74,15 +74,18 @@ _scan_options = [
     "--report/--no-report", default=True, show_default=True, help="Also write report.html."
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--allow-partial", is_flag=True,
+              help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
+                   "table is missing (the problems are still reported).")  # fmt: skip
 @friendly
 def scan(
     dataset: Path, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
-    only: tuple[str, ...], as_of: str | None, engine: str, spark_master: str | None,
-    spark_graph: str | None, report: bool, lang: str,
+    only: tuple[str, ...], as_of: str | None, report: bool, lang: str, allow_partial: bool,
+    engine: str, spark_master: str | None, spark_graph: str | None,
 ) -> None:  # fmt: skip
     """Load DATASET, run every detector, write flags.jsonl, flags.csv, summary.json, rejects/."""
-    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, engine,
-                        spark_master, spark_graph)  # fmt: skip
+    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, allow_partial,
+                        engine, spark_master, spark_graph)  # fmt: skip
     if outcome.load:
         print_load(outcome.load)
     print_flags(outcome.summary)

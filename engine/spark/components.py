@@ -21,7 +21,7 @@ twenty lines of DataFrame code.
 
 Examples
 --------
-See ``tests/spark/test_components.py`` (checked against networkx on random graphs).
+See ``tests/engine/spark/test_components.py`` (checked against networkx on random graphs).
 """
 
 from __future__ import annotations

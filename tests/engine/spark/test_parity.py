@@ -58,7 +58,7 @@ def test_aid_case_same_flags(name, spark, tmp_path):
     )
     assert embedded.flags, "the case raises flags"
     if case["detector"] == "aid.fraud_ring":
-        from tests.test_aid_fixtures import check_flags
+        from tests.engine.test_aid_fixtures import check_flags
 
         check_flags(case, on_spark.flags)
         assert len(on_spark.flags) == len(embedded.flags)
