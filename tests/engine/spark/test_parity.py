@@ -79,3 +79,26 @@ def test_debt_case_same_flags(name, spark, tmp_path):
     assert embedded.flags
     _same(embedded, on_spark)
     debt.check_case(case, on_spark)
+
+
+def test_detector_without_partition_is_skipped_on_spark_with_its_reason(spark, tmp_path):
+    from dataclasses import dataclass
+
+    from engine.registry import detector
+
+    @dataclass(frozen=True)
+    class NoSettings:
+        pass
+
+    @detector("demo.local_only", title_zh="示例", title_en="Example", subject="household_id",
+              reads=("Household",), requires=("Household",), settings=NoSettings,
+              register=False)  # fmt: skip
+    def local_only(ctx, settings):
+        return []
+
+    case = aid.load_case("deceased_recipient")
+    store = _load(aid.write_dataset, case, tmp_path)
+    engine = SparkEngine(spark, str(tmp_path / "ws" / "graph"))
+    result = run_detectors(store, detectors=[local_only.spec], engine=engine)
+    assert result.skipped["demo.local_only"].startswith("cannot run on Spark yet")
+    assert run_detectors(store, detectors=[local_only.spec]).skipped == {}
