@@ -29,7 +29,7 @@ test: install browser-deps
 	bash scripts/postgres.sh status >/dev/null 2>&1 || pg=1; \
 	bash scripts/neo4j.sh start >/dev/null || exit 1; \
 	bash scripts/postgres.sh start >/dev/null || exit 1; \
-	RISKGRAPH_REQUIRE_NEO4J=1 RISKGRAPH_REQUIRE_POSTGRES=1 RISKGRAPH_REQUIRE_BROWSER=1 \
+	RISKGRAPH_REQUIRE_NEO4J=1 RISKGRAPH_REQUIRE_POSTGRES=1 RISKGRAPH_REQUIRE_BROWSER=1 RISKGRAPH_REQUIRE_SPARK=1 \
 	  $(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
 	if [ -z "$$KEEP_SERVERS" ]; then \
 	  [ $$neo = 1 ] && bash scripts/neo4j.sh stop >/dev/null 2>&1; \

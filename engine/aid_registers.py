@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -285,6 +285,41 @@ class AidRegisters:
         row = self._execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def each_group(
+        self,
+        sql: str,
+        by: str,
+        order: str,
+        fn: Callable[[pd.DataFrame], list[Any]],
+        params: list[Any] | None = None,
+    ) -> list[Any]:
+        """``fn`` over each group of rows of ``sql`` sharing column ``by``, rows sorted by
+        ``order``; the findings of every group, groups in ``by`` order.
+
+        For a step whose result about a row depends only on the rows of its group (a peer model
+        per county): on Spark each group runs in a task of its own (``applyInPandas``) and only
+        the findings reach the driver; here the groups run one after the other.
+        """
+        frame = self.query(sql, params)
+        out: list[Any] = []
+        if frame.empty:
+            return out
+        for _, part in frame.groupby(by, sort=True, dropna=False):
+            out.extend(fn(part.sort_values(order, kind="stable").reset_index(drop=True)))
+        return out
+
+    def find_rings(self, memberships_sql: str, groups_sql: str, **settings: Any) -> list[Any]:
+        """Communities of nodes sharing attributes (:func:`engine.rings.find_rings`):
+        ``memberships_sql`` gives ``node, attribute``, ``groups_sql`` ``node, grp``; on Spark the
+        projection runs in Spark SQL and Leiden per connected component
+        (:mod:`engine.spark.rings`)."""
+        from engine.rings import find_rings
+
+        memberships = self.query(memberships_sql)
+        groups = self.query(groups_sql)
+        series = pd.Series(groups["grp"].to_numpy(), index=pd.Index(groups["node"]))
+        return find_rings(memberships, series.dropna(), **settings)
+
     def household_periods(self) -> str:
         """Name of the table of each household's aid period (built on first call).
 
@@ -318,7 +353,8 @@ class AidRegisters:
 
 
 def aid_registers(ctx: DetectorContext) -> AidRegisters:
-    """The aid registers as detector ``ctx`` may see them (module doc).
+    """The aid registers as detector ``ctx`` may see them (module doc); on a Spark run the same
+    registers and queries run on Spark (:mod:`engine.spark.registers`).
 
     Examples
     --------
@@ -328,4 +364,8 @@ def aid_registers(ctx: DetectorContext) -> AidRegisters:
     >>> aid_registers(ctx).rows("SELECT count(*) AS n FROM roster")
     [{'n': 0}]
     """
+    if getattr(ctx.run.engine, "name", None) == "spark":
+        from engine.spark.registers import SparkAidRegisters
+
+        return SparkAidRegisters(ctx)  # type: ignore[return-value]
     return AidRegisters(ctx)

@@ -56,6 +56,8 @@ class RunContext:
         Defaults to today; pass a fixed date for reproducible runs.
     settings : dict, optional
         Detector id -> settings instance (defaults where absent).
+    engine : engine.spark.engine.SparkEngine, optional
+        Where the register SQL runs (None: the embedded engine, DuckDB over the store's frames).
 
     Examples
     --------
@@ -70,8 +72,10 @@ class RunContext:
         store: GraphStore,
         as_of: dt.date | None = None,
         settings: dict[str, Any] | None = None,
+        engine: Any = None,
     ) -> None:
         self._store = store
+        self.engine = engine
         self.as_of = as_of or dt.date.today()
         self.settings = settings or {}
         self._counts: dict[str, int] | None = None

@@ -18,6 +18,12 @@ A declaration says:
     detectors whose results it reads (``ctx.result(id)``); the runner runs those first.
 ``subject``
     the subject type of its findings (a tuple when a finding may be about one of several).
+``partition``
+    how its work may be split when a scan runs distributed (:mod:`engine.spark.engine`):
+    ``"sql"`` (all its data access is register SQL), ``"component"`` (a finding depends only on
+    its subject's connected component in the graph of what it reads), ``"driver"`` (it reads
+    reference tables and other detectors' flags). Undeclared, a Spark scan skips it with that
+    reason; the embedded engine runs every detector.
 
 Examples
 --------
@@ -106,6 +112,7 @@ class DetectorSpec:
     run: Callable[[Any, Any], Any]
     doc: str
     computes: bool = False
+    partition: str | None = None
 
     @property
     def subject(self) -> str:
@@ -141,10 +148,13 @@ class DetectorSpec:
 
 REGISTRY: dict[str, DetectorSpec] = {}
 
+#: the ways a detector's work may be split (``partition=``; None: not declared)
+PARTITIONS = (None, "sql", "component", "driver")
+
 
 def _check_declaration(
     id: str, subjects: tuple[str, ...], reads: tuple[str, ...], requires: tuple, settings: type,
-    computes: bool,
+    computes: bool, partition: str | None = None,
 ) -> None:  # fmt: skip
     family, _, name = id.partition(".")
     if not (family and name and id == id.lower() and " " not in id):
@@ -163,6 +173,8 @@ def _check_declaration(
             raise ValueError(f"{id}: requires {req!r}, which is not among its reads {reads}")
     if not is_dataclass(settings):
         raise ValueError(f"{id}: settings must be a dataclass")
+    if partition not in PARTITIONS:
+        raise ValueError(f"{id}: partition={partition!r} is not one of {PARTITIONS}")
 
 
 def detector(
@@ -176,6 +188,7 @@ def detector(
     uses: Iterable[str] = (),
     settings: type,
     computes: bool = False,
+    partition: str | None = None,
     register: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(ctx, settings)`` as detector ``id``.
@@ -200,6 +213,8 @@ def detector(
     computes : bool
         The function returns a result for the detectors that use it and raises no flags
         (``ownership.control``); otherwise it yields :class:`engine.flags.Finding` objects.
+    partition : {None, "sql", "component", "driver"}
+        How its work may be split on a distributed engine (module doc).
     register : bool
         False leaves it out of the registry (examples, tests).
 
@@ -209,7 +224,7 @@ def detector(
     """
     subjects = (subject,) if isinstance(subject, str) else tuple(subject)
     reads, requires, uses = tuple(reads), tuple(requires), tuple(uses)
-    _check_declaration(id, subjects, reads, requires, settings, computes)
+    _check_declaration(id, subjects, reads, requires, settings, computes, partition)
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         spec = DetectorSpec(
@@ -225,6 +240,7 @@ def detector(
             run=fn,
             doc=(fn.__doc__ or "").strip(),
             computes=computes,
+            partition=partition,
         )
         if register:
             if id in REGISTRY and REGISTRY[id].run is not fn:

@@ -37,13 +37,25 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.crossmatch import CrossMatch
 
-__all__ = ["Ring", "attribute_weights", "find_rings", "leiden_partition", "project_pairs"]
+__all__ = [
+    "MEMBERSHIP_SQL",
+    "PAIRS_SQL",
+    "SHARED_SQL",
+    "WEIGHT_SQL",
+    "Ring",
+    "assemble_rings",
+    "attribute_weights",
+    "find_rings",
+    "leiden_partition",
+    "project_pairs",
+]
 
 
 @dataclass
@@ -101,22 +113,11 @@ def project_pairs(
     return _pairs(cm, min_pair_weight)
 
 
-def _session(memberships: pd.DataFrame, groups: pd.Series) -> CrossMatch:
-    """Memberships ``m`` restricted to grouped nodes, with each node's group ``grp``."""
-    cm = CrossMatch()
-    cm.register("m_all", memberships, {"node": "text", "attribute": "text"})
-    g = pd.DataFrame({"node": groups.index.astype(str), "grp": groups.astype(str).to_numpy()})
-    cm.register("g", g, {"node": "text", "grp": "text"})
-    cm.materialise(
-        "m", "SELECT DISTINCT m.node, m.attribute, g.grp FROM m_all AS m JOIN g USING (node)"
-    )
-    return cm
+#: memberships ``m_all (node, attribute)`` of grouped nodes, with each node's group (``g``)
+MEMBERSHIP_SQL = "SELECT DISTINCT m.node, m.attribute, g.grp FROM m_all AS m JOIN g USING (node)"
 
-
-def _weights(cm: CrossMatch, max_attribute_nodes: int) -> None:
-    cm.materialise(
-        "w",
-        """
+#: IDF weight per attribute (parameter: max_attribute_nodes)
+WEIGHT_SQL = """
         WITH sizes AS (SELECT grp, count(*) AS n FROM g GROUP BY grp),
         df AS (
             SELECT attribute, count(DISTINCT node) AS df FROM m GROUP BY attribute
@@ -129,25 +130,47 @@ def _weights(cm: CrossMatch, max_attribute_nodes: int) -> None:
         )
         SELECT attribute, df, scope, greatest(ln(scope / df), 0.0) AS weight
         FROM df JOIN scope USING (attribute)
-        """,
-        [max_attribute_nodes],
-    )
-
-
-def _pairs(
-    cm: CrossMatch, min_pair_weight: float, min_attribute_weight: float = 0.0
-) -> pd.DataFrame:
-    return cm.query(
         """
+
+#: projected node pairs (parameters: min_attribute_weight, min_pair_weight)
+PAIRS_SQL = """
         WITH mw AS (SELECT DISTINCT m.node, m.attribute, w.weight FROM m JOIN w USING (attribute)
                     WHERE w.weight > 0 AND w.weight >= ?)
         SELECT a.node AS u, b.node AS v, sum(a.weight) AS weight, count(*) AS shared
         FROM mw AS a JOIN mw AS b ON a.attribute = b.attribute AND a.node < b.node
         GROUP BY a.node, b.node HAVING sum(a.weight) >= ?
         ORDER BY u, v
-        """,
-        [min_attribute_weight, min_pair_weight],
-    )
+        """
+
+#: attributes shared inside each community of ``part (node, community)`` (min_attribute_weight)
+SHARED_SQL = """
+                SELECT p.community, m.attribute, count(DISTINCT m.node) AS nodes,
+                       any_value(w.df) AS df, any_value(w.weight) AS weight
+                FROM m JOIN part AS p USING (node) JOIN w USING (attribute)
+                WHERE w.weight > 0 AND w.weight >= ?
+                GROUP BY p.community, m.attribute HAVING count(DISTINCT m.node) >= 2
+                ORDER BY p.community, weight DESC, m.attribute
+                """
+
+
+def _session(memberships: pd.DataFrame, groups: pd.Series) -> CrossMatch:
+    """Memberships ``m`` restricted to grouped nodes, with each node's group ``grp``."""
+    cm = CrossMatch()
+    cm.register("m_all", memberships, {"node": "text", "attribute": "text"})
+    g = pd.DataFrame({"node": groups.index.astype(str), "grp": groups.astype(str).to_numpy()})
+    cm.register("g", g, {"node": "text", "grp": "text"})
+    cm.materialise("m", MEMBERSHIP_SQL)
+    return cm
+
+
+def _weights(cm: CrossMatch, max_attribute_nodes: int) -> None:
+    cm.materialise("w", WEIGHT_SQL, [max_attribute_nodes])
+
+
+def _pairs(
+    cm: CrossMatch, min_pair_weight: float, min_attribute_weight: float = 0.0
+) -> pd.DataFrame:
+    return cm.query(PAIRS_SQL, [min_attribute_weight, min_pair_weight])
 
 
 def leiden_partition(pairs: pd.DataFrame, seed: int = 42, resolution: float = 1.0) -> pd.Series:
@@ -212,7 +235,6 @@ def find_rings(
     big = sizes[sizes >= min_size].index
     if not len(big):
         return []
-    group_size = groups.value_counts()
     gu = groups.reindex(pairs["u"]).to_numpy(dtype=object)
     gv = groups.reindex(pairs["v"]).to_numpy(dtype=object)
     low = np.where(gu <= gv, gu, gv)
@@ -222,29 +244,35 @@ def find_rings(
     cu = part.reindex(pairs["u"]).to_numpy()
     cv = part.reindex(pairs["v"]).to_numpy()
     keep = (cu == cv) & np.isin(cu, big)
-    inside = dict(tuple(pairs[keep].assign(community=cu[keep]).groupby("community")))
     members_of = part[part.isin(big)]
     cm.register(
         "part",
         pd.DataFrame({"node": members_of.index.astype(str), "community": members_of.to_numpy()}),
         {"node": "text", "community": "int"},
     )
-    shared_by = dict(
-        tuple(
-            cm.query(
-                """
-                SELECT p.community, m.attribute, count(DISTINCT m.node) AS nodes,
-                       any_value(w.df) AS df, any_value(w.weight) AS weight
-                FROM m JOIN part AS p USING (node) JOIN w USING (attribute)
-                WHERE w.weight > 0 AND w.weight >= ?
-                GROUP BY p.community, m.attribute HAVING count(DISTINCT m.node) >= 2
-                ORDER BY p.community, weight DESC, m.attribute
-                """,
-                [min_attribute_weight],
-            ).groupby("community")
-        )
-    )
-    no_pairs = pairs.iloc[0:0]
+    shared = cm.query(SHARED_SQL, [min_attribute_weight])
+    return assemble_rings(
+        members_of, pairs[keep].assign(community=cu[keep]), groups, groups.value_counts(),
+        pair_counts, shared, pairs.iloc[0:0],
+    )  # fmt: skip
+
+
+def assemble_rings(
+    members_of: pd.Series,
+    inside_pairs: pd.DataFrame,
+    groups: pd.Series,
+    group_size: pd.Series,
+    pair_counts: dict[tuple[Any, Any], int],
+    shared: pd.DataFrame,
+    no_pairs: pd.DataFrame,
+) -> list[Ring]:
+    """Rings from the communities ``members_of`` (node -> community, big ones only) and what
+    their figures need: the pairs inside each (with ``community``), each member's group, the size
+    of each touched group, projected pairs per (group, group) of touched groups, the attributes
+    shared inside each community (:data:`SHARED_SQL`). Shared by the embedded engine and Spark.
+    """
+    inside = dict(tuple(inside_pairs.groupby("community")))
+    shared_by = dict(tuple(shared.groupby("community")))
     rings = []
     for community, members in members_of.groupby(members_of):
         nodes = sorted(members.index)
@@ -260,7 +288,7 @@ def find_rings(
         base_possible = n_scope * (n_scope - 1) / 2 - possible
         base_pairs = max(scope_pairs - len(internal), 0)
         base_rate = max(base_pairs, 1) / base_possible if base_possible > 0 else 1.0
-        shared = shared_by[community].drop(columns="community")
+        attrs = shared_by[community].drop(columns="community")
         rings.append(
             Ring(
                 members=nodes,
@@ -270,7 +298,7 @@ def find_rings(
                 base_rate=base_rate,
                 lift=density / base_rate,
                 weight=float(internal["weight"].sum()),
-                attributes=shared.reset_index(drop=True),
+                attributes=attrs.reset_index(drop=True),
             )
         )
     rings.sort(key=lambda r: (-r.lift, r.members))

@@ -21,13 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
-from engine.flags import SEVERITIES, Finding, Flag
+from engine.flags import SEVERITIES, Finding, Flag, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
 from graph_models.store import GraphStore
@@ -158,15 +159,17 @@ def run_detectors(
     progress: Callable[[str], None] | None = None,
     detectors: Iterable[DetectorSpec] | None = None,
     done: Callable[[str, float, int], None] | None = None,
+    engine: Any = None,
 ) -> ScanResult:
     """Run every registered detector (or ``only`` these ids) and return flags, timings, skips.
 
     A detector used by a wanted one runs too (its flags are not reported unless it is wanted
     as well). A detector whose required inputs are missing or empty is skipped with the reason.
-    Flags are sorted by detector, then score (descending), then flag id, so output files are
-    reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
+    Flags are sorted by detector, then score as written (descending), then flag id, so output
+    files are reproducible. ``detectors`` replaces the registry (e.g. a detector registered with
     ``register=False`` in a test). ``progress(detector)`` is called as each wanted detector
-    starts and ``done(detector, seconds, flags)`` as it ends.
+    starts and ``done(detector, seconds, flags)`` as it ends. ``engine`` (a Spark engine) runs
+    the detectors that declare a partition there.
 
     Examples
     --------
@@ -179,15 +182,32 @@ def run_detectors(
     unknown = sorted(wanted - set(specs))
     if unknown:
         raise ValueError(f"unknown detector(s) {unknown}; known: {sorted(specs)}")
-    run = RunContext(store, as_of=as_of, settings=settings)
+    spark = engine is not None and getattr(engine, "name", None) == "spark"
+    run = RunContext(
+        engine.graph if spark else store, as_of=as_of, settings=settings, engine=engine
+    )
     result = ScanResult()
-    for spec in run_order(specs[i] for i in _closure(wanted, specs)):
+    order = run_order(specs[i] for i in _closure(wanted, specs))
+    component_done = False
+    for spec in order:
         s = run.settings_for(spec)
         digest = settings_digest(s)
         if spec.id in wanted:
             result.settings[spec.id] = settings_to_dict(s)
             result.digests[spec.id] = digest
         missing = spec.missing(run.present)
+        if spark and not missing and spec.partition is None:
+            missing = ["cannot run on Spark yet (its registration declares no partition=)"]
+        if spark and not missing and spec.partition == "component":
+            if not component_done:
+                _run_components(engine, run, order, wanted, result, done)
+                component_done = True
+            continue
+        if missing and missing[0].startswith("cannot run on Spark"):
+            run.set_result(spec.id, None if spec.computes else ())
+            if spec.id in wanted:
+                result.skipped[spec.id] = missing[0]
+            continue
         if missing:
             run.set_result(spec.id, None if spec.computes else ())
             if spec.id in wanted:
@@ -214,5 +234,43 @@ def run_detectors(
             if done:
                 done(spec.id, result.timings[spec.id], len(flags))
         log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
-    result.flags.sort(key=lambda f: (f.detector, -f.score, f.flag_id))
+    result.flags.sort(key=_order)
     return result
+
+
+def _order(flag: Flag) -> tuple[str, float, str]:
+    """Detector, then the score as written (6 decimals, :func:`engine.flags.jsonable`) from
+    high to low, then flag id: two engines whose sums differ in the last bits write one order."""
+    written = jsonable(flag.score)
+    return (flag.detector, -written if written is not None else math.inf, flag.flag_id)
+
+
+def _run_components(
+    engine: Any,
+    run: RunContext,
+    order: list[DetectorSpec],
+    wanted: set[str],
+    result: ScanResult,
+    done: Callable[[str, float, int], None] | None = None,
+) -> None:
+    """Run every ``component`` detector of the scan at once, per connected component, on Spark."""
+    group = [s for s in order if s.partition == "component" and not s.missing(run.present)]
+    for s in group:
+        foreign = [u for u in s.uses if u not in {g.id for g in group}]
+        if foreign:
+            raise ValueError(f"{s.id} runs per component but uses {foreign}, which do not")
+    reads = sorted({r for s in group for r in s.reads})
+    settings = {s.id: run.settings_for(s) for s in group}
+    flags, seconds = engine.run_components([s.id for s in group], reads, settings, run.as_of)
+    for s in group:
+        if s.computes:
+            run.set_result(s.id, None)
+            continue
+        got = sorted((Flag.from_dict(d) for d in flags.get(s.id, [])), key=lambda f: f.flag_id)
+        run.set_result(s.id, tuple(got))
+        result.timings[s.id] = round(seconds.get(s.id, 0.0), 4)
+        if s.id in wanted:
+            result.flags.extend(got)
+            if done:
+                done(s.id, result.timings[s.id], len(got))
+        log.info("%s: %d flags (per component, on Spark)", s.id, len(got))

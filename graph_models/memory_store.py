@@ -415,6 +415,7 @@ class MemoryStore(GraphStore):
         #: the generation this store was opened on (None: nothing persisted yet)
         self.generation: generations.Generation | None = None
         self._build_dir: FsPath | None = None
+        self._attached: FsPath | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._writes: list[Future[None]] = []
         if self.workspace is not None:
@@ -438,6 +439,7 @@ class MemoryStore(GraphStore):
         return store
 
     def _attach(self, graph_dir: FsPath) -> None:
+        self._attached = graph_dir
         for kind, tables, known in (
             ("nodes", self._nodes, self.schema.nodes),
             ("relationships", self._rels, self.schema.relationships),
@@ -473,6 +475,24 @@ class MemoryStore(GraphStore):
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="riskgraph-parquet")
         self._writes.append(self._writer.submit(write))
         self._touch()
+
+    def parquet_dir(self) -> FsPath | None:
+        """The directory whose ``nodes/`` and ``relationships/`` Parquet files hold this
+        store's whole graph (what Spark or pyarrow may read), flushing a workspace store first;
+        None when the graph lives only in memory.
+
+        Examples
+        --------
+        >>> MemoryStore().parquet_dir() is None
+        True
+        """
+        self._drain()
+        if self.workspace is not None:
+            self.flush()
+            return self.generation.graph if self.generation is not None else None
+        if self.changed():
+            return None
+        return self._build_dir or self._attached
 
     def _drain(self) -> None:
         """Wait for the background writes of :meth:`finished` (and raise their failure)."""

@@ -90,3 +90,29 @@ def store_factory(request, tmp_path):
     yield make
     for s in made:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The test run's one Spark session (local mode, two cores), shared by every Spark test.
+
+    Skipped when pyspark is not installed, unless ``RISKGRAPH_REQUIRE_SPARK=1`` (``make test``
+    and CI set it), which turns the skip into a failure.
+    """
+    from engine.spark.session import spark_available, spark_session
+
+    if not spark_available():
+        if os.environ.get("RISKGRAPH_REQUIRE_SPARK") == "1":
+            pytest.fail("pyspark is required (RISKGRAPH_REQUIRE_SPARK=1) but not installed")
+        pytest.skip("pyspark not installed (pip install 'riskgraph[spark]')")
+    # tiny tables: one shuffle partition, no adaptive re-planning, no whole-stage code
+    # generation (compiling generated code costs more than running it on a few hundred rows)
+    conf = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
+    }
+    session = spark_session("local[2]", conf=conf)
+    yield session
+    session.stop()

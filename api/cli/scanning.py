@@ -28,6 +28,7 @@ from graph_models.errors import DataError
 def _run_scan(
     dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
     only: tuple[str, ...], as_of: str | None, allow_partial: bool = False,
+    engine: str = "embedded", spark_master: str | None = None, spark_graph: str | None = None,
 ) -> Any:  # fmt: skip
     """Scan with the embedded store through the workspace (unchanged files are not read again;
     the flags say which are new since the previous scan), with another store by loading it."""
@@ -46,6 +47,7 @@ def _run_scan(
             settings_doc=read_settings(settings), only=list(only) or None, as_of=as_of_date,
             allow_partial=allow_partial, detector_progress=progress.detector_started,
             detector_done=progress.detector_done,
+            engine=engine, spark_master=spark_master, spark_graph=spark_graph,
         )  # fmt: skip
         if dataset is not None and store_class(store_kind).in_process:
             return scan_workspace(ws, dataset, out, load_progress=progress, **common)
@@ -84,6 +86,13 @@ _scan_options = [
                  help="YAML/JSON file: {detector_id: {setting: value}}."),
     click.option("--only", multiple=True, help="Run only this detector id (repeatable)."),
     click.option("--as-of", default=None, help="Reference date YYYY-MM-DD for open intervals (default today)."),
+    click.option("--engine", type=click.Choice(["embedded", "spark"]),
+                 default=lambda: os.environ.get("RISKGRAPH_ENGINE", "embedded"), show_default="embedded",
+                 help="Where the detectors run: in this process, or on Apache Spark (docs/spark.md)."),
+    click.option("--spark-master", default=None,
+                 help="Spark master for --engine spark (default: spark-submit's, $SPARK_MASTER, local[*])."),
+    click.option("--spark-graph", default=None,
+                 help="Graph tables Spark reads (default WORKSPACE/graph; hdfs://, s3a://, oss:// URIs)."),
 ]  # fmt: skip
 
 
@@ -102,9 +111,11 @@ _scan_options = [
 def scan(
     dataset: Path, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
     only: tuple[str, ...], as_of: str | None, report: bool, lang: str, allow_partial: bool,
+    engine: str, spark_master: str | None, spark_graph: str | None,
 ) -> None:  # fmt: skip
     """Load DATASET, run every detector, write flags.jsonl, flags.csv, summary.json, rejects/."""
-    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, allow_partial)
+    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, allow_partial,
+                        engine, spark_master, spark_graph)  # fmt: skip
     if outcome.load:
         print_load(outcome.load)
     print_flags(outcome.summary)
@@ -171,9 +182,10 @@ def evaluate(scan_dir: Path, truth: Path) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def detectors(as_json: bool) -> None:
-    """List the detectors: what each requires, reads and uses, its settings and defaults."""
+    """List the detectors: what each requires, reads and uses, where it runs, its settings."""
     from engine.registry import all_detectors
     from engine.settings import settings_doc
+    from engine.spark.engine import placement_note
 
     specs = all_detectors()
     if as_json:
@@ -181,6 +193,8 @@ def detectors(as_json: bool) -> None:
             {"id": s.id, "title_zh": s.title_zh, "title_en": s.title_en,
              "subject": list(s.subjects), "reads": list(s.reads),
              "requires": [str(r) for r in s.requires], "uses": list(s.uses),
+             "runs_on": {"embedded": True, "spark": s.partition is not None},
+             "partition": s.partition, "spark": placement_note(s.partition),
              "settings": settings_doc(s.settings)}
             for s in specs
         ]  # fmt: skip
@@ -192,5 +206,6 @@ def detectors(as_json: bool) -> None:
         click.echo(f"    reads:    {', '.join(s.reads)}")
         if s.uses:
             click.echo(f"    uses:     {', '.join(s.uses)}")
+        click.echo(f"    runs on:  embedded; {placement_note(s.partition)}")
         for item in settings_doc(s.settings):
             click.echo(f"    {item['name']} = {item['default']!r}: {item['doc']}")

@@ -112,8 +112,15 @@ def scan_dataset(
     compare: bool = False,
     detector_done: Callable[[str, float, int], None] | None = None,
     timings: dict[str, Any] | None = None,
+    engine: str = "embedded",
+    spark_master: str | None = None,
+    spark_graph: str | None = None,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
+
+    ``engine="spark"`` runs the detectors on Apache Spark over the workspace's Parquet tables
+    (``spark_graph``, default the store's persisted ``graph`` directory) instead of the store's
+    frames; the outputs are the same files (docs/spark.md).
 
     Returns the outcome; ``summary.json`` has ``load``, ``flags``, ``settings``, ``digests``,
     ``skipped`` and ``timings`` (seconds per stage and per detector). A load with problems
@@ -138,10 +145,24 @@ def scan_dataset(
         timings["load"] = round(time.perf_counter() - t0, 3)
     settings = parse_settings(settings_doc)
     t0 = time.perf_counter()
-    result = run_detectors(
-        store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
-        done=detector_done,
-    )  # fmt: skip
+    if engine == "spark":
+        from engine.spark.run import spark_engine
+
+        with spark_engine(store, spark_master, spark_graph) as (distributed, started):
+            timings["spark_start"] = started
+            t0 = time.perf_counter()
+            result = run_detectors(
+                store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
+                done=detector_done, engine=distributed,
+            )  # fmt: skip
+            timings["spark"] = distributed.timings
+    elif engine == "embedded":
+        result = run_detectors(
+            store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
+            done=detector_done,
+        )  # fmt: skip
+    else:
+        raise ValueError(f"unknown engine {engine!r}: embedded or spark")
     timings["detect"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     compare = compare or previous is not None
@@ -154,6 +175,7 @@ def scan_dataset(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "as_of": (as_of or dt.date.today()).isoformat(),
         "store": store.name,
+        "engine": engine,
         "dataset": str(dataset_dir) if dataset_dir is not None else None,
         "load": report.counts() if report else None,
         "load_detail": report.as_dict() if report else None,
@@ -215,6 +237,9 @@ def scan_workspace(
     detector_progress: Callable[[str], None] | None = None,
     detector_done: Callable[[str, float, int], None] | None = None,
     report_lang: str = "zh",
+    engine: str = "embedded",
+    spark_master: str | None = None,
+    spark_graph: str | None = None,
 ) -> ScanOutcome:
     """Bring ``workspace`` up to date with ``dataset_dir`` (unchanged files are not read), run
     the detectors on its graph, write the outputs into ``out_dir`` and make the new generation
@@ -243,6 +268,7 @@ def scan_workspace(
         outcome = scan_dataset(
             build.store, out, None, settings_doc=settings_doc, only=only, as_of=as_of,
             detector_progress=detector_progress, detector_done=detector_done,
+            engine=engine, spark_master=spark_master, spark_graph=spark_graph,
             load_report=build.report, previous=previous_scan(workspace), compare=True,
             timings={"load": load_seconds, "load_stages": build.timings},
         )  # fmt: skip

@@ -40,6 +40,7 @@ class SharedAccountSettings:
     reads=(*PAYMENTS, "Account", "HOLDS_ACCOUNT", "HOLDS_OFFICE", "Person"),
     requires=("Payment", "Household"),
     settings=SharedAccountSettings,
+    partition="sql",
 )
 def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Iterator[Finding]:
     """Accounts with ``>= min_households`` distinct households among their aid payments, or whose

@@ -3,6 +3,7 @@ graph features; see :mod:`engine.anomaly` for the method, threshold and attribut
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -103,6 +104,7 @@ def _fmt(value: float | None, kind: str, lang: str) -> str:
     reads=(*PAYMENTS, "Person"),
     requires=("Household", "Payment"),
     settings=AnomalySettings,
+    partition="sql",
 )
 def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Finding]:
     """Isolation forest per peer group (village; county when the village is small) over
@@ -120,8 +122,15 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Finding
     ("data profiling" of aid recipients).
     """
     reg = aid_registers(ctx)
-    frame = reg.query(
-        """
+    # peer groups (village, else county) and forests (per county by default) nest in the
+    # county: each county is scored on its own, on Spark in a task of its own
+    yield from reg.each_group(
+        _FEATURE_SQL, by="region_code", order="household_id",
+        fn=functools.partial(_score_county, settings=settings),
+    )  # fmt: skip
+
+
+_FEATURE_SQL = """
         WITH mem AS (SELECT household_id, count(*) AS members FROM roster GROUP BY household_id),
         norm AS (
             SELECT program, region_code, median(amount) AS usual FROM payments
@@ -163,9 +172,11 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Finding
         LEFT JOIN phone_share USING (household_id)
         ORDER BY h.household_id
         """
-    )
-    if frame.empty:
-        return
+
+
+def _score_county(frame: pd.DataFrame, settings: AnomalySettings) -> list[Finding]:
+    """The findings of one county's households (``frame``: the feature rows, by household)."""
+    found = []
     features = frame[list(FEATURES)].astype(float)
     result = score_anomalies(
         features,
@@ -208,27 +219,32 @@ def anomaly(ctx: DetectorContext, settings: AnomalySettings) -> Iterator[Finding
             for c in top
         )
         n_peers = int(peer_sizes.at[i])
-        yield Finding(
-            subject_id=hh,
-            severity="high" if score >= settings.high_score else "medium",
-            score=score,
-            entities=[hh],
-            region_code=row["region_code"],
-            evidence={
-                "household": {
-                    "table": row["_table"],
-                    "line": None if pd.isna(row["_line"]) else int(row["_line"]),
+        found.append(
+            Finding(
+                subject_id=hh,
+                severity="high" if score >= settings.high_score else "medium",
+                score=score,
+                entities=[hh],
+                region_code=row["region_code"],
+                evidence={
+                    "household": {
+                        "table": row["_table"],
+                        "line": None if pd.isna(row["_line"]) else int(row["_line"]),
+                    },
+                    "contributions": contributions,
+                    "figures": {
+                        "anomaly_score": score,
+                        "peer_group": "village" if village_level else "county",
+                        "peers": n_peers,
+                        "features": {
+                            f: None if pd.isna(row[f]) else float(row[f]) for f in FEATURES
+                        },
+                    },
                 },
-                "contributions": contributions,
-                "figures": {
-                    "anomaly_score": score,
-                    "peer_group": "village" if village_level else "county",
-                    "peers": n_peers,
-                    "features": {f: None if pd.isna(row[f]) else float(row[f]) for f in FEATURES},
+                explanation={
+                    "zh": f"户{hh}与{peers_zh}{n_peers}户相比明显异常（异常分{score:.2f}）：{zh}",
+                    "en": f"Household {hh} stands out among the {n_peers} households of its {peers_en} (anomaly score {score:.2f}): {en}",
                 },
-            },
-            explanation={
-                "zh": f"户{hh}与{peers_zh}{n_peers}户相比明显异常（异常分{score:.2f}）：{zh}",
-                "en": f"Household {hh} stands out among the {n_peers} households of its {peers_en} (anomaly score {score:.2f}): {en}",
-            },
+            )
         )
+    return found

@@ -54,6 +54,7 @@ class AssetMismatchSettings:
     reads=(*PAYMENTS, *_ASSETS, "Enterprise", "Person"),
     requires=("Household", any_of(*_ASSETS)),
     settings=AssetMismatchSettings,
+    partition="sql",
 )
 def asset_mismatch(ctx: DetectorContext, settings: AssetMismatchSettings) -> Iterator[Finding]:
     """Assets of any roster member registered before or during the household's aid period.

@@ -45,6 +45,7 @@ class DeceasedRecipientSettings:
     reads=(*PAYMENTS, "DeathRecord", "Person"),
     requires=("Payment", "DeathRecord"),
     settings=DeceasedRecipientSettings,
+    partition="sql",
 )
 def deceased_recipient(
     ctx: DetectorContext, settings: DeceasedRecipientSettings
@@ -72,7 +73,7 @@ def deceased_recipient(
         agg AS (
             SELECT recipient_id AS person_id, any_value(death_date) AS death_date, count(*) AS n,
                    sum(amount) AS total, max(paid_date) AS last_paid,
-                   arg_max(region_code, paid_date) AS region_code,
+                   arg_max(region_code, struct_pack(d := paid_date, i := payment_id)) AS region_code,
                    list_sort(list_distinct(list(program))) AS programs,
                    list_sort(list_distinct(list(household_id))) AS households,
                    list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,

@@ -67,6 +67,7 @@ class DuplicateEnrolmentSettings:
     reads=(*PAYMENTS, "Person"),
     requires=("Household",),
     settings=DuplicateEnrolmentSettings,
+    partition="sql",
 )
 def duplicate_enrolment(
     ctx: DetectorContext, settings: DuplicateEnrolmentSettings

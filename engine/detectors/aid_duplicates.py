@@ -65,6 +65,7 @@ def _period_label_sql(period: str) -> str:
     reads=(*PAYMENTS, "INSURED", "Person"),
     requires=(any_of("Payment", "INSURED"),),
     settings=DuplicateBenefitSettings,
+    partition="sql",
 )
 def duplicate_benefit(
     ctx: DetectorContext, settings: DuplicateBenefitSettings
@@ -124,7 +125,7 @@ def duplicate_benefit(
         ),
         pay AS (
             SELECT recipient_id AS person_id, count(*) AS n, sum(amount) AS total,
-                   arg_max(region_code, paid_date) AS region_code,
+                   arg_max(region_code, struct_pack(d := paid_date, i := payment_id)) AS region_code,
                    list_sort(list_distinct(list(household_id))) AS households,
                    list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
                    {record_list(pay_fields, "paid_date, payment_id")} AS payments
@@ -149,7 +150,7 @@ def duplicate_benefit(
         ),
         ins AS (
             SELECT person_id, count(*) AS ins_n, COALESCE(sum(subsidy_amount), 0) AS subsidy,
-                   any_value(region_code) AS ins_region,
+                   min(region_code) AS ins_region,
                    {record_list(ins_fields, "scheme, enrolled_date, region_code")} AS insurance
             FROM dup_ins GROUP BY person_id
         ),

@@ -85,6 +85,7 @@ class InvalidIdentitySettings:
     reads=(*ROSTER, "Person", "RejectedRow"),
     requires=(any_of("RejectedRow", "Household"),),
     settings=InvalidIdentitySettings,
+    partition="sql",
 )
 def invalid_identity(ctx: DetectorContext, settings: InvalidIdentitySettings) -> Iterator[Finding]:
     """Quarantined rows whose resident-ID column failed validation, and rosters repeated across

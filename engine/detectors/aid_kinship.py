@@ -44,6 +44,7 @@ class OfficialRelativeSettings:
     reads=(*PAYMENTS, "KIN", "HOLDS_OFFICE", "Person"),
     requires=("Household", "KIN", any_of("HOLDS_OFFICE", "Payment")),
     settings=OfficialRelativeSettings,
+    partition="sql",
 )
 def official_relative(
     ctx: DetectorContext, settings: OfficialRelativeSettings

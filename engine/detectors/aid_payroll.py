@@ -33,6 +33,7 @@ class PublicPayrollSettings:
     reads=(*PAYMENTS, "PayrollRecord", "Person"),
     requires=("Payment", "PayrollRecord", "Household"),
     settings=PublicPayrollSettings,
+    partition="sql",
 )
 def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Iterator[Finding]:
     """Payroll records of roster members whose period overlaps the household's aid payments.

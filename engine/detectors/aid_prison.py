@@ -34,6 +34,7 @@ class PaidInPrisonSettings:
     reads=(*PAYMENTS, "PrisonTerm", "Person"),
     requires=("Payment", "PrisonTerm"),
     settings=PaidInPrisonSettings,
+    partition="sql",
 )
 def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iterator[Finding]:
     """Payments to the recipient dated inside a prison term ``[start_date + grace, end_date]``.
@@ -61,7 +62,7 @@ def paid_in_prison(ctx: DetectorContext, settings: PaidInPrisonSettings) -> Iter
         ),
         pays AS (
             SELECT recipient_id AS person_id, count(*) AS n, sum(amount) AS total,
-                   arg_max(region_code, paid_date) AS region_code,
+                   arg_max(region_code, struct_pack(d := paid_date, i := payment_id)) AS region_code,
                    list_sort(list_distinct(list(household_id))) AS households,
                    list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
                    {record_list(pay_fields, "paid_date, payment_id")} AS payments

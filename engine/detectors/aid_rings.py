@@ -7,14 +7,11 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
 from engine.evidence import EVIDENCE_LIMIT, records
 from engine.flags import Finding
 from engine.registry import any_of, detector
-from engine.rings import find_rings
 
 __all__ = ["FraudRingSettings", "fraud_ring"]
 
@@ -76,6 +73,7 @@ class FraudRingSettings:
     reads=(*PAYMENTS, "Person", "Account"),
     requires=("Household", any_of("Payment", "Person")),
     settings=FraudRingSettings,
+    partition="sql",
 )
 def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Finding]:
     """Household–attribute graph → IDF-weighted projection → Leiden (fixed seed) → density and
@@ -113,21 +111,23 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fi
         )
     if not parts:
         return
-    memberships = reg.query("SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")")
-    households = reg.query(
-        "SELECT household_id, village_key, village, region_code, _table, _line FROM households "
-        "ORDER BY household_id"
-    )
-    groups = pd.Series(households["village_key"].to_numpy(), index=households["household_id"])
-    rings = find_rings(
-        memberships,
-        groups.dropna(),
+    # the engine runs the projection and the communities where the registers live (on Spark:
+    # Spark SQL, then Leiden per connected component)
+    rings = reg.find_rings(
+        "SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")",
+        "SELECT household_id AS node, village_key AS grp FROM households",
         min_size=settings.min_ring_size,
         max_attribute_nodes=settings.max_attribute_households,
         min_pair_weight=settings.min_pair_weight,
         min_attribute_weight=settings.min_attribute_weight,
         seed=settings.seed,
         resolution=settings.resolution,
+    )
+    wanted = sorted({m for ring in rings for m in ring.members})
+    households = reg.query(
+        "SELECT household_id, village_key, village, region_code, _table, _line FROM households "
+        "WHERE household_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY household_id",
+        [wanted],
     )
     info = households.set_index("household_id")
     for ring in rings:

@@ -38,6 +38,7 @@ class NotRegisteredSettings:
     reads=(*PAYMENTS, "Person"),
     requires=("Payment", "Household"),
     settings=NotRegisteredSettings,
+    partition="sql",
 )
 def not_registered(ctx: DetectorContext, settings: NotRegisteredSettings) -> Iterator[Finding]:
     """Anti-join of payments on the roster by canonical resident ID.

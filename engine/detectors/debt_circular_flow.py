@@ -53,6 +53,7 @@ class CircularFlowSettings:
     reads=("FUND_FLOW", *ENTITIES),
     requires=("FUND_FLOW",),
     settings=CircularFlowSettings,
+    partition="component",
 )
 def circular_flow(ctx: DetectorContext, settings: CircularFlowSettings) -> Iterator[Finding]:
     """Temporal cycles in fund flows starting at a government unit (length <= 6, window 180 days,

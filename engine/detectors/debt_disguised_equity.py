@@ -47,6 +47,7 @@ def _true(value: object) -> bool:
     requires=("Project",),
     uses=("ownership.control",),
     settings=DisguisedEquitySettings,
+    partition="component",
 )
 def disguised_equity(ctx: DetectorContext, settings: DisguisedEquitySettings) -> Iterator[Finding]:
     """Projects with buyback_clause or fixed_return whose owner is gov-linked (财预〔2017〕50号,

@@ -60,6 +60,7 @@ class GovGuaranteeSettings:
     reads=("GUARANTEES", "Loan", *ENTITIES),
     requires=("GUARANTEES",),
     settings=GovGuaranteeSettings,
+    partition="component",
 )
 def gov_guarantee(ctx: DetectorContext, settings: GovGuaranteeSettings) -> Iterator[Finding]:
     """Guarantees (any type, commitment and comfort letters included) whose guarantor is a

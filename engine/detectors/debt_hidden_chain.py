@@ -135,6 +135,7 @@ def _debts(ctx: DetectorContext, include_bonds: bool) -> Iterator[_Debt]:
     requires=("HOLDS_SHARES", "FUND_FLOW", any_of("Loan", "Bond")),
     uses=("ownership.control",),
     settings=HiddenChainSettings,
+    partition="component",
 )
 def hidden_chain(ctx: DetectorContext, settings: HiddenChainSettings) -> Iterator[Finding]:
     """Loans/bonds of gov-linked borrowers with fiscal flows (debt service, subsidy, capital

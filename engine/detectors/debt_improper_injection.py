@@ -47,6 +47,7 @@ class ImproperInjectionSettings:
     requires=("FUND_FLOW",),
     uses=("ownership.control",),
     settings=ImproperInjectionSettings,
+    partition="component",
 )
 def improper_injection(
     ctx: DetectorContext, settings: ImproperInjectionSettings

@@ -43,6 +43,7 @@ class ServicePurchaseFinancingSettings:
     reads=("Loan", "Project", "FUND_FLOW", *ENTITIES),
     requires=("Loan", "Project"),
     settings=ServicePurchaseFinancingSettings,
+    partition="component",
 )
 def service_purchase_financing(
     ctx: DetectorContext, settings: ServicePurchaseFinancingSettings

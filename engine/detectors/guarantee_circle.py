@@ -69,6 +69,7 @@ class GuaranteeCircleSettings:
     reads=ENTITIES,
     requires=("GUARANTEES",),
     settings=GuaranteeCircleSettings,
+    partition="component",
 )
 def guarantee_circle(ctx: DetectorContext, settings: GuaranteeCircleSettings) -> Iterator[Finding]:
     """Strongly connected components of >= 3 firms in the guarantee graph, with their elementary

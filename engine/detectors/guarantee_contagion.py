@@ -178,6 +178,7 @@ def _distressed_borrowers(ctx: DetectorContext, s: ContagionSettings) -> dict[st
     reads=("Loan", *ENTITIES),
     requires=("Enterprise", any_of("GUARANTEES", "Loan")),
     settings=ContagionSettings,
+    partition="driver",
 )
 def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Finding]:
     """DebtRank (Battiston et al. 2012) of firms on the guarantee + loan exposure network; flag

@@ -53,6 +53,7 @@ class ExcessiveGuaranteeSettings:
     reads=ENTITIES,
     requires=("GUARANTEES", "Enterprise"),
     settings=ExcessiveGuaranteeSettings,
+    partition="component",
 )
 def excessive_guarantee(
     ctx: DetectorContext, settings: ExcessiveGuaranteeSettings

@@ -44,6 +44,7 @@ class MutualGuaranteeSettings:
     reads=ENTITIES,
     requires=("GUARANTEES",),
     settings=MutualGuaranteeSettings,
+    partition="component",
 )
 def mutual_guarantee(ctx: DetectorContext, settings: MutualGuaranteeSettings) -> Iterator[Finding]:
     """Reciprocal guarantee edges A -> B and B -> A (pair id = the two ids sorted, joined by ~).

@@ -75,6 +75,7 @@ def _share_a_controller(guarantees: pd.DataFrame, controllers: pd.DataFrame) -> 
     requires=("GUARANTEES", "HOLDS_SHARES"),
     uses=("ownership.control",),
     settings=RelatedPartyGuaranteeSettings,
+    partition="component",
 )
 def related_party_guarantee(
     ctx: DetectorContext, settings: RelatedPartyGuaranteeSettings

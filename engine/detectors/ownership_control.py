@@ -57,6 +57,7 @@ class ControlSettings:
     requires=("HOLDS_SHARES",),
     settings=ControlSettings,
     computes=True,
+    partition="component",
 )
 def control(ctx: DetectorContext, settings: ControlSettings) -> OwnershipControl:
     """Compute ultimate controllers (La Porta et al. 1999; Claessens et al. 2000) and integrated

@@ -116,6 +116,7 @@ def _grade(ratio: float, s: RegionRiskSettings) -> tuple[str, str]:
     requires=("Region",),
     uses=("debt.hidden_chain", "debt.gov_guarantee"),
     settings=RegionRiskSettings,
+    partition="driver",
 )
 def region_risk(ctx: DetectorContext, settings: RegionRiskSettings) -> Iterator[Finding]:
     """Debt ratio (statutory + attributed hidden debt) / (general budget + transfer + fund
