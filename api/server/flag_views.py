@@ -4,25 +4,32 @@ A flag is visible when the role covers its family (``debt``/``guarantee``/``owne
 analysts, ``aid`` for aid inspectors, all for investigators and admins) and its ``region_code``
 is inside the user's scope (a flag without a region only with a national scope). A hidden flag
 answers 404, exactly like a flag that does not exist.
+
+A visible flag may name what its reader may not see (a person of another county): every page,
+report and export turns a flag into what the reader may see through :class:`FlagReader`
+(:func:`scoped_flags`, :func:`scoped_flag`), never from the stored columns directly.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, contains_eager
 
-from api.access.masking import Masker
+from api.access.flag_scope import FlagRedactor, Withheld, candidate_ids
 from api.server.auth.principals import Principal
 from api.server.errors import ApiError
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import FlagRecord, FlagState
 
-__all__ = ["flag_public", "get_visible_flag", "person_names", "visible_flags"]
+__all__ = ["FlagReader", "get_visible_flag", "scoped_flag", "scoped_flags", "visible_flags"]
 
-_PERSON_ID = re.compile(r"^\d{17}[\dX]$")
+_PERSON_ID = re.compile(r"^\d{17}[\dXx]$")
+_PERSON_15 = re.compile(r"^\d{15}$")
+_USCC = re.compile(r"^[0-9A-Z]{2}\d{6}[0-9A-Z]{10}$")
 
 
 def _visibility(user: Principal) -> Any:
@@ -56,44 +63,165 @@ def get_visible_flag(
     return row[0], row[1]
 
 
-def person_names(graph: ScopedGraph, flag: FlagRecord | Any) -> list[str]:
-    """Names of the persons a flag involves (to mask them in its texts for uncleared roles)."""
-    if graph.principal.policy.personal_clearance:
-        return []
-    names = []
-    for eid in flag.entities or []:
-        if isinstance(eid, str) and _PERSON_ID.match(eid):
-            rec = graph.store.get_entity(eid, "Person")
-            name = rec["properties"].get("name") if rec else None
-            if isinstance(name, str):
-                names.append(name)
-    return names
+def _texts_of(flag: Any, reviews: Iterable[Any] = ()) -> list[str]:
+    texts = [t for t in (getattr(flag, "explanation", None) or {}).values() if isinstance(t, str)]
+    texts += [r.comment for r in reviews if isinstance(getattr(r, "comment", None), str)]
+    return texts
 
 
-def flag_public(
-    flag: FlagRecord | Any,
-    state: FlagState | Any,
-    masker: Masker,
-    names: list[str],
-    detail: bool = False,
-) -> dict[str, Any]:
-    """The flag's fields for the API, personal parts masked (or recorded as revealed). ``flag``
-    and ``state`` are the ORM objects, or one result row with their columns as attributes."""
-    personal: dict[str, Any] = {
-        "subject_id": flag.subject_id,
-        "entities": list(flag.entities or []),
-        "explanation": dict(flag.explanation or {}),
-    }
-    if detail:
-        personal["evidence"] = dict(flag.evidence or {})
-    personal = masker.flag(personal, flag.flag_id, names)
-    out = {
-        "flag_id": flag.flag_id, "detector": flag.detector, "family": flag.family,
-        "severity": flag.severity, "score": flag.score, "region_code": flag.region_code,
-        "subject_type": flag.subject_type, "status": state.status,
-        "review_count": state.review_count, "scan_id": flag.scan_id,
-        "imported_at": flag.imported_at, "updated_at": state.updated_at, **personal,
-    }  # fmt: skip
-    if detail:
-        out["settings_digest"] = flag.settings_digest
-    return out
+class FlagReader:
+    """Flags as one request's user may see them: cut to their scope, then masked for their role.
+
+    Every place that shows a flag (the API's list and detail, the web pages' JSON, the HTML
+    report, the Excel export, the dashboard) goes through :meth:`flag` (or :func:`scoped_flags`
+    / :func:`scoped_flag`), so what one user may see is decided once:
+
+    * the ids a flag names (its entities, subject, the id-like strings of its evidence, resident
+      IDs and USCCs quoted in its texts) are looked up in the graph in one call per batch of
+      flags; those of nodes the user may not see (another region, a label outside the role)
+      are hidden, with the names (and a person's phone) of those nodes;
+    * :class:`api.access.flag_scope.FlagRedactor` then cuts entities, evidence records,
+      explanations, the subject and review comments (``withheld`` counts what was left out);
+    * what remains is masked for the role (names of the persons involved too).
+
+    For an admin or a national investigator nothing is hidden and no lookup is made.
+    """
+
+    def __init__(self, graph: ScopedGraph) -> None:
+        self.graph = graph
+        self.principal = graph.principal
+        self._redactors: dict[str, FlagRedactor] = {}
+        self._names: dict[str, list[str]] = {}
+        self._nothing = FlagRedactor((), self.principal.scope)
+
+    def prepare(self, flags: Iterable[Any], reviews: Iterable[Any] = ()) -> None:
+        """Look up every id the ``flags`` name (one store call for all of them)."""
+        flags = [f for f in flags if f.flag_id not in self._redactors]
+        if not flags:
+            return
+        comments: dict[str, list[Any]] = {}
+        for r in reviews:
+            comments.setdefault(r.flag_id, []).append(r)
+        clear = self.principal.policy.personal_clearance
+        if not self.graph.scoped and clear:
+            for f in flags:
+                self._redactors[f.flag_id] = self._nothing
+                self._names[f.flag_id] = []
+            return
+        wanted: dict[str, set[str]] = {}
+        for f in flags:
+            wanted[f.flag_id] = candidate_ids(
+                f.entities or [],
+                f.subject_id,
+                getattr(f, "evidence", None),
+                _texts_of(f, comments.get(f.flag_id, ())),
+            )
+        found = self.graph.store.get_entities(set().union(*wanted.values()))
+        for f in flags:
+            hidden: set[str] = set()
+            names: list[str] = []
+            entities = {str(e) for e in f.entities or []}
+            for token in wanted[f.flag_id]:
+                rec = found.get(token)
+                if rec is None:
+                    if self.graph.scoped and not self._unknown_visible(token):
+                        hidden.add(token)
+                    continue
+                label, props = rec["label"], rec["properties"] or {}
+                if self.graph.reveals(label, str(rec["id"]), props):
+                    if not clear and label == "Person" and token in entities:
+                        name = props.get("name")
+                        if isinstance(name, str):
+                            names.append(name)
+                    continue
+                hidden.add(token)
+                for key in ("name", "phone") if label == "Person" else ("name",):
+                    value = props.get(key)
+                    if isinstance(value, str) and value.strip():
+                        hidden.add(value.strip())
+            self._redactors[f.flag_id] = (
+                FlagRedactor(hidden, self.principal.scope) if self.graph.scoped else self._nothing
+            )
+            self._names[f.flag_id] = names
+
+    def _unknown_visible(self, token: str) -> bool:
+        """An id the graph does not hold: a resident ID or a USCC still tells its region."""
+        for label in ("Person", "Enterprise"):
+            if label == "Person" and not _PERSON_ID.match(token) and not _PERSON_15.match(token):
+                continue
+            if label == "Enterprise" and not _USCC.match(token):
+                continue
+            regions = self.graph.index.regions_of_id(label, token) or set()
+            return bool(regions) and self.principal.scope.covers_any(regions)
+        return True
+
+    def redactor(self, flag: Any) -> FlagRedactor:
+        if flag.flag_id not in self._redactors:
+            self.prepare([flag])
+        return self._redactors[flag.flag_id]
+
+    def flag(self, flag: Any, state: Any, detail: bool = False) -> dict[str, Any]:
+        """The flag's fields for this user: cut to their scope, masked for their role, with
+        ``withheld`` (how many records and entities were left out). ``flag`` and ``state`` are
+        the ORM objects, or one result row with their columns as attributes."""
+        cut = self.redactor(flag)
+        withheld = Withheld()
+        entities, dropped = cut.entities(flag.entities or [])
+        withheld.entities += dropped
+        personal: dict[str, Any] = {
+            "subject_id": cut.text(str(flag.subject_id)),
+            "entities": entities,
+            "explanation": cut.explanation(flag.explanation),
+        }
+        if detail:
+            evidence, more = cut.evidence(dict(flag.evidence or {}))
+            withheld.add(more)
+            personal["evidence"] = evidence or {}
+        personal = self.graph.masker.flag(personal, flag.flag_id, self._names[flag.flag_id])
+        out = {
+            "flag_id": flag.flag_id, "detector": flag.detector, "family": flag.family,
+            "severity": flag.severity, "score": flag.score, "region_code": flag.region_code,
+            "subject_type": flag.subject_type, "status": state.status,
+            "review_count": state.review_count, "scan_id": flag.scan_id,
+            "imported_at": flag.imported_at, "updated_at": state.updated_at, **personal,
+            "withheld": withheld.as_dict(),
+        }  # fmt: skip
+        if detail:
+            out["settings_digest"] = flag.settings_digest
+        return out
+
+    def text(self, flag: Any, text: str) -> str:
+        """A free text about ``flag`` (a review comment) cut and masked for this user."""
+        cut = self.redactor(flag).text(text)
+        masked = self.graph.masker.flag({"text": cut}, flag.flag_id, self._names[flag.flag_id])
+        return masked["text"]
+
+    def reviews(self, flag: Any, reviews: Iterable[Any]) -> list[dict[str, Any]]:
+        """A flag's review decisions with their comments cut and masked for this user."""
+        return [
+            {
+                "id": r.id,
+                "flag_id": r.flag_id,
+                "user_name": r.user_name,
+                "decision": r.decision,
+                "comment": self.text(flag, r.comment or ""),
+                "created_at": r.created_at,
+            }
+            for r in reviews
+        ]
+
+
+def scoped_flags(
+    graph: ScopedGraph, rows: Iterable[tuple[Any, Any]] | Iterable[Any], detail: bool = False
+) -> list[dict[str, Any]]:
+    """Many flags for the graph's user (see :class:`FlagReader`): ``rows`` are ``(flag,
+    state)`` pairs or result rows holding both; the ids they name are looked up together."""
+    pairs = [r if isinstance(r, tuple) else (r, r) for r in rows]
+    reader = FlagReader(graph)
+    reader.prepare(f for f, _ in pairs)
+    return [reader.flag(f, s, detail) for f, s in pairs]
+
+
+def scoped_flag(graph: ScopedGraph, flag: Any, state: Any, detail: bool = False) -> dict[str, Any]:
+    """One flag for the graph's user (see :class:`FlagReader`)."""
+    return FlagReader(graph).flag(flag, state, detail)

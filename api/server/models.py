@@ -38,6 +38,7 @@ __all__ = [
     "ScanCreate",
     "ScanPublic",
     "SubgraphPublic",
+    "WithheldPublic",
 ]
 
 Decision = Literal["confirmed", "dismissed", "needs_field_check"]
@@ -203,6 +204,13 @@ class ReviewPublic(_Out):
     created_at: dt.datetime
 
 
+class WithheldPublic(_Out):
+    """What of a flag lies outside your scope and was left out (``api.access.flag_scope``)."""
+
+    records: int = 0
+    entities: int = 0
+
+
 class FlagPublic(_Out):
     flag_id: str
     detector: str
@@ -219,6 +227,7 @@ class FlagPublic(_Out):
     scan_id: int | None
     imported_at: dt.datetime
     updated_at: dt.datetime | None
+    withheld: WithheldPublic = WithheldPublic()
 
 
 class FlagDetailPublic(FlagPublic):

@@ -93,7 +93,7 @@ class _RowFilter:
             "dst": str(rel.end.id), "dst_label": ends[1]["label"],
             "properties": rel.properties,
         }  # fmt: skip
-        return {"kind": "relationship", **self.graph.masker.edge(record)}
+        return {"kind": "relationship", **self.graph.public_edge(record)}
 
     def value(self, v: Any) -> Any:
         if isinstance(v, GraphNode):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from api.server.deps import CurrentUser, Services
+from api.server.deps import CurrentUser, Graph, Services, audit_revealed
 from api.server.errors import error_responses, request_id_of
-from api.server.flag_views import get_visible_flag
+from api.server.flag_views import FlagReader, get_visible_flag
 from api.server.models import ReviewCreate, ReviewPublic
 from api.server.state.audit import append_audit
 from api.server.state.models import FlagState, ReviewDecision, utcnow
@@ -58,13 +58,20 @@ def create_review(
     response_model=list[ReviewPublic],
     responses=error_responses(401, 404, 422),
 )
-def list_reviews(services: Services, user: CurrentUser, flag_id: str) -> list[ReviewPublic]:
-    """Every decision on the flag, oldest first."""
+def list_reviews(
+    request: Request, services: Services, user: CurrentUser, graph: Graph, flag_id: str
+) -> list[ReviewPublic]:
+    """Every decision on the flag, oldest first (comments cut to your scope and masked for
+    your role, as the flag itself)."""
     with services.db.read() as session:
-        get_visible_flag(session, user, flag_id)
+        flag, _state = get_visible_flag(session, user, flag_id)
         reviews = session.scalars(
             select(ReviewDecision)
             .where(ReviewDecision.flag_id == flag_id)
             .order_by(ReviewDecision.id)
         ).all()
-        return [ReviewPublic.model_validate(r) for r in reviews]
+    reader = FlagReader(graph)
+    reader.prepare([flag], reviews)
+    out = [ReviewPublic(**r) for r in reader.reviews(flag, reviews)]
+    audit_revealed(services, request, user, graph.masker)
+    return out
