@@ -1,13 +1,15 @@
 """Write what a scan produces (DATA_CONTRACT.md, "What the engine writes").
 
 ``flags.jsonl`` (one flag per line), ``flags.csv`` (flattened, UTF-8 with BOM so Excel shows
-Chinese correctly), ``summary.json`` (load counts, flag counts per detector and severity, settings
+Chinese correctly; a cell a spreadsheet would run as a formula starts with an apostrophe,
+``loaders.csv_cells``), ``summary.json`` (load counts, flag counts per detector and severity, settings
 and their digests, timings). Rejects are written by the loaders into ``OUT_DIR/rejects/``.
 
 Examples
 --------
 >>> import tempfile, pathlib
 >>> from engine.flags import Flag
+from loaders.csv_cells import safe_row
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> f = Flag("aid.paid_in_prison", "person_id", "11010519491231002X", "high", 2.0,
 ...          explanation={"zh": "示例", "en": "example"})
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.flags import Flag
+from loaders.csv_cells import safe_row
 
 __all__ = ["flag_counts", "read_flags", "write_flags", "write_summary"]
 
@@ -46,18 +49,17 @@ def write_flags(out_dir: str | Path, flags: Iterable[Flag]) -> int:
         open(out / "flags.csv", "w", encoding="utf-8-sig", newline="") as cf,
     ):
         writer = csv.writer(cf)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(safe_row(CSV_COLUMNS))
         for f in flags:
             d = f.to_dict()
             jf.write(json.dumps(d, ensure_ascii=False) + "\n")
-            writer.writerow(
-                [
-                    d["flag_id"], d["detector"], d["severity"], d["score"], d["subject"]["type"],
-                    d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
-                    d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
-                    json.dumps(d["evidence"], ensure_ascii=False), d["settings_digest"],
-                ]
-            )  # fmt: skip
+            row = [
+                d["flag_id"], d["detector"], d["severity"], d["score"], d["subject"]["type"],
+                d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
+                d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
+                json.dumps(d["evidence"], ensure_ascii=False), d["settings_digest"],
+            ]  # fmt: skip
+            writer.writerow(safe_row(row))
             n += 1
     return n
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from graph_models.store import GraphStore
 from loaders.contract import CONTRACT
+from loaders.csv_cells import safe_frame
 from loaders.mapping import KnownIds, map_chunk
 from loaders.reading import CHUNK_ROWS, TableSource, discover, read_chunks
 from loaders.validation import REJECT_COLUMNS, DuplicateTracker, check_columns, validate_chunk
@@ -174,7 +175,7 @@ def _load_table(
             if reject_file is not None:
                 reject_file.parent.mkdir(parents=True, exist_ok=True)
                 header = not reject_file.exists()
-                v.rejects.to_csv(
+                safe_frame(v.rejects).to_csv(
                     reject_file, mode="a", header=header, index=False,
                     encoding="utf-8-sig" if header else "utf-8",
                 )  # fmt: skip
