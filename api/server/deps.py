@@ -105,9 +105,28 @@ async def _require_admin(user: CurrentUser) -> Principal:
     return user
 
 
-async def _require_cypher(user: CurrentUser) -> Principal:
-    if not user.policy.cypher:
-        raise ApiError(403, "forbidden", "Cypher queries need the investigator or admin role")
+#: What anyone who may not run Cypher is told, whatever they asked (see :func:`_require_cypher`).
+CYPHER_REFUSED = "Cypher queries are not available to you"
+
+
+async def _require_cypher(request: Request, services: Services, user: CurrentUser) -> Principal:
+    """Cypher is for investigators and admins with a national scope only.
+
+    Neo4j Community has no per-user security, and a query's predicates can read what its
+    results do not return (``WHERE EXISTS { MATCH (p:Person {id: $x}) WHERE p.name STARTS WITH
+    $c }`` answers one row or none): filtering results cannot make Cypher safe for a regional
+    scope, and rewriting arbitrary Cypher into a scoped view cannot be proven complete. So
+    every other user gets the same 403, whatever the query, and the refusal is audited.
+    """
+    if not (user.policy.cypher and user.scope.national):
+        request.state.cypher_audited = True
+        body = await request.body()
+        await services.audit_log.append_async(
+            **_audit_row(request, user, "cypher_refused", {
+                "outcome": "refused", "query": body[:4000].decode("utf-8", "replace"),
+            }, None)
+        )  # fmt: skip
+        raise ApiError(403, "forbidden", CYPHER_REFUSED)
     return user
 
 
