@@ -110,13 +110,18 @@ def audit() -> None:
 @with_options(STATE_OPTIONS)
 @friendly
 def audit_verify(workspace: Path, state_db: str | None) -> None:
-    """Recompute the hash chain; exit 1 naming the first bad row."""
+    """Recompute the keyed hash chain and check its head against the head log kept outside
+    the database (RISKGRAPH_AUDIT_KEY_FILE, RISKGRAPH_AUDIT_HEAD_FILE); exit 1 naming the
+    first bad row, exit 2 when the key or the head log cannot be found."""
     from api.server.state.audit import verify_chain
 
     state = open_state_db(state_db, workspace)
     with state.read() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, seal=state.seal)
     state.close()
+    if not report.ok and report.first_bad_seq is None:
+        console.print(f"[bold red]cannot verify[/]: {report.describe()}", highlight=False)
+        sys.exit(2)
     if not report.ok:
         console.print(f"[bold red]tampered[/]: {report.describe()}", highlight=False)
         sys.exit(1)

@@ -238,6 +238,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    #: random id of this chain, inside every keyed row's HMAC (and naming its head log)
+    chain_id: Mapped[str] = mapped_column(String(32))
+    #: the first row hashed with the key (rows before it predate the key: plain SHA-256)
+    keyed_from: Mapped[int] = mapped_column(Integer)
 
 
 class WebSessionRecord(Base):
