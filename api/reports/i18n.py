@@ -53,7 +53,14 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "token_label": ("访问令牌", "Access token"),
     "login_button": ("登录", "Sign in"),
-    "login_failed": ("令牌无效或已停用。", "The token is not valid or has been disabled."),
+    "login_failed": (
+        "令牌无效、已停用或已过期。",
+        "The token is not valid, has been disabled or has expired.",
+    ),
+    "login_too_many": (
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed sign-ins; please try again later.",
+    ),
     "login_expired": (
         "登录页已过期，请重新提交。",
         "The sign-in page expired; please submit again.",

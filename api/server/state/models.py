@@ -33,6 +33,7 @@ __all__ = [
     "CaseFlag",
     "FlagRecord",
     "FlagState",
+    "LoginFailure",
     "ReviewDecision",
     "Role",
     "Scan",
@@ -96,6 +97,8 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: the token is refused from then on (``riskgraph users add --expires-in``); None: never
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     regions: Mapped[list[UserRegion]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="UserRegion.region_code"
     )
@@ -242,6 +245,18 @@ class AuditHead(Base):
     chain_id: Mapped[str] = mapped_column(String(32))
     #: the first row hashed with the key (rows before it predate the key: plain SHA-256)
     keyed_from: Mapped[int] = mapped_column(Integer)
+
+
+class LoginFailure(Base):
+    """Failed sign-ins of one user name (``user:<token selector>``) or one client address
+    (``client:<address>``) in the current window (``api.server.auth.login_limits``)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: epoch seconds when the window of these failures began
+    window_start: Mapped[float] = mapped_column(Float)
+    failures: Mapped[int] = mapped_column(Integer)
 
 
 class WebSessionRecord(Base):

@@ -51,8 +51,10 @@ def test_every_endpoint_needs_a_token(env):
         ("POST", "/scans"), ("GET", "/scans"), ("GET", "/scans/1"), ("GET", "/audit"),
         ("GET", "/audit/verify"), ("POST", "/cypher"),
     ]  # fmt: skip
-    bad_tokens = [None, "Bearer nonsense", "Bearer rg_000000000000_" + "A" * 43, "Basic abc"]
-    for method, path in paths:
+    for n, (method, path) in enumerate(paths):
+        # a new made-up user name each time: one name guessed 10 times is refused with 429
+        # (tests/api/server/test_logins.py)
+        bad_tokens = [None, "Bearer nonsense", f"Bearer rg_{n:012x}_" + "A" * 43, "Basic abc"]
         for bad in bad_tokens:
             headers = {"Authorization": bad} if bad else {}
             r = env.client.request(method, f"/api/v1{path}", headers=headers, json={})
@@ -302,7 +304,14 @@ def test_case_update_and_assignment(env):
     assert stale.status_code == 409
     # an assignee who cannot see the region
     bad = patch(f"/api/v1/cases/{cid}", headers=env.h("inv_in"), json={"assignee": "aid_out"})
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "assignee_out_of_scope"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_assignee"
+    # ... answers exactly as a name nobody has (issue 15: no user-name oracle)
+    nobody = patch(f"/api/v1/cases/{cid}", headers=env.h("inv_in"), json={"assignee": "nobody"})
+    assert (nobody.status_code, nobody.json()["error"]["code"]) == (400, "bad_assignee")
+    assert (
+        nobody.json()["error"]["message"].replace("nobody", "aid_out")
+        == (bad.json()["error"]["message"])
+    )
     # a flag outside the case's region
     other = env.flag_ids["aid_city"]
     r = patch(f"/api/v1/cases/{cid}", headers=env.h("inv_in"), json={"add_flags": [other]})
