@@ -138,13 +138,29 @@ def import_flags_cmd(scan_dir: Path, workspace: Path, state_db: str | None) -> N
             session, actor=cli_actor(), role="system", action="import_flags",
             resource=f"scan {result.scan_id}",
             detail={"scan_dir": str(scan_dir.resolve()), "created": result.created,
-                    "updated": result.updated},
+                    "updated": result.updated, "reopened": result.reopened,
+                    "unsupported": result.unsupported, "raised_again": result.raised_again},
         )  # fmt: skip
     state.close()
     console.print(
         f"imported {result.total:,} flags ({result.created:,} new, {result.updated:,} updated) "
         f"as scan {result.scan_id}"
     )
+    if result.reopened or result.changed:
+        console.print(
+            f"evidence changed: {result.reopened:,} decided flag(s) reopened for review, "
+            f"{result.changed:,} open flag(s) updated"
+        )
+    if result.unsupported is None:
+        console.print(
+            "no summary.json beside flags.jsonl: flags this scan no longer raises were not "
+            "looked for"
+        )
+    elif result.unsupported or result.raised_again:
+        console.print(
+            f"{result.unsupported:,} flag(s) no longer supported by the data (out of the "
+            f"queue, history kept); {result.raised_again:,} raised again"
+        )
 
 
 @click.group()

@@ -94,14 +94,20 @@ class FlagReader:
         self._names: dict[str, list[str]] = {}
         self._nothing = FlagRedactor((), self.principal.scope)
 
-    def prepare(self, flags: Iterable[Any], reviews: Iterable[Any] = ()) -> None:
-        """Look up every id the ``flags`` name (one store call for all of them)."""
+    def prepare(
+        self, flags: Iterable[Any], reviews: Iterable[Any] = (), changes: Iterable[Any] = ()
+    ) -> None:
+        """Look up every id the ``flags`` name (one store call for all of them), and those
+        their review comments and change records name."""
         flags = [f for f in flags if f.flag_id not in self._redactors]
         if not flags:
             return
         comments: dict[str, list[Any]] = {}
         for r in reviews:
             comments.setdefault(r.flag_id, []).append(r)
+        differences: dict[str, list[Any]] = {}
+        for c in changes:
+            differences.setdefault(c.flag_id, []).append(c.differences)
         clear = self.principal.policy.personal_clearance
         if not self.graph.scoped and clear:
             for f in flags:
@@ -113,7 +119,7 @@ class FlagReader:
             wanted[f.flag_id] = candidate_ids(
                 f.entities or [],
                 f.subject_id,
-                getattr(f, "evidence", None),
+                [getattr(f, "evidence", None), differences.get(f.flag_id, [])],
                 _texts_of(f, comments.get(f.flag_id, ())),
             )
         found = self.graph.store.get_entities(set().union(*wanted.values()))
@@ -184,7 +190,7 @@ class FlagReader:
             "subject_type": flag.subject_type, "status": state.status,
             "review_count": state.review_count, "scan_id": flag.scan_id,
             "imported_at": flag.imported_at, "updated_at": state.updated_at, **personal,
-            "withheld": withheld.as_dict(),
+            "withheld": withheld.as_dict(), "prior_status": getattr(state, "prior_status", None),
         }  # fmt: skip
         if detail:
             out["settings_digest"] = flag.settings_digest
@@ -209,6 +215,28 @@ class FlagReader:
             }
             for r in reviews
         ]
+
+    def changes(self, flag: Any, changes: Iterable[Any]) -> list[dict[str, Any]]:
+        """A flag's change records (``FlagChange``) with their differences cut to this user's
+        scope and masked for their role, as the flag's evidence is."""
+        cut = self.redactor(flag)
+        out = []
+        for c in changes:
+            differences, _withheld = cut.evidence(dict(c.differences or {}))
+            masked = self.graph.masker.flag(
+                {"differences": differences or {}}, flag.flag_id, self._names[flag.flag_id]
+            )
+            out.append(
+                {
+                    "kind": c.kind,
+                    "at": c.at,
+                    "scan_id": c.scan_id,
+                    "status_before": c.status_before,
+                    "status_after": c.status_after,
+                    "differences": masked["differences"],
+                }
+            )
+        return out
 
 
 def scoped_flags(

@@ -23,6 +23,7 @@ __all__ = [
     "CypherResultPublic",
     "EdgePublic",
     "EntitySearchPublic",
+    "FlagChangePublic",
     "FlagDetailPublic",
     "FlagPage",
     "FlagPublic",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 Decision = Literal["confirmed", "dismissed", "needs_field_check"]
-FlagStatus = Literal["open", "confirmed", "dismissed", "needs_field_check"]
+FlagStatus = Literal["open", "confirmed", "dismissed", "needs_field_check", "unsupported"]
 CaseStatus = Literal["open", "in_progress", "closed"]
 
 
@@ -228,6 +229,21 @@ class FlagPublic(_Out):
     imported_at: dt.datetime
     updated_at: dt.datetime | None
     withheld: WithheldPublic = WithheldPublic()
+    #: the decision a change of the data set aside: the flag was reopened because its evidence
+    #: changed (status ``open``), or the data no longer supports it (``unsupported``)
+    prior_status: str | None = None
+
+
+class FlagChangePublic(_Out):
+    """What an import changed: ``evidence_changed`` (with the differences),
+    ``no_longer_supported`` or ``raised_again``."""
+
+    kind: str
+    at: dt.datetime
+    scan_id: int | None
+    status_before: str
+    status_after: str
+    differences: dict[str, Any]
 
 
 class FlagDetailPublic(FlagPublic):
@@ -235,6 +251,8 @@ class FlagDetailPublic(FlagPublic):
     settings_digest: str
     reviews: list[ReviewPublic]
     subgraph: SubgraphPublic
+    #: the flag's history of changes by imports, oldest first
+    changes: list[FlagChangePublic] = []
 
 
 class FlagPage(_Out):

@@ -223,7 +223,9 @@ class ScanRunner:
         # this process holds the new graph: its follower must not reload it
         self.graph.generation = scan_id
         with self.db.write() as session:
-            created, updated = import_flags(session, outcome.result.flags, scan_id)
+            ran = sorted(set(outcome.result.digests) - set(outcome.result.skipped))
+            imported = import_flags(session, outcome.result.flags, scan_id, ran)
+            created, updated = imported.created, imported.updated
             scan = session.get(Scan, scan_id)
             assert scan is not None
             scan.status, scan.finished_at = "succeeded", utcnow()
@@ -235,7 +237,9 @@ class ScanRunner:
             }
             append_audit(
                 session, actor=scan.requested_by, role="admin", action="scan_finished",
-                resource=f"scan {scan_id}", detail={"created": created, "updated": updated},
+                resource=f"scan {scan_id}",
+                detail={"created": created, "updated": updated, "reopened": imported.reopened,
+                        "unsupported": imported.unsupported},
             )  # fmt: skip
 
 

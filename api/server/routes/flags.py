@@ -15,6 +15,7 @@ from api.server.errors import error_responses
 from api.server.flag_views import FlagReader, get_visible_flag, scoped_flags, visible_flags
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import (
+    FlagChangePublic,
     FlagDetailPublic,
     FlagPage,
     FlagPublic,
@@ -23,7 +24,7 @@ from api.server.models import (
     SubgraphPublic,
     json_response,
 )
-from api.server.state.models import FlagRecord, FlagState, ReviewDecision
+from api.server.state.models import UNSUPPORTED, FlagChange, FlagRecord, FlagState, ReviewDecision
 
 __all__ = ["router"]
 
@@ -34,7 +35,7 @@ _LIST_COLUMNS = (
     FlagRecord.flag_id, FlagRecord.detector, FlagRecord.family, FlagRecord.severity,
     FlagRecord.score, FlagRecord.region_code, FlagRecord.subject_type, FlagRecord.subject_id,
     FlagRecord.entities, FlagRecord.explanation, FlagRecord.scan_id, FlagRecord.imported_at,
-    FlagState.status, FlagState.review_count, FlagState.updated_at,
+    FlagState.status, FlagState.review_count, FlagState.updated_at, FlagState.prior_status,
 )  # fmt: skip
 Severity = Literal["high", "medium", "low"]
 
@@ -75,6 +76,8 @@ def list_flags(
         query = query.where(FlagRecord.severity == severity)
     if status:
         query = query.where(FlagState.status == status)
+    else:  # the active queue: flags the data no longer supports only when asked for
+        query = query.where(FlagState.status != UNSUPPORTED)
     with services.db.read() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         # page the ids first (sorting narrow rows), then load just those flags: at 7,700 flags
@@ -121,12 +124,16 @@ def get_flag(
             .where(ReviewDecision.flag_id == flag_id)
             .order_by(ReviewDecision.id)
         ).all()
+        changes = session.scalars(
+            select(FlagChange).where(FlagChange.flag_id == flag_id).order_by(FlagChange.id)
+        ).all()
     reader = FlagReader(graph)
-    reader.prepare([flag], reviews)
+    reader.prepare([flag], reviews, changes)
     out = FlagDetailPublic(
         **reader.flag(flag, state, detail=True),
         reviews=[ReviewPublic(**r) for r in reader.reviews(flag, reviews)],
         subgraph=SubgraphPublic(**_flag_subgraph(graph, flag)),
+        changes=[FlagChangePublic(**c) for c in reader.changes(flag, changes)],
     )
     audit_revealed(services, request, user, graph.masker)
     return json_response(out)

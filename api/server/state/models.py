@@ -26,11 +26,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "DECISIONS",
     "FLAG_STATUSES",
+    "UNSUPPORTED",
     "AuditEntry",
     "AuditHead",
     "Base",
     "Case",
     "CaseFlag",
+    "FlagChange",
     "FlagRecord",
     "FlagState",
     "LoginFailure",
@@ -45,8 +47,13 @@ __all__ = [
 
 #: A reviewer's decision on a flag.
 DECISIONS = ("confirmed", "dismissed", "needs_field_check")
-#: A flag's review status: ``open`` until the first decision, then the latest decision.
-FLAG_STATUSES = ("open", *DECISIONS)
+#: A flag the latest scan of its detector no longer raises: out of the active queue, its
+#: history kept (数据已不再支持, "no longer supported by the data").
+UNSUPPORTED = "unsupported"
+#: A flag's review status: ``open`` until the first decision (and again when its evidence
+#: changes after one), then the latest decision; ``unsupported`` once the data no longer
+#: supports it.
+FLAG_STATUSES = ("open", *DECISIONS, UNSUPPORTED)
 
 
 def utcnow() -> dt.datetime:
@@ -157,6 +164,8 @@ class FlagRecord(Base):
     settings_digest: Mapped[str] = mapped_column(String(64))
     scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
     imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: ``engine.flags.evidence_fingerprint`` of the evidence last imported (None before 0006)
+    fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[FlagState] = relationship(lazy="joined", uselist=False)
 
 
@@ -172,6 +181,33 @@ class FlagState(Base):
     review_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: the decision a change of the data set aside (the flag was reopened, or is no longer
+    #: supported); cleared by the next decision
+    prior_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    #: when an import last changed the status (evidence changed, unsupported, raised again)
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class FlagChange(Base):
+    """What an import changed about a flag: its evidence changed (the decision reopened), the
+    scan no longer raises it, or raises it again; with the differences."""
+
+    __tablename__ = "flag_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[str] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), index=True
+    )
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: evidence_changed | no_longer_supported | raised_again
+    kind: Mapped[str] = mapped_column(String(24))
+    status_before: Mapped[str] = mapped_column(String(24))
+    status_after: Mapped[str] = mapped_column(String(24))
+    fingerprint_before: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fingerprint_after: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: ``api.server.state.flag_import.evidence_differences``
+    differences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class ReviewDecision(Base):

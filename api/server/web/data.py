@@ -20,7 +20,7 @@ from api.server.errors import ApiError
 from api.server.flag_views import scoped_flag, scoped_flags, visible_flags
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import FlagPublic, FlagStatus
-from api.server.state.models import FlagRecord, FlagState
+from api.server.state.models import UNSUPPORTED, FlagRecord, FlagState
 
 __all__ = ["Filters", "QueueFilters", "public_flag", "public_flags", "region_names", "router"]
 
@@ -70,6 +70,10 @@ class QueueFilters:
             q = q.where(FlagRecord.severity == self.severity)
         if self.status and skip != "status":
             q = q.where(FlagState.status == self.status)
+        elif not self.status and skip != "status":
+            # the active queue: flags the data no longer supports only when asked for (their
+            # count still shows among the status filter's values)
+            q = q.where(FlagState.status != UNSUPPORTED)
         if self.since:
             start = dt.datetime.combine(self.since, dt.time(), dt.UTC)
             q = q.where(FlagRecord.imported_at >= start)
@@ -229,7 +233,9 @@ def dashboard_data(
     if not user.policy.sees_flag_family("debt"):
         raise ApiError(403, "forbidden", "the regional dashboard is for debt analysts")
     scope = user.scope
-    query = visible_flags(user).where(FlagRecord.family.in_(("debt", "guarantee", "ownership")))
+    query = visible_flags(user).where(
+        FlagRecord.family.in_(("debt", "guarantee", "ownership")), FlagState.status != UNSUPPORTED
+    )
     if region:
         require_within(user, region, "region")
         scope = RegionScope([region])

@@ -62,6 +62,11 @@ def site(store, tmp_path):
         for name, (role, regions, _county) in USERS.items():
             tokens[name] = create_user(session, name, role, regions)
         tokens["admin"] = create_user(session, "admin", "admin", [])
+    # a later scan finds one more payment into the shared account, for a 西华 household: the
+    # flag's change record (its differences) names 西华 people too
+    _rescan_with_more_evidence(tmp_path / "scan", tmp_path / "scan2")
+    with db.write() as session:
+        assert import_scan_dir(session, tmp_path / "scan2", requested_by="test").changed == 1
     app = create_app(store=store, state_db_url=url, workspace=tmp_path / "ws")
     client = TestClient(app, raise_server_exceptions=False)
     with client:
@@ -84,6 +89,26 @@ def sign_in(client: TestClient, token: str) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"}, follow_redirects=False,
     )  # fmt: skip
     assert r.status_code == 303, r.text
+
+
+def _rescan_with_more_evidence(scan, rescan) -> None:
+    import shutil
+
+    rescan.mkdir()
+    shutil.copy(scan / "summary.json", rescan / "summary.json")
+    lines = []
+    for line in (scan / "flags.jsonl").read_text("utf-8").splitlines():
+        flag = json.loads(line)
+        if flag["detector"] == "aid.shared_account":
+            flag["evidence"]["payments"].append(
+                {"table": "aid_payments", "line": 6, "payment_id": "PB1", "program": "低保",
+                 "recipient_id": tr.B["b1"], "household_id": "HB1", "amount": 450.0,
+                 "paid_date": "2021-04-10", "by_proxy": True}
+            )  # fmt: skip
+            flag["evidence"]["figures"]["amount"] += 450.0
+            del flag["fingerprint"]  # recomputed from the evidence when read
+        lines.append(json.dumps(flag, ensure_ascii=False))
+    (rescan / "flags.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
 
 
 def _flag_id(db: StateDB, detector: str) -> str:
@@ -212,6 +237,10 @@ def test_the_shared_account_flag_says_what_it_withholds(site):
     assert "〔辖区外〕" in flag["explanation"]["zh"]
     assert "[outside your region]" in flag["explanation"]["en"]
     assert "〔辖区外〕" in flag["reviews"][0]["comment"]
+    change = flag["changes"][0]
+    assert change["kind"] == "evidence_changed" and change["differences"]["added"] == {
+        "payments": []
+    }  # the one payment added is 西华's: withheld like the evidence
     # the national investigator's view is whole
     whole = site.client.get(f"/api/v1/flags/{shared}", headers=site.h("admin")).json()
     assert whole["withheld"] == {"records": 0, "entities": 0}
