@@ -112,6 +112,17 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "status_confirmed": ("已确认", "Confirmed"),
     "status_dismissed": ("已排除", "Dismissed"),
     "status_needs_field_check": ("需实地核查", "Needs field check"),
+    "status_unsupported": ("数据已不再支持", "No longer supported by the data"),
+    # a flag whose evidence changed after a decision, or that the data no longer supports
+    "flag_reopened": (
+        "证据已变化，重新待核查（原结论：{status}）",
+        "Evidence changed: open for review again (earlier decision: {status})",
+    ),
+    "flag_change_evidence_changed": ("证据变化", "Evidence changed"),
+    "flag_change_no_longer_supported": ("数据已不再支持", "No longer supported by the data"),
+    "flag_change_raised_again": ("再次发现", "Raised again"),
+    # parts of a flag outside the reader's region scope (api.access.flag_scope)
+    "scope_redacted": ("〔辖区外〕", "[outside your region]"),
     # flag detail
     "flag_title": ("线索详情", "Flag"),
     "back_to_queue": ("返回队列", "Back to the queue"),
