@@ -140,6 +140,11 @@ class Scan(Base):
     #: written by the process running the job (api.server.scan_jobs): a queued or running scan whose
     #: heartbeat stops was abandoned by a process that died, and is marked failed
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: the process that took the job (``api.server.scan_jobs.process_identity``): one on this
+    #: host that is gone abandoned it, and the scan is marked failed at once
+    owner_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    owner_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner_started: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     flags_imported: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
