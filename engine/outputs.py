@@ -2,14 +2,13 @@
 
 ``flags.jsonl`` (one flag per line), ``flags.csv`` (flattened, UTF-8 with BOM so Excel shows
 Chinese correctly; a cell a spreadsheet would run as a formula starts with an apostrophe,
-``loaders.csv_cells``), ``summary.json`` (load counts, flag counts per detector and severity, settings
-and their digests, timings). Rejects are written by the loaders into ``OUT_DIR/rejects/``.
+``loaders.csv_cells``), ``summary.json`` (load counts, flag counts per detector and severity,
+settings and their digests, timings). Rejects are written by the loaders into ``OUT_DIR/rejects/``.
 
 Examples
 --------
 >>> import tempfile, pathlib
 >>> from engine.flags import Flag
-from loaders.csv_cells import safe_row
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> f = Flag("aid.paid_in_prison", "person_id", "11010519491231002X", "high", 2.0,
 ...          explanation={"zh": "示例", "en": "example"})

@@ -349,3 +349,48 @@ def test_unknown_and_hidden_entities_look_the_same(env, user):
     missing = env.get(user, "/entities/410000000000000000")
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["error"]["message"] == missing.json()["error"]["message"]
+
+
+def _web(env, user: str, path: str, **kw):
+    return env.client.get(path, headers=env.h(user), **kw)
+
+
+def test_export_and_evidence_matrix(env):
+    """The web downloads and evidence reads: each user gets exactly their flags, in every
+    format, and a flag's entities and evidence cut to their scope (issue 15)."""
+    import io
+    import zipfile
+
+    for user in ALL:
+        mine = {env.flag_ids[k] for k in EXPECTED_FLAGS[user]}
+        others = set(env.flag_ids.values()) - mine
+        queue = _web(env, user, "/web/api/flags", params={"limit": 200})
+        assert queue.status_code == 200
+        assert {f["flag_id"] for f in queue.json()["items"]} == mine, user
+        report = _web(env, user, "/web/report.html")
+        xlsx = _web(env, user, "/web/export.xlsx")
+        assert report.status_code == xlsx.status_code == 200
+        with zipfile.ZipFile(io.BytesIO(xlsx.content)) as z:
+            sheets = "".join(z.read(n).decode("utf-8") for n in z.namelist())
+        for fid in mine:
+            assert fid in sheets, (user, fid)
+        for fid in others:
+            assert fid not in sheets, (user, fid)
+        assert f"线索清单 ({len(mine)})" in report.text or f"({len(mine)})</h2>" in report.text
+        dashboard = _web(env, user, "/web/api/dashboard").status_code
+        assert dashboard == (200 if USERS[user][0] in ("debt_analyst", "investigator", "admin")
+                             else 403), user  # fmt: skip
+    # flags by entity: the entity's own visibility first (404 like a missing one), then flags
+    for eid, ok in ((f"{P1}", {"admin", "inv_nat", "aid_in", "inv_in"}),
+                    ("H2", {"admin", "inv_nat", "aid_out", "inv_out"})):  # fmt: skip
+        got = {u: _web(env, u, f"/web/api/entities/{eid}/flags").status_code for u in ALL}
+        assert got == _expect(ok), eid
+    # the 420102 inspector reads the shared-account flag without the 410822 household and person
+    flag = env.get("aid_out", f"/flags/{env.flag_ids['aid_out']}").json()
+    assert P1 not in flag["entities"] and "H1" not in flag["entities"]
+    assert flag["withheld"]["entities"] == 3  # H1, P1 of the entities; H1 of evidence.households
+    assert {n["id"] for n in flag["subgraph"]["nodes"]} & {P1, "H1", "PAY1"} == set()
+    graph = env.get("aid_out", f"/flags/{env.flag_ids['aid_out']}/graph?format=graphml").text
+    assert P1 not in graph and "张三" not in graph  # A1's holder_id (P1) is cut from its node
+    whole = env.get("admin", f"/flags/{env.flag_ids['aid_out']}").json()
+    assert P1 in whole["entities"] and whole["withheld"]["entities"] == 0
