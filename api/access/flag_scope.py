@@ -116,19 +116,28 @@ def withheld_note(withheld: dict[str, int] | Withheld | None, lang: str = "zh") 
     return f"{'、'.join(parts)}不在您的辖区内" if parts else ""
 
 
+#: A date or a time is never an id: skipped (a record holds several).
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+#: A dict key is a field name, unless it is an id (``share_of_net_assets: {USCC: ...}``).
+_KEY_ID = re.compile(r"^(?=[^\d]*\d)[0-9A-Za-z][0-9A-Za-z_\-.:|/]{1,63}$")
+
+
 def _strings(value: Any, out: set[str]) -> None:
-    if isinstance(value, str):
-        if _ID_LIKE.match(value):
+    t = type(value)
+    if t is str:
+        if _ID_LIKE.match(value) and not _DATE.match(value):
             out.add(value)
-    elif isinstance(value, dict):
+    elif t is dict:
         for k, v in value.items():
-            # a key is a field name, unless it holds a digit (``share_of_net_assets: {USCC: ..}``)
-            if isinstance(k, str) and _ID_LIKE.match(k) and any(c.isdigit() for c in k):
+            if type(k) is str and _KEY_ID.match(k):
                 out.add(k)
-            _strings(v, out)
-    elif isinstance(value, (list, tuple)):
+            if type(v) is not int and type(v) is not float and v is not None:
+                _strings(v, out)
+    elif t is list or t is tuple:
         for v in value:
             _strings(v, out)
+    elif isinstance(value, str):  # a str subclass
+        _strings(str(value), out)
 
 
 #: A word of a free text that may be an id: letters, digits, ``_`` and ``-``, with a digit.

@@ -35,7 +35,7 @@ _LIST_COLUMNS = (
     FlagRecord.flag_id, FlagRecord.detector, FlagRecord.family, FlagRecord.severity,
     FlagRecord.score, FlagRecord.region_code, FlagRecord.subject_type, FlagRecord.subject_id,
     FlagRecord.entities, FlagRecord.explanation, FlagRecord.scan_id, FlagRecord.imported_at,
-    FlagState.status, FlagState.review_count, FlagState.updated_at, FlagState.prior_status,
+    FlagRecord.fingerprint, FlagState.status, FlagState.review_count, FlagState.updated_at, FlagState.prior_status,
 )  # fmt: skip
 Severity = Literal["high", "medium", "low"]
 
