@@ -13,7 +13,8 @@ also runs with one client, and ``/me`` (authentication only) is the do-nothing b
 
 Who asks: an investigator with a national scope (personal-data clearance: every response with
 personal data is written to the audit trail, so reads cost a state-DB write) and, for the
-neighbourhood, also a city-level aid inspector (region scoping and masking on every node).
+neighbourhood, the flag list and flag detail, also a city-level aid inspector (region scoping
+and masking on every node; a flag cut to the scope: every id it names looked up).
 The load generator runs on the same 2-core machine as the server, so its CPU competes.
 
 Usage::
@@ -57,6 +58,8 @@ SCENARIOS = (
     "flag_detail",
     "neighborhood_2hop",
     "neighborhood_2hop_regional",
+    "flag_list_regional",
+    "flag_detail_regional",
     "paths",
 )
 
@@ -180,6 +183,8 @@ def samples(work: Path, n: int, seed: int) -> dict[str, list[Any]]:
     rng.shuffle(pairs)
     return {
         "flags": rng.sample([f.flag_id for f in flags], min(n, len(flags))),
+        # aid flags of the inspector's city (set by the caller once the city is known)
+        "all_flags": [(f.flag_id, f.family, f.region_code or "") for f in flags],
         "households": rng.sample(list(hh["id"]), min(n, len(hh))),
         "pairs": pairs[:n],
         "hh_region": dict(zip(hh["id"], hh["region_code"], strict=True)),
@@ -260,6 +265,11 @@ def run_scenarios(
     city = tokens["_city"]
     local = [h for h in smp["households"] if str(smp["hh_region"].get(h, "")).startswith(city[:4])]
     local = local or smp["households"]
+    smp["local_flags"] = [
+        f
+        for f, family, region in smp["all_flags"]
+        if family == "aid" and region.startswith(city[:4])
+    ][:n]
 
     def cycle(items: list[Any], fmt) -> list[str]:
         return [fmt(items[i % len(items)]) for i in range(n)]
@@ -270,6 +280,9 @@ def run_scenarios(
         "flag_detail": ("investigator", cycle(smp["flags"], lambda f: f"/flags/{f}")),
         "neighborhood_2hop": ("investigator", cycle(smp["households"], lambda h: f"/entities/{h}/neighborhood?hops=2")),
         "neighborhood_2hop_regional": ("aid_inspector", cycle(local, lambda h: f"/entities/{h}/neighborhood?hops=2")),
+        # a regional user's flags are cut to their scope (api.server.flag_views.FlagReader)
+        "flag_list_regional": ("aid_inspector", cycle(list(range(5)), lambda i: f"/flags?limit=50&offset={i * 50}")),
+        "flag_detail_regional": ("aid_inspector", cycle(smp["local_flags"] or smp["flags"], lambda f: f"/flags/{f}")),
         "paths": ("investigator", cycle(smp["pairs"], lambda p: f"/paths?source={p[0]}&target={p[1]}&max_hops=4")),
     }  # fmt: skip
     out = {}

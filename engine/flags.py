@@ -10,6 +10,12 @@ A flag id is stable across re-runs of the same data: it is derived from the dete
 subject only (not the settings, not the run time), so a reviewer's decision stays attached to the
 same finding when the scan is repeated. It is a hash, so no personal identifier appears in URLs.
 
+What the finding rests on is its **fingerprint** (:func:`evidence_fingerprint`): a hash of its
+material evidence -- the records, amounts, dates and figures, and the set of entities -- without
+what changes when nothing happened (a record's source line, the order of lists, float noise,
+the scan's reference date standing for "still open today"). The state DB compares it on import:
+a reviewed flag whose fingerprint changed is reopened (``api.server.state.flag_import``).
+
 Examples
 --------
 >>> f = Flag("aid.deceased_recipient", "person_id", "11010519491231002X", "high", 7.5,
@@ -32,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SEVERITIES", "Finding", "Flag", "flag_id", "jsonable"]
+__all__ = ["SEVERITIES", "Finding", "Flag", "evidence_fingerprint", "flag_id", "jsonable"]
 
 SEVERITIES = ("high", "medium", "low")
 
@@ -41,6 +47,62 @@ def flag_id(detector: str, subject_type: str, subject_id: str) -> str:
     """Stable flag id: ``F`` + 20 hex chars of SHA-256 over detector, subject type and subject id."""
     digest = hashlib.sha256(f"{detector}\x1f{subject_type}\x1f{subject_id}".encode()).hexdigest()
     return "F" + digest[:20]
+
+
+#: Evidence keys that are provenance or bookkeeping, not evidence: a record's source line
+#: moves when rows are inserted above it, a batch id with every load.
+NOISE_KEYS = frozenset({"line", "_line", "_batch", "generated_at"})
+_AS_OF = "<as-of>"
+
+
+def _material(value: Any, as_of: str | None) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _material(v, as_of) for k, v in value.items() if k not in NOISE_KEYS}
+    if isinstance(value, (list, tuple)):
+        items = [_material(v, as_of) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        # amounts to the cent, ratios and scores to 4 decimals (float noise stays below)
+        value = round(value, 2) if abs(value) >= 1 else round(value, 4)
+        return int(value) if value == int(value) else value
+    if isinstance(value, str) and as_of is not None and value[:10] == as_of:
+        return _AS_OF  # "open until the scan's day": a later scan is not new evidence
+    return value
+
+
+def evidence_fingerprint(
+    evidence: dict[str, Any], entities: Any = (), as_of: dt.date | str | None = None
+) -> str:
+    """A hash of a finding's material evidence: 16 hex chars of SHA-256 over its records,
+    amounts, dates and figures and its set of entities, leaving out source line numbers, list
+    order, float noise and dates equal to the scan's reference date ``as_of``.
+
+    Examples
+    --------
+    >>> a = {"payments": [{"table": "p", "line": 3, "amount": 600.0, "paid_date": "2021-04-10"},
+    ...                   {"table": "p", "line": 4, "amount": 600.0, "paid_date": "2021-05-10"}]}
+    >>> b = {"payments": list(reversed(a["payments"]))}
+    >>> b["payments"][0] = {**b["payments"][0], "line": 9}  # the same rows, re-exported
+    >>> evidence_fingerprint(a, ["H1"]) == evidence_fingerprint(b, ["H1"])
+    True
+    >>> c = {"payments": [{**a["payments"][0], "amount": 1300.0}, a["payments"][1]]}
+    >>> evidence_fingerprint(a, ["H1"]) == evidence_fingerprint(c, ["H1"])
+    False
+    >>> evidence_fingerprint({"end": "2024-01-01"}, as_of="2024-01-01") == evidence_fingerprint(
+    ...     {"end": "2024-02-01"}, as_of="2024-02-01")
+    True
+    """
+    day = as_of.isoformat() if isinstance(as_of, dt.date) else as_of
+    body = {
+        "evidence": _material(jsonable(evidence), day),
+        "entities": sorted({str(e) for e in entities or ()}),
+    }
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
 def jsonable(value: Any) -> Any:
@@ -146,6 +208,8 @@ class Flag:
     evidence: dict[str, Any] = field(default_factory=dict)
     explanation: dict[str, str] = field(default_factory=dict)
     settings_digest: str = ""
+    #: :func:`evidence_fingerprint` of the evidence (the runner stamps it with the scan's date)
+    fingerprint: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -153,6 +217,8 @@ class Flag:
         self.score = float(self.score)
         # keep order, drop duplicates and blanks
         self.entities = list(dict.fromkeys(str(e) for e in self.entities if e not in (None, "")))
+        if not self.fingerprint:
+            self.fingerprint = evidence_fingerprint(self.evidence, self.entities)
 
     @property
     def flag_id(self) -> str:
@@ -174,6 +240,7 @@ class Flag:
             "evidence": jsonable(self.evidence),
             "explanation": self.explanation,
             "settings_digest": self.settings_digest,
+            "fingerprint": self.fingerprint,
         }
 
     def to_json(self) -> str:
@@ -192,4 +259,5 @@ class Flag:
             evidence=d.get("evidence", {}),
             explanation=d.get("explanation", {}),
             settings_digest=d.get("settings_digest", ""),
+            fingerprint=d.get("fingerprint", ""),
         )

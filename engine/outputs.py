@@ -1,8 +1,9 @@
 """Write what a scan produces (docs/data-contract.md, "What the engine writes").
 
 ``flags.jsonl`` (one flag per line), ``flags.csv`` (flattened, UTF-8 with BOM so Excel shows
-Chinese correctly), ``summary.json`` (load counts, flag counts per detector and severity, settings
-and their digests, timings). Rejects are written by the loaders into ``OUT_DIR/rejects/``.
+Chinese correctly; a cell a spreadsheet would run as a formula starts with an apostrophe,
+``loaders.csv_cells``), ``summary.json`` (load counts, flag counts per detector and severity,
+settings and their digests, timings). Rejects are written by the loaders into ``OUT_DIR/rejects/``.
 
 Examples
 --------
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.flags import Flag
+from loaders.csv_cells import safe_row
 
 __all__ = ["flag_counts", "read_flags", "write_flags", "write_summary"]
 
@@ -52,21 +54,20 @@ def write_flags(
         open(out / "flags.csv", "w", encoding="utf-8-sig", newline="") as cf,
     ):
         writer = csv.writer(cf)
-        writer.writerow(CSV_COLUMNS + (["new_since_previous_scan"] if new else []))
+        writer.writerow(safe_row(CSV_COLUMNS + (["new_since_previous_scan"] if new else [])))
         for f in flags:
             d = f.to_dict()
             is_new = new(f) if new else None
             if new:
                 d["new_since_previous_scan"] = is_new
             jf.write(json.dumps(d, ensure_ascii=False) + "\n")
-            writer.writerow(
-                [
-                    d["flag_id"], d["detector"], d["severity"], d["score"], d["subject"]["type"],
-                    d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
-                    d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
-                    json.dumps(d["evidence"], ensure_ascii=False), d["settings_digest"],
-                ] + ([str(is_new).lower()] if new else [])
-            )  # fmt: skip
+            row = [
+                d["flag_id"], d["detector"], d["severity"], d["score"], d["subject"]["type"],
+                d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
+                d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
+                json.dumps(d["evidence"], ensure_ascii=False), d["settings_digest"],
+            ] + ([str(is_new).lower()] if new else [])  # fmt: skip
+            writer.writerow(safe_row(row))
             n += 1
     return n
 

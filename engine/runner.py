@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
-from engine.flags import SEVERITIES, Finding, Flag, jsonable
+from engine.flags import SEVERITIES, Finding, Flag, evidence_fingerprint, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
 from graph_models.store import GraphStore
@@ -68,7 +68,7 @@ def parse_settings(doc: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     return out
 
 
-def stamp(spec: DetectorSpec, finding: Any, digest: str = "") -> Flag:
+def stamp(spec: DetectorSpec, finding: Any, digest: str = "", as_of: dt.date | None = None) -> Flag:
     """Turn one yielded :class:`Finding` into a :class:`Flag` of detector ``spec``.
 
     Examples
@@ -118,10 +118,13 @@ def stamp(spec: DetectorSpec, finding: Any, digest: str = "") -> Flag:
         evidence=finding.evidence,
         explanation=finding.explanation,
         settings_digest=digest,
+        fingerprint=evidence_fingerprint(finding.evidence, finding.entities, as_of),
     )
 
 
-def _flags(spec: DetectorSpec, output: Any, digest: str) -> list[Flag]:
+def _flags(
+    spec: DetectorSpec, output: Any, digest: str, as_of: dt.date | None = None
+) -> list[Flag]:
     if output is None:
         return []
     if isinstance(output, (str, bytes, dict)) or not isinstance(output, Iterable):
@@ -130,7 +133,7 @@ def _flags(spec: DetectorSpec, output: Any, digest: str) -> list[Flag]:
         )
     flags, seen = [], set()
     for item in output:
-        flag = stamp(spec, item, digest)
+        flag = stamp(spec, item, digest, as_of)
         if flag.flag_id in seen:
             raise DetectorOutputError(
                 f"{spec.id} yielded two findings about {flag.subject_type} {flag.subject_id}: "
@@ -226,7 +229,7 @@ def run_detectors(
             run.set_result(spec.id, output)
             flags = []
         else:
-            flags = _flags(spec, output, digest)
+            flags = _flags(spec, output, digest, run.as_of)
             run.set_result(spec.id, tuple(flags))
         result.timings[spec.id] = round(time.perf_counter() - t0, 4)
         if spec.id in wanted:

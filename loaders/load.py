@@ -49,6 +49,7 @@ from graph_models.errors import DataError
 from graph_models.memory_store import frame_to_arrow
 from graph_models.store import GraphStore
 from loaders.contract import CONTRACT
+from loaders.csv_cells import safe_frame
 from loaders.csv_reader import LineReject
 from loaders.limits import ReadLimits
 from loaders.mapping import RESOLVING_LABELS, map_chunk
@@ -370,7 +371,7 @@ class _Sink:
         path = self.dir / f"{self.table}{kind}.csv"
         first = kind not in self.started
         self.started.add(kind)
-        frame.to_csv(path, mode="w" if first else "a", header=first, index=False,
+        safe_frame(frame).to_csv(path, mode="w" if first else "a", header=first, index=False,
                      encoding="utf-8-sig" if first else "utf-8")  # fmt: skip
 
 

@@ -17,6 +17,18 @@ from graph_models.memory_store import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The audit trail's key and head log live outside the state DB (api.server.state.audit_seal),
+# by default in the user's ~/.config: the tests (and the servers and CLIs they start, which
+# inherit the environment) keep theirs in a directory of their own, and write every head line
+# at once so a test can read the log right after a request.
+if "RISKGRAPH_AUDIT_KEY_FILE" not in os.environ:
+    import tempfile
+
+    os.environ["RISKGRAPH_AUDIT_KEY_FILE"] = str(
+        Path(tempfile.mkdtemp(prefix="riskgraph-audit-")) / "audit.key"
+    )
+os.environ.setdefault("RISKGRAPH_AUDIT_HEAD_INTERVAL", "0")
+
 
 def neo4j_env() -> dict[str, str] | None:
     """Connection settings: NEO4J_* from the environment, else the bundled server's."""

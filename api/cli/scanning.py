@@ -23,6 +23,7 @@ from api.cli.common import (
     with_options,
 )
 from graph_models.errors import DataError
+from loaders.csv_cells import safe_frame
 
 
 def _run_scan(
@@ -158,7 +159,7 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     from engine.evaluation import evaluate, format_evaluation
 
     ev = evaluate(out / "flags.jsonl", dataset / "ground_truth.jsonl")
-    ev.to_csv(out / "evaluation.csv", index=False)
+    safe_frame(ev).to_csv(out / "evaluation.csv", index=False)
     click.echo(format_evaluation(ev), err=True)
     console.print(
         f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from api.cli.common import (
     open_state_db,
     with_options,
 )
+from graph_models.errors import DataError
 
 
 @click.group()
@@ -51,29 +53,73 @@ def users() -> None:
     help="Region scope (6 digits, covers everything under it; repeatable; "
     "000000 = whole country). Needed for every role but admin.",
 )
+@click.option(
+    "--expires-in",
+    "expires_in",
+    default=None,
+    metavar="DURATION",
+    help="The token stops working after this long: 90d, 12h, 30m, 2w (default: never).",
+)
 @with_options(STATE_OPTIONS)
 @friendly
 def users_add(
-    name: str, role: str, regions: tuple[str, ...], workspace: Path, state_db: str | None
+    name: str,
+    role: str,
+    regions: tuple[str, ...],
+    expires_in: str | None,
+    workspace: Path,
+    state_db: str | None,
 ) -> None:
     """Add a user and print their API token (shown once; only its hash is stored)."""
     from api.server.auth.principals import create_user
     from api.server.state.audit import append_audit
 
+    lifetime = parse_duration(expires_in) if expires_in else None
     state = open_state_db(state_db, workspace)
     with state.write() as session:
-        token = create_user(session, name, role, list(regions))
+        token = create_user(session, name, role, list(regions), expires_in=lifetime)
+        detail: dict[str, object] = {"role": role, "regions": sorted(set(regions))}
+        if lifetime is not None:
+            detail["expires_in_seconds"] = int(lifetime.total_seconds())
         append_audit(
             session,
             actor=cli_actor(),
             role="system",
             action="user_add",
             resource=f"user {name}",
-            detail={"role": role, "regions": sorted(set(regions))},
+            detail=detail,
         )
     state.close()
-    console.print(f"user [bold]{name}[/] ({role}) added; the token is shown once:")
+    until = ""
+    if lifetime is not None:
+        until = f", valid until {(dt.datetime.now(dt.UTC) + lifetime):%Y-%m-%d %H:%M} UTC"
+    console.print(f"user [bold]{name}[/] ({role}) added{until}; the token is shown once:")
     click.echo(token)
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90d``, ``12h``, ``30m``, ``2w`` (or a number of days) as a timedelta.
+
+    Examples
+    --------
+    >>> parse_duration("90d").days, parse_duration("12h").seconds, parse_duration("7").days
+    (90, 43200, 7)
+    """
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else "d"
+    number = raw[:-1] if raw[-1:] in _UNITS else raw
+    try:
+        value = float(number)
+    except ValueError:
+        raise DataError(
+            "bad_duration", f"--expires-in {text!r}: write a number and a unit, e.g. 90d or 12h"
+        ) from None
+    if value <= 0:
+        raise DataError("bad_duration", f"--expires-in {text!r}: must be positive")
+    return dt.timedelta(seconds=value * _UNITS[unit])
 
 
 @click.command("import-flags")
@@ -92,13 +138,29 @@ def import_flags_cmd(scan_dir: Path, workspace: Path, state_db: str | None) -> N
             session, actor=cli_actor(), role="system", action="import_flags",
             resource=f"scan {result.scan_id}",
             detail={"scan_dir": str(scan_dir.resolve()), "created": result.created,
-                    "updated": result.updated},
+                    "updated": result.updated, "reopened": result.reopened,
+                    "unsupported": result.unsupported, "raised_again": result.raised_again},
         )  # fmt: skip
     state.close()
     console.print(
         f"imported {result.total:,} flags ({result.created:,} new, {result.updated:,} updated) "
         f"as scan {result.scan_id}"
     )
+    if result.reopened or result.changed:
+        console.print(
+            f"evidence changed: {result.reopened:,} decided flag(s) reopened for review, "
+            f"{result.changed:,} open flag(s) updated"
+        )
+    if result.unsupported is None:
+        console.print(
+            "no summary.json beside flags.jsonl: flags this scan no longer raises were not "
+            "looked for"
+        )
+    elif result.unsupported or result.raised_again:
+        console.print(
+            f"{result.unsupported:,} flag(s) no longer supported by the data (out of the "
+            f"queue, history kept); {result.raised_again:,} raised again"
+        )
 
 
 @click.group()
@@ -110,13 +172,18 @@ def audit() -> None:
 @with_options(STATE_OPTIONS)
 @friendly
 def audit_verify(workspace: Path, state_db: str | None) -> None:
-    """Recompute the hash chain; exit 1 naming the first bad row."""
+    """Recompute the keyed hash chain and check its head against the head log kept outside
+    the database (RISKGRAPH_AUDIT_KEY_FILE, RISKGRAPH_AUDIT_HEAD_FILE); exit 1 naming the
+    first bad row, exit 2 when the key or the head log cannot be found."""
     from api.server.state.audit import verify_chain
 
     state = open_state_db(state_db, workspace)
     with state.read() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, seal=state.seal)
     state.close()
+    if not report.ok and report.first_bad_seq is None:
+        console.print(f"[bold red]cannot verify[/]: {report.describe()}", highlight=False)
+        sys.exit(2)
     if not report.ok:
         console.print(f"[bold red]tampered[/]: {report.describe()}", highlight=False)
         sys.exit(1)

@@ -53,7 +53,14 @@ _PAIRS: dict[str, tuple[str, str]] = {
     ),
     "token_label": ("访问令牌", "Access token"),
     "login_button": ("登录", "Sign in"),
-    "login_failed": ("令牌无效或已停用。", "The token is not valid or has been disabled."),
+    "login_failed": (
+        "令牌无效、已停用或已过期。",
+        "The token is not valid, has been disabled or has expired.",
+    ),
+    "login_too_many": (
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed sign-ins; please try again later.",
+    ),
     "login_expired": (
         "登录页已过期，请重新提交。",
         "The sign-in page expired; please submit again.",
@@ -105,6 +112,17 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "status_confirmed": ("已确认", "Confirmed"),
     "status_dismissed": ("已排除", "Dismissed"),
     "status_needs_field_check": ("需实地核查", "Needs field check"),
+    "status_unsupported": ("数据已不再支持", "No longer supported by the data"),
+    # a flag whose evidence changed after a decision, or that the data no longer supports
+    "flag_reopened": (
+        "证据已变化，重新待核查（原结论：{status}）",
+        "Evidence changed: open for review again (earlier decision: {status})",
+    ),
+    "flag_change_evidence_changed": ("证据变化", "Evidence changed"),
+    "flag_change_no_longer_supported": ("数据已不再支持", "No longer supported by the data"),
+    "flag_change_raised_again": ("再次发现", "Raised again"),
+    # parts of a flag outside the reader's region scope (api.access.flag_scope)
+    "scope_redacted": ("〔辖区外〕", "[outside your region]"),
     # flag detail
     "flag_title": ("线索详情", "Flag"),
     "back_to_queue": ("返回队列", "Back to the queue"),

@@ -26,6 +26,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.server.auth.principals import PrincipalCache
+from api.server.denials import DenialAuditMiddleware, drain_denials, limiter_from_settings
 from api.server.deps import AppServices
 from api.server.errors import RequestIdMiddleware, install_error_handlers
 from api.server.graph.access import GraphAccess
@@ -159,6 +160,7 @@ def create_app(
         worker=int(os.environ.get("RISKGRAPH_WORKER", "1")),
     )  # fmt: skip
 
+    denials = limiter_from_settings()
     thread_count = max(1, int(_setting(threads, "RISKGRAPH_THREADS", DEFAULT_THREADS,
                                        "a whole number of threads")))  # fmt: skip
 
@@ -179,6 +181,7 @@ def create_app(
         if follower is not None:
             follower.stop()
         runner.shutdown()
+        drain_denials(denials, services.audit_log)
         services.audit_log.close()
         db.close()
         if owns_store:
@@ -192,7 +195,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.denial_limiter = denials
     install_error_handlers(app)
+    # inside the request id's middleware (added last, so outermost): denials carry its id
+    app.add_middleware(DenialAuditMiddleware, limiter=denials)
     app.add_middleware(RequestIdMiddleware)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

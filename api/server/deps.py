@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.access.masking import Masker
+from api.server.auth.login_limits import LoginLimits, login_keys
 from api.server.auth.principals import Principal, PrincipalCache
 from api.server.auth.sessions import session_principal
 from api.server.errors import ApiError, request_id_of
@@ -55,6 +56,12 @@ class AppServices:
     principals: PrincipalCache
     #: which worker process this is (1..N, ``riskgraph serve --workers N``)
     worker: int = 1
+    #: failed sign-ins per user name and client address (``api.server.auth.login_limits``)
+    login_limits: LoginLimits = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.login_limits is None:
+            self.login_limits = LoginLimits(self.db)
 
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -89,10 +96,31 @@ async def current_principal(
     token = credentials.credentials
     principal = services.principals.cached(token)
     if principal is None:
-        principal = await run_in_threadpool(services.principals.authenticate, services.db, token)
+        client = request.client.host if request.client else ""
+        principal = await run_in_threadpool(_sign_in_token, services, token, client)
     if principal is None:
-        raise ApiError(401, "unauthorized", "invalid or disabled token", challenge)
+        raise ApiError(401, "unauthorized", "invalid, disabled or expired token", challenge)
     request.state.principal = principal
+    return principal
+
+
+def _sign_in_token(services: AppServices, token: str, client: str) -> Principal | None:
+    """A token the cache does not vouch for: refused with 429 while its user name or client
+    address has too many failed sign-ins (``api.server.auth.login_limits``), else checked
+    against the state DB, the outcome counted."""
+    limits = services.login_limits
+    keys = login_keys(token, client)
+    wait, counted = limits.check(keys)
+    if wait is not None:
+        raise ApiError(
+            429, "too_many_requests", "too many failed sign-ins; try again later",
+            {"Retry-After": str(wait)},
+        )  # fmt: skip
+    principal = services.principals.authenticate(services.db, token)
+    if principal is None:
+        limits.failed(keys)
+    elif counted:
+        limits.succeeded(counted)
     return principal
 
 
@@ -105,9 +133,28 @@ async def _require_admin(user: CurrentUser) -> Principal:
     return user
 
 
-async def _require_cypher(user: CurrentUser) -> Principal:
-    if not user.policy.cypher:
-        raise ApiError(403, "forbidden", "Cypher queries need the investigator or admin role")
+#: What anyone who may not run Cypher is told, whatever they asked (see :func:`_require_cypher`).
+CYPHER_REFUSED = "Cypher queries are not available to you"
+
+
+async def _require_cypher(request: Request, services: Services, user: CurrentUser) -> Principal:
+    """Cypher is for investigators and admins with a national scope only.
+
+    Neo4j Community has no per-user security, and a query's predicates can read what its
+    results do not return (``WHERE EXISTS { MATCH (p:Person {id: $x}) WHERE p.name STARTS WITH
+    $c }`` answers one row or none): filtering results cannot make Cypher safe for a regional
+    scope, and rewriting arbitrary Cypher into a scoped view cannot be proven complete. So
+    every other user gets the same 403, whatever the query, and the refusal is audited.
+    """
+    if not (user.policy.cypher and user.scope.national):
+        request.state.cypher_audited = True
+        body = await request.body()
+        await services.audit_log.append_async(
+            **_audit_row(request, user, "cypher_refused", {
+                "outcome": "refused", "query": body[:4000].decode("utf-8", "replace"),
+            }, None)
+        )  # fmt: skip
+        raise ApiError(403, "forbidden", CYPHER_REFUSED)
     return user
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "CypherResultPublic",
     "EdgePublic",
     "EntitySearchPublic",
+    "FlagChangePublic",
     "FlagDetailPublic",
     "FlagPage",
     "FlagPublic",
@@ -38,10 +39,11 @@ __all__ = [
     "ScanCreate",
     "ScanPublic",
     "SubgraphPublic",
+    "WithheldPublic",
 ]
 
 Decision = Literal["confirmed", "dismissed", "needs_field_check"]
-FlagStatus = Literal["open", "confirmed", "dismissed", "needs_field_check"]
+FlagStatus = Literal["open", "confirmed", "dismissed", "needs_field_check", "unsupported"]
 CaseStatus = Literal["open", "in_progress", "closed"]
 
 
@@ -203,6 +205,13 @@ class ReviewPublic(_Out):
     created_at: dt.datetime
 
 
+class WithheldPublic(_Out):
+    """What of a flag lies outside your scope and was left out (``api.access.flag_scope``)."""
+
+    records: int = 0
+    entities: int = 0
+
+
 class FlagPublic(_Out):
     flag_id: str
     detector: str
@@ -219,6 +228,22 @@ class FlagPublic(_Out):
     scan_id: int | None
     imported_at: dt.datetime
     updated_at: dt.datetime | None
+    withheld: WithheldPublic = WithheldPublic()
+    #: the decision a change of the data set aside: the flag was reopened because its evidence
+    #: changed (status ``open``), or the data no longer supports it (``unsupported``)
+    prior_status: str | None = None
+
+
+class FlagChangePublic(_Out):
+    """What an import changed: ``evidence_changed`` (with the differences),
+    ``no_longer_supported`` or ``raised_again``."""
+
+    kind: str
+    at: dt.datetime
+    scan_id: int | None
+    status_before: str
+    status_after: str
+    differences: dict[str, Any]
 
 
 class FlagDetailPublic(FlagPublic):
@@ -226,6 +251,8 @@ class FlagDetailPublic(FlagPublic):
     settings_digest: str
     reviews: list[ReviewPublic]
     subgraph: SubgraphPublic
+    #: the flag's history of changes by imports, oldest first
+    changes: list[FlagChangePublic] = []
 
 
 class FlagPage(_Out):

@@ -13,8 +13,11 @@ ahead of its own process and reloads the graph (``GraphAccess.refresh``). A scan
 its own process up to date, so it never writes its dataset over a stale graph.
 
 A process killed while a scan is queued or running (SIGKILL, out of memory, a power cut) cannot
-mark it failed. The process running a job writes its heartbeat every :data:`HEARTBEAT_SECONDS`;
-a queued or running scan without one for :data:`STALE_AFTER_SECONDS` is marked failed
+mark it failed. The scan row names its owner (host, pid and the process's start time, so a
+reused pid is not taken for the owner); a process on the same host that finds the owner gone
+marks the scan failed at once. The process running a job also writes its heartbeat every
+:data:`HEARTBEAT_SECONDS`; a queued or running scan without one for
+:data:`STALE_AFTER_SECONDS` is marked failed whatever host it ran on
 (:func:`reap_abandoned_scans`, run before a scan starts and when scans are read), so one dead
 process does not refuse every later scan with 409.
 """
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +51,8 @@ __all__ = [
     "ScanFollower",
     "ScanRunner",
     "latest_graph_scan",
+    "owner_alive",
+    "process_identity",
     "reap_abandoned_scans",
 ]
 
@@ -64,8 +71,52 @@ def _abandoned(stale_after: float) -> Any:
     return and_(Scan.status.in_(ACTIVE), last_seen < utcnow() - dt.timedelta(seconds=stale_after))
 
 
+def _start_token(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22), which
+    tells a process from a later one that reused its pid; None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_identity() -> tuple[str, int, str | None]:
+    """``(host, pid, start token)`` of this process, as a scan's owner records it."""
+    pid = os.getpid()
+    return socket.gethostname(), pid, _start_token(pid)
+
+
+def owner_alive(host: str | None, pid: int | None, started: str | None) -> bool | None:
+    """Whether a scan's owner process still runs: None when this host cannot tell (another
+    host, or no owner recorded), else True or False."""
+    if not host or pid is None or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        pass
+    if started:
+        now = _start_token(pid)
+        return now is None or now == started
+    return True
+
+
+def _interrupt(session: Session, scan: Scan, why: str, detail: dict[str, Any]) -> None:
+    scan.status, scan.finished_at = "failed", utcnow()
+    scan.error = f"interrupted: {why}"
+    append_audit(
+        session, actor=scan.requested_by, role="admin", action="scan_interrupted",
+        resource=f"scan {scan.id}", detail=detail,
+    )  # fmt: skip
+
+
 def reap_abandoned_scans(session: Session, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
-    """Mark failed the queued or running scans whose process stopped writing heartbeats.
+    """Mark failed the queued or running scans whose owner process is gone (on this host) or
+    stopped writing heartbeats (on any host).
 
     Runs in the caller's write transaction (take :func:`~api.server.state.audit.lock_chain` first when
     the caller then checks for active scans); returns the ids marked, each with an audit row.
@@ -78,19 +129,28 @@ def reap_abandoned_scans(session: Session, stale_after: float = STALE_AFTER_SECO
     ...     reap_abandoned_scans(session)
     []
     """
-    stale = session.scalars(select(Scan).where(_abandoned(stale_after))).all()
-    for scan in stale:
+    reaped = []
+    stale = {s.id for s in session.scalars(select(Scan).where(_abandoned(stale_after)))}
+    for scan in session.scalars(select(Scan).where(Scan.status.in_(ACTIVE))).all():
         seen = scan.heartbeat_at or scan.started_at or scan.created_at
-        scan.status, scan.finished_at = "failed", utcnow()
-        scan.error = (
-            f"interrupted: the server process running this scan stopped "
-            f"(last sign of life {seen.isoformat(timespec='seconds')})"
-        )
-        append_audit(
-            session, actor=scan.requested_by, role="admin", action="scan_interrupted",
-            resource=f"scan {scan.id}", detail={"last_sign_of_life": seen.isoformat()},
-        )  # fmt: skip
-    return [scan.id for scan in stale]
+        if owner_alive(scan.owner_host, scan.owner_pid, scan.owner_started) is False:
+            _interrupt(
+                session, scan,
+                f"its server process (pid {scan.owner_pid} on {scan.owner_host}) is gone",
+                {"owner_pid": scan.owner_pid, "owner_host": scan.owner_host,
+                 "last_sign_of_life": seen.isoformat()},
+            )  # fmt: skip
+        elif scan.id in stale:
+            _interrupt(
+                session, scan,
+                f"the server process running this scan stopped (last sign of life "
+                f"{seen.isoformat(timespec='seconds')})",
+                {"last_sign_of_life": seen.isoformat()},
+            )  # fmt: skip
+        else:
+            continue
+        reaped.append(scan.id)
+    return reaped
 
 
 def latest_graph_scan(db: StateDB) -> int:
@@ -147,8 +207,16 @@ class ScanRunner:
         """:func:`reap_abandoned_scans` in a transaction of its own, when there is any to reap
         (one indexed read otherwise)."""
         with self.db.read() as session:
+            active = session.execute(
+                select(Scan.id, Scan.owner_host, Scan.owner_pid, Scan.owner_started).where(
+                    Scan.status.in_(ACTIVE)
+                )
+            ).all()
+            if not active:
+                return []
             any_stale = session.scalar(select(Scan.id).where(_abandoned(self.stale_after)).limit(1))
-        if any_stale is None:
+        gone = any(owner_alive(h, p, st) is False for _id, h, p, st in active)
+        if any_stale is None and not gone:
             return []
         with self.db.write() as session:
             lock_chain(session)
@@ -171,6 +239,7 @@ class ScanRunner:
             scan = session.get(Scan, scan_id)
             assert scan is not None
             scan.status, scan.started_at = "running", utcnow()  # counts as the first beat
+            scan.owner_host, scan.owner_pid, scan.owner_started = process_identity()
             dataset, out = scan.dataset_dir, Path(scan.out_dir)
             options = dict(scan.options or {})
         stop = threading.Event()
@@ -223,7 +292,9 @@ class ScanRunner:
         # this process holds the new graph: its follower must not reload it
         self.graph.generation = scan_id
         with self.db.write() as session:
-            created, updated = import_flags(session, outcome.result.flags, scan_id)
+            ran = sorted(set(outcome.result.digests) - set(outcome.result.skipped))
+            imported = import_flags(session, outcome.result.flags, scan_id, ran)
+            created, updated = imported.created, imported.updated
             scan = session.get(Scan, scan_id)
             assert scan is not None
             scan.status, scan.finished_at = "succeeded", utcnow()
@@ -235,7 +306,9 @@ class ScanRunner:
             }
             append_audit(
                 session, actor=scan.requested_by, role="admin", action="scan_finished",
-                resource=f"scan {scan_id}", detail={"created": created, "updated": updated},
+                resource=f"scan {scan_id}",
+                detail={"created": created, "updated": updated, "reopened": imported.reopened,
+                        "unsupported": imported.unsupported},
             )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -40,6 +41,7 @@ __all__ = [
     "create_user",
     "new_token",
     "parse_token",
+    "principal_of",
 ]
 
 
@@ -51,10 +53,30 @@ class Principal:
     name: str
     policy: RolePolicy
     scope: RegionScope
+    #: when the token stops working (epoch seconds), None for never
+    expires_at: float | None = None
 
     @property
     def role(self) -> str:
         return self.policy.name
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (now or time.time()) >= self.expires_at
+
+
+def principal_of(user: User | None, token_hash: str | None = None) -> Principal | None:
+    """The principal of an enabled, unexpired user (whose token is still ``token_hash``, when
+    given), else None. The one place that decides whether a user row may act."""
+    if user is None or user.disabled:
+        return None
+    if token_hash is not None and not hmac.compare_digest(user.token_hash, token_hash):
+        return None
+    expires = user.expires_at.timestamp() if user.expires_at is not None else None
+    if expires is not None and time.time() >= expires:
+        return None
+    policy = ROLES[user.role]
+    codes = [NATIONAL] if policy.admin else [r.region_code for r in user.regions]
+    return Principal(user.id, user.name, policy, RegionScope(codes), expires)
 
 
 def _b64(raw: bytes) -> str:
@@ -89,13 +111,10 @@ def authenticate(session: Session, token: str) -> Principal | None:
         return None
     selector, digest = parsed
     user = session.scalars(select(User).where(User.token_selector == selector)).one_or_none()
-    if user is None or user.disabled:
+    if user is None:
+        hmac.compare_digest(digest, digest)  # the same work as for a known selector
         return None
-    if not hmac.compare_digest(user.token_hash, digest):
-        return None
-    policy = ROLES[user.role]
-    codes = [NATIONAL] if policy.admin else [r.region_code for r in user.regions]
-    return Principal(user.id, user.name, policy, RegionScope(codes))
+    return principal_of(user, digest)
 
 
 class PrincipalCache:
@@ -128,7 +147,9 @@ class PrincipalCache:
             return None
         with self._lock:
             hit = self._hits.get(parsed)
-        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+        if hit is None or hit[1] <= time.monotonic() or hit[0].expired():
+            return None
+        return hit[0]
 
     def authenticate(self, db: Any, token: str) -> Principal | None:
         """:func:`authenticate` against ``db`` (a ``StateDB``), through the cache."""
@@ -155,10 +176,17 @@ class PrincipalCache:
             self._hits.clear()
 
 
-def create_user(session: Session, name: str, role: str, regions: list[str]) -> str:
+def create_user(
+    session: Session,
+    name: str,
+    role: str,
+    regions: list[str],
+    expires_in: dt.timedelta | None = None,
+) -> str:
     """Add a user and return their token (shown once; only its hash is kept).
 
-    Every role but admin needs at least one region (``000000`` for the whole country).
+    Every role but admin needs at least one region (``000000`` for the whole country). With
+    ``expires_in`` the token is refused once that much time has passed.
     """
     name = name.strip()
     if not name or len(name) > 100:
@@ -177,7 +205,13 @@ def create_user(session: Session, name: str, role: str, regions: list[str]) -> s
     if session.scalars(select(User).where(User.name == name)).first() is not None:
         raise DataError("duplicate_user", f"user {name!r} exists already")
     token, selector, digest = new_token()
-    user = User(name=name, role=role, token_selector=selector, token_hash=digest, disabled=False)
+    if expires_in is not None and expires_in.total_seconds() <= 0:
+        raise DataError("bad_expiry", "a token's lifetime must be positive")
+    expires_at = dt.datetime.now(dt.UTC) + expires_in if expires_in is not None else None
+    user = User(
+        name=name, role=role, token_selector=selector, token_hash=digest, disabled=False,
+        expires_at=expires_at,
+    )  # fmt: skip
     user.regions = [UserRegion(region_code=r) for r in sorted(set(regions))]
     session.add(user)
     session.flush()

@@ -53,9 +53,7 @@ from fastapi import Request, Response
 from sqlalchemy import ColumnElement, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.access.roles import ROLES
-from api.access.scopes import NATIONAL, RegionScope
-from api.server.auth.principals import Principal, authenticate, parse_token
+from api.server.auth.principals import Principal, authenticate, parse_token, principal_of
 from api.server.errors import ApiError
 from api.server.state.db import StateDB
 from api.server.state.models import User, WebSessionRecord
@@ -268,13 +266,8 @@ def session_store(request: Request) -> SessionStore:
 
 
 def principal_for_user(session: Session, user_id: int, token_hash: str) -> Principal | None:
-    """The principal of an enabled user whose token is still ``token_hash``, else None."""
-    user = session.get(User, user_id)
-    if user is None or user.disabled or not hmac.compare_digest(user.token_hash, token_hash):
-        return None
-    policy = ROLES[user.role]
-    codes = [NATIONAL] if policy.admin else [r.region_code for r in user.regions]
-    return Principal(user.id, user.name, policy, RegionScope(codes))
+    """The principal of an enabled, unexpired user whose token is still ``token_hash``."""
+    return principal_of(session.get(User, user_id), token_hash)
 
 
 def _same_origin(request: Request) -> bool:

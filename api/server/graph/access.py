@@ -62,6 +62,9 @@ class GraphAccess:
         #: held by a scan of this process and by :meth:`refresh`, so neither reads a graph the
         #: other is half-way through rewriting
         self.updating = threading.RLock()
+        #: what the graph says about the ids each flag names, and what each scope and role may
+        #: see of them (``api.server.flag_views.FlagReader``); emptied with the graph
+        self.flag_cache: dict = {}
 
     def region_index(self) -> RegionIndex:
         if self._index is None:
@@ -104,6 +107,7 @@ class GraphAccess:
             self._index = None
             self._ownership = None
             self._ownership_built = False
+            self.flag_cache = {}
         if self.freeze_gc:
             gc.unfreeze()  # the old graph's structures may be collected again (warm re-freezes)
 
@@ -128,6 +132,7 @@ class GraphAccess:
             with self.lock.writing(), self._build:
                 old, self.store = self.store, store
                 self._index, self._ownership, self._ownership_built = index, ownership, True
+                self.flag_cache = {}
                 self.generation = generation
             if old is not store:
                 old.close()

@@ -87,7 +87,8 @@ class RegionIndex:
 
         households = _own_table(store, "Household")
         payments = _own_table(store, "Payment")
-        firms = {**_own_table(store, "Enterprise"), **_own_table(store, "GovUnit")}
+        enterprises, gov_units = _own_table(store, "Enterprise"), _own_table(store, "GovUnit")
+        firms = {**enterprises, **gov_units}
         person: dict[str, set[str]] = {}
         src, dst = rel("MEMBER_OF")
         _attach(person, src, dst, households.get)
@@ -121,6 +122,13 @@ class RegionIndex:
         src, dst = rel("ISSUED")
         _attach(bond, dst, src, lambda uscc: firms.get(uscc) or _uscc_region(uscc))
         self._derived.update({"Account": account, "Phone": phone, "Loan": loan, "Bond": bond})
+        #: regions of the labels that carry their own, by id (for ids met as property values)
+        self._own: dict[str, dict[str, tuple[str, ...]]] = {
+            "Household": households,
+            "Payment": payments,
+            "Enterprise": enterprises,
+            "GovUnit": gov_units,
+        }
 
     def person_regions(self, person_id: str) -> set[str]:
         found = self._derived["Person"].get(person_id)
@@ -128,6 +136,28 @@ class RegionIndex:
             return found
         fallback = _person_id_region(person_id)
         return {fallback} if fallback else set()
+
+    def regions_of_id(self, label: str, node_id: str) -> set[str] | None:
+        """The regions of a node known only by its id (a property naming it, such as an
+        account's ``holder_id``), without reading it from the store; None when the index cannot
+        tell (a label whose region is in properties it does not keep)."""
+        if label == "Person":
+            return self.person_regions(node_id)
+        if label == "Region":
+            return {node_id} if is_region_code(node_id) else set()
+        own = self._own.get(label)
+        if own is not None:
+            found = own.get(node_id)
+            if found:
+                return set(found)
+            if label in ("Enterprise", "GovUnit"):
+                embedded = _uscc_region(node_id)
+                return set(embedded) if embedded else set()
+            return set()
+        derived = self._derived.get(label)
+        if derived is not None:
+            return set(derived.get(node_id) or ())
+        return None
 
     def regions(self, label: str, node_id: str, props: dict[str, Any] | None = None) -> set[str]:
         """Every region a node belongs to (empty when none can be told)."""

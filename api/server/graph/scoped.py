@@ -4,6 +4,12 @@ Every node :class:`ScopedGraph` returns is of a label the role may see and insid
 regions, every relationship joins two such nodes, and a node reached only through a hidden node
 is not returned (neighbourhoods are re-walked over visible nodes; paths through a hidden node
 are dropped). What is returned is masked for the role.
+
+A visible node may still name a hidden one in its properties (an account in the user's county
+whose ``holder_id`` is a person of another county, a payment's ``approver_id``): such a property
+is removed and listed in the record's ``hidden`` keys (:data:`REFERENCES` says which properties
+name which labels). A node's ``regions`` list only the regions inside the user's scope (or
+above it: a county's province is no secret to it).
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from api.access.masking import Masker
+from api.access.scopes import region_prefix
 from api.server.auth.principals import Principal
 from api.server.graph.access import GraphAccess
+from graph_models.schema import SCHEMA, Schema
 from graph_models.store import NEIGHBOURHOOD_HUB_DEGREE
 
-__all__ = ["FLAG_GRAPH_ENTITIES", "FLAG_GRAPH_NEIGHBOURS", "ScopedGraph"]
+__all__ = ["FLAG_GRAPH_ENTITIES", "FLAG_GRAPH_NEIGHBOURS", "REFERENCES", "ScopedGraph"]
 
 #: A flag's subgraph expands at most this many of its entities ...
 FLAG_GRAPH_ENTITIES = 12
@@ -26,6 +34,33 @@ FLAG_GRAPH_ENTITIES = 12
 FLAG_GRAPH_NEIGHBOURS = 25
 
 T = TypeVar("T")
+
+#: Value types of properties that hold another node's id, and the labels that id may be of.
+_REFERENCE_TYPES = {
+    "person_id": ("Person",), "account_no": ("Account",), "phone": ("Phone",),
+    "uscc": ("Enterprise", "GovUnit"),
+}  # fmt: skip
+#: Properties of type ``text`` that hold another node's id.
+_REFERENCE_NAMES = {
+    "household_id": ("Household",),
+    "loan_id": ("Loan",),
+    "project_id": ("Project",),
+}
+
+
+def _references(schema: Schema) -> dict[str, dict[str, tuple[str, ...]]]:
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    owners = [*schema.nodes.items(), *schema.relationships.items()]
+    for owner, spec in owners:
+        for name, prop in spec.properties.items():
+            labels = _REFERENCE_TYPES.get(prop.type) or _REFERENCE_NAMES.get(name)
+            if labels:
+                out.setdefault(owner, {})[name] = labels
+    return out
+
+
+#: label or relationship type -> property -> the labels whose ids it holds (from the schema)
+REFERENCES = _references(SCHEMA)
 
 
 class ScopedGraph:
@@ -40,6 +75,12 @@ class ScopedGraph:
         self._visible: dict[tuple[str, str], bool] = {}
         # a node's regions decide its visibility and are shown with it: computed once
         self._regions: dict[tuple[str, str], set[str]] = {}
+        #: whether anything can be out of this user's sight (else every check is skipped)
+        self.scoped = not principal.scope.national or principal.policy.labels is not None
+        self._references = (
+            REFERENCES if self.store.schema is SCHEMA else _references(self.store.schema)
+        )
+        self._ref_visible: dict[tuple[tuple[str, ...], str], bool] = {}
 
     async def run(self, read: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a read of this graph from an ``async`` endpoint.
@@ -63,7 +104,22 @@ class ScopedGraph:
         return found
 
     def regions(self, label: str, node_id: str, props: dict[str, Any] | None) -> list[str]:
-        return sorted(self._node_regions(label, node_id, props))
+        """The node's regions the user may know of: inside their scope, or above it."""
+        found = self._node_regions(label, node_id, props)
+        if self.principal.scope.national:
+            return sorted(found)
+        return sorted(r for r in found if self.in_sight(r))
+
+    def in_sight(self, region_code: str) -> bool:
+        """A region inside the user's scope, or one above it (their city, their province)."""
+        scope = self.principal.scope
+        if scope.covers(region_code):
+            return True
+        try:
+            prefix = region_prefix(region_code)
+        except ValueError:
+            return False
+        return any(own.startswith(prefix) for own in scope.codes)
 
     def visible(self, label: str, node_id: str, props: dict[str, Any] | None = None) -> bool:
         key = (label, node_id)
@@ -85,18 +141,88 @@ class ScopedGraph:
         rec = self.store.get_entity(node_id, label)
         return self.visible(label, node_id, rec["properties"] if rec else {})
 
+    def reveals(self, label: str, node_id: str, props: dict[str, Any] | None = None) -> bool:
+        """Whether a flag may name this node to the user: a visible node, or a region above
+        the user's own (a county inspector knows their province)."""
+        if self.visible(label, node_id, props):
+            return True
+        return (
+            label == "Region"
+            and self.principal.policy.sees_label(label)
+            and (self.in_sight(node_id))
+        )
+
+    def reference_visible(self, labels: tuple[str, ...], value: str) -> bool:
+        """Whether the node a property names (by id, of one of ``labels``) is visible."""
+        key = (labels, value)
+        seen = self._ref_visible.get(key)
+        if seen is not None:
+            return seen
+        seen = False
+        policy, scope = self.principal.policy, self.principal.scope
+        for label in labels:
+            regions = self.index.regions_of_id(label, value)
+            if regions is None:  # the index cannot tell: read the node
+                rec = self.store.get_entity(value, label)
+                seen = rec is not None and self.visible(label, value, rec["properties"])
+            else:
+                seen = policy.sees_label(label) and scope.covers_any(regions)
+            if seen:
+                break
+        self._ref_visible[key] = seen
+        return seen
+
+    def _cut_references(self, owner: str, props: dict[str, Any]) -> tuple[dict, list[str]]:
+        """The properties without those naming a hidden node, and the names of those cut."""
+        refs = self._references.get(owner)
+        if not self.scoped or not refs or not props:
+            return props, []
+        cut = [
+            k
+            for k, labels in refs.items()
+            if isinstance(props.get(k), str)
+            and props[k]
+            and not self.reference_visible(labels, props[k])
+        ]
+        if not cut:
+            return props, []
+        return {k: v for k, v in props.items() if k not in cut}, cut
+
     def public_node(self, rec: dict[str, Any]) -> dict[str, Any]:
-        out = self.masker.node(rec)
+        props, cut = self._cut_references(rec["label"], rec.get("properties") or {})
+        out = self.masker.node({**rec, "properties": props} if cut else rec)
+        if cut:
+            out["hidden"] = [*out["hidden"], *cut]
         out["regions"] = self.regions(rec["label"], str(rec["id"]), rec.get("properties"))
+        return out
+
+    def public_edge(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A relationship between two visible nodes, its references cut and masked."""
+        props, cut = self._cut_references(rec["type"], rec.get("properties") or {})
+        out = self.masker.edge({**rec, "properties": props} if cut else rec)
+        if cut:
+            out["hidden"] = [*out["hidden"], *cut]
         return out
 
     # -- reads -----------------------------------------------------------------------------
     def entity(self, node_id: str, label: str | None = None) -> dict[str, Any] | None:
-        """The raw record of a visible node, else None (unknown and hidden look the same)."""
+        """The raw record of a visible node, else None (unknown and hidden look the same).
+
+        Without personal-data clearance a node whose id is personal (a resident ID, an account
+        or phone number, a plate) cannot be looked up by that id at all: whether such a person
+        exists is itself personal data, so a real and a made-up resident ID both get None
+        (the role sees such nodes, masked, in neighbourhoods and paths of what it may open).
+        """
         rec = self.store.get_entity(node_id, label)
         if rec is None or not self.visible(rec["label"], str(rec["id"]), rec["properties"]):
             return None
+        if not self.masker.clear and self._personal_id(rec["label"]):
+            return None
         return rec
+
+    def _personal_id(self, label: str) -> bool:
+        spec = self.store.schema.nodes.get(label)
+        return spec is not None and spec.id_sensitivity == "personal"
 
     def _walk_visible(
         self,
@@ -153,7 +279,7 @@ class ScopedGraph:
         returned = {(n["label"], str(n["id"])) for n in nodes}
         return {
             "nodes": [self.public_node(n) for n in nodes],
-            "edges": [self.masker.edge(e) for e in edges],
+            "edges": [self.public_edge(e) for e in edges],
             "truncated": truncated,
             "hubs": [
                 {"label": label, "id": self.masker.node_id(label, str(nid))}
@@ -203,7 +329,7 @@ class ScopedGraph:
                         {"label": label, "id": self.masker.node_id(label, str(nid))}
                         for label, nid in path.nodes
                     ],
-                    "edges": [self.masker.edge(e) for e in path.edges],
+                    "edges": [self.public_edge(e) for e in path.edges],
                     "length": len(path.edges),
                 }
             )

@@ -57,7 +57,7 @@ def list_audit(
 def verify_audit(services: Services, user: AdminUser) -> AuditVerifyPublic:
     """Recompute every row's hash; report the first row that does not fit."""
     with services.db.read() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, seal=services.db.seal)
     return AuditVerifyPublic(
         ok=report.ok, rows=report.rows, first_bad_seq=report.first_bad_seq, reason=report.reason
     )

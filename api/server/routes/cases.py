@@ -13,9 +13,8 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.access.roles import ROLES
-from api.access.scopes import NATIONAL, RegionScope
-from api.server.auth.principals import Principal
+from api.access.scopes import RegionScope
+from api.server.auth.principals import Principal, principal_of
 from api.server.deps import CurrentUser, Services, require_within
 from api.server.errors import ApiError, error_responses, request_id_of
 from api.server.flag_views import visible_flags
@@ -74,15 +73,17 @@ def _public(session: Session, user: Principal, cases: list[Case]) -> list[CasePu
 
 
 def _assignee(session: Session, name: str, region_code: str) -> int:
-    target = session.scalars(select(User).where(User.name == name)).one_or_none()
-    if target is None or target.disabled:
-        raise ApiError(400, "unknown_user", f"no active user {name!r}")
-    scope = RegionScope(
-        [NATIONAL] if ROLES[target.role].admin else [r.region_code for r in target.regions]
-    )
-    if not scope.contains_scope(region_code):
-        raise ApiError(400, "assignee_out_of_scope", f"{name} cannot see region {region_code}")
-    return target.id
+    """The id of the user a case may be assigned to. An unknown, disabled or expired name and
+    a user who cannot see the region get the same answer: the error must not tell which user
+    names exist."""
+    target = principal_of(session.scalars(select(User).where(User.name == name)).one_or_none())
+    if target is None or not target.scope.contains_scope(region_code):
+        raise ApiError(
+            400, "bad_assignee",
+            f"the case cannot be assigned to {name!r}: no active user of that name sees region "
+            f"{region_code}",
+        )  # fmt: skip
+    return target.user_id
 
 
 def _check_flags(session: Session, user: Principal, flag_ids: list[str], region_code: str) -> None:

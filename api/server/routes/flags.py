@@ -12,9 +12,10 @@ from sqlalchemy.orm import defer
 from api.access.scopes import RegionScope
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import error_responses
-from api.server.flag_views import flag_public, get_visible_flag, person_names, visible_flags
+from api.server.flag_views import FlagReader, get_visible_flag, scoped_flags, visible_flags
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import (
+    FlagChangePublic,
     FlagDetailPublic,
     FlagPage,
     FlagPublic,
@@ -23,18 +24,18 @@ from api.server.models import (
     SubgraphPublic,
     json_response,
 )
-from api.server.state.models import FlagRecord, FlagState, ReviewDecision
+from api.server.state.models import UNSUPPORTED, FlagChange, FlagRecord, FlagState, ReviewDecision
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/flags", tags=["flags"])
 
-#: What a flag list item shows (``flag_public`` without ``detail``).
+#: What a flag list item shows (``FlagReader.flag`` without ``detail``).
 _LIST_COLUMNS = (
     FlagRecord.flag_id, FlagRecord.detector, FlagRecord.family, FlagRecord.severity,
     FlagRecord.score, FlagRecord.region_code, FlagRecord.subject_type, FlagRecord.subject_id,
     FlagRecord.entities, FlagRecord.explanation, FlagRecord.scan_id, FlagRecord.imported_at,
-    FlagState.status, FlagState.review_count, FlagState.updated_at,
+    FlagRecord.fingerprint, FlagState.status, FlagState.review_count, FlagState.updated_at, FlagState.prior_status,
 )  # fmt: skip
 Severity = Literal["high", "medium", "low"]
 
@@ -75,6 +76,8 @@ def list_flags(
         query = query.where(FlagRecord.severity == severity)
     if status:
         query = query.where(FlagState.status == status)
+    else:  # the active queue: flags the data no longer supports only when asked for
+        query = query.where(FlagState.status != UNSUPPORTED)
     with services.db.read() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         # page the ids first (sorting narrow rows), then load just those flags: at 7,700 flags
@@ -86,17 +89,20 @@ def list_flags(
             .offset(offset)
         ).all()
         # the page's rows as plain columns, not ORM objects (whose loading was a third of this
-        # endpoint's CPU): a row has every attribute flag_public reads, of flag and state alike
+        # endpoint's CPU): a row has every attribute FlagReader reads, of flag and state alike
+        # a scoped user's flags are cut to their scope: the evidence tells which ids they name
+        columns = (*_LIST_COLUMNS, FlagRecord.evidence) if graph.scoped else _LIST_COLUMNS
         found = {r.flag_id: r for r in session.execute(
-            query.with_only_columns(*_LIST_COLUMNS).where(FlagRecord.flag_id.in_(page))
+            query.with_only_columns(*columns).where(FlagRecord.flag_id.in_(page))
         )}  # fmt: skip
         rows = [found[i] for i in page if i in found]
-    items = [FlagPublic(**flag_public(r, r, graph.masker, person_names(graph, r))) for r in rows]
+    items = [FlagPublic(**f) for f in scoped_flags(graph, rows)]
     audit_revealed(services, request, user, graph.masker)
     return json_response(FlagPage(items=items, total=total, limit=limit, offset=offset))
 
 
 def _flag_subgraph(graph: ScopedGraph, flag: FlagRecord) -> dict:
+    """The flag's entities the user may see, with their visible 1-hop neighbours."""
     return graph.around(flag.entities or [])
 
 
@@ -118,10 +124,16 @@ def get_flag(
             .where(ReviewDecision.flag_id == flag_id)
             .order_by(ReviewDecision.id)
         ).all()
+        changes = session.scalars(
+            select(FlagChange).where(FlagChange.flag_id == flag_id).order_by(FlagChange.id)
+        ).all()
+    reader = FlagReader(graph)
+    reader.prepare([flag], reviews, changes)
     out = FlagDetailPublic(
-        **flag_public(flag, state, graph.masker, person_names(graph, flag), detail=True),
-        reviews=[ReviewPublic.model_validate(r) for r in reviews],
+        **reader.flag(flag, state, detail=True),
+        reviews=[ReviewPublic(**r) for r in reader.reviews(flag, reviews)],
         subgraph=SubgraphPublic(**_flag_subgraph(graph, flag)),
+        changes=[FlagChangePublic(**c) for c in reader.changes(flag, changes)],
     )
     audit_revealed(services, request, user, graph.masker)
     return json_response(out)

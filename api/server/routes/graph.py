@@ -93,7 +93,7 @@ class _RowFilter:
             "dst": str(rel.end.id), "dst_label": ends[1]["label"],
             "properties": rel.properties,
         }  # fmt: skip
-        return {"kind": "relationship", **self.graph.masker.edge(record)}
+        return {"kind": "relationship", **self.graph.public_edge(record)}
 
     def value(self, v: Any) -> Any:
         if isinstance(v, GraphNode):
@@ -140,33 +140,53 @@ def _run_read_only(graph: ScopedGraph, body: CypherRequest) -> QueryResult:
         raise ApiError(400, e.code, e.message) from e
 
 
+#: ``QueryError`` codes of the store -> the outcome written to the audit trail
+_OUTCOMES = {"cypher_timeout": "timeout", "cypher_rejected": "rejected",
+             "cypher_unavailable": "unavailable"}  # fmt: skip
+
+
 @router.post(
     "/cypher",
-    summary="Read-only Cypher (investigators)",
+    summary="Read-only Cypher (national-scope investigators and admins)",
     response_model=CypherResultPublic,
     responses=error_responses(400, 401, 403, 422),
 )
 def cypher(
     request: Request, services: Services, user: CypherUser, graph: Graph, body: CypherRequest
 ) -> CypherResultPublic:
-    """One read-only, parameterised statement on a store that runs Cypher (Neo4j), in a READ transaction with a
-    time limit, at most ``limit`` rows. Writes, procedure calls outside a read-only list and
-    other databases are refused before the query is sent. Rows touching nodes outside your
-    regions are dropped; with a regional scope only nodes, relationships and paths may be
-    returned (how many rows were dropped is not said: that would leak; it is audited).
-    Every query is audited."""
+    """One read-only, parameterised statement on a store that runs Cypher (Neo4j), in a READ
+    transaction with a time limit, at most ``limit`` rows. Writes, procedure calls outside a
+    read-only list and other databases are refused before the query is sent.
+
+    Only investigators and admins whose scope is the whole country (``000000``) may run
+    Cypher: a query's predicates can read what its results do not return, so no filtering of
+    results makes it safe for a regional scope. Everyone else gets the same 403, whatever the
+    query. Every request is audited with its outcome (``ok``, ``rejected``, ``error``,
+    ``timeout``, ``unavailable``, ``invalid``, ``refused``)."""
+    request.state.cypher_audited = True
+    detail: dict[str, Any] = {"query": body.query, "parameters": sorted(body.parameters)}
+
+    def done(action: str, outcome: str, **more: Any) -> None:
+        audit(services, request, user, action, {**detail, "outcome": outcome, **more})
+
     if not graph.store.supports_cypher:
+        done("cypher_failed", "unavailable")
         raise ApiError(400, "cypher_unavailable", "cypher needs the neo4j store")
     try:
         check_read_only(body.query)
     except CypherRejected as e:
-        audit(services, request, user, "cypher_rejected", {"query": body.query, "reason": str(e)})
+        done("cypher_rejected", "rejected", reason=str(e))
         raise ApiError(400, "cypher_rejected", str(e)) from e
-    result = _run_read_only(graph, body)
-    audit(
-        services, request, user, "cypher",
-        {"query": body.query, "parameters": sorted(body.parameters), "rows": len(result.rows),
-         "dropped_rows": result.dropped},
-    )  # fmt: skip
+    try:
+        result = _run_read_only(graph, body)
+    except ApiError as e:
+        outcome = _OUTCOMES.get(e.code, "error")
+        done("cypher_rejected" if outcome == "rejected" else "cypher_failed", outcome,
+             code=e.code, message=e.message[:300])  # fmt: skip
+        raise
+    except Exception as e:
+        done("cypher_failed", "error", code="internal_error", message=type(e).__name__)
+        raise
+    done("cypher", "ok", rows=len(result.rows), dropped_rows=result.dropped)
     audit_revealed(services, request, user, graph.masker)
     return CypherResultPublic(columns=result.columns, rows=result.rows, truncated=result.truncated)

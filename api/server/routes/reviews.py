@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from api.server.deps import CurrentUser, Services
-from api.server.errors import error_responses, request_id_of
-from api.server.flag_views import get_visible_flag
+from api.server.deps import CurrentUser, Graph, Services, audit_revealed
+from api.server.errors import ApiError, error_responses, request_id_of
+from api.server.flag_views import FlagReader, get_visible_flag
 from api.server.models import ReviewCreate, ReviewPublic
 from api.server.state.audit import append_audit
-from api.server.state.models import FlagState, ReviewDecision, utcnow
+from api.server.state.models import UNSUPPORTED, FlagState, ReviewDecision, utcnow
 
 __all__ = ["router"]
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/flags/{flag_id}/reviews", tags=["reviews"])
     summary="Record a review decision",
     status_code=201,
     response_model=ReviewPublic,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 404, 409, 422),
 )
 def create_review(
     request: Request, services: Services, user: CurrentUser, flag_id: str, body: ReviewCreate
@@ -34,6 +34,11 @@ def create_review(
         state = session.execute(
             select(FlagState).where(FlagState.flag_id == flag_id).with_for_update()
         ).scalar_one()
+        if state.status == UNSUPPORTED:
+            raise ApiError(
+                409, "flag_unsupported",
+                "the data no longer supports this flag: it is kept for its history, not reviewed",
+            )  # fmt: skip
         now = utcnow()
         review = ReviewDecision(
             flag_id=flag_id, user_id=user.user_id, user_name=user.name, decision=body.decision,
@@ -41,6 +46,7 @@ def create_review(
         )  # fmt: skip
         session.add(review)
         state.status = body.decision
+        state.prior_status = None  # a reopened flag is decided again
         state.review_count = FlagState.review_count + 1
         state.updated_at, state.updated_by = now, user.name
         session.flush()
@@ -58,13 +64,20 @@ def create_review(
     response_model=list[ReviewPublic],
     responses=error_responses(401, 404, 422),
 )
-def list_reviews(services: Services, user: CurrentUser, flag_id: str) -> list[ReviewPublic]:
-    """Every decision on the flag, oldest first."""
+def list_reviews(
+    request: Request, services: Services, user: CurrentUser, graph: Graph, flag_id: str
+) -> list[ReviewPublic]:
+    """Every decision on the flag, oldest first (comments cut to your scope and masked for
+    your role, as the flag itself)."""
     with services.db.read() as session:
-        get_visible_flag(session, user, flag_id)
+        flag, _state = get_visible_flag(session, user, flag_id)
         reviews = session.scalars(
             select(ReviewDecision)
             .where(ReviewDecision.flag_id == flag_id)
             .order_by(ReviewDecision.id)
         ).all()
-        return [ReviewPublic.model_validate(r) for r in reviews]
+    reader = FlagReader(graph)
+    reader.prepare([flag], reviews)
+    out = [ReviewPublic(**r) for r in reader.reviews(flag, reviews)]
+    audit_revealed(services, request, user, graph.masker)
+    return out

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from api.server.deps import AdminUser, Services
 from api.server.errors import ApiError, error_responses, request_id_of
 from api.server.models import ScanCreate, ScanPublic
-from api.server.scan_jobs import reap_abandoned_scans
+from api.server.scan_jobs import process_identity, reap_abandoned_scans
 from api.server.state.audit import append_audit, lock_chain
 from api.server.state.models import Scan, utcnow
 
@@ -48,10 +48,12 @@ def start_scan(
         )
         if busy:
             raise ApiError(409, "conflict", "a scan is already queued or running")
+        host, pid, started = process_identity()  # this process runs the job
         scan = Scan(
             source="api", status="queued", dataset_dir=str(dataset), out_dir="",
             options={"only": body.only, "as_of": body.as_of.isoformat() if body.as_of else None},
-            requested_by=user.name, created_at=utcnow(),
+            requested_by=user.name, created_at=utcnow(), owner_host=host, owner_pid=pid,
+            owner_started=started,
         )  # fmt: skip
         session.add(scan)
         session.flush()

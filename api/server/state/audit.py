@@ -1,20 +1,30 @@
-"""The append-only audit trail, hash-chained so that editing, inserting or deleting a row shows.
+"""The append-only audit trail, hash-chained so that editing, inserting or deleting a row shows,
+and keyed so that someone who can write the database cannot recompute the chain.
 
-Every row stores ``hash = sha256(prev_hash + canonical_json(row))`` where the row is everything
-but its own hash (sequence number, time, actor, role, action, resource, detail, request id and
-the previous row's hash) and canonical JSON is sorted keys, no spaces, UTF-8. The first row's
-``prev_hash`` is 64 zeros. A one-row head table holds the last sequence number and hash; every
-append locks it, so appends are serialised and a truncated tail is caught as well. Appends that
-are not part of another transaction go through :class:`AuditWriter`, which commits concurrent
-rows together (group commit) and answers each caller only once its row is committed.
+Every row stores ``hash = HMAC-SHA256(key, chain_id + prev_hash + canonical_json(row))`` where
+the row is everything but its own hash (sequence number, time, actor, role, action, resource,
+detail, request id and the previous row's hash), canonical JSON is sorted keys, no spaces,
+UTF-8, and the key lives outside the database (``api.server.state.audit_seal``). The first row's
+``prev_hash`` is 64 zeros. Rows written before the key was introduced (``audit_head.keyed_from``)
+keep their plain ``sha256(prev_hash + canonical_json(row))``; the first keyed row's HMAC covers
+the last of them, so they cannot be rewritten either.
+
+A one-row head table holds the last sequence number and hash, the chain's id and where keyed
+rows start; every append locks it, so appends are serialised. After each commit the head is
+also appended to a log outside the database (at most once a second per process), so a tail cut
+off together with the head set back is caught. Appends that are not part of another transaction
+go through :class:`AuditWriter`, which commits concurrent rows together (group commit) and
+answers each caller only once its row is committed.
 
 Examples
 --------
 >>> row = {"seq": 1, "at": "2025-01-01T00:00:00.000000Z", "actor": "li", "role": "admin",
 ...        "action": "login", "resource": "/", "detail": "{}", "request_id": "r1",
 ...        "prev_hash": GENESIS_HASH}
->>> len(chain_hash(GENESIS_HASH, row))
-64
+>>> len(chain_hash(GENESIS_HASH, row)), len(chain_hash(GENESIS_HASH, row, b"k" * 32, "c1"))
+(64, 64)
+>>> chain_hash(GENESIS_HASH, row) != chain_hash(GENESIS_HASH, row, b"k" * 32, "c1")
+True
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import threading
 from dataclasses import dataclass
@@ -32,10 +43,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from api.server.state.audit_seal import HEAD_INFO, SEAL_INFO, AuditSeal, default_seal
 from api.server.state.models import AuditEntry, AuditHead
 
 __all__ = [
     "GENESIS_HASH",
+    "HEAD_INFO",
+    "SEAL_INFO",
     "AuditWriter",
     "ChainReport",
     "append_audit",
@@ -55,10 +69,21 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def chain_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    """``sha256(prev_hash + canonical_json(row fields))`` as hex."""
+def chain_hash(
+    prev_hash: str, row: dict[str, Any], key: bytes | None = None, chain_id: str = ""
+) -> str:
+    """``HMAC-SHA256(key, chain_id + prev_hash + canonical_json(row fields))`` as hex; without
+    a key the plain ``sha256(prev_hash + canonical_json(row fields))`` of rows written before
+    the key was introduced."""
     body = canonical_json({k: row[k] for k in _HASHED})
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    if key is None:
+        return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    return hmac.new(key, (chain_id + prev_hash + body).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _seal_of(session: Session | Connection) -> AuditSeal:
+    seal = session.info.get(SEAL_INFO)
+    return seal if isinstance(seal, AuditSeal) else default_seal()
 
 
 def _now() -> str:
@@ -74,7 +99,11 @@ def append_audit(session: Session, **fields: Any) -> int:
 
 _ENTRIES = AuditEntry.__table__
 _HEAD = AuditHead.__table__
-_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_READ_HEAD = (
+    select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.chain_id, _HEAD.c.keyed_from)
+    .where(_HEAD.c.id == 1)
+    .with_for_update()
+)
 _INSERT = insert(_ENTRIES)
 
 
@@ -100,7 +129,10 @@ def append_audit_rows(session: Session | Connection, rows: list[dict[str, Any]])
     """
     if not rows:
         return []
-    seq, prev = session.execute(_READ_HEAD).one()
+    seq, prev, chain_id, keyed_from = session.execute(_READ_HEAD).one()
+    seal = _seal_of(session)
+    # a new key only while no keyed row exists: a lost key is an error, never replaced
+    key = seal.key(create=seq < keyed_from)
     out: list[dict[str, Any]] = []
     for r in rows:
         seq += 1
@@ -110,10 +142,11 @@ def append_audit_rows(session: Session | Connection, rows: list[dict[str, Any]])
             "detail": canonical_json(r.get("detail") or {}),
             "request_id": r.get("request_id", ""), "prev_hash": prev,
         }  # fmt: skip
-        row["hash"] = prev = chain_hash(prev, row)
+        row["hash"] = prev = chain_hash(prev, row, key, chain_id)
         out.append(row)
     session.execute(_INSERT, out)
     session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
+    session.info[HEAD_INFO] = (chain_id, seq, prev, keyed_from)
     return [row["seq"] for row in out]
 
 
@@ -210,8 +243,10 @@ class AuditWriter:
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from api.server.state.audit_seal import AuditSeal
     >>> from api.server.state.db import StateDB
-    >>> db = StateDB(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 's.sqlite'}")
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> db = StateDB(f"sqlite:///{tmp / 's.sqlite'}", seal=AuditSeal(tmp / "audit.key"))
     >>> log = AuditWriter(db)
     >>> log.append(actor="li", role="admin", action="login", resource="/")
     1
@@ -375,15 +410,53 @@ class ChainReport:
     rows: int
     first_bad_seq: int | None = None
     reason: str = ""
+    #: rows committed after the last head the log recorded (at most a second's worth)
+    unlogged_rows: int = 0
 
     def describe(self) -> str:
         if self.ok:
-            return f"audit trail intact: {self.rows} rows"
+            tail = (
+                f" ({self.unlogged_rows} after the last logged head)" if self.unlogged_rows else ""
+            )
+            return f"audit trail intact: {self.rows} rows{tail}"
+        if self.first_bad_seq is None:
+            return f"audit trail not verified: {self.reason}"
         return f"audit row {self.first_bad_seq}: {self.reason}"
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Recompute every hash in order; report the first row that does not fit the chain."""
+def verify_chain(session: Session, batch: int = 5000, seal: AuditSeal | None = None) -> ChainReport:
+    """Recompute every hash in order (keyed rows with the key); check the chain's head against
+    the database's head row and against the head log outside the database. Reports the first
+    row that does not fit; a missing key or head log is a failure with the reason."""
+    from api.server.state.audit_seal import AuditKeyError
+
+    seal = seal or default_seal()
+    head = session.get(AuditHead, 1)
+    if head is None:
+        return ChainReport(False, 0, 1, "the chain head row is missing")
+    chain_id, keyed_from = head.chain_id, head.keyed_from
+    keyed_rows = head.seq >= keyed_from
+    key = None
+    if keyed_rows:
+        try:
+            key = seal.key()
+        except AuditKeyError as e:
+            return ChainReport(False, 0, None, e.message)
+    logged = seal.heads(chain_id)
+    if logged is None and keyed_rows:
+        return ChainReport(
+            False, 0, None,
+            f"head log {seal.head_file(chain_id)} not found: the chain's head cannot be checked "
+            f"against it (set RISKGRAPH_AUDIT_HEAD_FILE to where it is kept)",
+        )  # fmt: skip
+    logged_at = {}
+    for seq_, hash_, keyed in logged or []:
+        if keyed != keyed_from:
+            return ChainReport(
+                False, 0, seq_, f"the head log says keyed rows start at {keyed}, the database "
+                f"says {keyed_from}",
+            )  # fmt: skip
+        logged_at.setdefault(seq_, set()).add(hash_)
     prev_hash, expected_seq, rows = GENESIS_HASH, 1, 0
     last_seq = 0
     while True:
@@ -401,14 +474,23 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             if e.prev_hash != prev_hash:
                 return ChainReport(False, rows, e.seq, "prev_hash does not match the row before")
             row = {k: getattr(e, k) for k in _HASHED}
-            if chain_hash(prev_hash, row) != e.hash:
+            keyed = e.seq >= keyed_from
+            if chain_hash(prev_hash, row, key if keyed else None, chain_id) != e.hash:
                 return ChainReport(False, rows, e.seq, "hash mismatch: the row was edited")
+            if e.seq in logged_at and e.hash not in logged_at[e.seq]:
+                return ChainReport(False, rows, e.seq, "the row's hash differs from the head log's")
             prev_hash, expected_seq, rows = e.hash, expected_seq + 1, rows + 1
             last_seq = e.seq
-    head = session.get(AuditHead, 1)
-    if head is None or head.seq != rows or head.hash != prev_hash:
-        seq = rows + 1 if head is None or head.seq > rows else head.seq
+    if head.seq != rows or head.hash != prev_hash:
+        seq = rows + 1 if head.seq > rows else head.seq
         return ChainReport(
             False, rows, seq, "chain head does not match the last row (rows removed)"
         )
-    return ChainReport(True, rows)
+    newest_logged = max(logged_at, default=0)
+    if newest_logged > rows:
+        return ChainReport(
+            False, rows, rows + 1,
+            f"rows removed: the head log recorded row {newest_logged}, the database ends at "
+            f"row {rows}",
+        )  # fmt: skip
+    return ChainReport(True, rows, unlogged_rows=rows - newest_logged if keyed_rows else 0)

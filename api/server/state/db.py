@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -33,7 +34,11 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.server.state.audit_seal import HEAD_INFO, SEAL_INFO, AuditSeal, default_seal
+
 __all__ = ["DEFAULT_STATE_DB_NAME", "StateDB", "resolve_state_db_url"]
+
+log = logging.getLogger("riskgraph.state")
 
 DEFAULT_STATE_DB_NAME = "riskgraph-state.sqlite"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -121,8 +126,11 @@ class StateDB:
         Run the Alembic migrations up to ``head`` (default), as ``riskgraph db upgrade`` does.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 20) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, pool_size: int = 20, seal: AuditSeal | None = None
+    ) -> None:
         self.url = url
+        self._seal = seal
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self._write_queue: _SQLiteWriteQueue | None = None
@@ -173,17 +181,45 @@ class StateDB:
     def _writer_turn(self) -> Any:
         return self._write_queue.hold() if self._write_queue is not None else nullcontext()
 
+    @property
+    def seal(self) -> AuditSeal:
+        """The audit trail's key and head log (``api.server.state.audit_seal``)."""
+        return self._seal if self._seal is not None else default_seal()
+
+    def _note_head(self, info: dict) -> None:
+        """After a commit: the audit head it wrote goes to the head log outside the DB."""
+        head = info.pop(HEAD_INFO, None)
+        if head is not None:
+            try:
+                self.seal.note_head(*head)
+            except OSError:  # the rows are committed; verify will report the log behind
+                log.exception("writing the audit head log failed")
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A serialised write transaction: committed on success, rolled back on error."""
-        with self._writer_turn(), self._write_sessions() as session, session.begin():
-            yield session
+        with self._writer_turn(), self._write_sessions() as session:
+            session.info[SEAL_INFO] = self.seal
+            with session.begin():
+                yield session
+            self._note_head(session.info)
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """:meth:`write` without the ORM: a Core connection in a serialised transaction."""
-        with self._writer_turn(), self._write_engine.begin() as conn:
-            yield conn
+        with self._writer_turn():
+            with self._write_engine.begin() as conn:
+                info = conn.info  # the pooled DBAPI connection's: cleared of what we put there
+                info[SEAL_INFO] = self.seal
+                info.pop(HEAD_INFO, None)
+                try:
+                    yield conn
+                except BaseException:
+                    info.pop(HEAD_INFO, None)
+                    raise
+                head = info.pop(HEAD_INFO, None)
+            if head is not None:
+                self._note_head({HEAD_INFO: head})
 
     @property
     def local_writes(self) -> bool:
@@ -200,9 +236,23 @@ class StateDB:
                 yield None
                 return
             with self._write_engine.begin() as conn:
-                yield conn
+                info = conn.info
+                info[SEAL_INFO] = self.seal
+                info.pop(HEAD_INFO, None)
+                try:
+                    yield conn
+                except BaseException:
+                    info.pop(HEAD_INFO, None)
+                    raise
+                head = info.pop(HEAD_INFO, None)
+            if head is not None:
+                self._note_head({HEAD_INFO: head})
 
     def close(self) -> None:
+        try:
+            self.seal.flush()
+        except OSError:
+            log.exception("writing the audit head log failed")
         self.engine.dispose()
         if self._write_queue is not None:
             self._write_queue.close()

@@ -26,13 +26,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "DECISIONS",
     "FLAG_STATUSES",
+    "UNSUPPORTED",
     "AuditEntry",
     "AuditHead",
     "Base",
     "Case",
     "CaseFlag",
+    "FlagChange",
     "FlagRecord",
     "FlagState",
+    "LoginFailure",
     "ReviewDecision",
     "Role",
     "Scan",
@@ -44,8 +47,13 @@ __all__ = [
 
 #: A reviewer's decision on a flag.
 DECISIONS = ("confirmed", "dismissed", "needs_field_check")
-#: A flag's review status: ``open`` until the first decision, then the latest decision.
-FLAG_STATUSES = ("open", *DECISIONS)
+#: A flag the latest scan of its detector no longer raises: out of the active queue, its
+#: history kept (数据已不再支持, "no longer supported by the data").
+UNSUPPORTED = "unsupported"
+#: A flag's review status: ``open`` until the first decision (and again when its evidence
+#: changes after one), then the latest decision; ``unsupported`` once the data no longer
+#: supports it.
+FLAG_STATUSES = ("open", *DECISIONS, UNSUPPORTED)
 
 
 def utcnow() -> dt.datetime:
@@ -96,6 +104,8 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: the token is refused from then on (``riskgraph users add --expires-in``); None: never
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     regions: Mapped[list[UserRegion]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="UserRegion.region_code"
     )
@@ -130,6 +140,11 @@ class Scan(Base):
     #: written by the process running the job (api.server.scan_jobs): a queued or running scan whose
     #: heartbeat stops was abandoned by a process that died, and is marked failed
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: the process that took the job (``api.server.scan_jobs.process_identity``): one on this
+    #: host that is gone abandoned it, and the scan is marked failed at once
+    owner_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    owner_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner_started: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     flags_imported: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -154,6 +169,8 @@ class FlagRecord(Base):
     settings_digest: Mapped[str] = mapped_column(String(64))
     scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
     imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: ``engine.flags.evidence_fingerprint`` of the evidence last imported (None before 0006)
+    fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[FlagState] = relationship(lazy="joined", uselist=False)
 
 
@@ -169,6 +186,33 @@ class FlagState(Base):
     review_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: the decision a change of the data set aside (the flag was reopened, or is no longer
+    #: supported); cleared by the next decision
+    prior_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    #: when an import last changed the status (evidence changed, unsupported, raised again)
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class FlagChange(Base):
+    """What an import changed about a flag: its evidence changed (the decision reopened), the
+    scan no longer raises it, or raises it again; with the differences."""
+
+    __tablename__ = "flag_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[str] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), index=True
+    )
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: evidence_changed | no_longer_supported | raised_again
+    kind: Mapped[str] = mapped_column(String(24))
+    status_before: Mapped[str] = mapped_column(String(24))
+    status_after: Mapped[str] = mapped_column(String(24))
+    fingerprint_before: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fingerprint_after: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: ``api.server.state.flag_import.evidence_differences``
+    differences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class ReviewDecision(Base):
@@ -238,6 +282,22 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    #: random id of this chain, inside every keyed row's HMAC (and naming its head log)
+    chain_id: Mapped[str] = mapped_column(String(32))
+    #: the first row hashed with the key (rows before it predate the key: plain SHA-256)
+    keyed_from: Mapped[int] = mapped_column(Integer)
+
+
+class LoginFailure(Base):
+    """Failed sign-ins of one user name (``user:<token selector>``) or one client address
+    (``client:<address>``) in the current window (``api.server.auth.login_limits``)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: epoch seconds when the window of these failures began
+    window_start: Mapped[float] = mapped_column(Float)
+    failures: Mapped[int] = mapped_column(Integer)
 
 
 class WebSessionRecord(Base):

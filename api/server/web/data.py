@@ -17,12 +17,12 @@ from api.access.scopes import RegionScope
 from api.server.auth.principals import Principal
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import ApiError
-from api.server.flag_views import flag_public, person_names, visible_flags
+from api.server.flag_views import scoped_flag, scoped_flags, visible_flags
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import FlagPublic, FlagStatus
-from api.server.state.models import FlagRecord, FlagState
+from api.server.state.models import UNSUPPORTED, FlagRecord, FlagState
 
-__all__ = ["Filters", "QueueFilters", "public_flag", "region_names", "router"]
+__all__ = ["Filters", "QueueFilters", "public_flag", "public_flags", "region_names", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,6 +70,10 @@ class QueueFilters:
             q = q.where(FlagRecord.severity == self.severity)
         if self.status and skip != "status":
             q = q.where(FlagState.status == self.status)
+        elif not self.status and skip != "status":
+            # the active queue: flags the data no longer supports only when asked for (their
+            # count still shows among the status filter's values)
+            q = q.where(FlagState.status != UNSUPPORTED)
         if self.since:
             start = dt.datetime.combine(self.since, dt.time(), dt.UTC)
             q = q.where(FlagRecord.imported_at >= start)
@@ -107,8 +111,15 @@ def region_names(graph: ScopedGraph, codes: list[str]) -> dict[str, str]:
 def public_flag(
     graph: ScopedGraph, flag: FlagRecord, state: FlagState, detail: bool = False
 ) -> dict:
-    """A flag as the API shows it to the graph's user (masked for their role)."""
-    return flag_public(flag, state, graph.masker, person_names(graph, flag), detail=detail)
+    """A flag as the API shows it to the graph's user: cut to their scope, masked for their
+    role (``api.server.flag_views.FlagReader``; for many flags :func:`public_flags` looks
+    their ids up in one go)."""
+    return scoped_flag(graph, flag, state, detail=detail)
+
+
+def public_flags(graph: ScopedGraph, rows: Any, detail: bool = False) -> list[dict]:
+    """:func:`public_flag` of many ``(flag, state)`` rows."""
+    return scoped_flags(graph, [(f, s) for f, s in rows], detail=detail)
 
 
 @router.get("/web/api/flags")
@@ -134,7 +145,7 @@ def queue_data(
                 str(value): n for value, n in session.execute(counted.group_by(column)).all()
             }
     codes = sorted({*facets["region"], *user.scope.codes} - {"None", "000000"})
-    items = [FlagPublic(**public_flag(graph, f, s)) for f, s in rows]
+    items = [FlagPublic(**f) for f in public_flags(graph, rows)]
     audit_revealed(services, request, user, graph.masker)
     return {
         "items": items, "total": total, "limit": limit, "offset": offset, "facets": facets,
@@ -170,7 +181,7 @@ def entity_flags(
         rows = session.execute(
             query.order_by(FlagRecord.score.desc(), FlagRecord.flag_id).limit(200)
         ).all()
-    items = [FlagPublic(**public_flag(graph, f, s)) for f, s in rows]
+    items = [FlagPublic(**f) for f in public_flags(graph, rows)]
     audit_revealed(services, request, user, graph.masker)
     return {"items": items}
 
@@ -222,7 +233,9 @@ def dashboard_data(
     if not user.policy.sees_flag_family("debt"):
         raise ApiError(403, "forbidden", "the regional dashboard is for debt analysts")
     scope = user.scope
-    query = visible_flags(user).where(FlagRecord.family.in_(("debt", "guarantee", "ownership")))
+    query = visible_flags(user).where(
+        FlagRecord.family.in_(("debt", "guarantee", "ownership")), FlagState.status != UNSUPPORTED
+    )
     if region:
         require_within(user, region, "region")
         scope = RegionScope([region])
@@ -236,8 +249,8 @@ def dashboard_data(
             )
         ).all()
     by_detector: dict[str, list[dict]] = {d: [] for d in _DASHBOARD_DETECTORS}
-    for f, s in rows:
-        by_detector[f.detector].append(public_flag(graph, f, s, detail=True))
+    for flag in public_flags(graph, rows, detail=True):
+        by_detector[flag["detector"]].append(flag)
     circles = []
     for f in by_detector["guarantee.circle"]:
         ev = f["evidence"]

@@ -10,13 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from api.access.flag_scope import withheld_note
 from api.reports.html_report import render_queue_report
 from api.reports.workbook import flags_workbook_bytes
 from api.server.auth.principals import Principal
 from api.server.deps import AppServices, Graph, Services, audit, audit_revealed
+from api.server.flag_views import FlagReader
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import ReviewDecision
-from api.server.web.data import Filters, QueueFilters, public_flag, region_names
+from api.server.web.data import Filters, QueueFilters, region_names
 from api.server.web.render import detector_titles, page_lang, secured, stamp
 
 __all__ = ["EXPORT_LIMIT", "router"]
@@ -43,7 +45,27 @@ def _export_rows(
                     .order_by(ReviewDecision.id)
                 )
             )
-        return [public_flag(graph, f, s, detail=True) for f, s in rows], reviews
+        reader = FlagReader(graph)
+        reader.prepare([f for f, _ in rows], reviews)
+        flags = {f.flag_id: f for f, _ in rows}
+        # review comments may name what the user may not see, as the flags do: cut them alike
+        for r in reviews:
+            session.expunge(r)
+            r.comment = reader.text(flags[r.flag_id], r.comment or "")
+        return [_with_note(reader.flag(f, s, detail=True)) for f, s in rows], reviews
+
+
+def _with_note(flag: dict[str, Any]) -> dict[str, Any]:
+    """The flag with what was withheld from it said at the end of its explanation (a report
+    or a workbook is read away from the page that would say it)."""
+    if not any(flag["withheld"].values()):
+        return flag
+    explanation = dict(flag["explanation"])
+    for lang in ("zh", "en"):
+        note = withheld_note(flag["withheld"], lang)
+        text = explanation.get(lang) or ""
+        explanation[lang] = f"{text}（{note}）" if lang == "zh" else f"{text} ({note})"
+    return {**flag, "explanation": explanation}
 
 
 @router.get("/web/report.html")

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from api.server.auth.login_limits import login_keys
 from api.server.auth.principals import Principal
 from api.server.auth.sessions import (
     CSRF_COOKIE,
@@ -148,11 +149,20 @@ async def login(request: Request, services: Services) -> Response:
         expected = ""
     if not expected:
         return _login_page(request, next_path, "login_expired", status=403)
+    client = request.client.host if request.client else ""
+    limits, keys = services.login_limits, login_keys(form.get("token", ""), client)
+    wait, counted = limits.check(keys)
+    if wait is not None:  # too many failed sign-ins of this name or from this address
+        response = _login_page(request, next_path, "login_too_many", status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     result = sign_in(request, services.db, form.get("token", ""))
     if result is None:
-        client = request.client.host if request.client else ""
+        limits.failed(keys)
         _audit_system(services, request, "web_sign_in_failed", {"client": client})
         return _login_page(request, next_path, "login_failed", status=401)
+    if counted:
+        limits.succeeded(counted)
     session_id, sess, principal = result
     audit(services, request, principal, "web_sign_in", {"sessions": len(session_store(request))})
     response = RedirectResponse(next_path, status_code=303)

@@ -42,10 +42,11 @@ def test_users_add_prints_a_working_token_once(tmp_path, sqlite_url):
             client.get("/api/v1/me", headers={"Authorization": f"Bearer {wrong}"}).status_code
             == 401
         )
-    # the addition is on the audit trail, the token is not
+    # the addition (and the refused wrong token) is on the audit trail, the token is not
     with db.read() as s:
-        row = s.query(AuditEntry).one()
-        assert row.action == "user_add" and token not in row.detail
+        rows = s.query(AuditEntry).order_by(AuditEntry.seq).all()
+        assert [r.action for r in rows] == ["user_add", "denied"]
+        assert all(token not in r.detail and wrong not in r.detail for r in rows)
     db.close()
 
 
@@ -90,7 +91,7 @@ def test_import_flags_is_idempotent_and_keeps_reviews(tmp_path, sqlite_url):
 def test_db_upgrade_and_default_location(tmp_path, monkeypatch):
     monkeypatch.delenv("RISKGRAPH_STATE_DB", raising=False)
     r = _run("db", "upgrade", "--workspace", str(tmp_path / "ws"))
-    assert r.exit_code == 0 and "0003" in r.output
+    assert r.exit_code == 0 and "0007" in r.output
     assert (tmp_path / "ws" / "riskgraph-state.sqlite").exists()
     monkeypatch.setenv("RISKGRAPH_STATE_DB", str(tmp_path / "env.sqlite"))
     assert _run("db", "upgrade").exit_code == 0

@@ -72,16 +72,19 @@ def _tamper_cases(url: str) -> None:
 def test_audit_chain_hashes_are_reproducible(sqlite_url):
     db = StateDB(sqlite_url)
     _fill(db, 3)
+    key = db.seal.key()
     with db.read() as s:
         rows = s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        head = s.get(AuditHead, 1)
         prev = GENESIS_HASH
         for r in rows:
             row = {k: getattr(r, k) for k in ("seq", "at", "actor", "role", "action", "resource",
                                               "detail", "request_id", "prev_hash")}  # fmt: skip
-            assert r.prev_hash == prev and chain_hash(prev, row) == r.hash
+            assert r.prev_hash == prev and chain_hash(prev, row, key, head.chain_id) == r.hash
+            assert chain_hash(prev, row) != r.hash  # keyed: the plain SHA-256 does not fit
             prev = r.hash
         assert json.loads(rows[0].detail) == {"i": 0, "名": "张三"}
-        assert s.get(AuditHead, 1).hash == prev
+        assert head.hash == prev and head.keyed_from == 1
     db.close()
 
 
@@ -110,7 +113,7 @@ def test_deleted_and_truncated_rows_are_detected(sqlite_url):
 
 
 def test_rewritten_chain_is_detected(sqlite_url):
-    """Editing a row and recomputing its hash breaks the next row's prev_hash."""
+    """Editing a row and recomputing its hash without the key does not fit the HMAC."""
     db = StateDB(sqlite_url)
     _fill(db, 4)
     _drop_triggers(db)
@@ -123,7 +126,7 @@ def test_rewritten_chain_is_detected(sqlite_url):
         c.execute(text("UPDATE audit_log SET actor = :a, hash = :h WHERE seq = 2"),
                   {"a": row["actor"], "h": chain_hash(row["prev_hash"], row)})  # fmt: skip
     code, out = _verify_cli(sqlite_url)
-    assert code == 1 and "audit row 3" in out and "prev_hash" in out
+    assert code == 1 and "audit row 2" in out and "edited" in out
     db.close()
 
 

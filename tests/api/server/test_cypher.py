@@ -3,6 +3,8 @@ region scoping of results; write clauses, write procedures and injection strings
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -122,23 +124,85 @@ def _cypher(env, user, query, **kw):
 
 
 @pytest.mark.neo4j
-def test_results_are_scoped_and_masked(neo_env):
+def test_national_scope_reads_everything(neo_env):
     env = neo_env
     q = "MATCH (h:Household) RETURN h ORDER BY h.id"
     nat = _cypher(env, "inv_nat", q).json()
     assert [r[0]["id"] for r in nat["rows"]] == ["H1", "H2"]
     assert nat["columns"] == ["h"] and nat["rows"][0][0]["kind"] == "node"
-    city = _cypher(env, "inv_in", q).json()
-    assert [r[0]["id"] for r in city["rows"]] == ["H1"]
     paths = _cypher(
-        env, "inv_in", "MATCH p = (h:Household)-[:HEADED_BY]->(:Person) RETURN p"
+        env, "admin", "MATCH p = (h:Household)-[:HEADED_BY]->(:Person) RETURN p ORDER BY h.id"
     ).json()
-    assert len(paths["rows"]) == 1 and paths["rows"][0][0]["kind"] == "path"
-    # with a regional scope, scalars could leak: only graph elements may be returned
-    r = _cypher(env, "inv_in", "MATCH (h:Household) RETURN h.head_id")
-    assert r.status_code == 400 and r.json()["error"]["code"] == "scalars_not_allowed"
+    assert len(paths["rows"]) == 2 and paths["rows"][0][0]["kind"] == "path"
     r = _cypher(env, "inv_nat", "MATCH (h:Household) RETURN h.id AS id ORDER BY id").json()
     assert r["rows"] == [["H1"], ["H2"]]
+
+
+def _uniform(r) -> tuple[int, str, str]:
+    err = r.json()["error"]
+    return r.status_code, err["code"], err["message"]
+
+
+@pytest.mark.parametrize("kind", ["memory", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def test_scoped_users_get_one_403_whatever_they_ask(store_factory, sqlite_url, tmp_path, kind):
+    """Issue 15, probe 2: a scoped investigator could read any out-of-scope property through
+    the predicate of an EXISTS subquery (one row or none). Cypher is for national scopes only;
+    everyone else gets the same 403 whatever the query, and each refusal is audited."""
+    from tests.api.conftest import P2
+
+    env = make_env(store_factory(kind), sqlite_url, tmp_path)
+    with env.client:
+        oracle = (
+            "MATCH (r:Region {id: '410822'}) WHERE EXISTS { MATCH (p:Person {id: $p}) "
+            "WHERE p.name STARTS WITH $x } RETURN r"
+        )
+        answers = set()
+        for user in ("inv_in", "inv_out", "debt_in", "aid_in", "aid_out"):
+            for x in ("王", "张"):
+                r = _cypher(env, user, oracle, parameters={"p": P2, "x": x})
+                answers.add(_uniform(r))
+            answers.add(_uniform(_cypher(env, user, "MATCH (n RETURN n")))
+            answers.add(_uniform(_cypher(env, user, "MATCH (n) DETACH DELETE n")))
+        assert answers == {(403, "forbidden", "Cypher queries are not available to you")}
+        refused = env.get("admin", "/audit", params={"action": "cypher_refused", "limit": 100})
+        assert refused.json()["total"] == 5 * 4
+        item = refused.json()["items"][0]
+        assert "query" in item["detail"] and item["role"] in ("investigator", "aid_inspector")
+    env.db.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def test_every_cypher_request_is_audited(store_factory, sqlite_url, tmp_path, kind):
+    """Allowed, rejected, failed, timed-out, malformed: one audit row each, with the outcome."""
+    env = make_env(store_factory(kind), sqlite_url, tmp_path)
+    with env.client:
+        sent = [
+            ("MATCH (h:Household) RETURN h", {}),
+            ("MATCH (n) DETACH DELETE n", {}),
+            ("MATCH (n RETURN n", {}),
+            ("UNWIND range(1, 2000000000) AS x WITH x WHERE x < 0 RETURN count(x)",
+             {"timeout_s": 0.5}),
+        ]  # fmt: skip
+        codes = [_cypher(env, "inv_nat", q, **kw).status_code for q, kw in sent]
+        bad_body = env.post("inv_nat", "/cypher", {"query": 42, "limit": -1})
+        assert bad_body.status_code == 422
+        rows = env.get("admin", "/audit", params={"limit": 1000}).json()["items"]
+        cypher_rows = [r for r in rows if r["action"].startswith("cypher")]
+        assert len(cypher_rows) == len(sent) + 1, [r["action"] for r in cypher_rows]
+        outcomes = sorted(json.loads(r["detail"])["outcome"] for r in cypher_rows)
+        if kind == "neo4j":
+            assert codes == [200, 400, 400, 400]
+            assert outcomes == ["error", "invalid", "ok", "rejected", "timeout"]
+        else:  # the embedded store runs no Cypher: every request is still audited
+            assert codes == [400, 400, 400, 400]
+            assert outcomes == [
+                "invalid",
+                "unavailable",
+                "unavailable",
+                "unavailable",
+                "unavailable",
+            ]
+    env.db.close()
 
 
 @pytest.mark.neo4j

@@ -4,9 +4,12 @@ server process that died is marked failed instead of blocking every later scan."
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,6 +21,7 @@ from api.server.state.models import AuditEntry, Scan, utcnow
 from graph_models.memory_store import MemoryStore
 
 RACERS = 20
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> None:
@@ -131,3 +135,49 @@ def test_a_running_job_writes_heartbeats(tmp_path, sqlite_url):
     assert beat() == last
     runner.shutdown()
     db.close()
+
+
+_TAKE_AND_DIE = """
+import sys
+from api.server.scan_jobs import process_identity
+from api.server.state.db import StateDB
+from api.server.state.models import Scan, utcnow
+db = StateDB(sys.argv[1])
+host, pid, started = process_identity()
+with db.write() as s:
+    now = utcnow()
+    scan = Scan(source="api", status="running", out_dir="-", options={}, requested_by="admin",
+                created_at=now, started_at=now, heartbeat_at=now, owner_host=host,
+                owner_pid=pid, owner_started=started)
+    s.add(scan)
+    s.flush()
+    print(scan.id)
+"""
+
+
+def test_a_scan_whose_process_is_gone_is_failed_at_once(memory_env):
+    """Issue 15, probe 7: a scan taken by a process that was then killed refused every
+    POST /scans with 409 until its heartbeat went stale minutes later; its owner is gone, so
+    the next process that looks marks it failed at once."""
+    import subprocess
+    import sys
+
+    env = memory_env
+    (env.tmp / "datasets" / "d1").mkdir()
+    child = subprocess.run(
+        [sys.executable, "-c", _TAKE_AND_DIE, env.db_url], capture_output=True, text=True,
+        check=True, cwd=ROOT,
+    )  # fmt: skip
+    dead = int(child.stdout.strip())
+    r = env.post("admin", "/scans", {"dataset_dir": "d1"})
+    assert r.status_code == 202, r.text  # at once, with a heartbeat written a moment ago
+    failed = env.get("admin", f"/scans/{dead}").json()
+    assert failed["status"] == "failed" and "is gone" in failed["error"]
+    _wait_for(lambda: _status(env.db, r.json()["id"]) in ("succeeded", "failed"))
+    # a live owner's scan is left alone: this process takes one and holds it
+    with env.db.write() as s:
+        live = Scan(source="api", status="running", out_dir="-", options={}, requested_by="a",
+                    created_at=utcnow(), heartbeat_at=utcnow(), owner_host=socket.gethostname(),
+                    owner_pid=os.getpid())  # fmt: skip
+        s.add(live)
+    assert env.post("admin", "/scans", {"dataset_dir": "d1"}).status_code == 409
