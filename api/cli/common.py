@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -136,7 +137,8 @@ def print_flags(summary: dict[str, Any]) -> None:
 
 STATE_OPTIONS = [
     click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
-                 default=Path("riskgraph-workspace"), show_default=True,
+                 default=lambda: Path(os.environ.get("RISKGRAPH_WORKSPACE", "riskgraph-workspace")),
+                 show_default="riskgraph-workspace or $RISKGRAPH_WORKSPACE",
                  help="Workspace (default home of the state DB and the embedded store)."),
     click.option("--state-db", "state_db", default=None,
                  help="State DB URL or SQLite path (default $RISKGRAPH_STATE_DB or "

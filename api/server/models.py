@@ -89,8 +89,13 @@ class HealthPublic(_Out):
     state_db: str
     version: str
     warm: bool = Field(
-        description="The graph caches (region index, ownership) built at startup are ready; "
-        "until then requests work but the first ones are slow."
+        description="The graph caches (region index, ownership) built at startup are ready and "
+        "the graph is not empty; until then requests work but the first ones are slow (and on "
+        "an empty graph every flag's graph is blank)."
+    )
+    nodes: int | None = Field(
+        None, description="Nodes in the graph served (null until counted at warm-up; 0: empty, "
+        "nothing loaded into this workspace)."
     )
     generation: int = Field(
         description="Id of the last API scan whose graph this process serves (0: none yet)."
