@@ -223,11 +223,10 @@ def write_flags_xlsx(
 ) -> tuple[Path, int]:
     """Export ``scan_dir/flags.jsonl`` (optionally one region and below) to ``out_file``.
 
-    Returns the path and the number of flags written. Personal identifiers are masked by their
-    shape unless ``unmasked``.
+    Returns the path and the number of flags written. Personal data is masked as for a role
+    without clearance (:mod:`api.access.masking`) unless ``unmasked``.
     """
-    from api.access.masking import Masker
-    from api.access.roles import RolePolicy
+    from api.access.masking import OFFLINE_POLICY, Masker
     from api.access.scopes import RegionScope
     from engine.outputs import read_flags
     from engine.registry import all_detectors
@@ -237,7 +236,7 @@ def write_flags_xlsx(
         scope = RegionScope([region])
         flags = [f for f in flags if scope.covers(f.region_code)]
     flags.sort(key=lambda f: (f.detector, -(f.score or 0.0), f.flag_id))
-    masker = Masker(RolePolicy("export", None, None, None, personal_clearance=False))
+    masker = Masker(OFFLINE_POLICY)
     rows = []
     for f in flags:
         row = flag_row(f)

@@ -20,7 +20,7 @@ from api.server.errors import ApiError
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import FlagRecord, FlagState
 
-__all__ = ["flag_public", "get_visible_flag", "person_names", "visible_flags"]
+__all__ = ["flag_public", "get_visible_flag", "org_ids", "person_names", "visible_flags"]
 
 _PERSON_ID = re.compile(r"^\d{17}[\dX]$")
 
@@ -70,15 +70,32 @@ def person_names(graph: ScopedGraph, flag: FlagRecord | Any) -> list[str]:
     return names
 
 
+def org_ids(graph: ScopedGraph, flag: FlagRecord | Any) -> list[str]:
+    """Ids of the organisations among a flag's entities (never masked, even when a code looks
+    like a resident ID); only looked up for roles that mask."""
+    if graph.principal.policy.personal_clearance:
+        return []
+    out = []
+    for eid in flag.entities or []:
+        if isinstance(eid, str) and _PERSON_ID.match(eid):
+            rec = graph.store.get_entity(eid)
+            if rec is not None and rec["label"] in ("Enterprise", "GovUnit"):
+                out.append(eid)
+    return out
+
+
 def flag_public(
     flag: FlagRecord | Any,
     state: FlagState | Any,
     masker: Masker,
     names: list[str],
     detail: bool = False,
+    orgs: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The flag's fields for the API, personal parts masked (or recorded as revealed). ``flag``
-    and ``state`` are the ORM objects, or one result row with their columns as attributes."""
+    and ``state`` are the ORM objects, or one result row with their columns as attributes.
+    ``names`` (:func:`person_names`) and ``orgs`` (:func:`org_ids`) tell the masker whom the
+    flag involves."""
     personal: dict[str, Any] = {
         "subject_id": flag.subject_id,
         "entities": list(flag.entities or []),
@@ -86,7 +103,7 @@ def flag_public(
     }
     if detail:
         personal["evidence"] = dict(flag.evidence or {})
-    personal = masker.flag(personal, flag.flag_id, names)
+    personal = masker.flag(personal, flag.flag_id, names, orgs)
     out = {
         "flag_id": flag.flag_id, "detector": flag.detector, "family": flag.family,
         "severity": flag.severity, "score": flag.score, "region_code": flag.region_code,

@@ -94,8 +94,9 @@ class HealthPublic(_Out):
         "an empty graph every flag's graph is blank)."
     )
     nodes: int | None = Field(
-        None, description="Nodes in the graph served (null until counted at warm-up; 0: empty, "
-        "nothing loaded into this workspace)."
+        None,
+        description="Nodes in the graph served (null until counted at warm-up; 0: empty, "
+        "nothing loaded into this workspace).",
     )
     generation: int = Field(
         description="Id of the last API scan whose graph this process serves (0: none yet)."

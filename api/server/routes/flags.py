@@ -12,7 +12,13 @@ from sqlalchemy.orm import defer
 from api.access.scopes import RegionScope
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import error_responses
-from api.server.flag_views import flag_public, get_visible_flag, person_names, visible_flags
+from api.server.flag_views import (
+    flag_public,
+    get_visible_flag,
+    org_ids,
+    person_names,
+    visible_flags,
+)
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import (
     FlagDetailPublic,
@@ -91,7 +97,12 @@ def list_flags(
             query.with_only_columns(*_LIST_COLUMNS).where(FlagRecord.flag_id.in_(page))
         )}  # fmt: skip
         rows = [found[i] for i in page if i in found]
-    items = [FlagPublic(**flag_public(r, r, graph.masker, person_names(graph, r))) for r in rows]
+    items = [
+        FlagPublic(
+            **flag_public(r, r, graph.masker, person_names(graph, r), orgs=org_ids(graph, r))
+        )
+        for r in rows
+    ]
     audit_revealed(services, request, user, graph.masker)
     return json_response(FlagPage(items=items, total=total, limit=limit, offset=offset))
 
@@ -119,7 +130,14 @@ def get_flag(
             .order_by(ReviewDecision.id)
         ).all()
     out = FlagDetailPublic(
-        **flag_public(flag, state, graph.masker, person_names(graph, flag), detail=True),
+        **flag_public(
+            flag,
+            state,
+            graph.masker,
+            person_names(graph, flag),
+            detail=True,
+            orgs=org_ids(graph, flag),
+        ),
         reviews=[ReviewPublic.model_validate(r) for r in reviews],
         subgraph=SubgraphPublic(**_flag_subgraph(graph, flag)),
     )

@@ -17,7 +17,7 @@ from api.access.scopes import RegionScope
 from api.server.auth.principals import Principal
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import ApiError
-from api.server.flag_views import flag_public, person_names, visible_flags
+from api.server.flag_views import flag_public, org_ids, person_names, visible_flags
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import FlagPublic, FlagStatus
 from api.server.state.models import FlagRecord, FlagState
@@ -108,7 +108,10 @@ def public_flag(
     graph: ScopedGraph, flag: FlagRecord, state: FlagState, detail: bool = False
 ) -> dict:
     """A flag as the API shows it to the graph's user (masked for their role)."""
-    return flag_public(flag, state, graph.masker, person_names(graph, flag), detail=detail)
+    return flag_public(
+        flag, state, graph.masker, person_names(graph, flag), detail=detail,
+        orgs=org_ids(graph, flag),
+    )  # fmt: skip
 
 
 @router.get("/web/api/flags")
