@@ -196,8 +196,11 @@ def evaluate(scan_dir: Path, truth: Path) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def detectors(as_json: bool) -> None:
-    """List the detectors: what each requires, reads and uses, its settings and defaults."""
+    """List the detectors: what each requires, reads and uses, what its score measures (unit
+    and meaning; flags are ordered by severity first, then by score within a detector), its
+    settings and defaults."""
     from engine.registry import all_detectors
+    from engine.scores import SCORES
     from engine.settings import settings_doc
 
     specs = all_detectors()
@@ -206,6 +209,7 @@ def detectors(as_json: bool) -> None:
             {"id": s.id, "title_zh": s.title_zh, "title_en": s.title_en,
              "subject": list(s.subjects), "reads": list(s.reads),
              "requires": [str(r) for r in s.requires], "uses": list(s.uses),
+             "score": SCORES[s.id]._asdict() if s.id in SCORES else None,
              "settings": settings_doc(s.settings)}
             for s in specs
         ]  # fmt: skip
@@ -215,6 +219,9 @@ def detectors(as_json: bool) -> None:
         click.echo(f"{s.id:32s} {s.title_zh} / {s.title_en}")
         click.echo(f"    requires: {', '.join(map(str, s.requires)) or '-'}")
         click.echo(f"    reads:    {', '.join(s.reads)}")
+        if s.id in SCORES:
+            m = SCORES[s.id]
+            click.echo(f"    score:    {m.unit_en}: {m.meaning_en} / {m.unit_zh}：{m.meaning_zh}")
         if s.uses:
             click.echo(f"    uses:     {', '.join(s.uses)}")
         for item in settings_doc(s.settings):

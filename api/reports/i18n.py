@@ -18,7 +18,20 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "STRINGS", "pick_lang"]
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LANGS",
+    "STRINGS",
+    "field_name",
+    "label_name",
+    "pick_lang",
+    "type_name",
+    "value_name",
+    "vocabulary",
+]
 
 LANGS = ("zh", "en")
 
@@ -304,3 +317,102 @@ STRINGS: dict[str, dict[str, str]] = {
 def pick_lang(value: str | None) -> str:
     """A supported language code, ``zh`` unless ``value`` names another."""
     return value if value in LANGS else "zh"
+
+
+# -- the data's own words: labels, relationship types, tables, columns, evidence keys, values ---
+
+
+def _humanise(key: str) -> str:
+    """``death_date`` -> ``Death date`` (English names of keys nobody named)."""
+    text = key.replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else key
+
+
+@cache
+def _vocab() -> dict[str, dict[str, dict[str, str]]]:
+    """{lang: {"labels", "types", "tables", "fields", "values"}}: node labels and relationship
+    types from ``graph_models/schema.yaml``, tables, columns and enum values from
+    ``loaders/contract.yaml``, evidence keys and code values from ``vocabulary.yaml``."""
+    import yaml
+
+    from graph_models.schema import SCHEMA
+
+    root = Path(__file__).resolve().parents[2]
+    contract = yaml.safe_load((root / "loaders" / "contract.yaml").read_text("utf-8"))
+    extra = yaml.safe_load((Path(__file__).with_name("vocabulary.yaml")).read_text("utf-8"))
+    out: dict[str, dict[str, dict[str, str]]] = {
+        lang: {"labels": {}, "types": {}, "tables": {}, "fields": {}, "values": {}}
+        for lang in LANGS
+    }
+    for label, spec in SCHEMA.nodes.items():
+        out["zh"]["labels"][label] = spec.zh or label
+        out["en"]["labels"][label] = " ".join(_split_camel(label))
+    for rtype, spec in SCHEMA.relationships.items():
+        out["zh"]["types"][rtype] = spec.zh or rtype
+        out["en"]["types"][rtype] = _humanise(rtype.lower())
+    for name, table in contract["tables"].items():
+        out["zh"]["tables"][name] = table.get("zh") or name
+        out["en"]["tables"][name] = _humanise(name)
+        for col, cs in table["columns"].items():
+            if cs.get("zh"):
+                out["zh"]["fields"].setdefault(col, cs["zh"])
+            out["en"]["fields"].setdefault(col, _humanise(col))
+            if isinstance(cs["type"], dict):
+                for value, zh in cs["type"]["enum"].items():
+                    out["zh"]["values"].setdefault(value, zh)
+                    out["en"]["values"].setdefault(value, value.replace("_", " "))
+    for kind in ("fields", "values"):
+        for key, (zh, en) in (extra.get(kind) or {}).items():
+            out["zh"][kind][key] = zh
+            out["en"][kind][key] = en
+    return out
+
+
+def _split_camel(name: str) -> list[str]:
+    words, word = [], ""
+    for ch in name:
+        if ch.isupper() and word:
+            words.append(word)
+            word = ch
+        else:
+            word += ch
+    return [*words, word] if word else words
+
+
+def vocabulary(lang: str) -> dict[str, dict[str, str]]:
+    """The data's words in ``lang`` (sent to the pages' scripts with each page).
+
+    Examples
+    --------
+    >>> v = vocabulary("zh")
+    >>> v["labels"]["Household"], v["types"]["HEADED_BY"], v["fields"]["death_date"]
+    ('建档立卡户', '户主', '死亡日期')
+    >>> v["values"]["resident_medical"], vocabulary("en")["fields"]["months_after_death"]
+    ('城乡居民医保', 'Months after death')
+    """
+    return _vocab()[pick_lang(lang)]
+
+
+def label_name(label: str, lang: str) -> str:
+    """A node label's name (``Household`` -> ``建档立卡户``)."""
+    return vocabulary(lang)["labels"].get(label, label)
+
+
+def type_name(rtype: str, lang: str) -> str:
+    """A relationship type's name (``HEADED_BY`` -> ``户主``)."""
+    return vocabulary(lang)["types"].get(rtype, rtype)
+
+
+def field_name(key: str, lang: str) -> str:
+    """A column, property or evidence key's name (``death_date`` -> ``死亡日期``)."""
+    v = vocabulary(lang)
+    return v["fields"].get(key) or v["tables"].get(key) or (key if lang == "zh" else _humanise(key))
+
+
+def value_name(value: Any, lang: str) -> Any:
+    """A code value's name (``enrolled`` -> ``在册``, ``aid_payments`` -> ``扶贫资金发放``);
+    anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    v = vocabulary(lang)
+    return v["values"].get(value) or v["tables"].get(value) or value

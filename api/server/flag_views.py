@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, case, select
 from sqlalchemy.orm import Session, contains_eager
 
 from api.access.masking import Masker
@@ -20,7 +20,28 @@ from api.server.errors import ApiError
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import FlagRecord, FlagState
 
-__all__ = ["flag_public", "get_visible_flag", "org_ids", "person_names", "visible_flags"]
+__all__ = [
+    "SEVERITY_RANK",
+    "flag_order",
+    "flag_public",
+    "get_visible_flag",
+    "org_ids",
+    "person_names",
+    "visible_flags",
+]
+
+#: Severity first everywhere (queue, lists, reports, exports): high, medium, low, then the
+#: score within it (scores are per detector, in their own units: engine/scores.py).
+SEVERITY_RANK = case(
+    (FlagRecord.severity == "high", 0), (FlagRecord.severity == "medium", 1), else_=2
+)
+
+
+def flag_order(ascending: bool = False) -> tuple[Any, ...]:
+    """ORDER BY severity (high first), then score (highest first unless ``ascending``), then id."""
+    score = FlagRecord.score.asc() if ascending else FlagRecord.score.desc()
+    return (SEVERITY_RANK, score, FlagRecord.flag_id)
+
 
 _PERSON_ID = re.compile(r"^\d{17}[\dX]$")
 

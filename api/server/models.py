@@ -228,10 +228,28 @@ class FlagPublic(_Out):
 
 
 class FlagDetailPublic(FlagPublic):
-    evidence: dict[str, Any]
+    evidence: dict[str, Any] = Field(
+        description="The flag's evidence. A list of records longer than `evidence_page` is "
+        "shortened to its first `evidence_page` records here; `evidence_totals` says how many "
+        "it holds and `/flags/{flag_id}/evidence/{section}` pages through all of them."
+    )
+    evidence_totals: dict[str, int] = Field(
+        default_factory=dict,
+        description="Records in each evidence list (`section` -> count), shortened or not.",
+    )
+    evidence_page: int = Field(50, description="Records of each list shown here at most.")
     settings_digest: str
     reviews: list[ReviewPublic]
     subgraph: SubgraphPublic
+
+
+class EvidencePage(_Out):
+    flag_id: str
+    section: str = Field(description="The evidence list, e.g. `payments`.")
+    total: int = Field(description="Records in the list.")
+    offset: int
+    limit: int
+    items: list[Any] = Field(description="Records `offset` .. `offset + limit - 1`, masked.")
 
 
 class FlagPage(_Out):

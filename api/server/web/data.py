@@ -17,7 +17,7 @@ from api.access.scopes import RegionScope
 from api.server.auth.principals import Principal
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import ApiError
-from api.server.flag_views import flag_public, org_ids, person_names, visible_flags
+from api.server.flag_views import flag_order, flag_public, org_ids, person_names, visible_flags
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import FlagPublic, FlagStatus
 from api.server.state.models import FlagRecord, FlagState
@@ -79,8 +79,8 @@ class QueueFilters:
         return q
 
     def ordered(self, user: Principal) -> Select[Any]:
-        score = FlagRecord.score.asc() if self.sort == "score_asc" else FlagRecord.score.desc()
-        return self.query(user).order_by(score, FlagRecord.flag_id)
+        """Severity first, then the score within it (the chosen direction)."""
+        return self.query(user).order_by(*flag_order(self.sort == "score_asc"))
 
 
 Filters = Annotated[QueueFilters, Depends()]
@@ -170,9 +170,7 @@ def entity_flags(
         | cast(FlagRecord.entities, Text).like(needle, escape="\\")
     )
     with services.db.read() as session:
-        rows = session.execute(
-            query.order_by(FlagRecord.score.desc(), FlagRecord.flag_id).limit(200)
-        ).all()
+        rows = session.execute(query.order_by(*flag_order()).limit(200)).all()
     items = [FlagPublic(**public_flag(graph, f, s)) for f, s in rows]
     audit_revealed(services, request, user, graph.masker)
     return {"items": items}
@@ -234,9 +232,7 @@ def dashboard_data(
         counted = query.with_only_columns(FlagRecord.region_code, FlagRecord.family, func.count())
         counts = session.execute(counted.group_by(FlagRecord.region_code, FlagRecord.family)).all()
         rows = session.execute(
-            query.where(FlagRecord.detector.in_(_DASHBOARD_DETECTORS)).order_by(
-                FlagRecord.score.desc(), FlagRecord.flag_id
-            )
+            query.where(FlagRecord.detector.in_(_DASHBOARD_DETECTORS)).order_by(*flag_order())
         ).all()
     by_detector: dict[str, list[dict]] = {d: [] for d in _DASHBOARD_DETECTORS}
     for f, s in rows:
