@@ -13,6 +13,8 @@ __all__ = [
     "AuditEntryPublic",
     "AuditPage",
     "AuditVerifyPublic",
+    "CaseCommentCreate",
+    "CaseCommentPublic",
     "CaseCreate",
     "CasePage",
     "CasePublic",
@@ -23,6 +25,7 @@ __all__ = [
     "CypherResultPublic",
     "EdgePublic",
     "EntitySearchPublic",
+    "EvidencePage",
     "FlagDetailPublic",
     "FlagPage",
     "FlagPublic",
@@ -295,6 +298,18 @@ class CasePublic(_Out):
     flag_ids: list[str] = Field(description="The flags of the case you may see.")
 
 
+class CaseCommentCreate(BaseModel):
+    body: str = Field(min_length=1, max_length=20000, description="The comment's text.")
+
+
+class CaseCommentPublic(_Out):
+    id: int
+    case_id: int
+    author: str
+    body: str
+    created_at: dt.datetime
+
+
 class CasePage(_Out):
     items: list[CasePublic]
     total: int
@@ -326,6 +341,11 @@ class ScanPublic(_Out):
     )
     error: str | None
     flags_imported: int | None
+    progress: dict[str, Any] | None = Field(
+        None,
+        description="While it runs: `stage` (load, detect, import, done), `tables` (rows read "
+        "per table), `detectors_done` of `detectors_total`, the `current` detector.",
+    )
 
 
 class AuditEntryPublic(_Out):
