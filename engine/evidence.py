@@ -23,7 +23,10 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,6 +37,7 @@ __all__ = [
     "EVIDENCE_LIMIT",
     "iso_day",
     "pct",
+    "plain_codes",
     "record",
     "record_list",
     "records",
@@ -106,6 +110,53 @@ def record_list(
     """
     parts = [f'"table" := {table}', f'"line" := {line}', *(f'"{f}" := {f}' for f in fields)]
     return f"list(struct_pack({', '.join(parts)}) ORDER BY {order})"
+
+
+# --- code values in explanations ---------------------------------------------------------------
+
+_CODE = re.compile(r"(?<![A-Za-z0-9_])([a-z]+(?:_[a-z]+)*)(?![A-Za-z0-9_])")
+
+
+@cache
+def _code_names() -> dict[str, str]:
+    """Contract code -> its Chinese name: table names (``aid_payments`` -> 扶贫资金发放) and enum
+    values (``resident_medical`` -> 城乡居民医保), from ``loaders/contract.yaml``."""
+    import yaml
+
+    import loaders
+
+    doc = yaml.safe_load((Path(loaders.__file__).parent / "contract.yaml").read_text("utf-8"))
+    names: dict[str, str] = {}
+    for tname, table in doc["tables"].items():
+        names.setdefault(tname, table.get("zh") or tname)
+        for col in table["columns"].values():
+            if isinstance(col["type"], dict):
+                for code, zh in col["type"]["enum"].items():
+                    names.setdefault(str(code), str(zh))
+    return names
+
+
+def plain_codes(text: str, lang: str) -> str:
+    """An explanation with the contract's code values in words: their Chinese names in ``zh``
+    (``resident_medical`` -> ``城乡居民医保``), spaces for underscores in ``en``. The runner
+    applies it to every flag's explanation, so no detector writes a code into a sentence.
+
+    Examples
+    --------
+    >>> plain_codes("出现在aid_payments第1033行，resident_medical参保", "zh")
+    '出现在扶贫资金发放第1033行，城乡居民医保参保'
+    >>> plain_codes("insured under resident_medical", "en")
+    'insured under resident medical'
+    """
+    names = _code_names()
+
+    def word(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code not in names:
+            return code
+        return names[code] if lang == "zh" else code.replace("_", " ")
+
+    return _CODE.sub(word, text)
 
 
 # --- amounts, ratios, dates ---------------------------------------------------------------------

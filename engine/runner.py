@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
+from engine.evidence import plain_codes
 from engine.flags import SEVERITIES, Finding, Flag
 from engine.registry import DetectorSpec, all_detectors, run_order
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
@@ -115,7 +116,11 @@ def stamp(spec: DetectorSpec, finding: Any, digest: str = "") -> Flag:
         entities=finding.entities,
         region_code=finding.region_code,
         evidence=finding.evidence,
-        explanation=finding.explanation,
+        explanation={
+            **text,
+            "zh": plain_codes(text["zh"], "zh"),
+            "en": plain_codes(text["en"], "en"),
+        },
         settings_digest=digest,
     )
 

@@ -158,7 +158,7 @@
         severityBadge(flag.severity), " ", statusBadge(flag.status), " ",
         t("col_score") + " ", RG.scoreCell(flag), " · ", t("col_region") + " " + (regionLabel(flag.region_code) || "—"),
         " · ", t("col_subject") + " ", known.has(flag.subject_id) ? entityNode(flag.subject_id) : el("code", { text: flag.subject_id })),
-      meaning ? el("p", { class: "note score-meaning" }, t("score_meaning") + "：" + meaning) : null,
+      meaning ? el("p", { class: "note score-meaning" }, t("score_meaning") + (cfg.lang === "zh" ? "（" + meaning.replace("：", "）：") : " (" + meaning.replace(": ", "): "))) : null,
       el("p", { class: "meta muted" }, t("flag_id") + " ", el("code", { text: flag.flag_id }), " · " + t("detector_code") + " ", el("code", { text: flag.detector }))
     );
     document.title = detectorTitle(flag.detector) + " · riskgraph";

@@ -98,13 +98,13 @@
       const pays = nodes.filter((n) => n.data("label") === "Payment").sort((a, b) =>
         String((a.data("record").properties || {}).paid_date || "").localeCompare(String((b.data("record").properties || {}).paid_date || "")));
       const others = nodes.filter((n) => n.data("label") !== "Payment");
-      const perRow = 8;
+      const perRow = 6;
       const positions = {};
       others.forEach((n, i) => { positions[n.id()] = { x: (i - (others.length - 1) / 2) * 170, y: 0 }; });
       pays.forEach((n, i) => {
         const row = Math.floor(i / perRow);
         const col = i % perRow;
-        positions[n.id()] = { x: (col - (Math.min(perRow, pays.length) - 1) / 2) * 120, y: 160 + row * 90 };
+        positions[n.id()] = { x: (col - (Math.min(perRow, pays.length) - 1) / 2) * 105, y: 150 + row * 80 };
       });
       return { name: "preset", positions: (n) => positions[n.id()] || { x: 0, y: -160 }, animate: false };
     }
@@ -112,7 +112,7 @@
     function relayout() {
       const shown = visible();
       const nodes = shown.nodes();
-      cy.edges().toggleClass("labelled", shown.edges().length <= 60);
+      cy.edges().toggleClass("labelled", shown.edges().length <= 24);
       let layout;
       const seq = sequences.find((p) => p.ids.filter((id) => nodes.some((n) => n.data("eid") === id)).length >= 2);
       const payments = nodes.filter((n) => n.data("label") === "Payment").length;
@@ -273,7 +273,7 @@
       if (Array.isArray(value)) {
         if (value.length >= 2 && value.every((v) => typeof v === "string")) {
           const hits = value.filter((v) => knownIds.has(v)).length;
-          if (hits >= 2) out.push({ key, ids: value, closed: key === "cycles" || key === "members" || key === "cycle" });
+          if (hits >= 2) out.push({ key, ids: value, closed: key === "cycles" || key === "cycle" });
           return;
         }
         value.forEach((v) => visit(v, key));
@@ -282,6 +282,9 @@
       }
     }
     visit(evidence || {}, "evidence");
+    // the flag's own sequences first: cycles, paths and chains, then mere member lists
+    const rank = (p) => (p.closed ? 0 : /path|chain/.test(p.key) ? 1 : p.key === "members" ? 3 : 2);
+    out.sort((a, b) => rank(a) - rank(b));
     return out.slice(0, 50);
   }
 
