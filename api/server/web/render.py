@@ -175,16 +175,11 @@ def render_page(
 
 
 def local_zone() -> dt.tzinfo:
-    """The time zone reports and pages show times in: ``RISKGRAPH_TIMEZONE`` (an IANA name),
-    Asia/Shanghai by default."""
-    import os
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    """The time zone pages, reports and download names use (``RISKGRAPH_TIMEZONE``,
+    Asia/Shanghai by default): :func:`api.reports.html_report.report_zone`."""
+    from api.reports.html_report import report_zone
 
-    name = os.environ.get("RISKGRAPH_TIMEZONE", "Asia/Shanghai")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"RISKGRAPH_TIMEZONE={name!r} is not a time zone name") from None
+    return report_zone()
 
 
 def stamp() -> str:
