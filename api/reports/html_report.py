@@ -1,6 +1,7 @@
 """A self-contained, printable HTML report of a scan (zh-CN by default, English available).
 
-Resident ID numbers are masked in the report unless ``unmasked=True`` (a printed report travels).
+Personal data is masked in the report as for a role without clearance (the one policy,
+:mod:`api.access.masking`) unless ``unmasked=True`` (a printed report travels).
 Charts are inline SVG (flags by detector and by region, stacked by severity), so the file needs
 nothing else to open or print. :func:`write_region_report` limits a report to one region and
 everything under it; :func:`render_queue_report` renders the web queue's current filter (flags as
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from typing import Any
 from api.reports.i18n import STRINGS, pick_lang
 from engine.flags import Flag
 from engine.outputs import read_flags
-from graph_models.value_types import mask_person_id
 
 __all__ = [
     "render_pdf",
@@ -36,9 +35,6 @@ __all__ = [
     "write_report",
 ]
 
-_PID = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])"
-)
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;margin:2rem;color:#1a1a1a}
@@ -57,10 +53,6 @@ th{background:#eef2f8} td.n{text-align:right;font-variant-numeric:tabular-nums}
 
 def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x))
-
-
-def _mask(text: str) -> str:
-    return _PID.sub(lambda m: mask_person_id(m.group(0)), text)
 
 
 _SEVERITY_COLOURS = {"high": "#a40000", "medium": "#c77c00", "low": "#5b7db1"}
@@ -180,10 +172,25 @@ def render_report(
 
     When ``summary`` has ``report_region`` (``{"code", "name"}``), the title names that region.
     """
-    t = STRINGS[pick_lang(lang)]
-    clean = (lambda s: s) if unmasked else _mask
+    from api.access.masking import OFFLINE_POLICY, Masker
+    from engine.registry import all_detectors
+    from engine.scores import SCORES
+
+    lang = pick_lang(lang)
+    t = STRINGS[lang]
+    titles = {s.id: (s.title_zh if lang == "zh" else s.title_en) for s in all_detectors()}
+    masker = Masker(OFFLINE_POLICY)
+
+    def clean(text: str, flag: Flag) -> str:
+        if unmasked:
+            return text
+        masked = masker.flag({"text": text, "evidence": flag.evidence,
+                              "entities": flag.entities}, flag.flag_id)  # fmt: skip
+        return str(masked["text"])
+
     rows = _flag_rows(flags)
     names = _names_from_evidence(rows)
+    zone = report_zone()
     region = summary.get("report_region")
     title = t["report_title"]
     if region:
@@ -192,9 +199,10 @@ def render_report(
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{_e(t["report_generated"])}: {_e(summary.get("generated_at"))} · '
-        f"{_e(t['report_dataset'])}: {_e(summary.get('dataset'))} · {_e(t['report_as_of'])}: {_e(summary.get('as_of'))}"
-        f"{'' if unmasked else ' · ' + _e(t['report_masked'])}</p>",
+        f'<p class="meta">{_e(t["report_generated"])}: {_e(_local_time(summary.get("generated_at"), zone))} · '
+        f"{_e(t['report_dataset'])}: {_e(summary.get('dataset'))} · {_e(t['report_as_of'])}: {_e(summary.get('as_of'))}</p>"
+        f'<p class="meta">{_e(t["report_times_in"].format(zone=getattr(zone, "key", str(zone))))}'
+        f"{'' if unmasked else ' · ' + _e(t['report_masked_offline'])}</p>",
     ]
     load = summary.get("load")
     if load:
@@ -220,7 +228,9 @@ def render_report(
     parts.append(f"<h2>{_e(t['report_flags'])} ({summary.get('flags_total', len(flags)):,})</h2>")
     if counts:
         parts.append(
-            _svg_stacked_bars([(det, c) for det, c in counts.items()], t, t["report_by_detector"])
+            _svg_stacked_bars(
+                [(titles.get(det, det), c) for det, c in counts.items()], t, t["report_by_detector"]
+            )
         )
         parts.append(
             f"<table><tr><th>{_e(t['report_detector'])}</th><th>{_e(t['report_total'])}</th>"
@@ -228,31 +238,37 @@ def render_report(
         )
         for det, c in counts.items():
             parts.append(
-                f"<tr><td>{_e(det)}</td><td class='n'>{c.get('total', 0):,}</td>"
+                f"<tr><td>{_e(titles.get(det, det))}</td><td class='n'>{c.get('total', 0):,}</td>"
                 f"<td class='n'>{c.get('high', 0):,}</td><td class='n'>{c.get('medium', 0):,}</td>"
                 f"<td class='n'>{c.get('low', 0):,}</td></tr>"
             )
         parts.append("</table>")
     else:
         parts.append(f"<p>{_e(t['none'])}</p>")
-    parts.extend(_region_section(rows, names, t, {}))
+    parts.extend(_region_section(rows, names, t, titles))
     by_det: dict[str, list[Flag]] = defaultdict(list)
     for f in flags:
         by_det[f.detector].append(f)
     if by_det:
         parts.append(f"<h2>{_e(t['report_top'].format(n=top))}</h2>")
-        for det in sorted(by_det):
-            items = sorted(by_det[det], key=lambda f: (-f.score, f.flag_id))[:top]
+        rank = {"high": 0, "medium": 1, "low": 2}
+        for det in sorted(by_det, key=lambda d: (min(rank[f.severity] for f in by_det[d]), d)):
+            items = sorted(by_det[det], key=lambda f: (rank[f.severity], -f.score, f.flag_id))[:top]
+            meaning = SCORES.get(det)
+            unit = (meaning.unit_zh if lang == "zh" else meaning.unit_en) if meaning else ""
             parts.append(
-                f"<h3>{_e(det)}</h3><table><tr><th>{_e(t['report_severity'])}</th><th>{_e(t['report_score'])}</th>"
-                f"<th>{_e(t['report_region'])}</th><th>{_e(t['report_explanation'])}</th></tr>"
+                f"<h3>{_e(titles.get(det, det))} <small class='meta'>{_e(det)}</small></h3>"
+                f"<table><tr><th>{_e(t['report_severity'])}</th><th>{_e(t['report_score'])}（{_e(unit)}）</th>"
+                f"<th>{_e(t['report_region'])}</th><th>{_e(t['report_explanation'])}</th>"
+                f"<th>{_e(t['report_flag_id'])}</th></tr>"
             )
             for f in items:
                 text = f.explanation.get(lang) or f.explanation.get("en") or ""
+                code = str(f.region_code or "")
                 parts.append(
-                    f'<tr><td class="sev-{_e(f.severity)}">{_e(t["sev_" + f.severity])}</td>'
-                    f'<td class="n">{f.score:,.2f}</td><td>{_e(f.region_code)}</td>'
-                    f"<td>{_e(clean(text))}</td></tr>"
+                    f'<tr><td class="sev-{_e(f.severity)} nw">{_e(t["sev_" + f.severity])}</td>'
+                    f'<td class="n">{f.score:,.2f}</td><td>{_e(_region_label(code, names, t) if code else "")}</td>'
+                    f"<td>{_e(clean(text, f))}</td><td class='nw'><code>{_e(f.flag_id)}</code></td></tr>"
                 )
             parts.append("</table>")
     skipped = summary.get("skipped") or {}
@@ -261,7 +277,7 @@ def render_report(
             f"<h2>{_e(t['report_skipped'])}</h2><table><tr><th>{_e(t['report_detector'])}</th><th>{_e(t['report_reason'])}</th></tr>"
         )
         for det, why in sorted(skipped.items()):
-            parts.append(f"<tr><td>{_e(det)}</td><td>{_e(why)}</td></tr>")
+            parts.append(f"<tr><td>{_e(titles.get(det, det))}</td><td>{_e(why)}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -131,6 +131,7 @@ def shell_context(
         "detectors": detector_titles() if principal is not None else {},
         "vocab": vocabulary(lang) if principal is not None else {},
         "region_names": region_names or {},
+        "timezone": getattr(local_zone(), "key", "Asia/Shanghai"),
         **(config or {}),
     }
     names = region_names or {}

@@ -75,7 +75,12 @@
   function when(iso) {
     if (!iso) return "";
     const d = new Date(iso);
-    return isNaN(d) ? String(iso) : d.toLocaleString(locale, { hour12: false });
+    if (isNaN(d)) return String(iso);
+    try {
+      return d.toLocaleString(locale, { hour12: false, timeZone: cfg.timezone || undefined });
+    } catch (e) {
+      return d.toLocaleString(locale, { hour12: false });
+    }
   }
 
   function severityBadge(sev) {

@@ -85,8 +85,16 @@
     function markContext() {
       if (!options.evidence) return;
       const core = cy.nodes().filter((n) => evidenceIds.has(n.data("eid")));
-      if (core.length < 2) { // nothing to single out: show everything
-        contextShown = true;
+      if (core.length < 2) {
+        // the evidence names one entity: draw its neighbours, but at most the 8 latest payments
+        const pays = cy.nodes().filter((n) => n.data("label") === "Payment").sort((a, b) =>
+          String((b.data("record").properties || {}).paid_date || "").localeCompare(String((a.data("record").properties || {}).paid_date || "")));
+        if (pays.length <= 8) {
+          contextShown = true;
+        } else {
+          cy.nodes().forEach((n) => { if (n.data("label") !== "Payment") evidenceIds.add(n.data("eid")); });
+          pays.slice(0, 8).forEach((n) => evidenceIds.add(n.data("eid")));
+        }
       }
       cy.nodes().forEach((n) => n.toggleClass("context", !evidenceIds.has(n.data("eid"))));
       cy.edges().forEach((e) => e.toggleClass("context", e.source().hasClass("context") || e.target().hasClass("context")));
