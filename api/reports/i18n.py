@@ -294,8 +294,9 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "by_status_title": ("核查进度", "Review progress"),
     "dashboard_title": ("区域债务与担保风险", "Regional debt and guarantee risk"),
     "dashboard_intro": (
-        "数据来自 debt.region_risk、guarantee.circle、guarantee.contagion 等规则的线索及其证据。",
-        "From the flags of debt.region_risk, guarantee.circle, guarantee.contagion and their evidence.",
+        "数据来自“地区债务风险预警”“担保圈”“担保链风险传染”等规则的线索及其证据。",
+        "From the flags of the regional debt risk, guarantee circle and guarantee contagion "
+        "detectors and their evidence.",
     ),
     "f_scope": ("范围", "Scope"),
     "debt_ratio_title": ("各县债务率（含隐性债务）", "Debt ratio by county (hidden debt included)"),

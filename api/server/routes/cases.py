@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,8 @@ from api.server.state.models import Case, CaseComment, CaseFlag, FlagRecord, Use
 __all__ = ["router"]
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+#: A case id as the path gives it (the state DB's integers are 64-bit).
+CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case's id.")]
 
 
 def visible_cases(user: Principal):
@@ -187,7 +189,7 @@ def list_cases(
     response_model=CasePublic,
     responses=error_responses(401, 404, 422),
 )
-def get_case(services: Services, user: CurrentUser, case_id: int) -> CasePublic:
+def get_case(services: Services, user: CurrentUser, case_id: CaseId) -> CasePublic:
     with services.db.read() as session:
         return _public(session, user, [_get_case(session, user, case_id)])[0]
 
@@ -199,7 +201,7 @@ def get_case(services: Services, user: CurrentUser, case_id: int) -> CasePublic:
     responses=error_responses(400, 401, 404, 409, 422),
 )
 def update_case(
-    request: Request, services: Services, user: CurrentUser, case_id: int, body: CaseUpdate
+    request: Request, services: Services, user: CurrentUser, case_id: CaseId, body: CaseUpdate
 ) -> CasePublic:
     """Change title, description, status or assignee, add or remove flags. Send the
     ``version`` you read to be refused (409) if someone changed the case meanwhile."""
@@ -242,7 +244,9 @@ def update_case(
     response_class=Response,
     responses=error_responses(401, 403, 404, 422),
 )
-def delete_case(request: Request, services: Services, user: CurrentUser, case_id: int) -> Response:
+def delete_case(
+    request: Request, services: Services, user: CurrentUser, case_id: CaseId
+) -> Response:
     """Only the case's creator or an admin may delete it (its flags and reviews stay)."""
     with services.db.write() as session:
         case = _get_case(session, user, case_id)
@@ -263,7 +267,9 @@ def delete_case(request: Request, services: Services, user: CurrentUser, case_id
     response_model=list[CaseCommentPublic],
     responses=error_responses(401, 404, 422),
 )
-def list_comments(services: Services, user: CurrentUser, case_id: int) -> list[CaseCommentPublic]:
+def list_comments(
+    services: Services, user: CurrentUser, case_id: CaseId
+) -> list[CaseCommentPublic]:
     """Every comment on the case, oldest first."""
     with services.db.read() as session:
         _get_case(session, user, case_id)
@@ -281,7 +287,11 @@ def list_comments(services: Services, user: CurrentUser, case_id: int) -> list[C
     responses=error_responses(401, 404, 422),
 )
 def add_comment(
-    request: Request, services: Services, user: CurrentUser, case_id: int, body: CaseCommentCreate
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: CaseId,
+    body: CaseCommentCreate,
 ) -> CaseCommentPublic:
     """Add a comment to the case's thread (audited; comments are never edited)."""
     with services.db.write() as session:
@@ -305,7 +315,7 @@ def add_comment(
     response_model=list[str],
     responses=error_responses(401, 404, 422),
 )
-def assignees(services: Services, user: CurrentUser, case_id: int) -> list[str]:
+def assignees(services: Services, user: CurrentUser, case_id: CaseId) -> list[str]:
     """Names of the active users whose scope covers the case's region."""
     with services.db.read() as session:
         case = _get_case(session, user, case_id)

@@ -76,9 +76,9 @@ def search_entities(
 ) -> EntitySearchPublic:
     """Nodes you may see whose id starts with ``q`` or whose name contains it. Without
     personal-data clearance, personal ids and names are not searched."""
-    check_label(graph, label)
     if len(q.strip()) < 2 and not _CJK.search(q):
         raise ApiError(422, "too_short", "q: at least two characters, or one Chinese character")
+    check_label(graph, label)
     found, truncated = search_visible(graph, q.strip(), label, limit)
     out = EntitySearchPublic(items=[graph.public_node(r) for r in found], truncated=truncated)
     audit_revealed(services, request, user, graph.masker)

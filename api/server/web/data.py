@@ -198,14 +198,20 @@ def search(
     text = q.strip()
     if not text or (len(text) < 2 and not _CJK.search(text)):
         raise ApiError(422, "too_short", "type at least two characters (one Chinese character)")
-    found: list[dict[str, Any]] = []
+    per_label: list[list[dict[str, Any]]] = []
     truncated = False
     for label in SEARCH_LABELS:
-        if label not in graph.store.schema.nodes or len(found) >= limit:
+        if label not in graph.store.schema.nodes:
             continue
-        hits, more = search_visible(graph, text, label, limit - len(found))
-        found.extend(hits)
+        hits, more = search_visible(graph, text, label, limit)
+        per_label.append(hits)
         truncated = truncated or more
+    # round robin over the labels: a household number's prefix is also a resident ID's
+    found: list[dict[str, Any]] = []
+    for rank in range(limit):
+        found.extend(hits[rank] for hits in per_label if rank < len(hits))
+    truncated = truncated or len(found) > limit
+    found = found[:limit]
     items = []
     for rec in found:
         node = graph.public_node(rec)
@@ -216,7 +222,7 @@ def search(
             "region": _region_of(rec),
         })  # fmt: skip
     audit_revealed(services, request, user, graph.masker)
-    return {"items": items, "truncated": truncated or len(found) >= limit}
+    return {"items": items, "truncated": truncated}
 
 
 def _escape_like(text: str) -> str:

@@ -134,8 +134,12 @@
         layout = { name: "breadthfirst", directed: true, roots: root.length ? root : undefined, spacingFactor: 1.3, animate: false };
       } else if (nodes.length > 250) {
         layout = { name: "concentric", concentric: (n) => n.degree(), levelWidth: () => 3, animate: false };
+      } else if (nodes.length <= 40) {
+        // the flag's (or page's) own entities in the middle, the rest in rings around them
+        layout = { name: "concentric", animate: false, minNodeSpacing: 55, avoidOverlap: true,
+          concentric: (n) => (focus.has(n.data("eid")) ? 3 : evidenceIds.has(n.data("eid")) ? 2 : 1), levelWidth: () => 1 };
       } else {
-        layout = { name: "cose", animate: false, randomize: false, nodeRepulsion: 9000, idealEdgeLength: 80, numIter: 800 };
+        layout = { name: "cose", animate: false, randomize: true, nodeRepulsion: 9000, idealEdgeLength: 80, numIter: 800 };
       }
       shown.layout(layout).run();
       cy.fit(shown, 30);

@@ -71,10 +71,11 @@ def test_cli_export_flags_unmasked_and_by_region(web_site, tmp_path):
     result = CliRunner().invoke(main, [*args, "--region", OTHER_COUNTY, "--unmasked"])
     assert result.exit_code == 0, result.output
     ws = load_workbook(out)["Flags"]
-    regions = [r[5].value for r in ws.iter_rows(min_row=2)]
+    assert ws["F1"].value == "Score meaning" and ws["G1"].value == "Region"
+    regions = [r[6].value for r in ws.iter_rows(min_row=2)]
     expected = [f for f in _jsonl(web_site.scan_dir) if f["region_code"] == OTHER_COUNTY]
     assert len(regions) == len(expected) > 0 and set(regions) == {OTHER_COUNTY}
-    subjects = {str(r[6].value) for r in ws.iter_rows(min_row=2)}
+    subjects = {str(r[7].value) for r in ws.iter_rows(min_row=2)}
     assert subjects == {str(f["subject"]["id"]) for f in expected}
     bad = CliRunner().invoke(main, ["export-flags", str(web_site.scan_dir), "--out",
                                     str(out), "--region", "4116"])  # fmt: skip
@@ -90,8 +91,8 @@ def test_text_from_data_never_becomes_a_formula():
     wb = load_workbook(BytesIO(flags_workbook_bytes([flag], lang="en")))
     cells = [c for ws in wb for row in ws.iter_rows() for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
-    assert wb["Flags"]["G2"].value == evil
-    assert "name: -2+3" in wb["Evidence"]["G2"].value
+    assert wb["Flags"]["H2"].value == evil
+    assert "Name: -2+3" in wb["Evidence"]["G2"].value
 
 
 def test_web_downloads_follow_the_filter_and_the_role(web_site):
@@ -102,7 +103,7 @@ def test_web_downloads_follow_the_filter_and_the_role(web_site):
     ws = load_workbook(BytesIO(r.content))["Flags"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert rows and all(row[3] == "High" for row in rows)
-    assert all(str(row[5]).startswith(INSPECTOR_COUNTY) for row in rows)
+    assert all(str(row[6]).endswith(f"({INSPECTOR_COUNTY})") for row in rows)  # name (code)
     assert all(str(row[1]).startswith("aid.") for row in rows)
     report = client.get("/web/report.html", params={"status": "open"})
     assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
@@ -112,6 +113,15 @@ def test_web_downloads_follow_the_filter_and_the_role(web_site):
         actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "inspector")))
     assert {"web_export", "web_report"} <= actions
     assert client.get("/web/export.xlsx", params={"region": OTHER_COUNTY}).status_code == 403
+    # the same filter as CSV (one row per evidence record) and as PDF
+    csv_r = client.get("/web/export.csv", params={"severity": "high"})
+    assert csv_r.status_code == 200 and csv_r.content.startswith("\ufeff".encode())
+    lines = csv_r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("线索编号,风险等级,得分,得分含义") and len(lines) > len(rows)
+    assert OTHER_COUNTY not in csv_r.text
+    pdf = client.get("/web/report.pdf", params={"severity": "high"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
 
 
 def test_region_report_only_has_that_regions_flags(web_site, tmp_path):

@@ -102,8 +102,8 @@ def test_case_from_queue_to_closed(page_for, web_site):
     page.wait_for_url("**/web/cases/*")
     page.wait_for_selector("#case-flags table tbody tr")
     assert page.locator("#case-flags table tbody tr").count() == 2
-    page.get_by_label("承办人", exact=True).select_option("inspector")
-    page.get_by_label("案件状态", exact=True).select_option("in_progress")
+    page.locator("#ce-assignee").select_option("inspector")
+    page.locator("#ce-status").select_option("in_progress")
     page.get_by_role("button", name="保存").first.click()
     page.wait_for_selector("#ce-msg.notice")
     for text in ("已调取发放凭证。", "已走访，确认死亡。"):
@@ -112,7 +112,7 @@ def test_case_from_queue_to_closed(page_for, web_site):
         page.wait_for_function(
             f"() => document.getElementById('thread').textContent.includes('{text}')"
         )
-    page.get_by_label("案件状态", exact=True).select_option("closed")
+    page.locator("#ce-status").select_option("closed")
     page.get_by_role("button", name="保存").first.click()
     page.wait_for_function(
         "() => document.getElementById('case-head').textContent.includes('已结案')"
@@ -185,8 +185,8 @@ def test_zh_pages_and_report_show_no_untranslated_key(page_for, web_site, long_f
                 problems[f"{user} {url}"] = bad
         report = page.request.get(f"{web_site.base_url}/web/report.html")
         assert report.status == 200
-        text = re.sub(r"<[^>]+>", " ", report.text())
-        text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
+        text = re.sub(r"<style>.*?</style>", " ", report.text(), flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", text)
         bad = untranslated(re.sub(r"\{[^}]*\}", " ", text), enums)
         if bad:
             problems[f"{user} report"] = bad
