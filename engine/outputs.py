@@ -1,4 +1,4 @@
-"""Write what a scan produces (DATA_CONTRACT.md, "What the engine writes").
+"""Write what a scan produces (docs/data-contract.md, "What the engine writes").
 
 ``flags.jsonl`` (one flag per line), ``flags.csv`` (flattened, UTF-8 with BOM so Excel shows
 Chinese correctly), ``summary.json`` (load counts, flag counts per detector and severity, settings

@@ -205,7 +205,7 @@ def detector(
 
     Examples
     --------
-    See the module doc; ``tests/example_detector.py`` is a complete detector.
+    See the module doc; ``tests/engine/example_detector.py`` is a complete detector.
     """
     subjects = (subject,) if isinstance(subject, str) else tuple(subject)
     reads, requires, uses = tuple(reads), tuple(requires), tuple(uses)

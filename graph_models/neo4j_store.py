@@ -1,7 +1,7 @@
 """Neo4j as the system of record: the ``GraphStore`` contract over a real Neo4j 5 server.
 
 Semantics are those of :class:`graph_models.memory_store.MemoryStore` (the reference); the
-contract tests in ``tests/test_store.py`` run against both stores.
+contract tests in ``tests/graph_models/test_store.py`` run against both stores.
 
 Writing
 -------

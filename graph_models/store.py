@@ -1,7 +1,7 @@
 """The ``GraphStore`` interface: one contract, two implementations (memory, neo4j).
 
 Everything downstream of the loaders talks to a store only through this interface, so every
-store test runs against both implementations (``tests/test_store.py`` is parametrised over stores).
+store test runs against both implementations (``tests/graph_models/test_store.py`` is parametrised over stores).
 :func:`graph_models.stores.open_store` opens one by its kind; no code outside ``graph_models``
 needs to know which one it has. What differs between stores is said by capabilities:
 ``in_process`` (reads never wait on I/O), ``supports_cypher`` (:meth:`GraphStore.read_cypher`

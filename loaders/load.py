@@ -213,7 +213,7 @@ def load_dataset(
     Parameters
     ----------
     dataset_dir : path
-        A dataset directory as DATA_CONTRACT.md describes.
+        A dataset directory as docs/data-contract.md describes.
     store : GraphStore
         Target store; loading the same directory twice yields the same graph.
     rejects_dir : path, optional

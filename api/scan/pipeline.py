@@ -1,7 +1,7 @@
 """The scan pipeline shared by the CLI and the API: load -> detect -> write.
 
 Data flows one way: ``loaders`` fill a ``GraphStore``, ``engine`` detectors read it and emit flags,
-and this module writes what DATA_CONTRACT.md lists into the output directory.
+and this module writes what docs/data-contract.md lists into the output directory.
 """
 
 from __future__ import annotations

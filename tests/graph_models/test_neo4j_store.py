@@ -12,7 +12,7 @@ import pytest
 
 from graph_models.schema import SCHEMA
 from tests.conftest import ROOT
-from tests.test_store import canonical, edges, persons
+from tests.graph_models.test_store import canonical, edges, persons
 
 pytestmark = pytest.mark.neo4j
 

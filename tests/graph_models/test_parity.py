@@ -17,7 +17,7 @@ import pytest
 from engine.runner import run_detectors
 from loaders.load import load_dataset
 from tests import dataset_builder as db
-from tests.test_store import canonical
+from tests.graph_models.test_store import canonical
 
 pytestmark = pytest.mark.neo4j
 

@@ -23,7 +23,7 @@ from graph_models.memory_store import MemoryStore
 from loaders.load import load_dataset
 from tests import dataset_builder as db
 from tests.conftest import ROOT
-from tests.test_store import canonical
+from tests.graph_models.test_store import canonical
 
 RISKGRAPH = [sys.executable, "-m", "api.cli.main"]
 SCRIPT = ROOT / "scripts" / "neo4j.sh"

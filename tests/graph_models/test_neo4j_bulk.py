@@ -15,7 +15,7 @@ from graph_models.memory_store import MemoryStore
 from graph_models.neo4j_bulk import bulk_import, write_import_files
 from loaders.load import load_dataset
 from tests.conftest import ROOT
-from tests.test_store import canonical
+from tests.graph_models.test_store import canonical
 
 SCRIPT = ROOT / "scripts" / "neo4j.sh"
 

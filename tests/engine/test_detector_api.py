@@ -20,7 +20,7 @@ from fixtures.synth import SNAPSHOT_DATE, generate
 from graph_models.memory_store import MemoryStore
 from graph_models.schema import SCHEMA
 from loaders.load import load_dataset
-from tests.example_detector import large_payment
+from tests.engine.example_detector import large_payment
 
 AS_OF = dt.date(2024, 1, 1)
 
@@ -58,7 +58,7 @@ def payments_store() -> MemoryStore:
     return store
 
 
-# --- the example detector (tests/example_detector.py, the documented template) --------------
+# --- the example detector (tests/engine/example_detector.py, the documented template) --------------
 
 
 def test_example_detector_is_stamped_by_the_runner():

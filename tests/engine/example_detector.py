@@ -2,7 +2,7 @@
 
 To add a real one, copy this file to ``engine/detectors/<family>_<name>.py``, give it its own id,
 settings and logic, and drop ``register=False`` (every module of ``engine/detectors/`` registers
-itself when the registry loads). This one is left out of the registry: ``tests/test_detector_api.py``
+itself when the registry loads). This one is left out of the registry: ``tests/engine/test_detector_api.py``
 runs it with ``run_detectors(..., detectors=[large_payment.spec])``.
 """
 
