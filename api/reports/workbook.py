@@ -26,7 +26,7 @@ Examples
 >>> wb = load_workbook(BytesIO(flags_workbook_bytes([flag], lang="en")))
 >>> wb.sheetnames
 ['Flags', 'Evidence', 'Decisions', 'By detector']
->>> wb["Flags"]["G2"].value, wb["Flags"]["G2"].data_type
+>>> wb["Flags"]["H2"].value, wb["Flags"]["H2"].data_type
 ('=1+1', 's')
 """
 
