@@ -251,6 +251,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "case_no_comments": ("尚无意见。", "No comments yet."),
     "case_unassigned": ("未分配", "unassigned"),
     "case_add_flag": ("加入线索（编号）", "Add a flag (id)"),
+    "case_add": ("加入", "Add"),
     "case_remove_flag": ("移出", "Remove"),
     "case_status_open": ("办理中", "Open"),
     "case_status_in_progress": ("调查中", "In progress"),

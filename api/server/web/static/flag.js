@@ -49,6 +49,8 @@
     if (typeof value === "boolean") return value ? t("yes") : t("no");
     const text = String(value);
     if (known.has(text)) return entityNode(text);
+    if (cfg.detectors[text]) return detectorTitle(text); // another detector's finding
+    if (/^F[0-9a-f]{20}$/.test(text)) return RG.flagLink(text, text);
     if ((key === "region_code" || key === "region") && /^\d{6}$/.test(text)) return regionLabel(text);
     return String(valueName(text));
   }
