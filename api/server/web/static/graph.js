@@ -51,7 +51,7 @@
       minZoom: 0.1,
       maxZoom: 3,
       style: [
-        { selector: "node", style: { "background-color": "data(color)", shape: "data(shape)", label: "data(caption)", "font-size": 10, color: "#1a1a1a", "text-valign": "bottom", "text-margin-y": 3, width: 22, height: 22, "text-background-color": "#ffffff", "text-background-opacity": 0.7, "text-background-padding": 1 } },
+        { selector: "node", style: { "background-color": "data(color)", shape: "data(shape)", label: "data(caption)", "font-size": 12, color: "#1a1a1a", "text-valign": "bottom", "text-margin-y": 3, width: 22, height: 22, "text-background-color": "#ffffff", "text-background-opacity": 0.7, "text-background-padding": 1 } },
         { selector: "node.focus", style: { width: 30, height: 30, "border-width": 2, "border-color": "#1a1a1a", "font-weight": "bold" } },
         { selector: "edge", style: { width: 1.5, "line-color": "#9aa5b1", "target-arrow-color": "#9aa5b1", "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
         { selector: "edge.labelled", style: { label: "data(typeName)", "font-size": 7, color: "#444", "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.8 } },
@@ -75,7 +75,6 @@
       else if (Array.isArray(v)) v.forEach(collect);
       else if (v && typeof v === "object") Object.values(v).forEach(collect);
     })(options.evidence || {});
-    const sequences = candidatePaths(options.evidence || {}, evidenceIds);
     let contextShown = !options.evidence;
 
     function visible() {
@@ -122,13 +121,27 @@
       const nodes = shown.nodes();
       cy.edges().toggleClass("labelled", shown.edges().length <= 24);
       let layout;
+      const sequences = candidatePaths(options.evidence || {}, new Set(cy.nodes().map((n) => n.data("eid"))));
       const seq = sequences.find((p) => p.ids.filter((id) => nodes.some((n) => n.data("eid") === id)).length >= 2);
       const payments = nodes.filter((n) => n.data("label") === "Payment").length;
       if (payments >= 2 && !contextShown) {
         layout = timeline(nodes);
+        layout.kind = "timeline";
       } else if (seq && seq.closed && !contextShown) {
-        const order = new Map(seq.ids.map((id, i) => [id, i]));
-        layout = { name: "circle", sort: (a, b) => (order.get(a.data("eid")) ?? 999) - (order.get(b.data("eid")) ?? 999), animate: false };
+        // the cycle round in its own order (clockwise from the top), everything else outside it
+        const ring = seq.ids.filter((id, i) => seq.ids.indexOf(id) === i && nodes.some((n) => n.data("eid") === id));
+        const r = Math.max(120, ring.length * 40);
+        const spot = new Map(ring.map((id, i) => {
+          const a = -Math.PI / 2 + (2 * Math.PI * i) / ring.length;
+          return [id, { x: r * Math.cos(a), y: r * Math.sin(a) }];
+        }));
+        const rest = nodes.filter((n) => !spot.has(n.data("eid")));
+        rest.forEach((n, i) => {
+          const a = -Math.PI / 2 + (2 * Math.PI * (i + 0.5)) / Math.max(1, rest.length);
+          spot.set(n.data("eid"), { x: 1.7 * r * Math.cos(a), y: 1.7 * r * Math.sin(a) });
+        });
+        layout = { name: "preset", positions: (n) => spot.get(n.data("eid")) || { x: 0, y: 0 }, animate: false };
+        layout.kind = "cycle";
       } else if (seq && !contextShown) {
         const root = nodes.filter((n) => n.data("eid") === seq.ids[0]);
         layout = { name: "breadthfirst", directed: true, roots: root.length ? root : undefined, spacingFactor: 1.3, animate: false };
@@ -141,6 +154,7 @@
       } else {
         layout = { name: "cose", animate: false, randomize: true, nodeRepulsion: 9000, idealEdgeLength: 80, numIter: 800 };
       }
+      container.dataset.layout = layout.kind || layout.name;
       shown.layout(layout).run();
       cy.fit(shown, 30);
     }
