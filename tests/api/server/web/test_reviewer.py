@@ -227,3 +227,26 @@ def test_zh_entity_pages_are_translated(page_for, web_site):
         if bad:
             problems[label] = bad
     assert not problems, problems
+
+
+def test_evidence_graphs_answer_the_flags_question(page_for, web_site):
+    """Payments in time order, chains top-down, cycles round; the evidence first, the rest one
+    click away."""
+    with web_site.db.read() as s:
+        first = dict(s.execute(select(FlagRecord.detector, FlagRecord.flag_id)).all())
+    page = page_for("admin")
+    expected = {"aid.deceased_recipient": "timeline", "debt.hidden_chain": "breadthfirst",
+                "guarantee.circle": "cycle"}  # fmt: skip
+    for detector, layout in expected.items():
+        page.goto(f"{web_site.base_url}/web/flags/{first[detector]}")
+        page.wait_for_function("() => document.getElementById('cy').dataset.layout")
+        assert page.locator("#cy").get_attribute("data-layout") == layout, detector
+        shown = int(page.locator("#cy").get_attribute("data-nodes"))
+        total = int(page.locator("#cy").get_attribute("data-total"))
+        assert 1 < shown <= total
+        if shown < total:  # the rest is one click away
+            page.get_by_role("button", name="显示周边关系").click()
+            page.wait_for_function(
+                f"() => Number(document.getElementById('cy').dataset.nodes) == {total}"
+            )
+        screenshot(page, f"13-graph-{detector}")
