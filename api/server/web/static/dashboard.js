@@ -36,7 +36,7 @@
       chart.replaceChildren(el("p", { class: "muted", text: t("no_data") }));
     }
     document.getElementById("ratio-table").replaceChildren(RG.table([
-      { title: t("county"), cell: (c) => (c.name ? c.name + " (" + c.code + ")" : c.code) },
+      { title: t("county"), cell: (c) => regionLabel(c.code, c.name ? { [c.code]: c.name } : {}) },
       { title: t("debt_ratio"), cell: (c) => (c.ratio === null ? el("span", { class: "muted", text: t("below_warning") }) : pct(c.ratio)), numeric: true },
       { title: t("grade"), cell: (c) => (c.grade ? el("span", { class: "badge grade-" + c.grade, text: t("grade_" + c.grade) }) : "") },
       { title: t("statutory_debt"), cell: (c) => wan(c.statutory), numeric: true },
