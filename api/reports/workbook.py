@@ -156,11 +156,23 @@ def _evidence_records(
                 f"{field_name(k, lang)}: {_scalar(v, lang)}"
                 for k, v in rec.items()
                 if k not in ("_table", "_line", "table", "line")
+                and not _english_message(rec, k, lang)
             )
             yield (field_name(section, lang), n,
                    value_name(table, lang) if table else table, line, fields)  # fmt: skip
     if scalars:
         yield field_name("figures", lang), 1, None, None, "; ".join(scalars)
+
+
+def _english_message(rec: dict[str, Any], key: str, lang: str) -> bool:
+    """A loader's (English) message beside a reason code whose Chinese name says the same."""
+    reason = rec.get("reason")
+    return (
+        key == "message"
+        and lang == "zh"
+        and isinstance(reason, str)
+        and (value_name(reason, lang) != reason)
+    )
 
 
 def _region(code: Any, names: dict[str, str], lang: str) -> str:

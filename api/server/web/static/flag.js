@@ -72,15 +72,20 @@
     return propsList(value);
   }
 
+  /* A loader's message is English; in Chinese pages its reason code's name says the same. */
+  function shownKey(obj, k) {
+    return !(k === "message" && cfg.lang === "zh" && obj.reason && ((cfg.vocab || {}).values || {})[obj.reason]);
+  }
+
   function propsList(obj) {
-    const entries = Object.entries(obj).filter(([k]) => k !== "table" && k !== "line");
+    const entries = Object.entries(obj).filter(([k]) => k !== "table" && k !== "line" && shownKey(obj, k));
     const source = obj.table ? [el("dt", { text: t("source") }), el("dd", { text: sourceText(obj.table, obj.line) })] : [];
     return el("dl", { class: "props" }, source, entries.flatMap(([k, v]) => [el("dt", { text: fieldName(k) }), el("dd", {}, valueNode(v, k))]));
   }
 
   function recordsTable(records) {
     const keys = [];
-    for (const r of records) for (const k of Object.keys(r)) if (!["_table", "_line", "table", "line"].includes(k) && !keys.includes(k)) keys.push(k);
+    for (const r of records) for (const k of Object.keys(r)) if (!["_table", "_line", "table", "line"].includes(k) && !keys.includes(k) && shownKey(r, k)) keys.push(k);
     const hasSource = records.some((r) => r.table || r._table);
     const columns = keys.map((k) => ({
       title: fieldName(k),
