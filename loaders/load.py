@@ -1,10 +1,24 @@
-"""Load a dataset directory into a GraphStore, accounting for every input row.
+"""Load a dataset directory into a GraphStore, accounting for every physical line of every file.
 
-For each table (in contract order, so local references can be resolved): stream chunks, validate
-lazily, quarantine rejects to ``rejects/<table>.csv`` (and as ``RejectedRow`` nodes in the store,
-so the ``aid.invalid_identity`` detector and reviewers can see them), map valid rows to nodes and
-relationships, and upsert them in batches. The per-table report checks
+For each table (in contract order, so local references can be resolved) and each of its files:
+read the file (``loaders/reading.py``: header found, title/blank/totals rows skipped, lines that are
+not records rejected), decide per-column rules on whole columns (units, Excel-damaged IDs), then in
+chunks validate with column kernels, refuse identity conflicts, quarantine rejects to
+``rejects/<table>.csv`` (and as ``RejectedRow`` nodes in the store, so the
+``aid.invalid_identity`` detector and reviewers can see them), map valid rows to nodes and
+relationships and upsert them in batches.
+
+Every file reports ``lines = header line + skipped + read + continuation`` and every table
 ``read = loaded + rejected + duplicate``; a violation is a riskgraph bug and raises.
+
+**Problems** that make the load fail (listed all at once, after every file was tried): a file that
+belongs to no table, a file that cannot be read (or is over a limit), a missing required column, a
+wrong-typed column, a table given in two formats, and a **required table** that is missing: one
+whose records the loaded rows reference by local id (``aid_payments.household_id`` needs
+``households``; ``guarantees.loan_id`` needs ``loans``; ``loans.project_id`` needs ``projects``).
+A debt-only or aid-only dataset is complete without the other side. With ``allow_partial=True``
+the problems are reported and the rest is loaded. A failed load raises :class:`LoadFailed` before
+the store is flushed.
 
 Examples
 --------
@@ -29,22 +43,117 @@ from typing import Any
 
 import pandas as pd
 
+from graph_models.errors import DataError
 from graph_models.store import GraphStore
 from loaders.contract import CONTRACT
+from loaders.csv_reader import LineReject
+from loaders.limits import ReadLimits
 from loaders.mapping import KnownIds, map_chunk
-from loaders.reading import CHUNK_ROWS, TableSource, discover, read_chunks
-from loaders.validation import REJECT_COLUMNS, DuplicateTracker, check_columns, validate_chunk
+from loaders.reading import CHUNK_ROWS, RawBlock, RawFile, TableSource, discover, read_file
+from loaders.validation import (
+    REJECT_COLUMNS,
+    DuplicateTracker,
+    FilePlan,
+    IdentityTracker,
+    check_columns,
+    plan_file,
+    validate_chunk,
+)
 
-__all__ = ["LoadReport", "TableReport", "load_dataset"]
+__all__ = ["FileReport", "LoadFailed", "LoadReport", "TableReport", "load_dataset"]
 
-#: person_id-typed columns whose invalid values are flagged by aid.invalid_identity
 _RAW_LIMIT = 4000
+#: examples kept per (file, reason) for the clerks' report
+EXAMPLES = 5
+#: skipped lines listed per file in the load report (rejects/<table>.skipped.csv has them all)
+SKIPPED_LISTED = 1000
+#: rows kept per sheet of the clerks' xlsx report (the CSV files in rejects/ hold all of them)
+DETAIL_LIMIT = 50_000
+
+
+class LoadFailed(DataError):
+    """The load found problems (listed in ``report.problems``) and no partial load was asked for."""
+
+    def __init__(self, report: LoadReport) -> None:
+        problems = report.problems
+        if len(problems) == 1:
+            code, message = problems[0]["code"], problems[0]["message"]
+        else:
+            code = "load_failed"
+            message = f"{len(problems)} problems: " + "; ".join(
+                f"[{p['code']}] {p['message']}" for p in problems
+            )
+        super().__init__(code, message.replace("\n", " "))
+        self.report = report
+
+
+@dataclass
+class FileReport:
+    """What happened to every physical line (or sheet row) of one file."""
+
+    file: str
+    table: str
+    format: str
+    digest: str = ""
+    encoding: str | None = None
+    lines: int = 0
+    header_line: int = 0
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    continuation: int = 0
+    skipped: Counter = field(default_factory=Counter)  # kind -> lines
+    skipped_rows: list[dict[str, Any]] = field(default_factory=list)  # the first SKIPPED_LISTED
+    skipped_above: int = 0  # of the skipped lines, those above the header
+    reasons: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+    blanked: int = 0
+    units: dict[str, int] = field(default_factory=dict)
+    excel_damaged_columns: dict[str, int] = field(default_factory=dict)
+    other_sheets: list[str] = field(default_factory=list)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problem: dict[str, str] | None = None
+
+    @property
+    def accounted(self) -> bool:
+        """Every physical line is the header, skipped, a record (or part of one), or rejected."""
+        if self.problem is not None:
+            return True
+        below = sum(self.skipped.values()) - self.skipped_above
+        return self.lines == self.header_line + below + self.read + self.continuation
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "table": self.table,
+            "format": self.format,
+            "digest": self.digest,
+            "encoding": self.encoding,
+            "lines": self.lines,
+            "header_line": self.header_line,
+            "read": self.read,
+            "loaded": self.loaded,
+            "rejected": self.rejected,
+            "duplicate": self.duplicate,
+            "continuation": self.continuation,
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_rows": self.skipped_rows,
+            "reject_reasons": dict(sorted(self.reasons.items())),
+            "warnings": dict(sorted(self.warnings.items())),
+            "blanked": self.blanked,
+            "units": self.units,
+            "excel_damaged_columns": self.excel_damaged_columns,
+            "other_sheets": self.other_sheets,
+            "accounted": self.accounted,
+            "problem": self.problem,
+        }
 
 
 @dataclass
 class TableReport:
     table: str
-    file: str
+    file: str  # the first file's name (all of them in `files`)
     format: str
     encoding: str | None = None
     read: int = 0
@@ -58,6 +167,7 @@ class TableReport:
     nodes: Counter = field(default_factory=Counter)
     relationships: Counter = field(default_factory=Counter)
     extra_columns: list[str] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -67,6 +177,7 @@ class TableReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "files": [f.file for f in self.files],
             "format": self.format,
             "encoding": self.encoding,
             "read": self.read,
@@ -75,6 +186,7 @@ class TableReport:
             "duplicate": self.duplicate,
             "dangling": self.dangling,
             "balanced": self.balanced,
+            "skipped": sum(sum(f.skipped.values()) for f in self.files),
             "reject_reasons": dict(sorted(self.reasons.items())),
             "dangling_references": {k: v for k, v in sorted(self.dangling_refs.items()) if v},
             "warnings": dict(sorted(self.warnings.items())),
@@ -90,20 +202,45 @@ class LoadReport:
     dataset: str
     tables: dict[str, TableReport] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
-    ignored_files: list[str] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)  # `ignore:` in the manifest
+    unmapped_files: list[str] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    identity_conflicts: list[dict[str, Any]] = field(default_factory=list)
+    allow_partial: bool = False
     seconds: float = 0.0
+
+    @property
+    def files(self) -> list[FileReport]:
+        return [f for t in self.tables.values() for f in t.files]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
     def counts(self) -> dict[str, dict[str, int]]:
         """``summary.json``'s ``load`` section: per table read/loaded/rejected/duplicate/dangling."""
         keys = ("read", "loaded", "rejected", "duplicate", "dangling")
         return {t: {k: getattr(r, k) for k in keys} for t, r in self.tables.items()}
 
+    def add_problem(
+        self, err: DataError, file: str | None = None, table: str | None = None
+    ) -> None:
+        self.problems.append(
+            {"code": err.code, "message": err.message, "file": file or "", "table": table or ""}
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
+            "ok": self.ok,
+            "allow_partial": self.allow_partial,
+            "problems": self.problems,
             "tables": {t: r.as_dict() for t, r in self.tables.items()},
+            "files": [f.as_dict() for f in self.files],
             "missing_tables": self.missing_tables,
+            "unmapped_files": self.unmapped_files,
             "ignored_files": self.ignored_files,
+            "identity_conflicts": self.identity_conflicts,
             "seconds": round(self.seconds, 3),
         }
 
@@ -117,24 +254,30 @@ def _known_from_store(store: GraphStore) -> KnownIds:
     return known
 
 
-def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str) -> pd.DataFrame:
-    raw_cols = [c for c in rej.columns if c not in REJECT_COLUMNS]
+def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str, id_prefix: str) -> pd.DataFrame:
+    raw_cols = [c for c in rej.columns if c not in REJECT_COLUMNS and c != "file"]
     spec = CONTRACT[table]
     raw = rej[raw_cols].to_dict("records")
     raw_value = [
         (r.get(c) if c in spec.columns else None) if isinstance(c, str) else None
         for r, c in zip(raw, rej["column"], strict=True)
     ]
+    raw_json = [
+        r["raw"] if set(r) == {"raw"} else json.dumps(
+            {k: v for k, v in r.items() if k != "raw" and v == v}, ensure_ascii=False
+        )
+        for r in raw
+    ]  # fmt: skip
     return pd.DataFrame(
         {
-            "id": [f"{table}:{ln}" for ln in rej["line"]],
+            "id": [f"{id_prefix}{ln}" for ln in rej["line"]],
             "table": table,
             "line": rej["line"].astype("int64"),
             "reason": rej["reason"],
             "column": rej["column"],
             "message": rej["message"],
             "raw_value": raw_value,
-            "raw": [json.dumps(r, ensure_ascii=False)[:_RAW_LIMIT] for r in raw],
+            "raw": [t[:_RAW_LIMIT] for t in raw_json],
             "_table": table,
             "_line": rej["line"].astype("int64"),
             "_batch": batch,
@@ -142,62 +285,194 @@ def _rejected_nodes(rej: pd.DataFrame, table: str, batch: str) -> pd.DataFrame:
     )
 
 
-def _load_table(
+def _reader_rejects(rejects: list[LineReject]) -> pd.DataFrame:
+    if not rejects:
+        return pd.DataFrame(columns=[*REJECT_COLUMNS, "raw"])
+    return pd.DataFrame(
+        {
+            "line": [r.line for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "column": None,
+            "message": [r.message for r in rejects],
+            "raw": [r.raw for r in rejects],
+        }
+    )
+
+
+class _Sink:
+    """Appends rejects, blanked cells and skipped lines of one table to ``rejects/``."""
+
+    def __init__(self, rejects_dir: Path | None, table: str) -> None:
+        self.dir = rejects_dir
+        self.table = table
+        self.started: set[str] = set()
+        if rejects_dir is not None:
+            for suffix in ("", ".blanked", ".skipped"):
+                p = rejects_dir / f"{table}{suffix}.csv"
+                if p.exists():
+                    p.unlink()
+
+    def write(self, kind: str, frame: pd.DataFrame) -> None:
+        if self.dir is None or not len(frame):
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"{self.table}{kind}.csv"
+        first = kind not in self.started
+        self.started.add(kind)
+        frame.to_csv(path, mode="w" if first else "a", header=first, index=False,
+                     encoding="utf-8-sig" if first else "utf-8")  # fmt: skip
+
+
+def _examples(rep: FileReport, frame: pd.DataFrame, value_col: str | None) -> None:
+    for reason, group in frame.groupby("reason", sort=False):
+        have = rep.examples.setdefault(str(reason), [])
+        for row in group.head(EXAMPLES - len(have)).to_dict("records"):
+            col = row.get("column")
+            value = (
+                row.get(value_col)
+                if value_col
+                else (row.get(col) if isinstance(col, str) else None)
+            )
+            if value is None and "raw" in row:
+                value = row["raw"]
+            have.append({
+                "line": int(row["line"]), "column": col if isinstance(col, str) else "",
+                "value": "" if value is None or value != value else str(value)[:200],
+                "message": str(row.get("message") or ""),
+            })  # fmt: skip
+
+
+def _note_skipped(
+    frep: FileReport, block: RawBlock, sink: _Sink, details: dict[str, list[dict[str, Any]]]
+) -> None:
+    if not block.skipped:
+        return
+    frep.skipped.update(s.kind for s in block.skipped)
+    frep.skipped_above += sum(1 for s in block.skipped if s.line < frep.header_line)
+    rows = [{"line": s.line, "kind": s.kind, "text": s.text[:200]} for s in block.skipped]
+    frep.skipped_rows.extend(rows[: max(0, SKIPPED_LISTED - len(frep.skipped_rows))])
+    sk = pd.DataFrame(rows)
+    sk.insert(0, "file", frep.file)
+    sink.write(".skipped", sk)
+    if len(details["skipped"]) < DETAIL_LIMIT:
+        details["skipped"].extend(sk.head(DETAIL_LIMIT).to_dict("records"))
+
+
+def _load_file(
     src: TableSource,
+    raw: RawFile,
+    rep: TableReport,
+    frep: FileReport,
     store: GraphStore,
     known: KnownIds,
-    rejects_dir: Path | None,
+    dups: DuplicateTracker,
+    identity: IdentityTracker | None,
+    sink: _Sink,
     progress: Callable[[str, int], None] | None,
     chunk_rows: int,
-) -> TableReport:
+    id_prefix: str,
+    details: dict[str, list[dict[str, Any]]],
+) -> None:
     spec = CONTRACT[src.table]
-    rep = TableReport(src.table, src.path.name, src.format)
-    t0 = time.perf_counter()
-    dups = DuplicateTracker()
-    reject_file = rejects_dir / f"{src.table}.csv" if rejects_dir else None
-    if reject_file is not None and reject_file.exists():
-        reject_file.unlink()
-    first = True
-    for raw in read_chunks(src, chunk_rows):
-        if first:
-            check_columns(spec, list(raw.columns), src.path.name)
-            rep.extra_columns = [c for c in raw.columns if c not in spec.columns and c != "_line"]
-            first = False
-        v = validate_chunk(raw, spec, dups)
-        rep.read += v.read
-        rep.duplicate += v.duplicate
-        rep.rejected += len(v.rejects)
-        rep.reasons.update(v.reasons)
-        rep.warnings.update(v.warnings)
-        rep.loaded += len(v.clean)
-        if len(v.rejects):
-            if reject_file is not None:
-                reject_file.parent.mkdir(parents=True, exist_ok=True)
-                header = not reject_file.exists()
-                v.rejects.to_csv(
-                    reject_file, mode="a", header=header, index=False,
-                    encoding="utf-8-sig" if header else "utf-8",
-                )  # fmt: skip
-            store.upsert_nodes("RejectedRow", _rejected_nodes(v.rejects, src.table, src.digest))
+    frep.units = dict(raw.units)
+    for extra in (c for c in raw.columns if c not in spec.columns and c not in rep.extra_columns):
+        rep.extra_columns.append(extra)
+    checked = False
+    for block in raw.blocks:  # a block is validated, mapped, written and dropped before the next
+        frep.lines += block.lines
+        frep.continuation += block.continuation
+        _note_skipped(frep, block, sink, details)
+        plan = plan_file(block.data, spec, raw.units)
+        plan.checked = checked
+        for col, k in plan.damaged.items():
+            frep.excel_damaged_columns[col] = frep.excel_damaged_columns.get(col, 0) + k
+        reader_rej = _reader_rejects(block.rejects)
+        pending = [reader_rej] if len(reader_rej) else []
+        _load_block(src, block, plan, rep, frep, store, known, dups, identity, sink, progress,
+                    chunk_rows, id_prefix, details, pending)  # fmt: skip
+        checked = plan.checked
+
+
+def _load_block(
+    src: TableSource,
+    block: RawBlock,
+    plan: FilePlan,
+    rep: TableReport,
+    frep: FileReport,
+    store: GraphStore,
+    known: KnownIds,
+    dups: DuplicateTracker,
+    identity: IdentityTracker | None,
+    sink: _Sink,
+    progress: Callable[[str, int], None] | None,
+    chunk_rows: int,
+    id_prefix: str,
+    details: dict[str, list[dict[str, Any]]],
+    pending: list[pd.DataFrame],
+) -> None:
+    spec = CONTRACT[src.table]
+    n_reader = sum(len(p) for p in pending)
+    for start in range(0, max(block.rows, 1), chunk_rows):
+        chunk = block.data.slice(start, chunk_rows)
+        v = validate_chunk(chunk, spec, dups, plan)
+        if identity is not None:
+            v = identity.check(v, frep.file)
+        rejects = pd.concat([*pending, v.rejects], ignore_index=True) if pending else v.rejects
+        if pending and len(rejects):
+            rejects = rejects.sort_values("line", kind="stable", ignore_index=True)
+        pending = []
+        frep.read += v.read + (n_reader if start == 0 else 0)
+        frep.duplicate += v.duplicate
+        frep.rejected += len(rejects)
+        frep.reasons.update(Counter(rejects["reason"].tolist()))
+        frep.warnings.update(v.warnings)
+        frep.blanked += len(v.blanked)
+        frep.loaded += len(v.clean)
+        if len(rejects):
+            _examples(frep, rejects, None)
+            rejects.insert(0, "file", frep.file)
+            sink.write("", rejects)
+            if len(details["rejects"]) < DETAIL_LIMIT:
+                details["rejects"].extend(rejects.head(DETAIL_LIMIT).to_dict("records"))
+            store.upsert_nodes(
+                "RejectedRow", _rejected_nodes(rejects, src.table, src.digest, id_prefix)
+            )
+        if len(v.blanked):
+            _examples(frep, v.blanked, "raw_value")
+            blanked = v.blanked.copy()
+            blanked.insert(0, "file", frep.file)
+            sink.write(".blanked", blanked)
+            if len(details["blanked"]) < DETAIL_LIMIT:
+                details["blanked"].extend(blanked.head(DETAIL_LIMIT).to_dict("records"))
         mapped = map_chunk(v.clean, spec, src.digest, known)
         rep.dangling += mapped.dangling
         rep.dangling_refs.update(mapped.dangling_refs)
         for label, frame, create_only in mapped.nodes:
-            n = store.upsert_nodes(label, frame, create_only=create_only)
+            written = store.upsert_nodes(label, frame, create_only=create_only)
             if not create_only:
-                rep.nodes[label] += n
+                rep.nodes[label] += written
         for rtype, frame in mapped.relationships:
             rep.relationships[rtype] += store.upsert_relationships(rtype, frame)
         if progress:
             progress(src.table, v.read)
-    rep.encoding = src.encoding
-    rep.seconds = time.perf_counter() - t0
-    if not rep.balanced:  # our bug, never their data
-        raise AssertionError(
-            f"{src.table}: read {rep.read} != loaded {rep.loaded} + rejected {rep.rejected} "
-            f"+ duplicate {rep.duplicate}"
-        )
-    return rep
+
+
+def _required_tables(report: LoadReport, present: set[str]) -> None:
+    """A table is required when loaded rows reference its records by local id."""
+    defines = {nm.label: spec.name for spec in CONTRACT.values() for nm in spec.nodes}
+    for table, rep in report.tables.items():
+        for col, label in CONTRACT[table].local_references:
+            target = defines.get(label)
+            if target and target not in present and rep.dangling_refs.get(col, 0) > 0:
+                report.add_problem(
+                    DataError(
+                        "missing_required_table",
+                        f"{table}.{col} refers to {rep.dangling_refs[col]:,} {label} record(s) "
+                        f"but the table {target} ({CONTRACT[target].zh}) is missing; add its "
+                        f"file, or load with --allow-partial to go on without it",
+                    ),
+                    table=target,
+                )
 
 
 def load_dataset(
@@ -207,8 +482,11 @@ def load_dataset(
     progress: Callable[[str, int], None] | None = None,
     tables: list[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    allow_partial: bool = False,
+    limits: ReadLimits | None = None,
+    report_lang: str = "zh",
 ) -> LoadReport:
-    """Load every contract table found in ``dataset_dir`` into ``store``.
+    """Load every file of ``dataset_dir`` into ``store`` (see module docstring).
 
     Parameters
     ----------
@@ -217,11 +495,20 @@ def load_dataset(
     store : GraphStore
         Target store; loading the same directory twice yields the same graph.
     rejects_dir : path, optional
-        Where ``<table>.csv`` reject files go (UTF-8 with BOM, so Excel opens them).
+        Where ``<table>.csv`` reject files (UTF-8 with BOM, so Excel opens them), blanked cells,
+        skipped lines and the clerks' validation report (``validation-report.html`` / ``.xlsx``)
+        go.
     progress : callable, optional
         ``progress(table, rows_read_in_chunk)`` after each chunk.
     tables : list of str, optional
         Load only these tables.
+    allow_partial : bool
+        Report problems (unmapped files, unreadable files, missing required tables) and load the
+        rest instead of failing.
+    limits : ReadLimits, optional
+        Limits against hostile files (a manifest's ``limits:`` section overrides them).
+    report_lang : {"zh", "en"}
+        Language of the clerks' validation report.
 
     Returns
     -------
@@ -229,22 +516,108 @@ def load_dataset(
 
     Raises
     ------
+    LoadFailed
+        (a ``DataError``) when problems were found and ``allow_partial`` is False; every problem
+        of every file is in its message and in ``exc.report.problems``.
     graph_models.errors.DataError
-        A missing directory, an unreadable file, a missing required column, a wrong-typed column.
+        A missing dataset directory or a manifest that cannot be followed.
     """
     t0 = time.perf_counter()
-    sources, ignored = discover(dataset_dir)
+    rej_dir = Path(rejects_dir) if rejects_dir else None
+    try:
+        disc = discover(dataset_dir, limits)
+    except DataError as err:
+        if err.code == "missing_dataset":
+            raise
+        failed = LoadReport(str(dataset_dir), allow_partial=allow_partial)
+        failed.add_problem(err, file="manifest.yaml")
+        if rej_dir is not None:
+            from loaders.clerk_report import write_validation_report
+
+            write_validation_report(failed, rej_dir, lang=report_lang)
+        raise LoadFailed(failed) from err
+    sources = disc.tables
     if tables is not None:
         sources = {t: s for t, s in sources.items() if t in tables}
-    report = LoadReport(str(dataset_dir), ignored_files=ignored)
+    report = LoadReport(str(dataset_dir), ignored_files=disc.ignored, allow_partial=allow_partial)
+    report.unmapped_files = list(disc.unmapped)
+    for err in disc.problems:
+        report.add_problem(err)
+    for name in disc.unmapped:
+        report.add_problem(
+            DataError(
+                "unmapped_file",
+                f"{name}: belongs to no table (name it <table>.csv/.xlsx/.xls/.parquet, put it in "
+                "a folder named after its table, list it in manifest.yaml, or list it under "
+                "'ignore:' if it is not data)",
+            ),
+            file=name,
+        )
     report.missing_tables = [
         t for t in CONTRACT if t not in sources and (tables is None or t in tables)
     ]
     store.ensure_schema()
     known = _known_from_store(store)
-    rej_dir = Path(rejects_dir) if rejects_dir else None
-    for table, src in sources.items():
-        report.tables[table] = _load_table(src, store, known, rej_dir, progress, chunk_rows)
-    store.flush()
+    details: dict[str, list[dict[str, Any]]] = {"rejects": [], "blanked": [], "skipped": []}
+    identity = IdentityTracker()
+    for table, srcs in sources.items():
+        t1 = time.perf_counter()
+        spec = CONTRACT[table]
+        rep = TableReport(table, srcs[0].name, srcs[0].format)
+        dups = DuplicateTracker()
+        sink = _Sink(rej_dir, table)
+        for k, src in enumerate(srcs):
+            rel = (
+                str(src.path.relative_to(disc.root))
+                if src.path.is_relative_to(disc.root)
+                else src.name
+            )
+            frep = FileReport(rel, table, src.format)
+            rep.files.append(frep)
+            try:
+                raw = read_file(src, disc.limits)  # the header now, the blocks as iterated
+                frep.digest, frep.encoding = src.digest, src.encoding
+                frep.header_line = raw.header_line
+                frep.other_sheets = list(raw.other_sheets)
+                check_columns(spec, raw.columns, rel)
+                prefix = f"{table}:" if k == 0 else f"{table}:{rel}:"
+                _load_file(
+                    src, raw, rep, frep, store, known, dups,
+                    identity if table == "persons" else None, sink, progress, chunk_rows,
+                    prefix, details,
+                )  # fmt: skip
+            except DataError as err:
+                frep.problem = err.to_dict()
+                report.add_problem(err, file=rel, table=table)
+                continue
+            if not frep.accounted:  # our bug, never their data
+                raise AssertionError(
+                    f"{rel}: {frep.lines} lines not all accounted for: {frep.as_dict()}"
+                )
+        for f in rep.files:
+            rep.read += f.read
+            rep.loaded += f.loaded
+            rep.rejected += f.rejected
+            rep.duplicate += f.duplicate
+            rep.reasons.update(f.reasons)
+            rep.warnings.update(f.warnings)
+        rep.encoding = next((f.encoding for f in rep.files if f.encoding), None)
+        rep.seconds = time.perf_counter() - t1
+        report.tables[table] = rep
+        if not rep.balanced:  # our bug, never their data
+            raise AssertionError(
+                f"{table}: read {rep.read} != loaded {rep.loaded} + rejected {rep.rejected} "
+                f"+ duplicate {rep.duplicate}"
+            )
+    report.identity_conflicts = identity.conflicts
+    read_ok = {t for t, r in report.tables.items() if any(f.problem is None for f in r.files)}
+    _required_tables(report, read_ok)
     report.seconds = time.perf_counter() - t0
+    if rej_dir is not None:
+        from loaders.clerk_report import write_validation_report
+
+        write_validation_report(report, rej_dir, details, lang=report_lang)
+    if report.problems and not allow_partial:
+        raise LoadFailed(report)
+    store.flush()
     return report

@@ -1,55 +1,159 @@
-"""Find a dataset's table files and stream them in chunks of raw rows.
+"""Find a dataset's files, map each to a contract table, and read each into text cells.
 
-Formats: ``<table>.csv`` (UTF-8, UTF-8 with BOM, or GB18030/GBK — detected, never asked),
-``<table>.xlsx`` (first sheet) and ``<table>.parquet``. A ``manifest.yaml`` may map other file
-names and header names onto the contract::
+**Which files belong to which table** (every file must belong to one, or the load fails unless the
+user asks for a partial load):
+
+- ``<table>.<ext>`` and files whose name starts with the table name and a separator, such as
+  ``aid_payments_2023.csv`` and ``aid_payments_2024.csv`` (several files of one table are read one
+  after the other, each with its own provenance);
+- files whose name starts with the table's Chinese name (``扶贫资金发放2023.xlsx``);
+- every file in a folder named after a table (``aid_payments/2023-01.csv``);
+- the files a ``manifest.yaml`` lists::
 
     tables:
       households:
-        file: 贫困户名册.csv
-        encoding: gb18030        # optional; detected when absent
+        file: 贫困户名册.csv          # or files: [a.csv, b.xls], glob patterns allowed
+        encoding: gb18030            # optional; detected when absent
+        sheet: 花名册                 # optional; the first sheet otherwise
         columns: {户号: household_id, 户主证件号: head_id}
+    ignore: [说明.docx]               # files that are not data
+    limits: {max_columns: 2000}       # see loaders/limits.py
 
-Every chunk is a DataFrame of raw values (strings for CSV; cell values for xlsx/parquet) whose
-columns are the contract's canonical names where a header matched, the original header otherwise,
-plus ``_line``: the spreadsheet-style row number (header = 1, first data row = 2; for CSV the
-physical line where the record starts).
+  A manifest path may not leave the dataset directory.
+
+Formats: ``.csv`` (UTF-8, UTF-8 with BOM, GB18030/GBK: detected), ``.xlsx``/``.xlsm``/``.xls``
+(first sheet, python-calamine) and ``.parquet``.
+
+**Reading** (:func:`read_file`): the header row is found (title and blank rows above it skipped),
+headers matched to contract columns (annotations and units understood, see ``loaders/headers.py``),
+blank and totals rows skipped; the result is a :class:`RawFile`: the header and, as iterated, its
+:class:`RawBlock` s, each with one string column per header plus ``_line``, the physical line (CSV)
+or sheet row number of each record. A CSV is read about 64 MiB at a time, so memory does not grow
+with the file; a workbook or Parquet file is one block.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
+import itertools
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from graph_models.errors import DataError
 from loaders.contract import CONTRACT, TableSpec, header_key
+from loaders.csv_reader import LineReject, SkippedLine, decode_to_utf8
+from loaders.headers import find_header, is_totals_text, match_header, sheet_unit
+from loaders.limits import ReadLimits
 
-__all__ = ["CHUNK_ROWS", "TableSource", "detect_encoding", "discover", "read_chunks"]
+__all__ = [
+    "CHUNK_ROWS",
+    "FORMATS",
+    "Discovery",
+    "RawBlock",
+    "RawFile",
+    "TableSource",
+    "detect_encoding",
+    "discover",
+    "read_chunks",
+    "read_file",
+]
 
 CHUNK_ROWS = 50_000
-_FORMATS = (".csv", ".xlsx", ".parquet")
-#: Reason code for a CSV record whose field count differs from the header's.
-BAD_ROW_SHAPE = "bad_row_shape"
+#: file suffix -> reader
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".parquet": "parquet"}
+#: files a dataset directory may hold that are not data
+_NOT_DATA = {"manifest.yaml", "ground_truth.jsonl"}
+_SEPARATORS = "_- .（(【["
 
 
 @dataclass
 class TableSource:
+    """One file of one table (a table may have several)."""
+
     table: str
     path: Path
     format: str
     encoding: str | None = None
-    renames: dict[str, str] = field(default_factory=dict)  # header -> canonical column
+    renames: dict[str, str] = field(default_factory=dict)  # header key -> canonical column
     digest: str = ""
+    sheet: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
 
 
-def _file_digest(path: Path) -> str:
+@dataclass
+class Discovery:
+    """What :func:`discover` found: files per table, files of no table, problems, limits."""
+
+    root: Path
+    tables: dict[str, list[TableSource]]
+    unmapped: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # listed under `ignore:` in the manifest
+    problems: list[DataError] = field(default_factory=list)
+    limits: ReadLimits = field(default_factory=ReadLimits)
+
+
+@dataclass
+class RawBlock:
+    """A block of one file's records as text cells (a CSV is read about 64 MiB at a time).
+
+    ``lines`` counts the block's physical lines: ``lines = header line (first block only) +
+    len(skipped) + rows + continuation + len(rejects)``, where ``skipped`` lists title/blank rows
+    above the header (first block) and blank/totals rows below it.
+    """
+
+    data: pa.Table  # string columns named like RawFile.columns, plus `_line` (int64)
+    lines: int
+    rejects: list[LineReject] = field(default_factory=list)
+    skipped: list[SkippedLine] = field(default_factory=list)
+    continuation: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.data.num_rows
+
+
+@dataclass
+class RawFile:
+    """One file: its header (read eagerly) and its blocks of records (read as iterated, once)."""
+
+    source: TableSource
+    header_line: int  # 0 when the file has no non-blank line
+    header: list[str]
+    columns: list[str]  # canonical name (or the header as written) of each column
+    units: dict[str, int]  # amount column -> multiplier written in its header or the title rows
+    blocks: Iterator[RawBlock]
+    other_sheets: list[str] = field(default_factory=list)
+
+    def whole(self) -> RawBlock:
+        """Every block in one (for small files and tests; a load iterates ``blocks``)."""
+        parts = list(self.blocks)
+        self.blocks = iter(())
+        if not parts:
+            return RawBlock(pa.table({**{c: pa.array([], pa.string()) for c in self.columns},
+                                      "_line": pa.array([], pa.int64())}), 0)  # fmt: skip
+        tables = [b.data for b in parts if b.data.num_columns == len(self.columns) + 1]
+        data = pa.concat_tables(tables) if tables else parts[0].data
+        return RawBlock(
+            data,
+            sum(b.lines for b in parts),
+            [r for b in parts for r in b.rejects],
+            [x for b in parts for x in b.skipped],
+            sum(b.continuation for b in parts),
+        )
+
+
+def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -60,34 +164,50 @@ def _file_digest(path: Path) -> str:
 def detect_encoding(path: Path) -> str:
     """``utf-8-sig`` when a BOM is present, ``utf-8`` when the whole file decodes, else ``gb18030``.
 
-    The whole file is checked (incrementally): a GB18030 export can be pure ASCII for megabytes.
+    Raises ``DataError("unreadable_file")`` when the file is neither.
     """
-    with open(path, "rb") as f:
-        head = f.read(4)
-        if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig"
-        f.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-            return "utf-8"
-        except UnicodeDecodeError:
-            pass
-    try:
-        with open(path, encoding="gb18030") as f:
-            for _ in iter(lambda: f.read(1 << 20), ""):
-                pass
-    except UnicodeDecodeError as e:
+    return decode_to_utf8(Path(path).read_bytes(), Path(path).name)[1]
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+
+def _name_key(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def _table_of(stem: str) -> str | None:
+    """The table a file or folder name names (``aid_payments_2023`` -> ``aid_payments``)."""
+    key = _name_key(stem)
+    best: tuple[int, str] | None = None
+    for spec in CONTRACT.values():
+        for alias in (spec.name, spec.zh):
+            a = _name_key(alias)
+            if not a:
+                continue
+            named = key == a or (
+                key.startswith(a) and (spec.zh == alias or key[len(a)] in _SEPARATORS)
+            )
+            if named and (best is None or len(a) > best[0]):
+                best = (len(a), spec.name)
+    return best[1] if best else None
+
+
+def _inside(root: Path, rel: str, what: str) -> Path:
+    p = Path(rel)
+    if p.is_absolute() or ".." in p.parts:
         raise DataError(
-            "unreadable_file",
-            f"{path.name}: neither UTF-8 nor GB18030 text ({e.reason} at byte {e.start})",
-        ) from e
-    return "gb18030"
+            "bad_manifest", f"manifest.yaml: {what}: {rel!r} leaves the dataset directory"
+        )
+    full = (root / p).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise DataError(
+            "bad_manifest", f"manifest.yaml: {what}: {rel!r} leaves the dataset directory"
+        )
+    return root / p
 
 
-def _load_manifest(root: Path) -> dict[str, dict]:
+def _load_manifest(root: Path) -> dict:
     path = root / "manifest.yaml"
     if not path.exists():
         return {}
@@ -95,185 +215,339 @@ def _load_manifest(root: Path) -> dict[str, dict]:
         doc = yaml.safe_load(path.read_text("utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise DataError("bad_manifest", f"manifest.yaml: cannot parse ({e})") from e
-    tables = doc.get("tables", {})
+    if not isinstance(doc, dict):
+        raise DataError("bad_manifest", "manifest.yaml: must be a mapping")
+    tables = doc.get("tables", {}) or {}
     if not isinstance(tables, dict):
         raise DataError("bad_manifest", "manifest.yaml: 'tables' must be a mapping")
     unknown = set(tables) - set(CONTRACT)
     if unknown:
         raise DataError("bad_manifest", f"manifest.yaml: unknown table(s) {sorted(unknown)}")
-    return tables
+    return doc
 
 
-def discover(dataset_dir: str | Path) -> tuple[dict[str, TableSource], list[str]]:
-    """Map contract tables to files in ``dataset_dir``; returns (sources, ignored file names).
+def _manifest_files(root: Path, table: str, entry: dict) -> list[Path]:
+    listed = entry.get("files", entry.get("file"))
+    if isinstance(listed, str):
+        listed = [listed]
+    if not listed or not isinstance(listed, list):
+        raise DataError("bad_manifest", f"manifest.yaml: {table}: give 'file' or 'files'")
+    out: list[Path] = []
+    for rel in listed:
+        rel = str(rel)
+        if any(ch in rel for ch in "*?["):
+            _inside(root, rel.split("*")[0].split("?")[0].split("[")[0] or ".", table)
+            found = sorted(p for p in root.glob(rel) if p.is_file())
+            found = [p for p in found if p.resolve().is_relative_to(root.resolve())]
+            if not found:
+                raise DataError("missing_file", f"manifest.yaml: {table}: no file matches {rel!r}")
+            out.extend(found)
+            continue
+        p = _inside(root, rel, table)
+        if not p.is_file():
+            raise DataError("missing_file", f"manifest.yaml: {table}: file {rel!r} not found")
+        out.append(p)
+    return out
 
-    Raises
-    ------
-    DataError
-        Missing directory, a table present in two formats, a manifest naming a missing file.
+
+def discover(dataset_dir: str | Path, limits: ReadLimits | None = None) -> Discovery:
+    """Map every file of ``dataset_dir`` to a contract table (see module docstring).
+
+    Raises ``DataError("missing_dataset")`` for a missing directory and ``bad_manifest`` /
+    ``missing_file`` for a manifest that cannot be followed; every other problem (a file of no
+    table, a table given in two formats) is listed in ``Discovery.problems``.
     """
     root = Path(dataset_dir)
     if not root.is_dir():
         raise DataError("missing_dataset", f"{root}: no such dataset directory")
-    manifest = _load_manifest(root)
-    sources: dict[str, TableSource] = {}
-    claimed: set[str] = {"manifest.yaml", "ground_truth.jsonl"}
-    for table, entry in manifest.items():
-        fname = entry.get("file")
-        if not fname or not (root / fname).is_file():
-            raise DataError("missing_file", f"manifest.yaml: {table}: file {fname!r} not found")
-        p = root / fname
-        fmt = p.suffix.lower()
-        if fmt not in _FORMATS:
-            raise DataError(
-                "unreadable_file", f"{fname}: unsupported format {fmt!r} (csv/xlsx/parquet)"
-            )
+    doc = _load_manifest(root)
+    limits = ReadLimits.from_mapping(doc.get("limits"), limits)
+    tables: dict[str, list[TableSource]] = {}
+    claimed: set[Path] = set()
+    for table, entry in (doc.get("tables") or {}).items():
+        if not isinstance(entry, dict):
+            raise DataError("bad_manifest", f"manifest.yaml: {table}: must be a mapping")
         renames = {header_key(k): v for k, v in (entry.get("columns") or {}).items()}
         bad = [v for v in renames.values() if v not in CONTRACT[table].columns]
         if bad:
             raise DataError("bad_manifest", f"manifest.yaml: {table}: unknown column(s) {bad}")
-        sources[table] = TableSource(table, p, fmt[1:], entry.get("encoding"), renames)
-        claimed.add(fname)
-    for table in CONTRACT:
-        if table in sources:
+        for p in _manifest_files(root, table, entry):
+            fmt = FORMATS.get(p.suffix.lower())
+            if fmt is None:
+                raise DataError(
+                    "bad_manifest",
+                    f"manifest.yaml: {table}: {p.name}: unsupported format {p.suffix!r} "
+                    f"({', '.join(sorted(FORMATS))})",
+                )
+            tables.setdefault(table, []).append(
+                TableSource(table, p, fmt, entry.get("encoding"), renames, sheet=entry.get("sheet"))
+            )
+            claimed.add(p.resolve())
+    ignore = [str(x) for x in (doc.get("ignore") or [])]
+    ignored: list[str] = []
+    for pattern in ignore:
+        _inside(root, pattern.split("*")[0] or ".", "ignore")
+        for p in root.glob(pattern):
+            claimed.add(p.resolve())
+            ignored.append(str(p.relative_to(root)))
+    problems: list[DataError] = []
+    unmapped: list[str] = []
+    by_stem: dict[tuple[str, str], list[Path]] = {}
+
+    def add(table: str, p: Path) -> None:
+        tables.setdefault(table, []).append(TableSource(table, p, FORMATS[p.suffix.lower()]))
+        by_stem.setdefault((table, str(p.with_suffix(""))), []).append(p)
+
+    for p in sorted(root.iterdir()):
+        if p.name.startswith((".", "~$")) or p.name in _NOT_DATA or p.resolve() in claimed:
             continue
-        found = [root / f"{table}{ext}" for ext in _FORMATS if (root / f"{table}{ext}").is_file()]
-        if len(found) > 1:
-            names = ", ".join(p.name for p in found)
-            raise DataError("ambiguous_table", f"{table}: more than one file ({names}); keep one")
-        if found:
-            sources[table] = TableSource(table, found[0], found[0].suffix[1:])
-            claimed.add(found[0].name)
-    ignored = sorted(
-        p.name
-        for p in root.iterdir()
-        if p.is_file() and p.name not in claimed and not p.name.startswith(".")
-    )
-    ordered = dict(sorted(sources.items(), key=lambda kv: CONTRACT[kv[0]].order))
-    return ordered, ignored
+        if p.is_dir():
+            table = _table_of(p.name)
+            for q in sorted(p.iterdir()):
+                if q.name.startswith((".", "~$")) or q.resolve() in claimed:
+                    continue
+                rel = f"{p.name}/{q.name}"
+                if table and q.is_file() and q.suffix.lower() in FORMATS:
+                    add(table, q)
+                else:
+                    unmapped.append(rel)
+            continue
+        table = _table_of(p.stem) if p.suffix.lower() in FORMATS else None
+        if table is None:
+            unmapped.append(p.name)
+        else:
+            add(table, p)
+    for (table, _stem), paths in by_stem.items():
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            problems.append(
+                DataError(
+                    "ambiguous_table", f"{table}: one file in two formats ({names}); keep one"
+                )
+            )
+            tables[table] = [s for s in tables[table] if s.path not in paths]
+            if not tables[table]:
+                del tables[table]
+    for srcs in tables.values():
+        srcs.sort(key=lambda s: (s.path.parent != root, str(s.path)))
+    ordered = dict(sorted(tables.items(), key=lambda kv: CONTRACT[kv[0]].order))
+    return Discovery(root, ordered, unmapped, ignored, problems, limits)
+
+
+# -- reading ------------------------------------------------------------------------------------
 
 
 def _canonical_headers(
-    headers: list[object], spec: TableSpec, renames: dict[str, str]
-) -> list[str]:
+    headers: list[str], spec: TableSpec, renames: dict[str, str], name: str
+) -> tuple[list[str], dict[str, int]]:
     out: list[str] = []
+    units: dict[str, int] = {}
     for i, h in enumerate(headers):
         raw = "" if h is None else str(h).strip()
-        name = (
-            renames.get(header_key(raw)) or spec.canonical_column(raw) or raw or f"column_{i + 1}"
-        )
-        if name in out:
-            raise DataError("duplicate_column", f"{spec.name}: two columns map to {name!r}")
-        out.append(name)
-    return out
+        col, unit = match_header(raw, spec, renames) if raw else (None, None)
+        col = col or raw or f"column_{i + 1}"
+        if col in out:
+            raise DataError("duplicate_column", f"{name}: two columns map to {col!r}")
+        out.append(col)
+        if unit is not None:
+            units[col] = unit
+    return out, units
 
 
-def _frame(rows: list[list[object]], headers: list[str], lines: list[int]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=headers, dtype=object)
-    df["_line"] = lines
-    return df
+def _apply_sheet_unit(
+    units: dict[str, int], columns: list[str], spec: TableSpec, above: list[list[str]]
+) -> None:
+    unit = None
+    for cells in above:
+        unit = sheet_unit(cells) or unit
+    if unit is None:
+        return
+    for c in columns:
+        if c in spec.columns and spec.columns[c].type_name == "amount" and c not in units:
+            units[c] = unit
 
 
-def _csv_chunks(src: TableSource, spec: TableSpec, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    enc = src.encoding or detect_encoding(src.path)
-    src.encoding = enc
-    with open(src.path, encoding=enc, newline="") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        headers = _canonical_headers(header, spec, src.renames)
-        width = len(headers)
-        rows: list[list[object]] = []
-        lines: list[int] = []
-        bad: list[tuple[int, list[str]]] = []
-        line = reader.line_num + 1
-        for rec in reader:
-            start, line = line, reader.line_num + 1
-            if not rec or (len(rec) == 1 and not rec[0].strip()):
-                continue  # blank line: not a record
-            if len(rec) != width:
-                bad.append((start, rec))
-                continue
-            rows.append(rec)
-            lines.append(start)
-            if len(rows) >= chunk_rows:
-                yield _with_bad(_frame(rows, headers, lines), bad)
-                rows, lines, bad = [], [], []
-        if rows or bad:
-            yield _with_bad(_frame(rows, headers, lines), bad)
+def _skip_rows(table: pa.Table, names: list[str]) -> tuple[pa.Table, list[SkippedLine]]:
+    """Drop blank rows (every cell blank) and totals rows (a cell saying 合计/小计/总计)."""
+    n = table.num_rows
+    if n == 0 or not names:
+        return table, []
+    first = pc.utf8_trim_whitespace(table.column(names[0]))
+    blank = pc.equal(first, "")
+    if pc.any(blank).as_py():
+        for c in names[1:]:
+            blank = pc.and_(blank, pc.equal(pc.utf8_trim_whitespace(table.column(c)), ""))
+    candidates = np.zeros(n, dtype=bool)
+    for c in names:
+        candidates |= pc.match_substring(table.column(c), "计").to_numpy(zero_copy_only=False)
+    totals = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(candidates).tolist():
+        totals[i] = any(is_totals_text(table.column(c)[i].as_py()) for c in names)
+    blank_np = blank.to_numpy(zero_copy_only=False)
+    drop = blank_np | totals
+    if not drop.any():
+        return table, []
+    lines = table.column("_line").to_numpy()
+    skipped = []
+    for i in np.flatnonzero(drop).tolist():
+        text = ",".join(str(table.column(c)[i].as_py()) for c in names)
+        skipped.append(SkippedLine(int(lines[i]), "blank" if blank_np[i] else "totals", text))
+    return table.filter(pa.array(~drop)), skipped
 
 
-def _with_bad(df: pd.DataFrame, bad: list[tuple[int, list[str]]]) -> pd.DataFrame:
-    """Attach records with the wrong number of fields (they are rejected, never dropped)."""
-    df.attrs["bad_shape"] = bad
-    return df
+def _block(
+    columns: list[str],
+    cells: pa.Table,
+    lines: int,
+    rejects: list[LineReject],
+    skipped: list[SkippedLine],
+    continuation: int,
+) -> RawBlock:
+    cells = cells.rename_columns([*columns, "_line"])
+    cells, more = _skip_rows(cells, columns)
+    skipped = sorted([*skipped, *more], key=lambda s: s.line)
+    return RawBlock(cells, lines, rejects, skipped, continuation)
 
 
-def _xlsx_chunks(src: TableSource, spec: TableSpec, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(src.path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many types for a damaged file
-        raise DataError("unreadable_file", f"{src.path.name}: not a readable xlsx ({e})") from e
-    try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        headers: list[str] | None = None
-        rows: list[list[object]] = []
-        lines: list[int] = []
-        for n, rec in enumerate(it, start=1):
-            values = list(rec)
-            if headers is None:
-                if all(v is None or str(v).strip() == "" for v in values):
-                    continue
-                while values and values[-1] is None:
-                    values.pop()
-                headers = _canonical_headers(values, spec, src.renames)
-                continue
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                continue
-            values = (values + [None] * len(headers))[: len(headers)]
-            rows.append(values)
-            lines.append(n)
-            if len(rows) >= chunk_rows:
-                yield _frame(rows, headers, lines)
-                rows, lines = [], []
-        if rows and headers is not None:
-            yield _frame(rows, headers, lines)
-    finally:
-        wb.close()
+def _no_header(
+    src: TableSource, lines: int, skipped: list[SkippedLine], others: list[str]
+) -> RawFile:
+    empty = pa.table({"_line": pa.array([], pa.int64())})
+    block = RawBlock(empty, lines, [], skipped)
+    return RawFile(src, 0, [], [], {}, iter([block]), others)
 
 
-def _parquet_chunks(src: TableSource, spec: TableSpec, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _picker(spec: TableSpec, renames: dict[str, str]):
+    return lambda rows: find_header(rows, spec, renames)
+
+
+def _read_csv(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFile:
+    from loaders.csv_reader import iter_csv
+
+    blocks = iter_csv(src.path, _picker(spec, src.renames), limits, src.encoding)
+    first = next(blocks)
+    src.encoding = src.encoding or first.encoding
+    if not first.header:
+        return _no_header(src, first.lines, first.skipped, [])
+    columns, units = _canonical_headers(first.header, spec, src.renames, src.name)
+    _apply_sheet_unit(units, columns, spec, first.above_header)
+    names = [f"c{k}" for k in range(len(first.header))]
+
+    def convert() -> Iterator[RawBlock]:
+        for b in itertools.chain([first], blocks):
+            cells = b.data.select([*names, "_line"]) if b.data.num_columns > 1 else pa.table(
+                {**{n: pa.array([], pa.string()) for n in names}, "_line": b.data.column("_line")}
+            )  # fmt: skip
+            yield _block(columns, cells, b.lines, b.rejects, b.skipped, b.continuation)
+
+    return RawFile(src, first.header_line, first.header, columns, units, convert())
+
+
+def _read_sheet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFile:
+    from loaders.sheet_reader import read_sheet
+
+    sheet = read_sheet(src.path, limits, src.sheet)
+    rows = sheet.rows
+    nonblank = [i for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    scan = nonblank[: limits.max_header_scan]
+    h = find_header([rows[i] for i in scan], spec, src.renames) if scan else None
+    if h is None:
+        skipped = [SkippedLine(i + 1, "blank", "") for i in range(len(rows))]
+        return _no_header(src, len(rows), skipped, sheet.other_sheets)
+    hrow = scan[h]
+    header = list(rows[hrow])
+    while header and not header[-1].strip():
+        header.pop()
+    width = max([len(header)] + [max((k + 1 for k, c in enumerate(r) if c.strip()), default=0)
+                                 for r in rows[hrow + 1 :]])  # fmt: skip
+    if width > limits.max_columns:
+        raise DataError("limit_exceeded", f"{src.name}: {width:,} columns, over the limit of "
+                        f"{limits.max_columns:,} (max_columns)")  # fmt: skip
+    header = header + [""] * (width - len(header))  # cells right of the header are kept too
+    skipped, above = [], []
+    for i in range(hrow):
+        text = ",".join(rows[i]).rstrip(",")
+        kind = "title" if any(c.strip() for c in rows[i]) else "blank"
+        skipped.append(SkippedLine(i + 1, kind, text))
+        if kind == "title":
+            above.append(rows[i])
+    body = rows[hrow + 1 :]
+    cols = {
+        f"c{k}": pa.array([(r[k] if k < len(r) else "") for r in body], pa.string())
+        for k in range(width)
+    }
+    cols["_line"] = pa.array(np.arange(hrow + 2, hrow + 2 + len(body)), pa.int64())
+    for k, c in cols.items():
+        if k != "_line":
+            longest = pc.max(pc.utf8_length(c)).as_py() if len(c) else 0
+            if (longest or 0) > limits.max_field_chars:
+                raise DataError("limit_exceeded", f"{src.name}: a cell of {longest:,} characters, "
+                                f"over the limit of {limits.max_field_chars:,} (max_field_chars)")  # fmt: skip
+    columns, units = _canonical_headers(header, spec, src.renames, src.name)
+    _apply_sheet_unit(units, columns, spec, above)
+    block = _block(columns, pa.table(cols), len(rows), [], skipped, 0)
+    return RawFile(src, hrow + 1, header, columns, units, iter([block]), sheet.other_sheets)
+
+
+def _read_parquet(src: TableSource, spec: TableSpec, limits: ReadLimits) -> RawFile:
     import pyarrow.parquet as pq
 
+    from loaders.sheet_reader import cell_text
+
     try:
-        pf = pq.ParquetFile(src.path)
+        t = pq.read_table(src.path)
     except Exception as e:
-        raise DataError(
-            "unreadable_file", f"{src.path.name}: not a readable Parquet file ({e})"
-        ) from e
-    headers = _canonical_headers(list(pf.schema_arrow.names), spec, src.renames)
-    line = 2
-    for batch in pf.iter_batches(batch_size=chunk_rows):
-        df = batch.to_pandas(types_mapper=None).astype(object)
-        df = df.where(df.notna(), None)
-        df.columns = headers
-        df["_line"] = range(line, line + len(df))
-        line += len(df)
-        yield df
+        raise DataError("unreadable_file", f"{src.name}: not a readable Parquet file ({e})") from e
+    if t.num_columns > limits.max_columns:
+        raise DataError("limit_exceeded", f"{src.name}: {t.num_columns:,} columns, over the limit "
+                        f"of {limits.max_columns:,} (max_columns)")  # fmt: skip
+    if t.num_rows > limits.max_rows:
+        raise DataError("limit_exceeded", f"{src.name}: {t.num_rows:,} rows, over the limit of "
+                        f"{limits.max_rows:,} (max_rows)")  # fmt: skip
+    cols = {}
+    for k, name in enumerate(t.column_names):
+        col = t.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.fill_null(col.cast(pa.string()), "")
+        else:
+            col = pa.array([cell_text(v) for v in col.to_pylist()], pa.string())
+        cols[f"c{k}"] = col
+    cols["_line"] = pa.array(np.arange(2, t.num_rows + 2), pa.int64())
+    header = list(t.column_names)
+    columns, units = _canonical_headers(header, spec, src.renames, src.name)
+    block = _block(columns, pa.table(cols), t.num_rows + 1, [], [], 0)
+    return RawFile(src, 1, header, columns, units, iter([block]))
 
 
-def read_chunks(src: TableSource, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Stream a table file as raw-row chunks (see module docstring)."""
+def read_file(src: TableSource, limits: ReadLimits | None = None) -> RawFile:
+    """Read one file of a table (see module docstring). Raises ``DataError``."""
+    limits = limits or ReadLimits()
     spec = CONTRACT[src.table]
     if not src.digest:
-        src.digest = _file_digest(src.path)
-    readers = {"csv": _csv_chunks, "xlsx": _xlsx_chunks, "parquet": _parquet_chunks}
+        src.digest = file_digest(src.path)
+    readers = {"csv": _read_csv, "xlsx": _read_sheet, "xls": _read_sheet, "parquet": _read_parquet}
     try:
-        yield from readers[src.format](src, spec, chunk_rows)
-    except (OSError, csv.Error) as e:
-        raise DataError("unreadable_file", f"{src.path.name}: {e}") from e
+        return readers[src.format](src, spec, limits)
+    except OSError as e:
+        raise DataError("unreadable_file", f"{src.name}: {e}") from e
+
+
+def read_chunks(
+    src: TableSource, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None
+) -> Iterator[pd.DataFrame]:
+    """A file's records as DataFrames of Python strings plus ``_line`` (for callers and tests).
+
+    Rows the reader rejected (wrong shape, unbalanced quote) are in ``df.attrs["rejects"]`` of the
+    first chunk, skipped lines in ``df.attrs["skipped"]``.
+    """
+    raw = read_file(src, limits).whole()
+    n = raw.rows
+    for i, start in enumerate(range(0, max(n, 1), chunk_rows)):
+        part = raw.data.slice(start, chunk_rows)
+        df = pd.DataFrame(
+            {c: part.column(c).to_numpy(zero_copy_only=False) for c in part.column_names}
+        )
+        df["_line"] = df["_line"].astype("int64")
+        df.attrs["rejects"] = raw.rejects if i == 0 else []
+        df.attrs["skipped"] = raw.skipped if i == 0 else []
+        yield df

@@ -1,11 +1,20 @@
-"""Lazy validation of raw chunks: every cell checked, every failure kept with a reason code.
+"""Validation of raw chunks as column kernels: every cell checked, every failure kept with a reason.
 
-A row is rejected when a required field is blank (``missing_required``), when any contract field
-fails its value type (the type's reason code, e.g. ``bad_checksum``), or when a CSV record has the
-wrong number of fields (``bad_row_shape``). The first failing column (in contract order) is the
-row's reason; the message names every failing column. Exact duplicate rows (identical raw cells)
-are counted as ``duplicate`` and loaded once. Warnings (Luhn failures, odd phone numbers) are
+A row is rejected only for its **required** columns: a blank one (``missing_required``) or one that
+fails its value type (the type's reason code, e.g. ``bad_checksum``). The first failing required
+column (in contract order) is the row's reason; the message names every failing column. A failing
+**optional** cell is blanked, the row is kept, and the cell is listed in ``blanked`` (line,
+column, reason, raw value) and counted as a warning. Exact duplicate rows (identical raw cells) are
+counted as ``duplicate`` and loaded once. Other warnings (Luhn failures, odd phone numbers) are
 counted but never reject.
+
+Identifiers that Excel turned into numbers are never loaded (``excel_damaged_id``): a cell in
+scientific notation (``4.10322E+17``) always, and, in a column where far more IDs end in ``000``
+than the 1-in-1,000 of real IDs (Excel keeps 15 significant digits), every ID ending in ``000``.
+
+Text columns read from CSV and sheets are Arrow string arrays and go through the value types'
+column kernels (``ValueType.clean_arrow``); a DataFrame of Python objects (callers, tests) goes
+through ``clean_series``. Both give the same values, reasons and messages.
 
 Examples
 --------
@@ -22,27 +31,61 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph_models.errors import DataError
-from graph_models.value_types import split_region_code
+from graph_models.value_types import ValueType, split_region_code
+from graph_models.value_types._base import as_string_array, matches
+from graph_models.value_types.amount import AmountType
+from graph_models.value_types.names import name_key
 from loaders.contract import TableSpec
 
 __all__ = [
+    "BLANKED_COLUMNS",
+    "EXCEL_DAMAGED",
     "REJECT_COLUMNS",
     "DuplicateTracker",
+    "FilePlan",
+    "IdentityTracker",
     "ValidatedChunk",
     "check_columns",
+    "plan_file",
     "validate_chunk",
 ]
 
 REJECT_COLUMNS = ["line", "reason", "column", "message"]
+BLANKED_COLUMNS = ["line", "column", "reason", "message", "raw_value"]
 #: A column whose every non-blank value fails (at least this many) is a wrong-typed column.
 WRONG_TYPE_MIN_VALUES = 20
+#: reason code of an identifier Excel stored as a number
+EXCEL_DAMAGED = "excel_damaged_id"
+#: value types whose values are long digit strings Excel damages
+_ID_TYPES = ("person_id", "uscc", "account_no", "entity_ref")
+_SCIENTIFIC = r"\s*[+-]?\d+(?:\.\d*)?[eE][+-]?\d+\s*"
+_ZEROED = r"\s*\d{13,22}000\s*"
+#: a column is Excel-damaged when this many IDs ending in 000 would happen by chance less often
+_DAMAGE_P = 1e-9
+
+
+def _excel_message(raw: str, zeroed: bool) -> str:
+    what = (
+        "ends in 000 like most IDs in this column: Excel keeps 15 significant digits and "
+        "replaced the last ones with zeros"
+        if zeroed
+        else "is in scientific notation: Excel turned the ID into a number"
+    )
+    return (
+        f"ID {raw!r} {what}; the real ID cannot be recovered from this file. Format the column as "
+        "Text before pasting or typing IDs, or export from the source system straight to CSV "
+        "without opening it in Excel, then send the file again"
+    )
 
 
 class DuplicateTracker:
@@ -50,6 +93,7 @@ class DuplicateTracker:
 
     def __init__(self) -> None:
         self.seen = np.empty(0, dtype=np.uint64)
+        self.chunks = 0
 
     def mark(self, hashes: np.ndarray) -> np.ndarray:
         """Boolean mask of hashes already seen (earlier chunks or earlier in this chunk)."""
@@ -64,6 +108,15 @@ class DuplicateTracker:
 
 
 @dataclass
+class FilePlan:
+    """Per-file decisions made on whole columns before chunks are validated."""
+
+    types: dict[str, ValueType] = field(default_factory=dict)  # column -> type (units applied)
+    damaged: dict[str, int] = field(default_factory=dict)  # column -> IDs ending in 000
+    checked: bool = False  # the wrong-typed-column check ran (on the file's first chunk)
+
+
+@dataclass
 class ValidatedChunk:
     clean: pd.DataFrame  # canonical typed values, extras kept, provenance `_line`
     rejects: pd.DataFrame  # REJECT_COLUMNS + the raw cells
@@ -71,6 +124,7 @@ class ValidatedChunk:
     duplicate: int = 0
     warnings: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
+    blanked: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BLANKED_COLUMNS))
 
 
 def check_columns(spec: TableSpec, columns: list[str], file_name: str) -> None:
@@ -85,6 +139,50 @@ def check_columns(spec: TableSpec, columns: list[str], file_name: str) -> None:
         )
 
 
+def plan_file(data: pa.Table, spec: TableSpec, units: dict[str, int] | None = None) -> FilePlan:
+    """Decide per-column rules from the whole file: units, Excel-damaged ID columns."""
+    plan = FilePlan()
+    for name, unit in (units or {}).items():
+        col = spec.columns.get(name)
+        if col is not None and col.type_name == "amount" and unit != 1:
+            plan.types[name] = AmountType(unit)
+    for name, col in spec.columns.items():
+        if col.type_name not in _ID_TYPES or name not in data.column_names:
+            continue
+        arr = as_string_array(data.column(name))
+        length = pc.utf8_length(arr)
+        long_ids = pc.and_(
+            pc.and_(pc.greater_equal(length, 16), pc.less_equal(length, 25)),
+            pc.ascii_is_decimal(arr),
+        )
+        n_long = int(pc.sum(long_ids).as_py() or 0)
+        if n_long == 0:
+            continue
+        zeroed = int(pc.sum(pc.and_(long_ids, pc.ends_with(arr, "000"))).as_py() or 0)
+        if zeroed >= 3 and _binomial_tail(zeroed, n_long, 0.001) < _DAMAGE_P:
+            plan.damaged[name] = zeroed
+    return plan
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in logs from k (the terms fall fast past n*p)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    total = 0.0
+    for i in range(k, min(n, k + 400) + 1):
+        log_term = (
+            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+            + i * math.log(p) + (n - i) * math.log1p(-p)
+        )  # fmt: skip
+        term = math.exp(log_term)
+        total += term
+        if term < total * 1e-12:
+            break
+    return min(total, 1.0)
+
+
 def _raw_text(v: object) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return ""
@@ -93,103 +191,221 @@ def _raw_text(v: object) -> str:
     return str(v)
 
 
-def _row_hashes(raw: pd.DataFrame) -> np.ndarray:
-    """64-bit hash of each row's raw cells (CSV cells are strings already: no per-cell work)."""
-    cols = {}
-    for c in raw.columns:
-        if c == "_line":
-            continue
+def _isna(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    return pd.isna(values)
+
+
+_DUCK = None
+
+
+def _row_hashes(raw: pa.Table | pd.DataFrame) -> np.ndarray:
+    """64-bit hash of each row's raw cells."""
+    global _DUCK
+    cols = [c for c in (raw.column_names if isinstance(raw, pa.Table) else raw.columns)
+            if c != "_line"]  # fmt: skip
+    if isinstance(raw, pa.Table):
+        import duckdb
+
+        if _DUCK is None:
+            _DUCK = duckdb.connect()
+        if not cols:
+            return np.zeros(raw.num_rows, dtype=np.uint64)
+        t = raw.select(cols).rename_columns([f"c{i}" for i in range(len(cols))])
+        args = ", ".join(f"c{i}" for i in range(len(cols)))
+        _DUCK.register("rows_to_hash", t)
+        try:
+            h = _DUCK.execute(f"SELECT hash({args}) AS h FROM rows_to_hash").fetchnumpy()["h"]
+        finally:
+            _DUCK.unregister("rows_to_hash")
+        return h.astype(np.uint64)
+    frame = {}
+    for c in cols:
         col = raw[c]
         if pd.api.types.infer_dtype(col, skipna=False) != "string":
             col = col.map(_raw_text)
-        cols[c] = col
-    return pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy(dtype=np.uint64)
+        frame[c] = col
+    return pd.util.hash_pandas_object(pd.DataFrame(frame), index=False).to_numpy(dtype=np.uint64)
 
 
-def _typed(values: pd.Series, type_name: str) -> pd.Series:
+def _typed(values: np.ndarray, type_name: str) -> pd.Series | np.ndarray:
     if type_name == "date":
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        iso = np.array([d.isoformat() for d in uniques] + [None], dtype=object)
-        return pd.Series(iso.take(codes), index=values.index, dtype=object)
+        return values  # ISO text: clean_arrow gives it, _clean_column converts the rest
     if type_name in ("amount", "pct", "float"):
-        return pd.to_numeric(values, errors="coerce").astype("float64")
+        if values.dtype.kind == "f":
+            return values
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy("float64")
     if type_name == "int":
-        return values.astype("Int64")
-    if type_name == "bool":
-        # Python True/False/None, as the Neo4j store returns them: a nullable "boolean" column
-        # would make `if value:` raise on missing cells in detectors
-        return values.astype(object)
+        return pd.array(pd.Series(values, dtype=object), dtype="Int64")
     return values
 
 
-def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -> ValidatedChunk:
+def _clean_column(
+    raw: pa.Table | pd.DataFrame, name: str, vtype: ValueType
+) -> tuple[np.ndarray, ...]:
+    """(values, reasons, messages, present mask, failed mask) of one column."""
+    if isinstance(raw, pa.Table):
+        return vtype.clean_arrow_masks(raw.column(name))
+    values, reasons, msgs = vtype.clean_series(raw[name])
+    if vtype.name == "date":
+        values = values.map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+    if getattr(vtype, "numeric", False):
+        values = pd.to_numeric(values, errors="coerce").to_numpy("float64")
+    else:
+        values = values.to_numpy(dtype=object)
+    reasons = reasons.to_numpy(dtype=object).copy()
+    return (
+        values.copy(),
+        reasons,
+        msgs.to_numpy(dtype=object).copy(),
+        ~_isna(values),
+        ~_isna(reasons),
+    )
+
+
+def _excel_damage(
+    arr: pa.Array, failed: np.ndarray, whole_column: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(damaged mask, zeroed mask) for an ID column.
+
+    Scientific notation never passes an ID type, so only failed cells are searched for it; IDs
+    ending in 000 are searched for only in a column found damaged as a whole.
+    """
+    n = len(arr)
+    sci = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(failed)
+    if idx.size:
+        sci[idx] = matches(arr.take(pa.array(idx)), _SCIENTIFIC)
+    zeroed = matches(arr, _ZEROED) if whole_column else np.zeros(n, dtype=bool)
+    return sci | zeroed, zeroed & ~sci
+
+
+def validate_chunk(
+    raw: pd.DataFrame | pa.Table,
+    spec: TableSpec,
+    dups: DuplicateTracker,
+    plan: FilePlan | None = None,
+) -> ValidatedChunk:
     """Validate one raw chunk (see module docstring). ``raw`` must carry ``_line``."""
-    n = len(raw)
-    bad_shape = raw.attrs.get("bad_shape", [])
-    reason = pd.Series([None] * n, index=raw.index, dtype=object)
-    column = pd.Series([None] * n, index=raw.index, dtype=object)
-    messages: list[list[str]] = [[] for _ in range(n)]
-    out: dict[str, pd.Series] = {}
+    plan = plan or FilePlan()
+    arrow = isinstance(raw, pa.Table)
+    names = list(raw.column_names if arrow else raw.columns)
+    n = raw.num_rows if arrow else len(raw)
+    bad_shape = [] if arrow else raw.attrs.get("bad_shape", [])
+    lines = (raw.column("_line").to_numpy() if arrow else raw["_line"].to_numpy()).astype("int64")
+    reason = np.full(n, None, dtype=object)
+    has_reason = np.zeros(n, dtype=bool)
+    column = np.full(n, None, dtype=object)
+    messages: dict[int, list[str]] = {}
+    out: dict[str, object] = {}
     warnings: Counter = Counter()
+    blanked: list[pd.DataFrame] = []
+    first_chunk = not plan.checked
+    plan.checked = True
     for name, col in spec.columns.items():
-        if name not in raw.columns:
-            out[name] = pd.Series(None, index=raw.index, dtype=object)
+        if name not in names:
+            out[name] = np.full(n, None, dtype=object)
             if col.type_name == "entity_ref":
-                out[f"{name}__kind"] = out[name]
+                out[f"{name}__kind"] = np.full(n, None, dtype=object)
             continue
-        values, reasons, msgs = col.vtype.clean_series(raw[name])
+        vtype = plan.types.get(name, col.vtype)
+        values, reasons, msgs, present, failed = _clean_column(raw, name, vtype)
+        if col.type_name in _ID_TYPES:
+            arr = as_string_array(raw.column(name) if arrow else pa.array(
+                raw[name].map(_raw_text).to_numpy(dtype=object), pa.string()))  # fmt: skip
+            damaged, zeroed = _excel_damage(arr, failed, name in plan.damaged)
+            if damaged.any():
+                texts = arr.filter(pa.array(damaged)).to_pylist()
+                zs = zeroed[damaged]
+                values[damaged] = np.nan if values.dtype.kind == "f" else None
+                reasons[damaged] = EXCEL_DAMAGED
+                msgs[damaged] = [_excel_message(t, z) for t, z in zip(texts, zs, strict=True)]
+                present &= ~damaged
+                failed |= damaged
         if col.type_name == "region_code" and name == "region_code":
-            valid = (reasons.isna() & values.notna()).to_numpy()
-            codes, uniques = pd.factorize(raw[name].where(valid, None), use_na_sentinel=True)
-            village = np.array([split_region_code(u)[1] for u in uniques] + [None], dtype=object)
-            out["village_code"] = pd.Series(village.take(codes), index=raw.index, dtype=object)
+            valid = ~failed & present
+            if arrow:
+                out["village_code"] = col.vtype.village_arrow(
+                    as_string_array(raw.column(name)), valid
+                )
+            else:
+                cells = raw[name].where(valid, None)
+                out["village_code"] = np.array(
+                    [split_region_code(c)[1] if ok else None for c, ok in zip(cells, valid, strict=True)],
+                    dtype=object,
+                )  # fmt: skip
         if col.required:
-            blank = values.isna() & reasons.isna()
-            reasons = reasons.mask(blank, "missing_required")
-            msgs = msgs.mask(blank, f"{name} ({col.zh}) is required but blank")
-        failed = reasons.notna()
+            blank = ~present & ~failed
+            if blank.any():
+                reasons[blank] = "missing_required"
+                msgs[blank] = f"{name} ({col.zh}) is required but blank"
+                failed = failed | blank
         if failed.any():
             n_failed = int((failed & (reasons != "missing_required")).sum())
-            first_chunk = len(dups.seen) == 0
             if first_chunk and n_failed >= WRONG_TYPE_MIN_VALUES:
-                nonblank = int((raw[name].map(_raw_text).str.strip() != "").sum())
+                if arrow:
+                    trimmed = pc.utf8_trim_whitespace(as_string_array(raw.column(name)))
+                    nonblank = int(pc.sum(pc.not_equal(trimmed, "")).as_py() or 0)
+                else:
+                    nonblank = int((raw[name].map(_raw_text).str.strip() != "").sum())
+                if nonblank >= WRONG_TYPE_MIN_VALUES and n_failed == nonblank:
+                    i = int(np.flatnonzero(failed)[0])
+                    example = raw.column(name)[i].as_py() if arrow else raw[name].iloc[i]
+                    raise DataError(
+                        "wrong_type_column",
+                        f"{spec.name}.{name}: none of {nonblank} values is a valid "
+                        f"{col.type_name} (e.g. {example!r}: {msgs[i]}); is the column mapped "
+                        "correctly?",
+                    )
+            idx = np.flatnonzero(failed)
+            if col.required:
+                first = failed & ~has_reason
+                has_reason |= first
+                reason[first] = reasons[first]
+                column[first] = name
+                for i in idx.tolist():
+                    messages.setdefault(i, []).append(str(msgs[i]))
             else:
-                nonblank = -1
-            if nonblank >= WRONG_TYPE_MIN_VALUES and n_failed == nonblank:
-                example = raw.loc[failed, name].iloc[0]
-                raise DataError(
-                    "wrong_type_column",
-                    f"{spec.name}.{name}: none of {nonblank} values is a valid {col.type_name} "
-                    f"(e.g. {example!r}: {msgs[failed].iloc[0]}); is the column mapped correctly?",
-                )
-            first = failed & reason.isna()
-            reason = reason.mask(first, reasons)
-            column = column.mask(first, name)
-            for i in np.nonzero(failed.to_numpy())[0]:
-                messages[i].append(str(msgs.iat[i]))
+                raw_vals = (raw.column(name).take(pa.array(idx)).to_pylist() if arrow
+                            else [_raw_text(v) for v in raw[name].to_numpy()[idx]])  # fmt: skip
+                blanked.append(pd.DataFrame({
+                    "line": lines[idx], "column": name, "reason": reasons[idx],
+                    "message": msgs[idx], "raw_value": raw_vals,
+                }))  # fmt: skip
+                warnings.update(Counter(reasons[idx].tolist()))
         if col.type_name == "entity_ref":
-            out[name] = values.map(lambda r: r.id if r is not None else None)
-            out[f"{name}__kind"] = values.map(lambda r: r.kind if r is not None else None)
+            out[name] = np.array([r.id if r is not None else None for r in values], dtype=object)
+            out[f"{name}__kind"] = np.array(
+                [r.kind if r is not None else None for r in values], dtype=object
+            )
         else:
             out[name] = _typed(values, col.type_name)
-        ok_values = values[reasons.isna() & values.notna()]
-        if len(ok_values):
+        ok = ~failed & present
+        if ok.any() and type(col.vtype).warnings is not ValueType.warnings:
+            ok_values = pd.Series(values[ok], dtype=object)
             w_reasons, _ = col.vtype.warnings_series(ok_values)
             for r, c in w_reasons.dropna().value_counts().items():
                 warnings[str(r)] += int(c)
-    rejected = reason.notna().to_numpy()
-    raw_cells = raw.drop(columns=["_line"])
+    rejected = has_reason
+    raw_names = [c for c in names if c != "_line"]
+    rej_idx = np.flatnonzero(rejected)
     rej = pd.DataFrame(
         {
-            "line": raw["_line"].to_numpy()[rejected],
-            "reason": reason.to_numpy()[rejected],
-            "column": column.to_numpy()[rejected],
-            "message": ["; ".join(m) for m, r in zip(messages, rejected, strict=True) if r],
+            "line": lines[rejected],
+            "reason": reason[rejected],
+            "column": column[rejected],
+            "message": ["; ".join(messages.get(i, [])) for i in rej_idx.tolist()],
         }
     )
-    rej = pd.concat([rej, raw_cells[rejected].reset_index(drop=True).map(_raw_text)], axis=1)
+    if arrow:
+        cells = raw.select(raw_names).take(pa.array(rej_idx))
+        raw_cells = pd.DataFrame({c: cells.column(c).to_pylist() for c in raw_names})
+    else:
+        raw_cells = raw[raw_names][rejected].reset_index(drop=True).map(_raw_text)
+    rej = pd.concat([rej, raw_cells], axis=1) if len(raw_names) else rej
     if bad_shape:
-        width = raw_cells.shape[1]
+        width = len(raw_names)
         shape_rows = pd.DataFrame(
             {
                 "line": [ln for ln, _ in bad_shape],
@@ -205,14 +421,27 @@ def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -
     keep = ~rejected
     dup_mask = np.zeros(n, dtype=bool)
     if keep.any():
-        hashes = _row_hashes(raw[keep])
-        dup_mask[np.nonzero(keep)[0]] = dups.mark(hashes)
+        kept = raw.filter(pa.array(keep)) if arrow else raw[keep]
+        dup_mask[np.flatnonzero(keep)] = dups.mark(_row_hashes(kept))
+    dups.chunks += 1
     loaded = keep & ~dup_mask
-    clean = pd.DataFrame(out, index=raw.index)
-    extras = [c for c in raw.columns if c not in spec.columns and c != "_line"]
-    for c in extras:
-        clean[c] = raw[c].map(lambda v: _raw_text(v) or None)
-    clean["_line"] = raw["_line"].astype("int64")
+    # object columns stay object (pandas would infer its own string dtype, which mapping reads slowly)
+    clean = pd.DataFrame(
+        {
+            k: pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object else v
+            for k, v in out.items()
+        }
+    )
+    for c in (c for c in raw_names if c not in spec.columns):
+        if arrow:
+            vals = raw.column(c)
+            clean[c] = pd.Series(
+                pc.if_else(pc.equal(vals, ""), None, vals).to_numpy(zero_copy_only=False),
+                dtype=object,
+            )
+        else:
+            clean[c] = raw[c].map(lambda v: _raw_text(v) or None).to_numpy(dtype=object)
+    clean["_line"] = lines
     clean = clean[loaded].reset_index(drop=True)
     return ValidatedChunk(
         clean=clean,
@@ -221,4 +450,78 @@ def validate_chunk(raw: pd.DataFrame, spec: TableSpec, dups: DuplicateTracker) -
         duplicate=int(dup_mask.sum()),
         warnings=warnings,
         reasons=Counter(rej["reason"].tolist()),
+        blanked=(
+            pd.concat(blanked, ignore_index=True)
+            if blanked
+            else pd.DataFrame(columns=BLANKED_COLUMNS)
+        ),
     )
+
+
+class IdentityTracker:
+    """One resident ID, one person: rows that give an ID already seen a different name are refused.
+
+    Names are compared by :func:`~graph_models.value_types.names.name_key` (interior spaces of a
+    Chinese name do not matter). The first record of an ID is loaded; a later record with another
+    name is rejected as ``identity_conflict`` with a message naming the first record (file, line,
+    name), and both are listed in :attr:`conflicts`; a person is never renamed or merged.
+    """
+
+    def __init__(self, id_column: str = "person_id", name_column: str = "name") -> None:
+        self.id_column = id_column
+        self.name_column = name_column
+        self.known = pd.DataFrame(columns=["key", "name", "file", "line"])
+        self.conflicts: list[dict[str, object]] = []
+
+    def check(self, v: ValidatedChunk, file_name: str) -> ValidatedChunk:
+        c = v.clean
+        if not len(c) or self.id_column not in c or self.name_column not in c:
+            return v
+        ids = c[self.id_column]
+        names = c[self.name_column]
+        keys = names.map(name_key)
+        frame = pd.DataFrame({"id": ids, "key": keys, "name": names, "line": c["_line"]})
+        prior = self.known.reindex(frame["id"])
+        first_here = frame.groupby("id", sort=False).transform("first")
+        ref_key = prior["key"].to_numpy(dtype=object).copy()
+        unseen = pd.isna(ref_key)
+        ref_key[unseen] = first_here["key"].to_numpy(dtype=object)[unseen]
+        conflict = frame["key"].to_numpy(dtype=object) != ref_key
+        fresh = frame[unseen & ~conflict].drop_duplicates("id")
+        self.known = pd.concat([
+            self.known,
+            pd.DataFrame({"key": fresh["key"].to_numpy(), "name": fresh["name"].to_numpy(),
+                          "file": file_name, "line": fresh["line"].to_numpy()},
+                         index=fresh["id"].to_numpy()),
+        ])  # fmt: skip
+        if not conflict.any():
+            return v
+        rows = []
+        ref = self.known.reindex(frame["id"][conflict])
+        for (pid, name, line), (_, first) in zip(
+            frame.loc[conflict, ["id", "name", "line"]].itertuples(index=False),
+            ref.iterrows(),
+            strict=True,
+        ):
+            msg = (
+                f"resident ID {pid} is also on {first['file']} line {int(first['line'])} with "
+                f"the name {first['name']!r}, here {name!r}: one ID cannot belong to two people; "
+                "check both records against the ID card and correct the wrong one"
+            )
+            self.conflicts.append({
+                "person_id": pid,
+                "first": {"file": first["file"], "line": int(first["line"]), "name": first["name"]},
+                "other": {"file": file_name, "line": int(line), "name": name},
+            })  # fmt: skip
+            rows.append({"line": int(line), "reason": "identity_conflict",
+                         "column": self.name_column, "message": msg})  # fmt: skip
+        raw_cols = [col for col in v.rejects.columns if col not in REJECT_COLUMNS]
+        extra = pd.DataFrame(rows)
+        conflicted = c[conflict]
+        for col in raw_cols:
+            if col in conflicted:
+                extra[col] = [_raw_text(x) for x in conflicted[col].to_numpy()]
+        v.rejects = pd.concat([v.rejects, extra], ignore_index=True)
+        v.reasons = Counter(v.rejects["reason"].tolist())
+        v.clean = c[~conflict].reset_index(drop=True)
+        return v

@@ -37,7 +37,20 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except DataError as e:
             if State.debug:
                 raise
-            console.print(f"[bold red]error[/]: {e.message}  [dim]({e.code})[/]", highlight=False)
+            report = getattr(e, "report", None)  # a LoadFailed carries every problem found
+            if report is not None and len(report.problems) > 1:
+                print_problems(report, "error")
+            else:
+                console.print(
+                    f"[bold red]error[/]: {e.message}  [dim]({e.code})[/]", highlight=False
+                )
+            if report is not None:
+                console.print(
+                    "the load stopped before writing the graph; the clerks' validation report "
+                    "(validation-report.html/.xlsx) is beside the reject files; --allow-partial "
+                    "loads what can be loaded",
+                    highlight=False,
+                )
             sys.exit(2)
         except click.exceptions.ClickException:
             raise
@@ -83,6 +96,14 @@ def load_progress() -> tuple[Progress, Callable[[str, int], None]]:
     return progress, update
 
 
+def print_problems(report: Any, level: str) -> None:
+    """Every problem of a load, one line each (``level``: "error" or "partial load")."""
+    colour = "bold red" if level == "error" else "yellow"
+    console.print(f"[{colour}]{level}[/]: {len(report.problems)} problem(s):", highlight=False)
+    for p in report.problems:
+        console.print(f"  - {p['message']}  [dim]({p['code']})[/]", highlight=False)
+
+
 def print_load(report: Any) -> None:
     table = Table(title="load", show_lines=False)
     for col in ("table", "file", "encoding", "read", "loaded", "rejected", "duplicate", "dangling"):
@@ -97,10 +118,20 @@ def print_load(report: Any) -> None:
     console.print(table)
     if report.missing_tables:
         console.print(f"[dim]tables not present: {', '.join(report.missing_tables)}[/]")
-    if report.ignored_files:
+    skipped = sum(sum(f.skipped.values()) for f in report.files)
+    blanked = sum(f.blanked for f in report.files)
+    if skipped or blanked:
         console.print(
-            f"[yellow]ignored files (not in the contract): {', '.join(report.ignored_files)}[/]"
+            f"[dim]skipped lines (titles, blank, totals): {skipped:,}; optional cells blanked: "
+            f"{blanked:,}[/]"
         )
+    if report.identity_conflicts:
+        console.print(
+            f"[yellow]identity conflicts (one ID, two names; the later record refused): "
+            f"{len(report.identity_conflicts):,}[/]"
+        )
+    if report.problems:
+        print_problems(report, "partial load")
 
 
 def read_settings(path: Path | None) -> dict[str, Any] | None:

@@ -54,6 +54,9 @@ def synth(out_dir: Path, households: int, enterprises: int | None, seed: int, va
                    "WORKSPACE, then neo4j-admin's offline import (stops and restarts the server).")  # fmt: skip
 @click.option("--replace", is_flag=True,
               help="With --bulk: replace a Neo4j database that already holds a graph.")  # fmt: skip
+@click.option("--allow-partial", is_flag=True,
+              help="Load what can be loaded when files are unmapped or unreadable or a referenced "
+                   "table is missing (the problems are still reported).")  # fmt: skip
 @friendly
 def load(
     dataset: Path,
@@ -63,6 +66,7 @@ def load(
     as_json: bool,
     bulk: bool = False,
     replace: bool = False,
+    allow_partial: bool = False,
 ) -> None:
     """Load a dataset directory into the store and report per-table counts."""
     from graph_models.stores import bulk_import, store_class
@@ -87,8 +91,9 @@ def load(
     progress, update = load_progress()
     with progress:
         report = load_dataset(
-            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update
-        )
+            dataset, store, rejects_dir=rejects or workspace / "rejects", progress=update,
+            allow_partial=allow_partial,
+        )  # fmt: skip
     if bulk:
         console.print("bulk import into Neo4j (offline: the server restarts) ...")
         files, imported = bulk_import(store_kind, store, workspace / "neo4j-import")

@@ -29,7 +29,7 @@ from graph_models.errors import DataError
 
 def _run_scan(
     dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
-    only: tuple[str, ...], as_of: str | None,
+    only: tuple[str, ...], as_of: str | None, allow_partial: bool = False,
 ) -> Any:  # fmt: skip
     from api.scan.pipeline import scan_dataset
 
@@ -41,7 +41,7 @@ def _run_scan(
     with progress:
         outcome = scan_dataset(
             store, out, dataset, settings_doc=read_settings(settings), only=list(only) or None,
-            as_of=as_of_date, load_progress=update,
+            as_of=as_of_date, load_progress=update, allow_partial=allow_partial,
             detector_progress=lambda d: console.print(f"[dim]running {d}[/]") if State.debug else None,
         )  # fmt: skip
     store.close()
@@ -67,13 +67,16 @@ _scan_options = [
     "--report/--no-report", default=True, show_default=True, help="Also write report.html."
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--allow-partial", is_flag=True,
+              help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
+                   "table is missing (the problems are still reported).")  # fmt: skip
 @friendly
 def scan(
     dataset: Path, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
-    only: tuple[str, ...], as_of: str | None, report: bool, lang: str,
+    only: tuple[str, ...], as_of: str | None, report: bool, lang: str, allow_partial: bool,
 ) -> None:  # fmt: skip
     """Load DATASET, run every detector, write flags.jsonl, flags.csv, summary.json, rejects/."""
-    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of)
+    outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, allow_partial)
     if outcome.load:
         print_load(outcome.load)
     print_flags(outcome.summary)

@@ -47,11 +47,14 @@ def scan_dataset(
     as_of: dt.date | None = None,
     load_progress: Callable[[str, int], None] | None = None,
     detector_progress: Callable[[str], None] | None = None,
+    allow_partial: bool = False,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
 
     Returns the outcome; ``summary.json`` has ``load``, ``flags``, ``settings``, ``digests``,
-    ``skipped`` and ``timings`` (seconds per stage and per detector).
+    ``skipped`` and ``timings`` (seconds per stage and per detector). A load with problems
+    (unmapped or unreadable files, a missing referenced table) raises ``LoadFailed`` unless
+    ``allow_partial``; the clerks' validation report is in ``out_dir/rejects`` either way.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,8 +63,9 @@ def scan_dataset(
     if dataset_dir is not None:
         t0 = time.perf_counter()
         report = load_dataset(
-            dataset_dir, store, rejects_dir=out / "rejects", progress=load_progress
-        )
+            dataset_dir, store, rejects_dir=out / "rejects", progress=load_progress,
+            allow_partial=allow_partial,
+        )  # fmt: skip
         timings["load"] = round(time.perf_counter() - t0, 3)
     settings = parse_settings(settings_doc)
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_models.value_types import (
@@ -561,6 +561,7 @@ def test_clean_series_agrees_with_clean(cells):
             assert (message is None) == (reason is None)
 
 
+@settings(deadline=None)  # runs every value type: a loaded machine can take 200 ms on one case
 @given(st.lists(st.one_of(st.text(max_size=20), mixed_cells.filter(lambda c: isinstance(c, str)))))
 def test_clean_series_agrees_on_string_columns(cells):
     s = pd.Series(cells, dtype="str")
