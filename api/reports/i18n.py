@@ -162,6 +162,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "open_entity": ("打开实体页", "Open entity page"),
     "graph_nodes": ("图中节点", "Nodes in the graph"),
     "truncated": ("（已截断）", "(truncated)"),
+    "graph_truncated": (
+        "关系图只画出每个实体的部分关联（如最近的发放记录）；证据记录列出全部。",
+        "The graph draws part of each entity's relationships (e.g. the latest payments); the "
+        "evidence records list them all.",
+    ),
     "shown_of": ("共{total}条，显示第{a}–{b}条", "{a}–{b} of {total}"),
     "all_shown": ("共{total}条", "{total} in all"),
     "more_records": ("下一页", "Next page"),

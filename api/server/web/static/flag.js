@@ -229,6 +229,7 @@
       contextButton: document.getElementById("g-context"),
     });
     setupHighlight(flag);
+    document.getElementById("graph-truncated").hidden = !flag.subgraph.truncated;
     return flag;
   }
 
