@@ -111,7 +111,7 @@
       pays.forEach((n, i) => {
         const row = Math.floor(i / perRow);
         const col = i % perRow;
-        positions[n.id()] = { x: (col - (Math.min(perRow, pays.length) - 1) / 2) * 105, y: 150 + row * 80 };
+        positions[n.id()] = { x: (col - (Math.min(perRow, pays.length) - 1) / 2) * 135, y: 150 + row * 80 };
       });
       return { name: "preset", positions: (n) => positions[n.id()] || { x: 0, y: -160 }, animate: false };
     }
