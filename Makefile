@@ -36,10 +36,13 @@ test: install browser-deps
 	  [ $$pg = 1 ] && bash scripts/postgres.sh stop >/dev/null 2>&1; \
 	fi; exit $$rc
 
-## Debian's chromium + CJK fonts for the Playwright browser tests (never `playwright install`)
+## Debian's chromium + CJK fonts for the Playwright browser tests (never `playwright install`),
+## and Pango for the PDF report (WeasyPrint)
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK" \
+	   && ldconfig -p | grep -q libpangoft2-1.0; } || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
 
 ## make test-fast: unit tests only, no Neo4j
 test-fast: install

@@ -4,7 +4,8 @@
   table and line first (from the loaders' ``_table`` / ``_line`` provenance), then the fields the
   reviewer needs. :func:`record` builds one from a row, :func:`records` from a frame and
   :func:`record_list` in SQL (one aggregate per flag, for the DuckDB cross-matches). A flag lists
-  at most :data:`EVIDENCE_LIMIT` records per list; its totals and counts always cover all.
+  every record (a deceased recipient's 53 payments are 53 records): pages show
+  :data:`EVIDENCE_LIMIT` at a time and say "50 of 53", exports list them all.
 * **Amounts** in yuan: :func:`yuan_zh` / :func:`yuan_en` write the exact amount (cents only when
   there are any); :func:`scaled_zh` writes large amounts the way Chinese finance texts do, in
   万元 from 10,000 yuan and in 亿元 from 100 million.
@@ -22,7 +23,10 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +37,7 @@ __all__ = [
     "EVIDENCE_LIMIT",
     "iso_day",
     "pct",
+    "plain_codes",
     "record",
     "record_list",
     "records",
@@ -42,7 +47,8 @@ __all__ = [
     "yuan_zh",
 ]
 
-#: Evidence lists at most this many source records per flag; totals and counts always cover all.
+#: Evidence records a view shows at once (a page of the web pages, a report's table); a flag
+#: itself lists every record, and a shortened view says how many it leaves out.
 EVIDENCE_LIMIT = 50
 
 
@@ -72,11 +78,12 @@ def record(
 def records(
     frame: pd.DataFrame,
     fields: Sequence[str],
-    limit: int | None = EVIDENCE_LIMIT,
+    limit: int | None = None,
     table: str = "_table",
     line: str = "_line",
 ) -> list[dict[str, Any]]:
-    """The first ``limit`` rows of ``frame`` as evidence records (see :func:`record`).
+    """The rows of ``frame`` (the first ``limit`` if given) as evidence records (see
+    :func:`record`).
 
     Examples
     --------
@@ -91,7 +98,7 @@ def records(
 def record_list(
     fields: Sequence[str], order: str, table: str = "_table", line: str = "_line"
 ) -> str:
-    """SQL aggregate: the first :data:`EVIDENCE_LIMIT` records of a group, in ``order``.
+    """SQL aggregate: every record of a group, in ``order``.
 
     Each record has the shape of :func:`record`, built in the database (one row per flag instead
     of one DataFrame per flag).
@@ -99,12 +106,57 @@ def record_list(
     Examples
     --------
     >>> record_list(["payment_id"], "paid_date")
-    'list_slice(list(struct_pack("table" := _table, "line" := _line, "payment_id" := payment_id) ORDER BY paid_date), 1, 50)'
+    'list(struct_pack("table" := _table, "line" := _line, "payment_id" := payment_id) ORDER BY paid_date)'
     """
     parts = [f'"table" := {table}', f'"line" := {line}', *(f'"{f}" := {f}' for f in fields)]
-    return (
-        f"list_slice(list(struct_pack({', '.join(parts)}) ORDER BY {order}), 1, {EVIDENCE_LIMIT})"
-    )
+    return f"list(struct_pack({', '.join(parts)}) ORDER BY {order})"
+
+
+# --- code values in explanations ---------------------------------------------------------------
+
+_CODE = re.compile(r"(?<![A-Za-z0-9_])([a-z]+(?:_[a-z]+)*)(?![A-Za-z0-9_])")
+
+
+@cache
+def _code_names() -> dict[str, str]:
+    """Contract code -> its Chinese name: table names (``aid_payments`` -> 扶贫资金发放) and enum
+    values (``resident_medical`` -> 城乡居民医保), from ``loaders/contract.yaml``."""
+    import yaml
+
+    import loaders
+
+    doc = yaml.safe_load((Path(loaders.__file__).parent / "contract.yaml").read_text("utf-8"))
+    names: dict[str, str] = {}
+    for tname, table in doc["tables"].items():
+        names.setdefault(tname, table.get("zh") or tname)
+        for col in table["columns"].values():
+            if isinstance(col["type"], dict):
+                for code, zh in col["type"]["enum"].items():
+                    names.setdefault(str(code), str(zh))
+    return names
+
+
+def plain_codes(text: str, lang: str) -> str:
+    """An explanation with the contract's code values in words: their Chinese names in ``zh``
+    (``resident_medical`` -> ``城乡居民医保``), spaces for underscores in ``en``. The runner
+    applies it to every flag's explanation, so no detector writes a code into a sentence.
+
+    Examples
+    --------
+    >>> plain_codes("出现在aid_payments第1033行，resident_medical参保", "zh")
+    '出现在扶贫资金发放第1033行，城乡居民医保参保'
+    >>> plain_codes("insured under resident_medical", "en")
+    'insured under resident medical'
+    """
+    names = _code_names()
+
+    def word(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code not in names:
+            return code
+        return names[code] if lang == "zh" else code.replace("_", " ")
+
+    return _CODE.sub(word, text)
 
 
 # --- amounts, ratios, dates ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
+from engine.evidence import plain_codes
 from engine.flags import SEVERITIES, Finding, Flag, evidence_fingerprint, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
@@ -116,7 +117,11 @@ def stamp(spec: DetectorSpec, finding: Any, digest: str = "", as_of: dt.date | N
         entities=finding.entities,
         region_code=finding.region_code,
         evidence=finding.evidence,
-        explanation=finding.explanation,
+        explanation={
+            **text,
+            "zh": plain_codes(text["zh"], "zh"),
+            "en": plain_codes(text["en"], "en"),
+        },
         settings_digest=digest,
         fingerprint=evidence_fingerprint(finding.evidence, finding.entities, as_of),
     )

@@ -1,16 +1,43 @@
-"""Masking personal data per role, driven by the schema's sensitivity classes.
+"""The one masking policy: what each role sees of personal data, in pages, the API, reports,
+Excel and CSV exports and GraphML alike. It is derived from the schema's sensitivity classes
+(``graph_models/schema.yaml``) and value types, and from the data contract's column types
+(``loaders/contract.yaml``); nothing else decides what is masked.
 
-* **personal** properties (and personal node ids: a Person's resident ID, an account number, a
-  phone number, a plate) are masked for roles without personal-data clearance: identifiers
-  partially (``1101**********002X``, ``138****5678``, ``6222***********0123``, names ``张**``),
-  other personal values (income, salary, death date, raw rejected rows) removed;
-* **confidential** properties are removed for roles without need-to-know for that label or
-  relationship type (``RolePolicy.confidential``);
-* **public** properties are shown.
+==========================  =====================================  ============================
+what                        role without personal-data clearance   role with clearance
+==========================  =====================================  ============================
+resident ID (person_id)     ``4108**********2694``                 in full, read audited
+bank account (account_no)   ``6230***********1194``                in full, read audited
+phone                       ``132****6811``                        in full, read audited
+a person's name             ``王**`` (family name kept)             in full, read audited
+other personal values       removed (income, salary, death date,   in full, read audited
+                            relation, raw rejected rows)
+organisation code (USCC)    never masked                           never masked
+household, payment, loan    shown (not personal identifiers);      shown
+numbers                     hidden only where the role has no
+                            need-to-know for the label
+confidential properties     removed outside the role's domain      removed outside the domain
+==========================  =====================================  ============================
 
-Flags are free-form (evidence records, explanations): for them resident IDs, mobile numbers and
-long digit runs are masked wherever they appear (by shape, so enterprise USCCs stay readable), values under
-keys that are personal everywhere in the schema (income, salary, death date...) are masked, and the names of the persons the flag involves are masked in every string.
+Which roles have clearance is :mod:`api.access.roles` (aid inspectors and investigators: their
+work is matching people against registers; debt analysts: no). Reports and workbooks written
+from the command line (``riskgraph report``, ``export-flags``) are masked as for a role without
+clearance unless ``--unmasked`` is given (a printed report travels).
+
+Graph records are masked by their schema: each property's sensitivity and value type. Flags are
+free-form (evidence records, explanations), so for them:
+
+* a value under a key whose value type is an identifier (``recipient_id``, ``account_no``,
+  ``phone``, ... from the schema and the contract) is masked by that type, unless it is an
+  organisation code (``holder_id`` may hold a company);
+* a value under a key that is personal everywhere in the schema (income, salary, death date) is
+  removed;
+* inside any text, resident IDs and mobile numbers are masked by their shape, and the flag's own
+  personal identifiers and the names of the persons it involves wherever they appear; UnionPay
+  card numbers (16-19 digits from ``62`` passing the Luhn check) and digit runs longer than a
+  resident ID (19-25 digits: account-like) by their shape too. Other digit runs (household
+  numbers, village codes, amounts) are left as they are, and the flag's
+  organisation codes are never touched, even where they look like a resident ID.
 
 For roles *with* clearance nothing is masked, but the masker records what personal data was
 shown (``revealed``) so the API can write it to the audit trail.
@@ -19,22 +46,27 @@ Examples
 --------
 >>> mask_name("张三丰"), mask_phone("13812345678"), mask_account("6222020200112233446")
 ('张**', '138****5678', '6222***********3446')
->>> mask_free_text("身份证11010519491231002X，电话13812345678", names=["王五"])
-'身份证1101**********002X，电话138****5678'
+>>> mask_free_text("身份证11010519491231002X，电话13812345678，户号4108831002020075", names=["王五"])
+'身份证1101**********002X，电话138****5678，户号4108831002020075'
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from api.access.roles import RolePolicy
 from graph_models.schema import SCHEMA, Schema
-from graph_models.value_types import mask_person_id
+from graph_models.value_types import is_uscc_shape, mask_person_id, uscc_check_char
 
 __all__ = [
+    "IDENTIFIER_TYPES",
+    "OFFLINE_POLICY",
     "Masker",
+    "identifier_keys",
     "mask_account",
     "mask_free_text",
     "mask_name",
@@ -44,8 +76,12 @@ __all__ = [
 
 _PERSON_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
-_LONG_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{10,25})(?![0-9A-Za-z])")
+_CARD = re.compile(r"(?<![0-9A-Za-z])(62\d{14,17})(?![0-9A-Za-z])")
+_LONG_RUN = re.compile(r"(?<![0-9A-Za-z])(\d{19,25})(?![0-9A-Za-z])")
 MASK = "***"
+
+#: A role without personal-data clearance, for reports and workbooks written offline.
+OFFLINE_POLICY = RolePolicy("offline", None, None, None, personal_clearance=False)
 
 
 def mask_name(name: str) -> str:
@@ -81,15 +117,91 @@ def mask_text(text: str) -> str:
 
 
 _BY_TYPE = {"person_id": mask_person_id, "phone": mask_phone, "account_no": mask_account}
+#: The value types of personal identifiers (masked for roles without clearance).
+IDENTIFIER_TYPES = frozenset(_BY_TYPE)
 
 
-def mask_free_text(text: str, names: Iterable[str] = ()) -> str:
-    """Mask resident IDs, mobile numbers, long digit runs and the given names inside a text."""
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_uscc(text: str) -> bool:
+    """A well-formed unified social credit code (shape and check character)."""
+    try:
+        return is_uscc_shape(text) and uscc_check_char(text[:17].upper()) == text[17].upper()
+    except (ValueError, IndexError):
+        return False
+
+
+def mask_free_text(text: str, names: Iterable[str] = (), secrets: Iterable[str] = (),
+                   keep: Iterable[str] = ()) -> str:  # fmt: skip
+    """Mask resident IDs, mobile and UnionPay card numbers, the given ``names`` (of persons) and
+    ``secrets`` (personal identifiers known to be in the text: accounts, phones, IDs) inside a
+    text; ``keep`` are organisation codes left as they are even when shaped like an ID."""
+    kept = {k for k in keep if k}
+    for secret in sorted({s for s in secrets if s and len(s) >= 6} - kept, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _mask_identifier(secret))
     for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
         text = text.replace(name, mask_name(name))
-    text = _PERSON_ID.sub(lambda m: mask_person_id(m.group(1)), text)
+
+    def person(m: re.Match[str]) -> str:
+        return m.group(1) if m.group(1) in kept else mask_person_id(m.group(1))
+
+    text = _PERSON_ID.sub(person, text)
     text = _MOBILE.sub(lambda m: mask_phone(m.group(1)), text)
-    return _LONG_DIGITS.sub(lambda m: mask_account(m.group(1)), text)
+    text = _LONG_RUN.sub(lambda m: mask_account(m.group(1)), text)
+    return _CARD.sub(lambda m: mask_account(m.group(1)) if _luhn(m.group(1)) else m.group(1), text)
+
+
+def _mask_identifier(value: str) -> str:
+    """An identifier of unknown type, masked by its shape."""
+    if _PERSON_ID.fullmatch(value):
+        return mask_person_id(value)
+    if _MOBILE.fullmatch(value):
+        return mask_phone(value)
+    if value.isdigit():
+        return mask_account(value)
+    return mask_text(value)
+
+
+@cache
+def _contract_types() -> dict[str, set[str]]:
+    """Column name -> value types in the data contract (``loaders/contract.yaml``)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "loaders" / "contract.yaml"
+    doc = yaml.safe_load(path.read_text("utf-8"))
+    out: dict[str, set[str]] = {}
+    for table in doc["tables"].values():
+        for col, spec in table["columns"].items():
+            vtype = spec["type"] if isinstance(spec["type"], str) else "enum"
+            out.setdefault(col, set()).add(vtype)
+    return out
+
+
+def identifier_keys(schema: Schema = SCHEMA) -> dict[str, frozenset[str]]:
+    """Key -> the value types it holds, over the schema's properties and the contract's columns,
+    for keys that may hold a personal identifier or an organisation code.
+
+    Examples
+    --------
+    >>> keys = identifier_keys()
+    >>> sorted(keys["recipient_id"]), sorted(keys["holder_id"]), "household_id" in keys
+    (['person_id'], ['entity_ref', 'person_id'], False)
+    """
+    seen: dict[str, set[str]] = {k: set(v) for k, v in _contract_types().items()}
+    for owner in [*schema.nodes.values(), *schema.relationships.values()]:
+        for name, spec in owner.properties.items():
+            seen.setdefault(name, set()).add(spec.type)
+    wanted = IDENTIFIER_TYPES | {"uscc", "entity_ref"}
+    return {k: frozenset(v) for k, v in seen.items() if v & wanted}
 
 
 def _personal_everywhere(schema: Schema) -> dict[str, str]:
@@ -111,6 +223,7 @@ class _SchemaRules:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self.personal_keys = _personal_everywhere(schema)
+        self.id_keys = identifier_keys(schema)
         #: owner (label or relationship type) -> property -> (sensitivity, value type)
         self.by_owner: dict[str, dict[str, tuple[str, str]]] = {}
         #: role policy -> (owner, property keys) -> Masker._plan (bounded: see Masker._props)
@@ -153,6 +266,7 @@ class Masker:
         # one per request: what depends on the schema alone is worked out once per schema
         shared = _schema_rules(schema)
         self._personal_keys = shared.personal_keys
+        self._id_keys = shared.id_keys
         self._rules = shared.by_owner
         self._plans = shared.plans.setdefault(policy, {})
         self._id_masks = shared.id_masks.setdefault(policy, {})
@@ -265,42 +379,121 @@ class Masker:
         }  # fmt: skip
 
     # -- flags -----------------------------------------------------------------------------
-    def _walk(self, value: Any, names: list[str], key: str | None = None) -> Any:
+    def _identifier(self, value: str, key: str | None, ctx: _FlagContext) -> str | None:
+        """The masked form of an identifier under ``key``; None when ``key`` holds none."""
+        types = self._id_keys.get(key or "")
+        if not types or not (types & IDENTIFIER_TYPES):
+            return None
+        if value in ctx.keep or (types - IDENTIFIER_TYPES and _is_org_code(value)):
+            return value  # an organisation code (``holder_id`` may hold a company)
+        personal = types & IDENTIFIER_TYPES
+        if len(personal) == 1:
+            return _BY_TYPE[next(iter(personal))](value)
+        return _mask_identifier(value)
+
+    def _walk(self, value: Any, ctx: _FlagContext, key: str | None = None) -> Any:
         if isinstance(value, dict):
-            return {k: self._walk(v, names, k) for k, v in value.items()}
+            return {k: self._walk(v, ctx, k) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._walk(v, names, key) for v in value]
-        # identifiers are masked by their shape below, so a USCC under `holder_id` stays readable
-        if value is not None and self._personal_keys.get(key, "person_id") not in _BY_TYPE:
-            return MASK
+            return [self._walk(v, ctx, key) for v in value]
+        if value is None:
+            return value
         if isinstance(value, str):
-            return mask_free_text(value, names)
+            masked = self._identifier(value, key, ctx)
+            if masked is not None:
+                return masked
+        if self._personal_keys.get(key or "", "person_id") not in _BY_TYPE:
+            return MASK  # personal everywhere, not an identifier: income, salary, death date
+        if isinstance(value, str):
+            return mask_free_text(value, ctx.names, ctx.secrets, ctx.keep)
         return value
 
-    def _contains_personal(self, value: Any, names: list[str], key: str | None = None) -> bool:
+    def _context(self, data: Any, names: list[str], orgs: Iterable[str]) -> _FlagContext:
+        """The flag's personal identifiers (masked wherever they appear in its texts) and its
+        organisation codes (never masked): ``orgs`` and the values under organisation keys."""
+        ctx = _FlagContext(names)
+        ctx.keep.update(o for o in orgs if o)
+
+        def visit(value: Any, key: str | None) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    visit(v, k)
+            elif isinstance(value, list):
+                for v in value:
+                    visit(v, key)
+            elif isinstance(value, str) and value:
+                types = self._id_keys.get(key or "", frozenset())
+                if not types:
+                    return
+                if not types & IDENTIFIER_TYPES or (
+                    types - IDENTIFIER_TYPES and _is_org_code(value)
+                ):
+                    ctx.keep.add(value)  # under unit_id, guarantor_id, a company's holder_id
+                else:
+                    ctx.secrets.add(value)
+
+        visit(data, None)
+        ctx.secrets -= ctx.keep
+        return ctx
+
+    def _contains_personal(self, value: Any, ctx: _FlagContext, key: str | None = None) -> bool:
         """Whether :meth:`_walk` would mask anything (stops at the first hit)."""
         if isinstance(value, dict):
-            return any(self._contains_personal(v, names, k) for k, v in value.items())
+            return any(self._contains_personal(v, ctx, k) for k, v in value.items())
         if isinstance(value, list):
-            return any(self._contains_personal(v, names, key) for v in value)
-        if value is not None and self._personal_keys.get(key, "person_id") not in _BY_TYPE:
+            return any(self._contains_personal(v, ctx, key) for v in value)
+        if value is None:
+            return False
+        if isinstance(value, str):
+            masked = self._identifier(value, key, ctx)
+            if masked is not None:
+                return masked != value
+        if self._personal_keys.get(key or "", "person_id") not in _BY_TYPE:
             return True
         if isinstance(value, str):
-            return bool(
-                _PERSON_ID.search(value) or _MOBILE.search(value) or _LONG_DIGITS.search(value)
-            ) or any(n in value for n in names if n and len(n) >= 2)
+            return mask_free_text(value, ctx.names, ctx.secrets, ctx.keep) != value
         return False
 
-    def flag(self, data: dict[str, Any], flag_id: str, names: Iterable[str] = ()) -> dict[str, Any]:
+    def flag(
+        self, data: dict[str, Any], flag_id: str, names: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+    ) -> dict[str, Any]:  # fmt: skip
         """Mask the personal parts of a flag's fields (any JSON-like dict).
 
-        ``names`` are the names of the persons the flag involves (masked wherever they appear).
-        For a role with clearance nothing changes; the flag is recorded as revealed when it holds
-        personal data.
+        ``names`` are the names of the persons the flag involves (masked wherever they appear),
+        ``orgs`` the ids of the organisations among its entities (never masked, even where one
+        looks like a resident ID). For a role with clearance nothing changes; the flag is
+        recorded as revealed when it holds personal data.
         """
-        names = list(names)
+        ctx = self._context(data, list(names), orgs)
         if self.clear:
-            if self._contains_personal(data, names):
+            if self._contains_personal(data, ctx):
                 self.revealed.append(f"flag:{flag_id}")
             return data
-        return self._walk(data, names)
+        return self._walk(data, ctx)
+
+
+class _FlagContext:
+    """What masking one flag needs: the persons' names, the flag's personal identifiers and its
+    organisation codes."""
+
+    __slots__ = ("keep", "names", "secrets")
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.secrets: set[str] = set()
+        self.keep: set[str] = set()
+
+
+def _person_checksum_ok(text: str) -> bool:
+    from graph_models.value_types import person_id_check_char
+
+    try:
+        return len(text) == 18 and person_id_check_char(text[:17]) == text[17].upper()
+    except (ValueError, KeyError):
+        return False
+
+
+def _is_org_code(value: str) -> bool:
+    """A valid USCC that is not also a valid resident ID (then it is taken as a person's)."""
+    return _is_uscc(value) and not (_PERSON_ID.fullmatch(value) and _person_checksum_ok(value))

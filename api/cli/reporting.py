@@ -18,7 +18,9 @@ from graph_models.errors import DataError
               default=Path("demo-out"), show_default=True, help="A scan output directory.")  # fmt: skip
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--unmasked", is_flag=True, help="Show resident ID numbers in full.")
+@click.option(
+    "--unmasked", is_flag=True, help="Show personal data (IDs, accounts, phones, names) in full."
+)
 @friendly
 def report(scan_dir: Path, out_file: Path, lang: str, unmasked: bool) -> None:
     """Write a printable HTML report of a scan."""

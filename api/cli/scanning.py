@@ -12,10 +12,12 @@ import click
 
 from api.cli.common import (
     STORES,
+    cli_actor,
     console,
     default_workspace,
     friendly,
     open_graph_store,
+    open_state_db,
     print_flags,
     print_load,
     read_settings,
@@ -128,28 +130,66 @@ def scan(
                   + (", report.html" if report else ""))  # fmt: skip
 
 
+#: What the demo leaves in its workspace, so a later ``riskgraph demo`` knows the graph is its own.
+DEMO_MARKER = "demo-dataset.txt"
+
+
+def _demo_workspace(workspace: Path) -> None:
+    """Refuse a workspace whose graph is not the demo's (the demo replaces its graph)."""
+    marker = workspace / DEMO_MARKER
+    if (workspace / "graph").exists() and not marker.is_file():
+        raise DataError(
+            "workspace_in_use",
+            f"{workspace} already holds a graph that the demo did not write; run the demo in "
+            "another workspace (riskgraph demo --workspace DIR) or remove that one",
+        )
+
+
+def _busiest_county(flags_path: Path, family: str) -> str | None:
+    """The county with the most flags of ``family`` (for the printed example commands)."""
+    from collections import Counter
+
+    from engine.outputs import read_flags
+
+    counts = Counter(
+        f.region_code for f in read_flags(flags_path)
+        if f.family == family and f.region_code and not f.region_code.endswith("00")
+    )  # fmt: skip
+    return counts.most_common(1)[0][0] if counts else None
+
+
 @click.command()
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True)  # fmt: skip
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+              default=default_workspace, show_default="$RISKGRAPH_WORKSPACE or riskgraph-workspace",
+              help="Where the demo's graph and state DB go ('riskgraph serve' opens it).")  # fmt: skip
 @click.option("--households", default=500, show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @friendly
-def demo(out: Path, households: int, seed: int, lang: str) -> None:
-    """Generate the demo dataset, load it into the embedded store, scan, write the report."""
+def demo(out: Path, workspace: Path, households: int, seed: int, lang: str) -> None:
+    """Generate the demo dataset, load it into the workspace, scan, import the flags, report.
+
+    The graph and the state DB go into the default workspace, so ``riskgraph serve`` without
+    options serves the demo with its flags already imported. Run again with the same options,
+    the files are unchanged and are not read again.
+    """
     import shutil
 
     from api.reports.html_report import write_report
+    from api.server.state.audit import append_audit
+    from api.server.state.flag_import import import_scan_dir
     from fixtures.synth import SNAPSHOT_DATE, generate
 
     dataset = out / "dataset"
+    _demo_workspace(workspace)
     if dataset.exists():
         shutil.rmtree(dataset)
     console.print(f"generating {households} households (seed {seed}) ...")
     generate(dataset, households=households, seed=seed)
-    workspace = out / "workspace"
-    if workspace.exists():
-        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / DEMO_MARKER).write_text(f"{dataset.resolve()}\n", "utf-8")
     console.print(f"reference date (--as-of) {SNAPSHOT_DATE}: the synthetic registers' export date")
     outcome = _run_scan(dataset, out, workspace, "memory", None, (), SNAPSHOT_DATE.isoformat())
     if outcome.load:
@@ -161,8 +201,24 @@ def demo(out: Path, households: int, seed: int, lang: str) -> None:
     ev = evaluate(out / "flags.jsonl", dataset / "ground_truth.jsonl")
     safe_frame(ev).to_csv(out / "evaluation.csv", index=False)
     click.echo(format_evaluation(ev), err=True)
+    state = open_state_db(None, workspace)
+    with state.write() as session:
+        result = import_scan_dir(session, out, requested_by=cli_actor())
+        append_audit(
+            session, actor=cli_actor(), role="system", action="import_flags",
+            resource=f"scan {result.scan_id}",
+            detail={"scan_dir": str(out.resolve()), "created": result.created,
+                    "updated": result.updated},
+        )  # fmt: skip
+    state.close()
+    county = _busiest_county(out / "flags.jsonl", "aid") or "000000"
+    ws = "" if workspace == Path("riskgraph-workspace") else f" --workspace {workspace}"
     console.print(
-        f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]"
+        f"\n[bold green]done[/]: flags in {out / 'flags.jsonl'}, report in [bold]{path}[/]\n"
+        f"graph and state DB in [bold]{workspace}[/] ({result.total:,} flags imported); next:\n"
+        f"  riskgraph users add 王检查 --role aid_inspector --region {county}{ws}\n"
+        f"  riskgraph serve{ws}      # then open http://127.0.0.1:8000/web/ and sign in with the token",
+        highlight=False,
     )
 
 
@@ -183,8 +239,11 @@ def evaluate(scan_dir: Path, truth: Path) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def detectors(as_json: bool) -> None:
-    """List the detectors: what each requires, reads and uses, where it runs, its settings."""
+    """List the detectors: what each requires, reads and uses, where it runs, what its score
+    measures (unit and meaning; flags are ordered by severity first, then by score within a
+    detector), its settings and defaults."""
     from engine.registry import all_detectors
+    from engine.scores import SCORES
     from engine.settings import settings_doc
     from engine.spark.engine import placement_note
 
@@ -196,6 +255,7 @@ def detectors(as_json: bool) -> None:
              "requires": [str(r) for r in s.requires], "uses": list(s.uses),
              "runs_on": {"embedded": True, "spark": s.partition is not None},
              "partition": s.partition, "spark": placement_note(s.partition),
+             "score": SCORES[s.id]._asdict() if s.id in SCORES else None,
              "settings": settings_doc(s.settings)}
             for s in specs
         ]  # fmt: skip
@@ -205,6 +265,9 @@ def detectors(as_json: bool) -> None:
         click.echo(f"{s.id:32s} {s.title_zh} / {s.title_en}")
         click.echo(f"    requires: {', '.join(map(str, s.requires)) or '-'}")
         click.echo(f"    reads:    {', '.join(s.reads)}")
+        if s.id in SCORES:
+            m = SCORES[s.id]
+            click.echo(f"    score:    {m.unit_en}: {m.meaning_en} / {m.unit_zh}：{m.meaning_zh}")
         if s.uses:
             click.echo(f"    uses:     {', '.join(s.uses)}")
         click.echo(f"    runs on:  embedded; {placement_note(s.partition)}")

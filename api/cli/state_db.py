@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 
 from api.cli.common import (
     STATE_OPTIONS,
+    STORES,
     cli_actor,
     console,
     friendly,
@@ -61,6 +63,11 @@ def users() -> None:
     help="The token stops working after this long: 90d, 12h, 30m, 2w (default: never).",
 )
 @with_options(STATE_OPTIONS)
+@click.option("--store", "store_kind", type=STORES, default=lambda: os.environ.get("RISKGRAPH_STORE", "memory"),
+              show_default="memory or $RISKGRAPH_STORE", help="The graph whose regions are checked.")  # fmt: skip
+@click.option("--allow-unknown-region", is_flag=True,
+              help="Add the user even if a --region is not a region of the graph (e.g. before "
+                   "its data is loaded).")  # fmt: skip
 @friendly
 def users_add(
     name: str,
@@ -69,12 +76,20 @@ def users_add(
     expires_in: str | None,
     workspace: Path,
     state_db: str | None,
+    store_kind: str = "memory",
+    allow_unknown_region: bool = False,
 ) -> None:
-    """Add a user and print their API token (shown once; only its hash is stored)."""
+    """Add a user and print their API token (shown once; only its hash is stored).
+
+    Each --region must be a region of the workspace's graph (or cover one): a scope the data
+    does not contain would give an empty queue. With --allow-unknown-region it is added with a
+    warning; a graph without any region (nothing loaded yet) only warns.
+    """
     from api.server.auth.principals import create_user
     from api.server.state.audit import append_audit
 
     lifetime = parse_duration(expires_in) if expires_in else None
+    _check_regions(regions, workspace, store_kind, allow_unknown_region)
     state = open_state_db(state_db, workspace)
     with state.write() as session:
         token = create_user(session, name, role, list(regions), expires_in=lifetime)
@@ -120,6 +135,47 @@ def parse_duration(text: str) -> dt.timedelta:
     if value <= 0:
         raise DataError("bad_duration", f"--expires-in {text!r}: must be positive")
     return dt.timedelta(seconds=value * _UNITS[unit])
+
+
+def _check_regions(regions: tuple[str, ...], workspace: Path, store_kind: str, allow: bool) -> None:
+    """Refuse (or with ``allow`` warn about) region scopes the graph holds no region under."""
+    from api.access.scopes import NATIONAL, is_region_code, region_prefix
+    from graph_models.errors import DataError
+    from graph_models.stores import open_store
+
+    wanted = [r for r in regions if is_region_code(r) and r != NATIONAL]
+    if not wanted:
+        return  # malformed codes are create_user's to refuse
+    store = open_store(store_kind, workspace)
+    try:
+        frame = store.nodes("Region", ["id", "name"])
+    finally:
+        store.close()
+    known = {
+        str(i): (n if isinstance(n, str) else "")
+        for i, n in zip(frame["id"], frame["name"], strict=True)
+    }
+    if not known:
+        console.print(
+            f"[yellow]warning[/]: the graph in {workspace} holds no regions yet (nothing loaded?); "
+            f"region scope {', '.join(wanted)} not checked",
+            highlight=False,
+        )
+        return
+    unknown = [r for r in wanted if not any(k.startswith(region_prefix(r)) for k in known)]
+    if not unknown:
+        return
+    listed = ", ".join(f"{k} {v}".strip() for k, v in sorted(known.items())[:12])
+    more = f" and {len(known) - 12} more" if len(known) > 12 else ""
+    message = (
+        f"region {', '.join(unknown)} is not in the graph in {workspace} (its regions: "
+        f"{listed}{more})"
+    )
+    if not allow:
+        raise DataError(
+            "unknown_region", message + "; add --allow-unknown-region to add the user anyway"
+        )
+    console.print(f"[yellow]warning[/]: {message}; added anyway", highlight=False)
 
 
 @click.command("import-flags")

@@ -1,6 +1,7 @@
 """A self-contained, printable HTML report of a scan (zh-CN by default, English available).
 
-Resident ID numbers are masked in the report unless ``unmasked=True`` (a printed report travels).
+Personal data is masked in the report as for a role without clearance (the one policy,
+:mod:`api.access.masking`) unless ``unmasked=True`` (a printed report travels).
 Charts are inline SVG (flags by detector and by region, stacked by severity), so the file needs
 nothing else to open or print. :func:`write_region_report` limits a report to one region and
 everything under it; :func:`render_queue_report` renders the web queue's current filter (flags as
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,16 @@ from typing import Any
 from api.reports.i18n import STRINGS, pick_lang
 from engine.flags import Flag
 from engine.outputs import read_flags
-from graph_models.value_types import mask_person_id
 
-__all__ = ["render_queue_report", "render_report", "write_region_report", "write_report"]
+__all__ = [
+    "render_pdf",
+    "render_queue_report",
+    "render_report",
+    "report_zone",
+    "write_region_report",
+    "write_report",
+]
 
-_PID = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])"
-)
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;margin:2rem;color:#1a1a1a}
@@ -50,10 +53,6 @@ th{background:#eef2f8} td.n{text-align:right;font-variant-numeric:tabular-nums}
 
 def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x))
-
-
-def _mask(text: str) -> str:
-    return _PID.sub(lambda m: mask_person_id(m.group(0)), text)
 
 
 _SEVERITY_COLOURS = {"high": "#a40000", "medium": "#c77c00", "low": "#5b7db1"}
@@ -173,10 +172,25 @@ def render_report(
 
     When ``summary`` has ``report_region`` (``{"code", "name"}``), the title names that region.
     """
-    t = STRINGS[pick_lang(lang)]
-    clean = (lambda s: s) if unmasked else _mask
+    from api.access.masking import OFFLINE_POLICY, Masker
+    from engine.registry import all_detectors
+    from engine.scores import SCORES
+
+    lang = pick_lang(lang)
+    t = STRINGS[lang]
+    titles = {s.id: (s.title_zh if lang == "zh" else s.title_en) for s in all_detectors()}
+    masker = Masker(OFFLINE_POLICY)
+
+    def clean(text: str, flag: Flag) -> str:
+        if unmasked:
+            return text
+        masked = masker.flag({"text": text, "evidence": flag.evidence,
+                              "entities": flag.entities}, flag.flag_id)  # fmt: skip
+        return str(masked["text"])
+
     rows = _flag_rows(flags)
     names = _names_from_evidence(rows)
+    zone = report_zone()
     region = summary.get("report_region")
     title = t["report_title"]
     if region:
@@ -185,9 +199,10 @@ def render_report(
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{_e(t["report_generated"])}: {_e(summary.get("generated_at"))} · '
-        f"{_e(t['report_dataset'])}: {_e(summary.get('dataset'))} · {_e(t['report_as_of'])}: {_e(summary.get('as_of'))}"
-        f"{'' if unmasked else ' · ' + _e(t['report_masked'])}</p>",
+        f'<p class="meta">{_e(t["report_generated"])}: {_e(_local_time(summary.get("generated_at"), zone))} · '
+        f"{_e(t['report_dataset'])}: {_e(summary.get('dataset'))} · {_e(t['report_as_of'])}: {_e(summary.get('as_of'))}</p>"
+        f'<p class="meta">{_e(t["report_times_in"].format(zone=getattr(zone, "key", str(zone))))}'
+        f"{'' if unmasked else ' · ' + _e(t['report_masked_offline'])}</p>",
     ]
     load = summary.get("load")
     if load:
@@ -213,7 +228,9 @@ def render_report(
     parts.append(f"<h2>{_e(t['report_flags'])} ({summary.get('flags_total', len(flags)):,})</h2>")
     if counts:
         parts.append(
-            _svg_stacked_bars([(det, c) for det, c in counts.items()], t, t["report_by_detector"])
+            _svg_stacked_bars(
+                [(titles.get(det, det), c) for det, c in counts.items()], t, t["report_by_detector"]
+            )
         )
         parts.append(
             f"<table><tr><th>{_e(t['report_detector'])}</th><th>{_e(t['report_total'])}</th>"
@@ -221,31 +238,37 @@ def render_report(
         )
         for det, c in counts.items():
             parts.append(
-                f"<tr><td>{_e(det)}</td><td class='n'>{c.get('total', 0):,}</td>"
+                f"<tr><td>{_e(titles.get(det, det))}</td><td class='n'>{c.get('total', 0):,}</td>"
                 f"<td class='n'>{c.get('high', 0):,}</td><td class='n'>{c.get('medium', 0):,}</td>"
                 f"<td class='n'>{c.get('low', 0):,}</td></tr>"
             )
         parts.append("</table>")
     else:
         parts.append(f"<p>{_e(t['none'])}</p>")
-    parts.extend(_region_section(rows, names, t, {}))
+    parts.extend(_region_section(rows, names, t, titles))
     by_det: dict[str, list[Flag]] = defaultdict(list)
     for f in flags:
         by_det[f.detector].append(f)
     if by_det:
         parts.append(f"<h2>{_e(t['report_top'].format(n=top))}</h2>")
-        for det in sorted(by_det):
-            items = sorted(by_det[det], key=lambda f: (-f.score, f.flag_id))[:top]
+        rank = {"high": 0, "medium": 1, "low": 2}
+        for det in sorted(by_det, key=lambda d: (min(rank[f.severity] for f in by_det[d]), d)):
+            items = sorted(by_det[det], key=lambda f: (rank[f.severity], -f.score, f.flag_id))[:top]
+            meaning = SCORES.get(det)
+            unit = (meaning.unit_zh if lang == "zh" else meaning.unit_en) if meaning else ""
             parts.append(
-                f"<h3>{_e(det)}</h3><table><tr><th>{_e(t['report_severity'])}</th><th>{_e(t['report_score'])}</th>"
-                f"<th>{_e(t['report_region'])}</th><th>{_e(t['report_explanation'])}</th></tr>"
+                f"<h3>{_e(titles.get(det, det))} <small class='meta'>{_e(det)}</small></h3>"
+                f"<table><tr><th>{_e(t['report_severity'])}</th><th>{_e(t['report_score'])}（{_e(unit)}）</th>"
+                f"<th>{_e(t['report_region'])}</th><th>{_e(t['report_explanation'])}</th>"
+                f"<th>{_e(t['report_flag_id'])}</th></tr>"
             )
             for f in items:
                 text = f.explanation.get(lang) or f.explanation.get("en") or ""
+                code = str(f.region_code or "")
                 parts.append(
-                    f'<tr><td class="sev-{_e(f.severity)}">{_e(t["sev_" + f.severity])}</td>'
-                    f'<td class="n">{f.score:,.2f}</td><td>{_e(f.region_code)}</td>'
-                    f"<td>{_e(clean(text))}</td></tr>"
+                    f'<tr><td class="sev-{_e(f.severity)} nw">{_e(t["sev_" + f.severity])}</td>'
+                    f'<td class="n">{f.score:,.2f}</td><td>{_e(_region_label(code, names, t) if code else "")}</td>'
+                    f"<td>{_e(clean(text, f))}</td><td class='nw'><code>{_e(f.flag_id)}</code></td></tr>"
                 )
             parts.append("</table>")
     skipped = summary.get("skipped") or {}
@@ -254,7 +277,7 @@ def render_report(
             f"<h2>{_e(t['report_skipped'])}</h2><table><tr><th>{_e(t['report_detector'])}</th><th>{_e(t['report_reason'])}</th></tr>"
         )
         for det, why in sorted(skipped.items()):
-            parts.append(f"<tr><td>{_e(det)}</td><td>{_e(why)}</td></tr>")
+            parts.append(f"<tr><td>{_e(titles.get(det, det))}</td><td>{_e(why)}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -262,6 +285,33 @@ def render_report(
 
 def _name_of(region: dict[str, Any]) -> dict[str, str]:
     return {str(region["code"]): str(region["name"])} if region.get("name") else {}
+
+
+def _local_time(value: Any, zone: Any) -> str:
+    """An ISO timestamp (or datetime) in ``zone``, to the second, without the offset."""
+    import datetime as dt
+
+    if value is None or value == "":
+        return ""
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def report_zone() -> Any:
+    """The time zone reports show times in: ``RISKGRAPH_TIMEZONE``, Asia/Shanghai by default."""
+    import os
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = os.environ.get("RISKGRAPH_TIMEZONE", "Asia/Shanghai")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"RISKGRAPH_TIMEZONE={name!r} is not a time zone name") from None
+
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def render_queue_report(
@@ -275,88 +325,96 @@ def render_queue_report(
     limit: int | None = None,
     reviews: list[Any] = (),  # type: ignore[assignment]
     generated_at: str | None = None,
+    masked: bool | None = True,
+    pdf: bool = False,
 ) -> str:
     """A printable report of flags as the API shows them to one user (already masked for
-    their role), with review status and the latest decision comment per flag.
+    their role), severity first, with each flag's id, score and its unit, review status and the
+    latest decision comment; times in the local zone (:func:`report_zone`).
+
+    ``masked`` says what the note under the title tells the reader: True (masked for the
+    role), False (the role sees personal data in full), None (masked offline).
 
     Examples
     --------
     >>> row = {"flag_id": "F1", "detector": "aid.paid_in_prison", "severity": "high",
     ...        "score": 3.0, "region_code": "410822", "subject_id": "H1", "status": "open",
     ...        "explanation": {"zh": "示例", "en": "example"}}
-    >>> "example" in render_queue_report([row], lang="en", user_name="li")
+    >>> html = render_queue_report([row], lang="en", user_name="li")
+    >>> "example" in html and "F1" in html and "Asia/Shanghai" in html
     True
     """
     import datetime as dt
 
-    t = STRINGS[pick_lang(lang)]
+    from jinja2 import Environment, FileSystemLoader
+
+    from engine.scores import SCORES
+
+    lang = pick_lang(lang)
+    t = STRINGS[lang]
+    zone = report_zone()
     names = region_names or {}
     titles = {k: v.get(lang, k) for k, v in (detector_titles or {}).items()}
     latest: dict[str, str] = {}
     for r in reviews:
         if r.comment:
-            latest[r.flag_id] = f"{r.user_name}: {r.comment}"
-    stamp = generated_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    filter_text = "; ".join(f"{k}={v}" for k, v in sorted((filters or {}).items()))
-    parts = [
-        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        f"<title>{_e(t['report_queue_title'])}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(t['report_queue_title'])}</h1>",
-        f'<p class="meta">{_e(t["report_generated"])}: {_e(stamp)} · {_e(t["report_prepared_by"])}: '
-        f"{_e(user_name)} · {_e(t['report_filters'])}: {_e(filter_text or t['report_no_filter'])}</p>",
-        f'<p class="meta noprint">{_e(t["report_print_hint"])}</p>',
-    ]
-    status_counts = Counter(str(f.get("status") or "open") for f in flags)
-    parts.append(f"<h2>{_e(t['report_flags'])} ({len(flags):,})</h2>")
-    if limit is not None and len(flags) >= limit:
-        parts.append(f'<p class="meta">{_e(t["report_limited"].format(n=limit))}</p>')
-    if not flags:
-        parts.append(f"<p>{_e(t['none'])}</p></body></html>")
-        return "\n".join(parts)
-    parts.append(
-        f"<table><tr><th>{_e(t['report_by_status'])}</th>"
-        + "".join(
-            f"<th>{_e(t['status_' + s])}</th>"
-            for s in ("open", "confirmed", "dismissed", "needs_field_check")
-        )
-        + "</tr><tr><td></td>"
-        + "".join(
-            f"<td class='n'>{status_counts.get(s, 0):,}</td>"
-            for s in ("open", "confirmed", "dismissed", "needs_field_check")
-        )
-        + "</tr></table>"
+            latest[r.flag_id] = f"{r.user_name}（{_local_time(r.created_at, zone)}）: {r.comment}"
+    generated = _local_time(generated_at or dt.datetime.now(dt.UTC), zone)
+    from api.reports.i18n import field_name, value_name
+
+    filter_text = "; ".join(
+        f"{field_name(k, lang)}={value_name(v, lang)}" for k, v in sorted((filters or {}).items())
     )
-    by_det = _severity_counts(flags, "detector")
-    order = sorted(by_det, key=lambda d: (-sum(by_det[d].values()), d))
-    parts.append(f"<h2>{_e(t['report_by_detector'])}</h2>")
-    parts.append(
-        _svg_stacked_bars(
-            [(titles.get(d, d), by_det[d]) for d in order], t, t["report_by_detector"]
-        )
+    flags = sorted(
+        flags, key=lambda f: (_SEVERITY_RANK.get(f["severity"], 3), -float(f.get("score") or 0))
     )
-    parts.extend(_region_section(flags, names, t, titles))
-    parts.append(
-        f"<h2>{_e(t['report_flag_list'])}</h2><table><tr><th class='nw'>{_e(t['report_severity'])}</th>"
-        f"<th class='nw'>{_e(t['report_score'])}</th><th>{_e(t['report_detector'])}</th><th>{_e(t['report_region'])}</th>"
-        f"<th>{_e(t['report_subject'])}</th><th>{_e(t['report_explanation'])}</th>"
-        f"<th class='nw'>{_e(t['report_status'])}</th><th>{_e(t['report_latest'])}</th></tr>"
-    )
+    rows = []
     for f in flags:
         status = str(f.get("status") or "open")
         explanation = f.get("explanation") or {}
         code = str(f.get("region_code") or "")
-        parts.append(
-            f'<tr><td class="sev-{_e(f["severity"])}">{_e(t.get("sev_" + f["severity"], f["severity"]))}</td>'
-            f'<td class="n nw">{float(f.get("score") or 0):,.2f}</td>'
-            f"<td>{_e(titles.get(f['detector'], f['detector']))}</td>"
-            f"<td>{_e(_region_label(code, names, t) if code else '')}</td>"
-            f"<td>{_e(f.get('subject_id'))}</td>"
-            f"<td>{_e(explanation.get(lang) or explanation.get('en') or '')}</td>"
-            f'<td class="nw st-{_e(status)}">{_e(t.get("status_" + status, status))}</td>'
-            f"<td class='latest'>{_e(latest.get(f['flag_id'], ''))}</td></tr>"
-        )
-    parts.append("</table></body></html>")
-    return "\n".join(parts)
+        meaning = SCORES.get(f["detector"])
+        unit = (meaning.unit_zh if lang == "zh" else meaning.unit_en) if meaning else ""
+        evidence = f.get("evidence") or {}
+        rows.append({
+            "flag_id": f["flag_id"], "severity": f["severity"], "status": status,
+            "score_text": f"{float(f.get('score') or 0):,.2f}", "unit": unit if unit != "—" else "",
+            "detector_title": titles.get(f["detector"], f["detector"]),
+            "region": _region_label(code, names, t) if code else "",
+            "subject": f.get("subject_id"),
+            "explanation": explanation.get(lang) or explanation.get("en") or "",
+            "evidence_n": sum(len(v) for v in evidence.values() if isinstance(v, list)),
+            "latest": latest.get(f["flag_id"], ""),
+        })  # fmt: skip
+    by_det = _severity_counts(flags, "detector")
+    order = sorted(by_det, key=lambda d: (-sum(by_det[d].values()), d))
+    chart = (
+        _svg_stacked_bars([(titles.get(d, d), by_det[d]) for d in order], t, t["report_by_detector"])
+        if flags else ""
+    )  # fmt: skip
+    note = {True: "report_masked_for", False: "report_clear_for", None: "report_masked_offline"}
+    env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True)
+    return env.get_template("queue_report.html").render(
+        t=t, lang=lang, css=_CSS, generated=generated, user_name=user_name,
+        filter_text=filter_text, pdf=pdf, flags=flags, rows=rows, limit=limit,
+        limited=limit is not None and len(flags) >= limit,
+        statuses=("open", "confirmed", "dismissed", "needs_field_check"),
+        status_counts=Counter(str(f.get("status") or "open") for f in flags),
+        detector_chart=chart, region_section=_region_section(flags, names, t, titles) if flags else [],
+        times_note=t["report_times_in"].format(zone=getattr(zone, "key", str(zone))),
+        masking_note=t[note[masked]],
+    )  # fmt: skip
+
+
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def render_pdf(document: str) -> bytes:
+    """An HTML report as PDF (WeasyPrint; CJK text needs a CJK font installed, e.g. Debian's
+    fonts-noto-cjk, which ``make browser-deps`` installs)."""
+    from weasyprint import HTML
+
+    return HTML(string=document).write_pdf()
 
 
 def write_report(

@@ -18,7 +18,20 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "STRINGS", "pick_lang"]
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LANGS",
+    "STRINGS",
+    "field_name",
+    "label_name",
+    "pick_lang",
+    "type_name",
+    "value_name",
+    "vocabulary",
+]
 
 LANGS = ("zh", "en")
 
@@ -29,6 +42,16 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "nav_queue": ("线索队列", "Flag queue"),
     "nav_dashboard": ("区域风险", "Regional risk"),
     "nav_main": ("主导航", "Main navigation"),
+    "nav_cases": ("案件", "Cases"),
+    "nav_scans": ("扫描任务", "Scans"),
+    "scope_national": ("全国", "whole country"),
+    "search_label": ("搜索实体", "Search entities"),
+    "search_placeholder": (
+        "搜索姓名、身份证号、信用代码、户号、账号…",
+        "Search names, IDs, credit codes, household or account numbers…",
+    ),
+    "search_none": ("没有找到您可查看的实体。", "No entity you may see matches."),
+    "search_more": ("结果较多，请输入更多字符。", "More matches: type more to narrow them."),
     "switch_lang": ("English", "中文"),
     "switch_lang_label": ("切换为英文界面", "Switch to Chinese"),
     "sign_out": ("退出", "Sign out"),
@@ -77,8 +100,19 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "f_since": ("导入日期自", "Imported from"),
     "f_until": ("导入日期至", "Imported until"),
     "f_sort": ("排序", "Sort"),
-    "sort_score_desc": ("得分从高到低", "Score, highest first"),
-    "sort_score_asc": ("得分从低到高", "Score, lowest first"),
+    "sort_score_desc": ("风险等级优先，同等级得分从高到低", "Severity first, then highest score"),
+    "sort_score_asc": ("风险等级优先，同等级得分从低到高", "Severity first, then lowest score"),
+    "score_note": (
+        "得分只在同一检测规则内可比，单位见各规则说明（鼠标悬停查看）；队列按风险等级排序。",
+        "Scores compare only within one detector, each in its own unit (hover to see it); "
+        "the queue is ordered by severity first.",
+    ),
+    "select_flag": ("选择", "Select"),
+    "select_flag_n": ("选择线索 {id}", "Select flag {id}"),
+    "create_case_from": ("用所选线索新建案件", "New case from the selected flags"),
+    "selected_n": ("已选 {n} 条", "{n} selected"),
+    "download_pdf": ("下载报告（PDF）", "Download report (PDF)"),
+    "download_csv": ("导出CSV", "Export to CSV"),
     "apply_filters": ("筛选", "Apply"),
     "reset_filters": ("清除筛选", "Reset"),
     "results": ("共 {n} 条线索", "{n} flags"),
@@ -146,6 +180,26 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "open_entity": ("打开实体页", "Open entity page"),
     "graph_nodes": ("图中节点", "Nodes in the graph"),
     "truncated": ("（已截断）", "(truncated)"),
+    "graph_truncated": (
+        "关系图只画出每个实体的部分关联（如最近的发放记录）；证据记录列出全部。",
+        "The graph draws part of each entity's relationships (e.g. the latest payments); the "
+        "evidence records list them all.",
+    ),
+    "shown_of": ("共{total}条，显示第{a}–{b}条", "{a}–{b} of {total}"),
+    "all_shown": ("共{total}条", "{total} in all"),
+    "more_records": ("下一页", "Next page"),
+    "prev_records": ("上一页", "Previous page"),
+    "sequence": ("顺序", "Sequence"),
+    "score_meaning": ("得分含义", "What the score measures"),
+    "flag_id": ("线索编号", "Flag id"),
+    "detector_code": ("规则代码", "Detector code"),
+    "evidence_first": ("证据记录", "Evidence records"),
+    "show_context": ("显示周边关系", "Show surrounding entities"),
+    "hide_context": ("只看证据", "Evidence only"),
+    "graph_evidence_note": (
+        "图中先显示证据涉及的实体；点“显示周边关系”查看其余关联。",
+        "The graph shows the evidence's entities first; press Show surrounding entities for the rest.",
+    ),
     "decision": ("核查结论", "Decision"),
     "decision_confirmed": ("确认问题", "Confirm"),
     "decision_dismissed": ("排除（无问题）", "Dismiss"),
@@ -197,11 +251,76 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "test_plurality": ("相对控股（≥25%且最大）", "plurality (largest, ≥ 25 %)"),
     "no_controllers": ("未识别出实际控制人。", "No ultimate controller found."),
     "flags_involving": ("涉及该实体的线索", "Flags involving this entity"),
-    # dashboard
+    # cases
+    "cases_title": ("案件", "Cases"),
+    "case_title": ("案件", "Case"),
+    "new_case": ("新建案件", "New case"),
+    "case_name": ("案件名称", "Title"),
+    "case_description": ("案情说明", "Description"),
+    "case_region": ("所属区划", "Region"),
+    "case_assignee": ("承办人", "Assignee"),
+    "case_status": ("案件状态", "Status"),
+    "case_flags": ("涉及线索", "Flags"),
+    "case_created": ("创建时间", "Created"),
+    "case_updated": ("更新时间", "Updated"),
+    "case_created_by": ("创建人", "Created by"),
+    "case_save": ("保存", "Save"),
+    "case_saved": ("已保存。", "Saved."),
+    "case_create": ("创建案件", "Create case"),
+    "case_none": ("暂无案件。", "No cases yet."),
+    "case_comments": ("办理记录", "Comments"),
+    "case_comment": ("添加意见", "Add a comment"),
+    "case_comment_send": ("发表", "Post"),
+    "case_no_comments": ("尚无意见。", "No comments yet."),
+    "case_unassigned": ("未分配", "unassigned"),
+    "case_add_flag": ("加入线索（编号）", "Add a flag (id)"),
+    "case_add": ("加入", "Add"),
+    "case_remove_flag": ("移出", "Remove"),
+    "case_status_open": ("办理中", "Open"),
+    "case_status_in_progress": ("调查中", "In progress"),
+    "case_status_closed": ("已结案", "Closed"),
+    "case_event_created": ("创建了案件", "created the case"),
+    "case_event_updated": ("更新了案件", "updated the case"),
+    "case_event_comment": ("发表意见", "commented"),
+    # scans
+    "scans_title": ("扫描任务", "Scans"),
+    "scan_id": ("编号", "Id"),
+    "scan_status": ("状态", "Status"),
+    "scan_progress": ("进度", "Progress"),
+    "scan_dataset": ("数据集", "Dataset"),
+    "scan_started": ("开始", "Started"),
+    "scan_finished": ("结束", "Finished"),
+    "scan_flags": ("线索数", "Flags"),
+    "scan_source": ("来源", "Source"),
+    "scan_error": ("错误", "Error"),
+    "scan_start": ("开始扫描", "Start a scan"),
+    "scan_dataset_dir": (
+        "数据集目录（相对服务器数据目录）",
+        "Dataset directory (under the server's datasets root)",
+    ),
+    "scan_status_queued": ("排队中", "queued"),
+    "scan_status_running": ("运行中", "running"),
+    "scan_status_succeeded": ("已完成", "succeeded"),
+    "scan_status_failed": ("失败", "failed"),
+    "scan_source_api": ("网页/接口", "API"),
+    "scan_source_import": ("导入", "import"),
+    "scan_stage_load": ("装载数据", "loading"),
+    "scan_stage_detect": ("运行检测规则", "running detectors"),
+    "scan_stage_write": ("写出结果", "writing"),
+    "scan_stage_import": ("导入线索", "importing flags"),
+    # dashboard (every role: over their own regions)
+    "dashboard_overview": ("区域风险概览", "Regional risk overview"),
+    "dashboard_overview_intro": (
+        "您辖区内可查看的线索，按县和检测规则统计。",
+        "The flags you may see in your regions, by county and by detector.",
+    ),
+    "by_detector_title": ("各检测规则线索数（按风险等级）", "Flags by detector (by severity)"),
+    "by_status_title": ("核查进度", "Review progress"),
     "dashboard_title": ("区域债务与担保风险", "Regional debt and guarantee risk"),
     "dashboard_intro": (
-        "数据来自 debt.region_risk、guarantee.circle、guarantee.contagion 等规则的线索及其证据。",
-        "From the flags of debt.region_risk, guarantee.circle, guarantee.contagion and their evidence.",
+        "数据来自“地区债务风险预警”“担保圈”“担保链风险传染”等规则的线索及其证据。",
+        "From the flags of the regional debt risk, guarantee circle and guarantee contagion "
+        "detectors and their evidence.",
     ),
     "f_scope": ("范围", "Scope"),
     "debt_ratio_title": ("各县债务率（含隐性债务）", "Debt ratio by county (hidden debt included)"),
@@ -285,6 +404,22 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "report_limited": ("仅列出前 {n} 条。", "Only the first {n} are listed."),
     "report_flag_list": ("线索清单", "Flags"),
     "report_print_hint": ("可用浏览器“打印”另存为PDF。", "Use the browser's Print to save as PDF."),
+    "report_flag_id": ("线索编号", "Flag id"),
+    "report_times_in": ("时间均为{zone}时间", "Times are in {zone}"),
+    "report_masked_for": (
+        "按您的权限，身份证号、银行账号、手机号和自然人姓名已脱敏。",
+        "Resident IDs, bank accounts, phone numbers and persons' names are masked for your role.",
+    ),
+    "report_clear_for": (
+        "您的角色可查看完整个人信息；本次导出已记入审计。",
+        "Your role may see personal data in full; this export is in the audit trail.",
+    ),
+    "report_masked_offline": (
+        "身份证号、银行账号、手机号和自然人姓名已脱敏。",
+        "Resident IDs, bank accounts, phone numbers and persons' names are masked.",
+    ),
+    "report_score_unit": ("得分含义", "Score"),
+    "report_evidence_n": ("证据{n}条", "{n} evidence records"),
     # Excel workbook (riskgraph export-flags, the queue's download): sheets and columns
     "xlsx_sheet_flags": ("线索", "Flags"),
     "xlsx_sheet_evidence": ("证据", "Evidence"),
@@ -310,7 +445,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "xlsx_col_by": ("核查人", "By"),
     "xlsx_col_decision": ("结论", "Decision"),
     "xlsx_col_comment": ("核查意见", "Comment"),
-    "xlsx_col_when": ("时间（UTC）", "When (UTC)"),
+    "xlsx_col_when": ("时间", "When"),
+    "xlsx_col_score_unit": ("得分含义", "Score meaning"),
+    "xlsx_col_field": ("字段", "Field"),
+    "xlsx_col_value": ("值", "Value"),
     "xlsx_col_total": ("合计", "Total"),
 }
 
@@ -322,3 +460,102 @@ STRINGS: dict[str, dict[str, str]] = {
 def pick_lang(value: str | None) -> str:
     """A supported language code, ``zh`` unless ``value`` names another."""
     return value if value in LANGS else "zh"
+
+
+# -- the data's own words: labels, relationship types, tables, columns, evidence keys, values ---
+
+
+def _humanise(key: str) -> str:
+    """``death_date`` -> ``Death date`` (English names of keys nobody named)."""
+    text = key.replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else key
+
+
+@cache
+def _vocab() -> dict[str, dict[str, dict[str, str]]]:
+    """{lang: {"labels", "types", "tables", "fields", "values"}}: node labels and relationship
+    types from ``graph_models/schema.yaml``, tables, columns and enum values from
+    ``loaders/contract.yaml``, evidence keys and code values from ``vocabulary.yaml``."""
+    import yaml
+
+    from graph_models.schema import SCHEMA
+
+    root = Path(__file__).resolve().parents[2]
+    contract = yaml.safe_load((root / "loaders" / "contract.yaml").read_text("utf-8"))
+    extra = yaml.safe_load((Path(__file__).with_name("vocabulary.yaml")).read_text("utf-8"))
+    out: dict[str, dict[str, dict[str, str]]] = {
+        lang: {"labels": {}, "types": {}, "tables": {}, "fields": {}, "values": {}}
+        for lang in LANGS
+    }
+    for label, spec in SCHEMA.nodes.items():
+        out["zh"]["labels"][label] = spec.zh or label
+        out["en"]["labels"][label] = " ".join(_split_camel(label))
+    for rtype, spec in SCHEMA.relationships.items():
+        out["zh"]["types"][rtype] = spec.zh or rtype
+        out["en"]["types"][rtype] = _humanise(rtype.lower())
+    for name, table in contract["tables"].items():
+        out["zh"]["tables"][name] = table.get("zh") or name
+        out["en"]["tables"][name] = _humanise(name)
+        for col, cs in table["columns"].items():
+            if cs.get("zh"):
+                out["zh"]["fields"].setdefault(col, cs["zh"])
+            out["en"]["fields"].setdefault(col, _humanise(col))
+            if isinstance(cs["type"], dict):
+                for value, zh in cs["type"]["enum"].items():
+                    out["zh"]["values"].setdefault(value, zh)
+                    out["en"]["values"].setdefault(value, value.replace("_", " "))
+    for kind in ("fields", "values"):
+        for key, (zh, en) in (extra.get(kind) or {}).items():
+            out["zh"][kind][key] = zh
+            out["en"][kind][key] = en
+    return out
+
+
+def _split_camel(name: str) -> list[str]:
+    words, word = [], ""
+    for ch in name:
+        if ch.isupper() and word:
+            words.append(word)
+            word = ch
+        else:
+            word += ch
+    return [*words, word] if word else words
+
+
+def vocabulary(lang: str) -> dict[str, dict[str, str]]:
+    """The data's words in ``lang`` (sent to the pages' scripts with each page).
+
+    Examples
+    --------
+    >>> v = vocabulary("zh")
+    >>> v["labels"]["Household"], v["types"]["HEADED_BY"], v["fields"]["death_date"]
+    ('建档立卡户', '户主', '死亡日期')
+    >>> v["values"]["resident_medical"], vocabulary("en")["fields"]["months_after_death"]
+    ('城乡居民医保', 'Months after death')
+    """
+    return _vocab()[pick_lang(lang)]
+
+
+def label_name(label: str, lang: str) -> str:
+    """A node label's name (``Household`` -> ``建档立卡户``)."""
+    return vocabulary(lang)["labels"].get(label, label)
+
+
+def type_name(rtype: str, lang: str) -> str:
+    """A relationship type's name (``HEADED_BY`` -> ``户主``)."""
+    return vocabulary(lang)["types"].get(rtype, rtype)
+
+
+def field_name(key: str, lang: str) -> str:
+    """A column, property or evidence key's name (``death_date`` -> ``死亡日期``)."""
+    v = vocabulary(lang)
+    return v["fields"].get(key) or v["tables"].get(key) or (key if lang == "zh" else _humanise(key))
+
+
+def value_name(value: Any, lang: str) -> Any:
+    """A code value's name (``enrolled`` -> ``在册``, ``aid_payments`` -> ``扶贫资金发放``);
+    anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    v = vocabulary(lang)
+    return v["values"].get(value) or v["tables"].get(value) or value

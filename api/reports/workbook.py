@@ -26,13 +26,12 @@ Examples
 >>> wb = load_workbook(BytesIO(flags_workbook_bytes([flag], lang="en")))
 >>> wb.sheetnames
 ['Flags', 'Evidence', 'Decisions', 'By detector']
->>> wb["Flags"]["G2"].value, wb["Flags"]["G2"].data_type
+>>> wb["Flags"]["H2"].value, wb["Flags"]["H2"].data_type
 ('=1+1', 's')
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from io import BytesIO
@@ -45,16 +44,23 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from api.reports.i18n import STRINGS, pick_lang
+from api.reports.i18n import STRINGS, field_name, pick_lang, value_name
 from engine.flags import Flag
 
-__all__ = ["flag_row", "flags_workbook", "flags_workbook_bytes", "write_flags_xlsx"]
+__all__ = [
+    "flag_row",
+    "flags_csv_bytes",
+    "flags_workbook",
+    "flags_workbook_bytes",
+    "write_flags_xlsx",
+]
 
 #: The sheets, each with its name and its columns (keys of :data:`api.reports.i18n.STRINGS`).
 _SHEETS = {
     "flags": ("xlsx_sheet_flags", (
         "xlsx_col_flag_id", "xlsx_col_detector", "xlsx_col_detector_title", "xlsx_col_severity",
-        "xlsx_col_score", "xlsx_col_region", "xlsx_col_subject", "xlsx_col_subject_type",
+        "xlsx_col_score", "xlsx_col_score_unit", "xlsx_col_region", "xlsx_col_subject",
+        "xlsx_col_subject_type",
         "xlsx_col_explanation", "xlsx_col_explanation_other", "xlsx_col_review_status",
         "xlsx_col_review_count",
     )),
@@ -78,7 +84,7 @@ _SEVERITY_FILL = {
 }
 _HEADER_FILL = PatternFill("solid", fgColor="1F3B63")
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
-_WIDTHS = {"flags": (24, 26, 24, 9, 10, 10, 24, 14, 70, 50, 14, 10),
+_WIDTHS = {"flags": (24, 26, 24, 9, 10, 24, 18, 24, 14, 70, 50, 14, 10),
            "evidence": (24, 26, 18, 6, 16, 8, 100), "decisions": (24, 16, 16, 60, 22),
            "counts": (30, 30, 10, 8, 8, 8)}  # fmt: skip
 
@@ -117,34 +123,71 @@ def _header(ws: Worksheet, titles: Iterable[str], widths: Iterable[int]) -> None
     ws.freeze_panes = "A2"
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
+def _scalar(value: Any, lang: str = "zh") -> str:
+    if isinstance(value, list):
+        return (
+            "、".join(_scalar(v, lang) for v in value)
+            if lang == "zh"
+            else ", ".join(_scalar(v, lang) for v in value)
+        )
+    if isinstance(value, dict):
+        return "; ".join(f"{field_name(k, lang)}: {_scalar(v, lang)}" for k, v in value.items())
+    return "" if value is None else str(value_name(value, lang))
 
 
-def _evidence_records(evidence: dict[str, Any]) -> Iterator[tuple[str, int, Any, Any, str]]:
-    """``(section, row number, source table, source line, "key: value; ...")`` per record."""
+def _evidence_records(
+    evidence: dict[str, Any], lang: str = "zh"
+) -> Iterator[tuple[str, int, Any, Any, str]]:
+    """``(section, row number, source table, source line, "key: value; ...")`` per record, in
+    ``lang``'s words (every record: the lists are complete)."""
     scalars = []
     for section, value in evidence.items():
         records = value if isinstance(value, list) else [value]
         if not any(isinstance(r, dict) for r in records):
-            scalars.append(f"{section}: {_scalar(value)}")
+            scalars.append(f"{field_name(section, lang)}: {_scalar(value, lang)}")
             continue
         for n, rec in enumerate(records, start=1):
             if not isinstance(rec, dict):
-                yield section, n, None, None, _scalar(rec)
+                yield field_name(section, lang), n, None, None, _scalar(rec, lang)
                 continue
             table = rec.get("_table", rec.get("table"))
             line = rec.get("_line", rec.get("line"))
             fields = "; ".join(
-                f"{k}: {_scalar(v)}"
+                f"{field_name(k, lang)}: {_scalar(v, lang)}"
                 for k, v in rec.items()
                 if k not in ("_table", "_line", "table", "line")
+                and not _english_message(rec, k, lang)
             )
-            yield section, n, table, line, fields
+            yield (field_name(section, lang), n,
+                   value_name(table, lang) if table else table, line, fields)  # fmt: skip
     if scalars:
-        yield "figures", 1, None, None, "; ".join(scalars)
+        yield field_name("figures", lang), 1, None, None, "; ".join(scalars)
+
+
+def _english_message(rec: dict[str, Any], key: str, lang: str) -> bool:
+    """A loader's (English) message beside a reason code whose Chinese name says the same."""
+    reason = rec.get("reason")
+    return (
+        key == "message"
+        and lang == "zh"
+        and isinstance(reason, str)
+        and (value_name(reason, lang) != reason)
+    )
+
+
+def _region(code: Any, names: dict[str, str], lang: str) -> str:
+    if not code:
+        return ""
+    name = names.get(str(code))
+    if not name:
+        return str(code)
+    return f"{name}（{code}）" if lang == "zh" else f"{name} ({code})"
+
+
+def _unit(detector: str, lang: str) -> str:
+    from engine.scores import score_text
+
+    return score_text(detector, lang)
 
 
 def flags_workbook(
@@ -153,12 +196,20 @@ def flags_workbook(
     lang: str = "zh",
     detector_titles: dict[str, dict[str, str]] | None = None,
     reviews: Iterable[Any] = (),
+    region_names: dict[str, str] | None = None,
 ) -> Workbook:
-    """Build the workbook from flags in the API's shape (see :func:`flag_row`).
+    """Build the workbook from flags in the API's shape (see :func:`flag_row`), severity first.
 
-    ``reviews`` are objects with ``flag_id, user_name, decision, comment, created_at``.
+    ``reviews`` are objects with ``flag_id, user_name, decision, comment, created_at`` (shown
+    in the local time zone, ``RISKGRAPH_TIMEZONE``).
     """
+    from api.reports.html_report import _local_time, report_zone
+
     lang = pick_lang(lang)
+    zone = report_zone()
+    names = region_names or {}
+    rank = {"high": 0, "medium": 1, "low": 2}
+    flags = sorted(flags, key=lambda f: (rank.get(f["severity"], 3), -float(f.get("score") or 0)))
     t = STRINGS[lang]
     other = "en" if lang == "zh" else "zh"
     titles = detector_titles or {}
@@ -179,15 +230,17 @@ def flags_workbook(
         status = f.get("status")
         _append(ws_flags, [
             f["flag_id"], detector, titles.get(detector, {}).get(lang, ""),
-            t.get("sev_" + f["severity"], f["severity"]), f.get("score"), f.get("region_code") or "",
-            f.get("subject_id") or "", f.get("subject_type") or "", explanation.get(lang, ""),
+            t.get("sev_" + f["severity"], f["severity"]), f.get("score"), _unit(detector, lang),
+            _region(f.get("region_code"), names, lang),
+            f.get("subject_id") or "", field_name(f.get("subject_type") or "", lang),
+            explanation.get(lang, ""),
             explanation.get(other, ""), t.get(f"status_{status}", status or ""), f.get("review_count"),
         ])  # fmt: skip
         row = ws_flags.max_row
         ws_flags.cell(row, 4).fill = _SEVERITY_FILL.get(f["severity"], PatternFill())
         ws_flags.cell(row, 5).number_format = "0.00"
-        ws_flags.cell(row, 9).alignment = wrap
-        for section, n, table, line, text in _evidence_records(f.get("evidence") or {}):
+        ws_flags.cell(row, 10).alignment = wrap
+        for section, n, table, line, text in _evidence_records(f.get("evidence") or {}, lang):
             _append(ws_ev, [f["flag_id"], detector, section, n, table, line, text])
         c = counts.setdefault(detector, Counter())
         c["total"] += 1
@@ -195,7 +248,7 @@ def flags_workbook(
     for r in reviews:
         _append(ws_dec, [
             r.flag_id, r.user_name, t.get(f"status_{r.decision}", r.decision), r.comment or "",
-            r.created_at.strftime("%Y-%m-%d %H:%M:%S") if r.created_at else "",
+            _local_time(r.created_at, zone),
         ])  # fmt: skip
     for detector in sorted(counts):
         c = counts[detector]
@@ -204,6 +257,47 @@ def flags_workbook(
     for ws in (ws_flags, ws_ev, ws_dec, ws_counts):
         ws.auto_filter.ref = ws.dimensions
     return wb
+
+
+def flags_csv_bytes(
+    flags: Iterable[dict[str, Any]],
+    *,
+    lang: str = "zh",
+    detector_titles: dict[str, dict[str, str]] | None = None,
+    region_names: dict[str, str] | None = None,
+) -> bytes:
+    """The flags as CSV (UTF-8 with BOM, for Excel), severity first: one row per evidence
+    record (every record), each with its flag's columns; a flag without records gets one row.
+    """
+    import csv
+    import io
+
+    lang = pick_lang(lang)
+    t = STRINGS[lang]
+    titles = detector_titles or {}
+    names = region_names or {}
+    rank = {"high": 0, "medium": 1, "low": 2}
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow([t[k] for k in (
+        "xlsx_col_flag_id", "xlsx_col_severity", "xlsx_col_score", "xlsx_col_score_unit",
+        "xlsx_col_detector_title", "xlsx_col_region", "xlsx_col_subject",
+        "xlsx_col_review_status", "xlsx_col_explanation", "xlsx_col_section", "xlsx_col_row",
+        "xlsx_col_source_table", "xlsx_col_source_line", "xlsx_col_record",
+    )])  # fmt: skip
+    for f in sorted(flags, key=lambda f: (rank.get(f["severity"], 3), -float(f.get("score") or 0))):
+        detector = f["detector"]
+        status = f.get("status")
+        head = [
+            f["flag_id"], t.get("sev_" + f["severity"], f["severity"]), f.get("score"),
+            _unit(detector, lang), titles.get(detector, {}).get(lang, detector),
+            _region(f.get("region_code"), names, lang), f.get("subject_id") or "",
+            t.get(f"status_{status}", status or ""), (f.get("explanation") or {}).get(lang, ""),
+        ]  # fmt: skip
+        records = list(_evidence_records(f.get("evidence") or {}, lang))
+        for section, n, table, line, text in records or [("", "", "", "", "")]:
+            w.writerow([*head, section, n, table, line, text])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def flags_workbook_bytes(flags: Iterable[dict[str, Any]], **kwargs: Any) -> bytes:
@@ -223,11 +317,10 @@ def write_flags_xlsx(
 ) -> tuple[Path, int]:
     """Export ``scan_dir/flags.jsonl`` (optionally one region and below) to ``out_file``.
 
-    Returns the path and the number of flags written. Personal identifiers are masked by their
-    shape unless ``unmasked``.
+    Returns the path and the number of flags written. Personal data is masked as for a role
+    without clearance (:mod:`api.access.masking`) unless ``unmasked``.
     """
-    from api.access.masking import Masker
-    from api.access.roles import RolePolicy
+    from api.access.masking import OFFLINE_POLICY, Masker
     from api.access.scopes import RegionScope
     from engine.outputs import read_flags
     from engine.registry import all_detectors
@@ -237,7 +330,7 @@ def write_flags_xlsx(
         scope = RegionScope([region])
         flags = [f for f in flags if scope.covers(f.region_code)]
     flags.sort(key=lambda f: (f.detector, -(f.score or 0.0), f.flag_id))
-    masker = Masker(RolePolicy("export", None, None, None, personal_clearance=False))
+    masker = Masker(OFFLINE_POLICY)
     rows = []
     for f in flags:
         row = flag_row(f)

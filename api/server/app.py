@@ -89,6 +89,51 @@ def _setting(given: float | None, env: str, default: float, what: str) -> float:
 DEFAULT_THREADS = 8
 
 
+_VENDOR = "/web/static/vendor"
+
+
+def _local_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` and ReDoc at ``/redoc``, their scripts and styles served by this
+    server (``api/server/web/static/vendor``), so the docs work without internet access."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="riskgraph API",
+            swagger_js_url=f"{_VENDOR}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{_VENDOR}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{_VENDOR}/swagger-ui/favicon-32x32.png",
+        )  # fmt: skip
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="riskgraph API",
+            redoc_js_url=f"{_VENDOR}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{_VENDOR}/swagger-ui/favicon-32x32.png", with_google_fonts=False,
+        )  # fmt: skip
+
+
+def _with_examples(app: FastAPI) -> None:
+    """The OpenAPI document with an example for every operation (api/server/openapi_examples)."""
+    from fastapi.openapi.utils import get_openapi
+
+    from api.server.openapi_examples import add_examples
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes, tags=app.openapi_tags,
+            )  # fmt: skip
+            app.openapi_schema = add_examples(spec)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     store: GraphStore | None = None,
     state_db_url: str | None = None,
@@ -193,7 +238,11 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served below from vendored assets, not a CDN (intranets)
+        redoc_url=None,
     )
+    _local_docs(app)
+    _with_examples(app)
     app.state.services = services
     app.state.denial_limiter = denials
     install_error_handlers(app)

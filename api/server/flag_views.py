@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, case, select
 from sqlalchemy.orm import Session, contains_eager
 
 from api.access.flag_scope import FlagRedactor, Withheld, candidate_ids
@@ -26,7 +26,31 @@ from api.server.errors import ApiError
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import FlagRecord, FlagState
 
-__all__ = ["FlagReader", "get_visible_flag", "scoped_flag", "scoped_flags", "visible_flags"]
+__all__ = [
+    "SEVERITY_RANK",
+    "FlagReader",
+    "flag_order",
+    "get_visible_flag",
+    "scoped_flag",
+    "scoped_flags",
+    "visible_flags",
+]
+
+#: Severity first everywhere (queue, lists, reports, exports): high, medium, low, then the
+#: score within it (scores are per detector, in their own units: engine/scores.py).
+SEVERITY_RANK = case(
+    (FlagRecord.severity == "high", 0), (FlagRecord.severity == "medium", 1), else_=2
+)
+
+
+def flag_order(ascending: bool = False) -> tuple[Any, ...]:
+    """ORDER BY severity (high first), then score (highest first unless ``ascending``), then id."""
+    score = FlagRecord.score.asc() if ascending else FlagRecord.score.desc()
+    return (SEVERITY_RANK, score, FlagRecord.flag_id)
+
+
+#: labels of organisations: their codes are never masked
+ORG_LABELS = frozenset({"Enterprise", "GovUnit"})
 
 _PERSON_ID = re.compile(r"^\d{17}[\dXx]$")
 _PERSON_15 = re.compile(r"^\d{15}$")
@@ -115,6 +139,9 @@ class FlagReader:
         self.principal = graph.principal
         self._redactors: dict[str, FlagRedactor] = {}
         self._names: dict[str, list[str]] = {}
+        #: organisation ids among each flag's entities (never masked, even when shaped like a
+        #: resident ID)
+        self._orgs: dict[str, list[str]] = {}
         self._nothing = FlagRedactor((), self.principal.scope)
         cache = getattr(graph.access, "flag_cache", None)
         self._cache: dict[Any, Any] = cache if isinstance(cache, dict) else {}
@@ -141,6 +168,7 @@ class FlagReader:
             for f in flags:
                 self._redactors[f.flag_id] = self._nothing
                 self._names[f.flag_id] = []
+                self._orgs[f.flag_id] = []
             return
         extra: dict[str, list[str]] = {}
         for r in reviews:
@@ -153,7 +181,7 @@ class FlagReader:
         for f in flags:
             hit = self._cache.get(("user", self._key(f), self._who))
             if hit is not None and f.flag_id not in extra and f.flag_id not in differences:
-                self._redactors[f.flag_id], self._names[f.flag_id] = hit
+                self._redactors[f.flag_id], self._names[f.flag_id], self._orgs[f.flag_id] = hit
             else:
                 todo.append(f)
         if not todo:
@@ -162,8 +190,11 @@ class FlagReader:
         for f in todo:
             hidden: set[str] = set()
             names: list[str] = []
+            orgs: list[str] = []
             entities = {str(e) for e in f.entities or []}
             for n in named[f.flag_id]:
+                if n.label in ORG_LABELS and n.token in entities and not clear:
+                    orgs.append(n.token)
                 if self._sees(n):
                     if not clear and n.person_name and n.token in entities:
                         names.append(n.person_name)
@@ -174,8 +205,9 @@ class FlagReader:
                 FlagRedactor(hidden, self.principal.scope) if self.graph.scoped else self._nothing
             )
             self._redactors[f.flag_id], self._names[f.flag_id] = redactor, names
+            self._orgs[f.flag_id] = orgs
             if f.flag_id not in extra and f.flag_id not in differences:
-                self._remember(("user", self._key(f), self._who), (redactor, names))
+                self._remember(("user", self._key(f), self._who), (redactor, names, orgs))
 
     def _remember(self, key: Any, value: Any) -> None:
         if len(self._cache) >= 2 * _CACHE_LIMIT:
@@ -284,7 +316,7 @@ class FlagReader:
             evidence, more = cut.evidence(dict(flag.evidence or {}))
             withheld.add(more)
             personal["evidence"] = evidence or {}
-        personal = self.graph.masker.flag(personal, flag.flag_id, self._names[flag.flag_id])
+        personal = self._mask(personal, flag)
         out = {
             "flag_id": flag.flag_id, "detector": flag.detector, "family": flag.family,
             "severity": flag.severity, "score": flag.score, "region_code": flag.region_code,
@@ -297,10 +329,14 @@ class FlagReader:
             out["settings_digest"] = flag.settings_digest
         return out
 
+    def _mask(self, data: dict[str, Any], flag: Any) -> dict[str, Any]:
+        fid = flag.flag_id
+        return self.graph.masker.flag(data, fid, self._names[fid], self._orgs.get(fid, ()))
+
     def text(self, flag: Any, text: str) -> str:
         """A free text about ``flag`` (a review comment) cut and masked for this user."""
         cut = self.redactor(flag).text(text)
-        masked = self.graph.masker.flag({"text": cut}, flag.flag_id, self._names[flag.flag_id])
+        masked = self._mask({"text": cut}, flag)
         return masked["text"]
 
     def reviews(self, flag: Any, reviews: Iterable[Any]) -> list[dict[str, Any]]:
@@ -324,9 +360,7 @@ class FlagReader:
         out = []
         for c in changes:
             differences, _withheld = cut.evidence(dict(c.differences or {}))
-            masked = self.graph.masker.flag(
-                {"differences": differences or {}}, flag.flag_id, self._names[flag.flag_id]
-            )
+            masked = self._mask({"differences": differences or {}}, flag)
             out.append(
                 {
                     "kind": c.kind,

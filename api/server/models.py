@@ -13,6 +13,8 @@ __all__ = [
     "AuditEntryPublic",
     "AuditPage",
     "AuditVerifyPublic",
+    "CaseCommentCreate",
+    "CaseCommentPublic",
     "CaseCreate",
     "CasePage",
     "CasePublic",
@@ -23,6 +25,7 @@ __all__ = [
     "CypherResultPublic",
     "EdgePublic",
     "EntitySearchPublic",
+    "EvidencePage",
     "FlagChangePublic",
     "FlagDetailPublic",
     "FlagPage",
@@ -91,8 +94,14 @@ class HealthPublic(_Out):
     state_db: str
     version: str
     warm: bool = Field(
-        description="The graph caches (region index, ownership) built at startup are ready; "
-        "until then requests work but the first ones are slow."
+        description="The graph caches (region index, ownership) built at startup are ready and "
+        "the graph is not empty; until then requests work but the first ones are slow (and on "
+        "an empty graph every flag's graph is blank)."
+    )
+    nodes: int | None = Field(
+        None,
+        description="Nodes in the graph served (null until counted at warm-up; 0: empty, "
+        "nothing loaded into this workspace).",
     )
     generation: int = Field(
         description="Id of the last API scan whose graph this process serves (0: none yet)."
@@ -247,12 +256,30 @@ class FlagChangePublic(_Out):
 
 
 class FlagDetailPublic(FlagPublic):
-    evidence: dict[str, Any]
+    evidence: dict[str, Any] = Field(
+        description="The flag's evidence. A list of records longer than `evidence_page` is "
+        "shortened to its first `evidence_page` records here; `evidence_totals` says how many "
+        "it holds and `/flags/{flag_id}/evidence/{section}` pages through all of them."
+    )
+    evidence_totals: dict[str, int] = Field(
+        default_factory=dict,
+        description="Records in each evidence list (`section` -> count), shortened or not.",
+    )
+    evidence_page: int = Field(50, description="Records of each list shown here at most.")
     settings_digest: str
     reviews: list[ReviewPublic]
     subgraph: SubgraphPublic
     #: the flag's history of changes by imports, oldest first
     changes: list[FlagChangePublic] = []
+
+
+class EvidencePage(_Out):
+    flag_id: str
+    section: str = Field(description="The evidence list, e.g. `payments`.")
+    total: int = Field(description="Records in the list.")
+    offset: int
+    limit: int
+    items: list[Any] = Field(description="Records `offset` .. `offset + limit - 1`, masked.")
 
 
 class FlagPage(_Out):
@@ -298,6 +325,18 @@ class CasePublic(_Out):
     flag_ids: list[str] = Field(description="The flags of the case you may see.")
 
 
+class CaseCommentCreate(BaseModel):
+    body: str = Field(min_length=1, max_length=20000, description="The comment's text.")
+
+
+class CaseCommentPublic(_Out):
+    id: int
+    case_id: int
+    author: str
+    body: str
+    created_at: dt.datetime
+
+
 class CasePage(_Out):
     items: list[CasePublic]
     total: int
@@ -329,6 +368,11 @@ class ScanPublic(_Out):
     )
     error: str | None
     flags_imported: int | None
+    progress: dict[str, Any] | None = Field(
+        None,
+        description="While it runs: `stage` (load, detect, import, done), `tables` (rows read "
+        "per table), `detectors_done` of `detectors_total`, the `current` detector.",
+    )
 
 
 class AuditEntryPublic(_Out):

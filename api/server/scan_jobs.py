@@ -280,14 +280,17 @@ class ScanRunner:
     ) -> None:
         from api.scan.pipeline import scan_dataset
 
+        progress = _ProgressWriter(self.db, scan_id, options.get("only") or None)
         with self.graph.lock.writing():
             try:
                 outcome = scan_dataset(
-                    self.graph.store, out, dataset, only=options.get("only") or None, as_of=as_of
-                )
+                    self.graph.store, out, dataset, only=options.get("only") or None, as_of=as_of,
+                    load_progress=progress.load, detector_progress=progress.detector,
+                )  # fmt: skip
                 self.graph.store.flush()
             finally:
                 self.graph.invalidate()
+        progress.stage("import")
         self.graph.warm()  # rebuild the caches now, not in the next request
         # this process holds the new graph: its follower must not reload it
         self.graph.generation = scan_id
@@ -299,6 +302,7 @@ class ScanRunner:
             assert scan is not None
             scan.status, scan.finished_at = "succeeded", utcnow()
             scan.flags_imported = created + updated
+            scan.progress = {**progress.state, "stage": "done"}
             scan.summary = {
                 "flags": outcome.summary.get("flags"),
                 "skipped": outcome.summary.get("skipped"),
@@ -310,6 +314,58 @@ class ScanRunner:
                 detail={"created": created, "updated": updated, "reopened": imported.reopened,
                         "unsupported": imported.unsupported},
             )  # fmt: skip
+
+
+class _ProgressWriter:
+    """Writes a running scan's progress (``scans.progress``) for the web pages: the stage
+    (load, detect, import), rows read per table, detectors done of all and the current one; at
+    most once a second, so a fast load does not turn into a write per block."""
+
+    def __init__(self, db: StateDB, scan_id: int, only: list[str] | None) -> None:
+        from engine.registry import all_detectors
+
+        self.db, self.scan_id = db, scan_id
+        total = len(only) if only else len(all_detectors())
+        self.state: dict[str, Any] = {
+            "stage": "load", "tables": {}, "detectors_done": 0, "detectors_total": total,
+            "current": None,
+        }  # fmt: skip
+        self._last = 0.0
+
+    def _write(self, force: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if not force and now - self._last < 1.0:
+            return
+        self._last = now
+        try:
+            with self.db.write() as session:
+                session.execute(
+                    update(Scan).where(Scan.id == self.scan_id).values(progress=dict(self.state))
+                )
+        except Exception:  # progress is a courtesy: never fail a scan over it
+            log.exception("writing the progress of scan %s failed", self.scan_id)
+
+    def load(self, table: str, rows: int) -> None:
+        tables = self.state["tables"]
+        tables[table] = tables.get(table, 0) + rows
+        self._write()
+
+    def detector(self, detector_id: str) -> None:
+        if self.state["stage"] != "detect":
+            self.state["stage"] = "detect"
+        elif self.state["current"]:
+            self.state["detectors_done"] += 1
+        self.state["current"] = detector_id
+        self._write(force=True)
+
+    def stage(self, name: str) -> None:
+        if self.state["stage"] == "detect":  # skipped detectors report nothing: all are done
+            self.state["detectors_done"] = self.state["detectors_total"]
+            self.state["current"] = None
+        self.state["stage"] = name
+        self._write(force=True)
 
 
 class ScanFollower:

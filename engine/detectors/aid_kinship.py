@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.evidence import EVIDENCE_LIMIT, yuan_en, yuan_zh
+from engine.evidence import yuan_en, yuan_zh
 from engine.flags import Finding
 from engine.registry import any_of, detector
 
@@ -175,7 +175,7 @@ def official_relative(
             ],
             region_code=r["region_code"] or r["source_region"],
             evidence={
-                "paths": [_path(x, names) for x in links[:EVIDENCE_LIMIT]],
+                "paths": [_path(x, names) for x in links],
                 "figures": {
                     "links": len(links),
                     "closest_hops": int(r["closest"]),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from engine.aid_registers import PAYMENTS, aid_registers
 from engine.context import DetectorContext
-from engine.evidence import EVIDENCE_LIMIT, records
+from engine.evidence import records
 from engine.flags import Finding
 from engine.registry import any_of, detector
 
@@ -177,7 +177,7 @@ def fraud_ring(ctx: DetectorContext, settings: FraudRingSettings) -> Iterator[Fi
                         attrs["weight"],
                         strict=True,
                     )
-                ][:EVIDENCE_LIMIT],
+                ],
                 "figures": {
                     "households": ring.size,
                     "tied_pairs": ring.internal_pairs,

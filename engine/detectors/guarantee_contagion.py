@@ -279,7 +279,7 @@ def contagion(ctx: DetectorContext, settings: ContagionSettings) -> Iterator[Fin
                 present = np.flatnonzero(np.bincount(hit_region[known], minlength=len(regions)))
                 by_region = present[np.argsort(-region_loss[present], kind="stable")]
                 evidence["stress"] = {
-                    "reason": "overdue/defaulted borrower",
+                    "reason": "borrower_in_default",
                     "expected_loss_total": float(loss_hit.sum()),
                     "expected_loss_by_bank": [
                         {

@@ -54,6 +54,8 @@ class GraphAccess:
         self._ownership_built = False
         #: set once :meth:`warm` has finished (whether it built the caches or failed)
         self.warmed = threading.Event()
+        #: nodes in the graph, counted when warming (None before): an empty graph is not warm
+        self.node_count: int | None = None
         #: after warming, hide the long-lived heap from the garbage collector (a process-wide
         #: choice, so only the server process makes it: ``riskgraph serve``)
         self.freeze_gc = freeze_gc
@@ -90,6 +92,7 @@ class GraphAccess:
             with self.lock.reading():
                 self.region_index()
                 self.ownership()
+                self.node_count = _count_nodes(self.store)
             if self.freeze_gc:
                 _freeze_long_lived()
         except Exception:
@@ -134,6 +137,7 @@ class GraphAccess:
                 self._index, self._ownership, self._ownership_built = index, ownership, True
                 self.flag_cache = {}
                 self.generation = generation
+                self.node_count = _count_nodes(store)
             if old is not store:
                 old.close()
             if self.freeze_gc:
@@ -141,6 +145,10 @@ class GraphAccess:
                 _freeze_long_lived()
         log.info("now serving the graph of scan %s", generation)
         return True
+
+
+def _count_nodes(store: GraphStore) -> int:
+    return int(sum(store.counts()["nodes"].values()))
 
 
 def _build_region_index(store: GraphStore) -> RegionIndex:

@@ -9,31 +9,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.access.scopes import RegionScope
+from api.access.roles import ROLES
+from api.access.scopes import NATIONAL, RegionScope
 from api.server.auth.principals import Principal, principal_of
 from api.server.deps import CurrentUser, Services, require_within
 from api.server.errors import ApiError, error_responses, request_id_of
 from api.server.flag_views import visible_flags
-from api.server.models import CaseCreate, CasePage, CasePublic, CaseStatus, CaseUpdate
+from api.server.models import (
+    CaseCommentCreate,
+    CaseCommentPublic,
+    CaseCreate,
+    CasePage,
+    CasePublic,
+    CaseStatus,
+    CaseUpdate,
+)
 from api.server.state.audit import append_audit
-from api.server.state.models import Case, CaseFlag, FlagRecord, User, utcnow
+from api.server.state.models import Case, CaseComment, CaseFlag, FlagRecord, User, utcnow
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+#: A case id as the path gives it (the state DB's integers are 64-bit).
+CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The case's id.")]
 
 
-def _visible_cases(user: Principal):
+def visible_cases(user: Principal):
     query = select(Case)
     return query if user.scope.national else query.where(user.scope.sql_clause(Case.region_code))
 
 
 def _get_case(session: Session, user: Principal, case_id: int) -> Case:
-    case = session.execute(_visible_cases(user).where(Case.id == case_id)).scalar_one_or_none()
+    case = session.execute(visible_cases(user).where(Case.id == case_id)).scalar_one_or_none()
     if case is None:
         raise ApiError(404, "not_found", f"case {case_id} not found")
     return case
@@ -157,7 +168,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CasePage:
-    query = _visible_cases(user)
+    query = visible_cases(user)
     if status:
         query = query.where(Case.status == status)
     if assignee:
@@ -180,7 +191,7 @@ def list_cases(
     response_model=CasePublic,
     responses=error_responses(401, 404, 422),
 )
-def get_case(services: Services, user: CurrentUser, case_id: int) -> CasePublic:
+def get_case(services: Services, user: CurrentUser, case_id: CaseId) -> CasePublic:
     with services.db.read() as session:
         return _public(session, user, [_get_case(session, user, case_id)])[0]
 
@@ -192,7 +203,7 @@ def get_case(services: Services, user: CurrentUser, case_id: int) -> CasePublic:
     responses=error_responses(400, 401, 404, 409, 422),
 )
 def update_case(
-    request: Request, services: Services, user: CurrentUser, case_id: int, body: CaseUpdate
+    request: Request, services: Services, user: CurrentUser, case_id: CaseId, body: CaseUpdate
 ) -> CasePublic:
     """Change title, description, status or assignee, add or remove flags. Send the
     ``version`` you read to be refused (409) if someone changed the case meanwhile."""
@@ -235,7 +246,9 @@ def update_case(
     response_class=Response,
     responses=error_responses(401, 403, 404, 422),
 )
-def delete_case(request: Request, services: Services, user: CurrentUser, case_id: int) -> Response:
+def delete_case(
+    request: Request, services: Services, user: CurrentUser, case_id: CaseId
+) -> Response:
     """Only the case's creator or an admin may delete it (its flags and reviews stay)."""
     with services.db.write() as session:
         case = _get_case(session, user, case_id)
@@ -248,3 +261,71 @@ def delete_case(request: Request, services: Services, user: CurrentUser, case_id
             detail={"title": case.title},
         )  # fmt: skip
     return Response(status_code=204)
+
+
+@router.get(
+    "/{case_id}/comments",
+    summary="A case's comment thread",
+    response_model=list[CaseCommentPublic],
+    responses=error_responses(401, 404, 422),
+)
+def list_comments(
+    services: Services, user: CurrentUser, case_id: CaseId
+) -> list[CaseCommentPublic]:
+    """Every comment on the case, oldest first."""
+    with services.db.read() as session:
+        _get_case(session, user, case_id)
+        rows = session.scalars(
+            select(CaseComment).where(CaseComment.case_id == case_id).order_by(CaseComment.id)
+        ).all()
+        return [CaseCommentPublic.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/{case_id}/comments",
+    summary="Comment on a case",
+    status_code=201,
+    response_model=CaseCommentPublic,
+    responses=error_responses(401, 404, 422),
+)
+def add_comment(
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: CaseId,
+    body: CaseCommentCreate,
+) -> CaseCommentPublic:
+    """Add a comment to the case's thread (audited; comments are never edited)."""
+    with services.db.write() as session:
+        case = _get_case(session, user, case_id)
+        now = utcnow()
+        comment = CaseComment(case_id=case_id, author=user.name, body=body.body, created_at=now)
+        session.add(comment)
+        case.updated_at = now
+        session.flush()
+        append_audit(
+            session, actor=user.name, role=user.role, action="case_comment",
+            resource=f"case {case_id}", request_id=request_id_of(request),
+            detail={"comment_id": comment.id, "chars": len(body.body)},
+        )  # fmt: skip
+        return CaseCommentPublic.model_validate(comment)
+
+
+@router.get(
+    "/{case_id}/assignees",
+    summary="Who can be assigned a case",
+    response_model=list[str],
+    responses=error_responses(401, 404, 422),
+)
+def assignees(services: Services, user: CurrentUser, case_id: CaseId) -> list[str]:
+    """Names of the active users whose scope covers the case's region."""
+    with services.db.read() as session:
+        case = _get_case(session, user, case_id)
+        out = []
+        for target in session.scalars(select(User).where(User.disabled.is_(False))):
+            codes = (
+                [NATIONAL] if ROLES[target.role].admin else [r.region_code for r in target.regions]
+            )
+            if codes and RegionScope(codes).contains_scope(case.region_code):
+                out.append(target.name)
+        return sorted(out)

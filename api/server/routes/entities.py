@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -23,6 +24,7 @@ __all__ = ["parse_types", "router"]
 
 router = APIRouter(prefix="/entities", tags=["entities"])
 _ERRORS = error_responses(400, 401, 404, 422)
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def check_label(graph: ScopedGraph, label: str | None) -> None:
@@ -61,15 +63,23 @@ def search_entities(
     user: CurrentUser,
     graph: Graph,
     q: Annotated[
-        str, Query(min_length=2, max_length=100, description="Id prefix or part of a name.")
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Id prefix or part of a name: at least two characters, or one Chinese "
+            "character (a surname).",
+        ),
     ],
     label: Annotated[str | None, Query(description="Only this node label.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> EntitySearchPublic:
     """Nodes you may see whose id starts with ``q`` or whose name contains it. Without
     personal-data clearance, personal ids and names are not searched."""
+    if len(q.strip()) < 2 and not _CJK.search(q):
+        raise ApiError(422, "too_short", "q: at least two characters, or one Chinese character")
     check_label(graph, label)
-    found, truncated = search_visible(graph, q, label, limit)
+    found, truncated = search_visible(graph, q.strip(), label, limit)
     out = EntitySearchPublic(items=[graph.public_node(r) for r in found], truncated=truncated)
     audit_revealed(services, request, user, graph.masker)
     return out

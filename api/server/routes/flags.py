@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 
 from api.access.scopes import RegionScope
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
-from api.server.errors import error_responses
-from api.server.flag_views import FlagReader, get_visible_flag, scoped_flags, visible_flags
+from api.server.errors import ApiError, error_responses
+from api.server.flag_views import (
+    FlagReader,
+    flag_order,
+    get_visible_flag,
+    scoped_flags,
+    visible_flags,
+)
 from api.server.graph.scoped import ScopedGraph
 from api.server.models import (
+    EvidencePage,
     FlagChangePublic,
     FlagDetailPublic,
     FlagPage,
@@ -25,6 +32,7 @@ from api.server.models import (
     json_response,
 )
 from api.server.state.models import UNSUPPORTED, FlagChange, FlagRecord, FlagState, ReviewDecision
+from engine.evidence import EVIDENCE_LIMIT
 
 __all__ = ["router"]
 
@@ -62,8 +70,9 @@ def list_flags(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    """Flags you may see (your role's families, your regions), highest score first, with the
-    total count for paging."""
+    """Flags you may see (your role's families, your regions), high severity first and the
+    highest score within a severity first (scores are per detector, in its own unit: see
+    `riskgraph detectors`), with the total count for paging."""
     query = visible_flags(user).options(defer(FlagRecord.evidence))
     if detector:
         query = query.where(FlagRecord.detector == detector)
@@ -84,7 +93,7 @@ def list_flags(
         # ~4 ms instead of ~6 ms for one query sorting whole rows with their JSON columns
         page = session.scalars(
             query.with_only_columns(FlagRecord.flag_id)
-            .order_by(FlagRecord.score.desc(), FlagRecord.flag_id)
+            .order_by(*flag_order())
             .limit(limit)
             .offset(offset)
         ).all()
@@ -129,14 +138,59 @@ def get_flag(
         ).all()
     reader = FlagReader(graph)
     reader.prepare([flag], reviews, changes)
+    public = reader.flag(flag, state, detail=True)
+    public["evidence"], totals = shorten_evidence(public["evidence"], EVIDENCE_LIMIT)
     out = FlagDetailPublic(
-        **reader.flag(flag, state, detail=True),
+        **public,
+        evidence_totals=totals,
+        evidence_page=EVIDENCE_LIMIT,
         reviews=[ReviewPublic(**r) for r in reader.reviews(flag, reviews)],
         subgraph=SubgraphPublic(**_flag_subgraph(graph, flag)),
         changes=[FlagChangePublic(**c) for c in reader.changes(flag, changes)],
     )
     audit_revealed(services, request, user, graph.masker)
     return json_response(out)
+
+
+def shorten_evidence(evidence: dict[str, Any], limit: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """The evidence with each top-level list cut to ``limit`` items, and every list's length."""
+    totals = {k: len(v) for k, v in evidence.items() if isinstance(v, list)}
+    short = {k: v[:limit] if isinstance(v, list) else v for k, v in evidence.items()}
+    return short, totals
+
+
+@router.get(
+    "/{flag_id}/evidence/{section}",
+    summary="Page through one evidence list of a flag",
+    response_model=EvidencePage,
+    responses=error_responses(401, 404, 422),
+)
+def flag_evidence(
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    graph: Graph,
+    flag_id: str,
+    section: Annotated[str, Path(max_length=64, description="An evidence list, e.g. `payments`.")],
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = EVIDENCE_LIMIT,
+) -> Response:
+    """Records ``offset`` .. ``offset + limit - 1`` of one evidence list (every record the
+    detector found, in its order: payments by date), masked for your role; 404 for a flag you
+    may not see or a list it does not have."""
+    with services.db.read() as session:
+        flag, state = get_visible_flag(session, user, flag_id)
+    records = (flag.evidence or {}).get(section)
+    if not isinstance(records, list):
+        raise ApiError(404, "not_found", f"flag {flag_id} has no evidence list {section!r}")
+    # cut to the reader's scope first: the total counts only the records they may see
+    records = scoped_flags(graph, [(flag, state)], detail=True)[0]["evidence"].get(section) or []
+    items = records[offset : offset + limit]
+    audit_revealed(services, request, user, graph.masker)
+    return json_response(
+        EvidencePage(flag_id=flag_id, section=section, total=len(records), offset=offset,
+                     limit=limit, items=items)
+    )  # fmt: skip
 
 
 def _graphml(sub: dict) -> str:

@@ -21,7 +21,8 @@ router = APIRouter(tags=["health"])
     responses=error_responses(503),
 )
 def healthz(services: Services) -> HealthPublic:
-    """The store kind, the state DB backend and the version; 503 if the state DB is down."""
+    """The store kind, the state DB backend, the version and whether the graph is loaded and its
+    caches built (``warm``; never on an empty graph); 503 if the state DB is down."""
     try:
         with services.db.read() as session:
             session.execute(text("SELECT 1"))
@@ -32,7 +33,8 @@ def healthz(services: Services) -> HealthPublic:
         store=services.graph.store.name,
         state_db=services.db.dialect,
         version=services.version,
-        warm=services.graph.warmed.is_set(),
+        warm=services.graph.warmed.is_set() and bool(services.graph.node_count),
+        nodes=services.graph.node_count,
         generation=services.graph.generation,
         worker=services.worker,
     )

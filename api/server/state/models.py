@@ -148,6 +148,9 @@ class Scan(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     flags_imported: Mapped[int | None] = mapped_column(Integer, nullable=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: what a running scan is doing (stage, detectors done of all, the current one), written by
+    #: the job as it goes so the web pages can show it
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class FlagRecord(Base):
@@ -255,6 +258,18 @@ class CaseFlag(Base):
     flag_id: Mapped[str] = mapped_column(ForeignKey("flags.flag_id"), primary_key=True)
     added_by: Mapped[str] = mapped_column(String(100))
     added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CaseComment(Base):
+    """One comment in a case's thread (append-only)."""
+
+    __tablename__ = "case_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,12 +18,21 @@ from api.access.scopes import RegionScope
 from api.server.auth.principals import Principal
 from api.server.deps import CurrentUser, Graph, Services, audit_revealed, require_within
 from api.server.errors import ApiError
-from api.server.flag_views import scoped_flag, scoped_flags, visible_flags
+from api.server.flag_views import flag_order, scoped_flag, scoped_flags, visible_flags
 from api.server.graph.scoped import ScopedGraph
+from api.server.graph.search import search_visible
 from api.server.models import FlagPublic, FlagStatus
 from api.server.state.models import UNSUPPORTED, FlagRecord, FlagState
 
-__all__ = ["Filters", "QueueFilters", "public_flag", "public_flags", "region_names", "router"]
+__all__ = [
+    "Filters",
+    "QueueFilters",
+    "graph_region_names",
+    "public_flag",
+    "public_flags",
+    "region_names",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,8 +93,8 @@ class QueueFilters:
         return q
 
     def ordered(self, user: Principal) -> Select[Any]:
-        score = FlagRecord.score.asc() if self.sort == "score_asc" else FlagRecord.score.desc()
-        return self.query(user).order_by(score, FlagRecord.flag_id)
+        """Severity first, then the score within it (the chosen direction)."""
+        return self.query(user).order_by(*flag_order(self.sort == "score_asc"))
 
 
 Filters = Annotated[QueueFilters, Depends()]
@@ -106,6 +116,24 @@ def region_names(graph: ScopedGraph, codes: list[str]) -> dict[str, str]:
         if isinstance(name, str):
             out[code] = name
     return out
+
+
+_REGION_NAMES: dict[int, tuple[object, dict[str, str]]] = {}
+
+
+def graph_region_names(access: Any) -> dict[str, str]:
+    """Every Region node's name, by code (region names are public), worked out once per graph
+    served (``access`` is the app's :class:`~api.server.graph.access.GraphAccess`)."""
+    store = access.store
+    cached = _REGION_NAMES.get(id(access))
+    if cached is not None and cached[0] is store:
+        return cached[1]
+    frame = store.nodes("Region", ["id", "name"])
+    names = {
+        str(i): n for i, n in zip(frame["id"], frame["name"], strict=True) if isinstance(n, str)
+    }
+    _REGION_NAMES[id(access)] = (store, names)
+    return names
 
 
 def public_flag(
@@ -153,6 +181,59 @@ def queue_data(
     }  # fmt: skip
 
 
+#: What the pages' search box looks in: names, resident IDs, credit codes, household and
+#: account numbers (a role sees only what it may: ``search_visible``).
+SEARCH_LABELS = ("Person", "Enterprise", "GovUnit", "Household", "Account", "Region", "Project")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _region_of(rec: dict[str, Any]) -> str | None:
+    props = rec.get("properties") or {}
+    code = props.get("region_code") or (rec["id"] if rec["label"] == "Region" else None)
+    return str(code) if code else None
+
+
+@router.get("/web/api/search")
+def search(
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    graph: Graph,
+    q: Annotated[str, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 15,
+) -> dict[str, Any]:
+    """Search as you type: entities you may see whose id starts with ``q`` or whose name
+    contains it. One character is enough when it is Chinese (a surname); otherwise two."""
+    text = q.strip()
+    if not text or (len(text) < 2 and not _CJK.search(text)):
+        raise ApiError(422, "too_short", "type at least two characters (one Chinese character)")
+    per_label: list[list[dict[str, Any]]] = []
+    truncated = False
+    for label in SEARCH_LABELS:
+        if label not in graph.store.schema.nodes:
+            continue
+        hits, more = search_visible(graph, text, label, limit)
+        per_label.append(hits)
+        truncated = truncated or more
+    # round robin over the labels: a household number's prefix is also a resident ID's
+    found: list[dict[str, Any]] = []
+    for rank in range(limit):
+        found.extend(hits[rank] for hits in per_label if rank < len(hits))
+    truncated = truncated or len(found) > limit
+    found = found[:limit]
+    items = []
+    for rec in found:
+        node = graph.public_node(rec)
+        props = node.get("properties") or {}
+        items.append({
+            "id": node["id"], "label": node["label"],
+            "name": props.get("name") if isinstance(props.get("name"), str) else None,
+            "region": _region_of(rec),
+        })  # fmt: skip
+    audit_revealed(services, request, user, graph.masker)
+    return {"items": items, "truncated": truncated}
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -178,9 +259,7 @@ def entity_flags(
         | cast(FlagRecord.entities, Text).like(needle, escape="\\")
     )
     with services.db.read() as session:
-        rows = session.execute(
-            query.order_by(FlagRecord.score.desc(), FlagRecord.flag_id).limit(200)
-        ).all()
+        rows = session.execute(query.order_by(*flag_order()).limit(200)).all()
     items = [FlagPublic(**f) for f in public_flags(graph, rows)]
     audit_revealed(services, request, user, graph.masker)
     return {"items": items}
@@ -228,26 +307,30 @@ def dashboard_data(
     graph: Graph,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> dict[str, Any]:
-    """Debt ratio by county, guarantee circles, most systemic firms and flag counts by county,
-    from the visible flags of the debt, guarantee and ownership families."""
-    if not user.policy.sees_flag_family("debt"):
-        raise ApiError(403, "forbidden", "the regional dashboard is for debt analysts")
+    """Every role's dashboard over its own regions: flag counts by county and family, and by
+    detector and severity; for roles that see debt flags also the debt ratio by county,
+    guarantee circles and the most systemic firms."""
     scope = user.scope
-    query = visible_flags(user).where(
-        FlagRecord.family.in_(("debt", "guarantee", "ownership")), FlagState.status != UNSUPPORTED
-    )
+    query = visible_flags(user).where(FlagState.status != UNSUPPORTED)
     if region:
         require_within(user, region, "region")
         scope = RegionScope([region])
         query = query.where(scope.sql_clause(FlagRecord.region_code))
+    sees_debt = user.policy.sees_flag_family("debt")
     with services.db.read() as session:
         counted = query.with_only_columns(FlagRecord.region_code, FlagRecord.family, func.count())
         counts = session.execute(counted.group_by(FlagRecord.region_code, FlagRecord.family)).all()
-        rows = session.execute(
-            query.where(FlagRecord.detector.in_(_DASHBOARD_DETECTORS)).order_by(
-                FlagRecord.score.desc(), FlagRecord.flag_id
-            )
+        by_sev = query.with_only_columns(FlagRecord.detector, FlagRecord.severity, func.count())
+        severities = session.execute(
+            by_sev.group_by(FlagRecord.detector, FlagRecord.severity)
         ).all()
+        by_status = query.with_only_columns(FlagState.status, func.count())
+        statuses = dict(session.execute(by_status.group_by(FlagState.status)).all())
+        rows = []
+        if sees_debt:
+            rows = session.execute(
+                query.where(FlagRecord.detector.in_(_DASHBOARD_DETECTORS)).order_by(*flag_order())
+            ).all()
     by_detector: dict[str, list[dict]] = {d: [] for d in _DASHBOARD_DETECTORS}
     for flag in public_flags(graph, rows, detail=True):
         by_detector[flag["detector"]].append(flag)
@@ -272,13 +355,21 @@ def dashboard_data(
             "expected_loss": _num((ev.get("stress") or {}).get("expected_loss_total")),
         })  # fmt: skip
     systemic.sort(key=lambda r: -(r["debtrank"] or 0.0))
-    counties = _dashboard_counties(graph, scope, by_detector["debt.region_risk"])
+    counties = (
+        _dashboard_counties(graph, scope, by_detector["debt.region_risk"]) if sees_debt else []
+    )
     by_county: dict[str, dict[str, int]] = {}
     for code, family, n in counts:
         by_county.setdefault(str(code), {})[family] = n
+    detectors: dict[str, dict[str, int]] = {}
+    for det, sev, n in severities:
+        detectors.setdefault(det, {})[sev] = n
+    families = sorted({f for c in by_county.values() for f in c})
     codes = sorted({*by_county, *user.scope.codes} - {"None", "000000"})
     audit_revealed(services, request, user, graph.masker)
     return {
+        "debt": sees_debt, "families": families,
         "counties": counties, "circles": circles, "systemic": systemic[:15],
-        "flag_counts": by_county, "region_names": region_names(graph, codes),
+        "flag_counts": by_county, "by_detector": detectors, "by_status": statuses,
+        "region_names": region_names(graph, codes),
     }  # fmt: skip

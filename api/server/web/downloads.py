@@ -1,6 +1,7 @@
-"""Downloads of the queue's current filter: a printable HTML report and an Excel workbook, of
-the flags as the API shows them to the user (masked for their role), with their decisions.
-Every download is audited."""
+"""Downloads of the queue's current filter: a printable HTML report, the same as PDF, an Excel
+workbook and a CSV file, of the flags as the API shows them to the user (masked for their role
+by the one masking policy, :mod:`api.access.masking`), with every evidence record and their
+decisions. Every download is audited."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from api.access.flag_scope import withheld_note
-from api.reports.html_report import render_queue_report
-from api.reports.workbook import flags_workbook_bytes
+from api.reports.html_report import render_pdf, render_queue_report
+from api.reports.workbook import flags_csv_bytes, flags_workbook_bytes
 from api.server.auth.principals import Principal
 from api.server.deps import AppServices, Graph, Services, audit, audit_revealed
 from api.server.flag_views import FlagReader
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.models import ReviewDecision
-from api.server.web.data import Filters, QueueFilters, region_names
+from api.server.web.data import Filters, QueueFilters, graph_region_names
 from api.server.web.render import detector_titles, page_lang, secured, stamp
 
 __all__ = ["EXPORT_LIMIT", "router"]
@@ -68,41 +69,75 @@ def _with_note(flag: dict[str, Any]) -> dict[str, Any]:
     return {**flag, "explanation": explanation}
 
 
+def _report(request: Request, services: AppServices, graph: ScopedGraph, filters: QueueFilters,
+            pdf: bool) -> tuple[str, int]:  # fmt: skip
+    user = graph.principal
+    rows, reviews = _export_rows(services, user, graph, filters)
+    document = render_queue_report(
+        rows, lang=page_lang(request), filters=filters.as_dict(), user_name=user.name,
+        region_names=graph_region_names(services.graph), detector_titles=detector_titles(),
+        limit=EXPORT_LIMIT, reviews=reviews, masked=not user.policy.personal_clearance, pdf=pdf,
+    )  # fmt: skip
+    return document, len(rows)
+
+
+def _attachment(response: Response, name: str) -> Response:
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return secured(response)
+
+
 @router.get("/web/report.html")
 def report_download(
     request: Request, services: Services, graph: Graph, filters: Filters
 ) -> Response:
     """The queue's current filter as a self-contained, printable HTML report."""
-    user = graph.principal
-    rows, reviews = _export_rows(services, user, graph, filters)
-    lang = page_lang(request)
-    names = region_names(graph, sorted({str(r["region_code"]) for r in rows if r["region_code"]}))
-    document = render_queue_report(
-        rows, lang=lang, filters=filters.as_dict(), user_name=user.name, region_names=names,
-        detector_titles=detector_titles(), limit=EXPORT_LIMIT, reviews=reviews,
-    )  # fmt: skip
-    audit(services, request, user, "web_report", {"filters": filters.as_dict(), "flags": len(rows)})
-    audit_revealed(services, request, user, graph.masker)
-    response = HTMLResponse(document)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="riskgraph-report-{stamp()}.html"'
+    document, n = _report(request, services, graph, filters, pdf=False)
+    audit(
+        services, request, graph.principal, "web_report", {"filters": filters.as_dict(), "flags": n}
     )
-    return secured(response)
+    audit_revealed(services, request, graph.principal, graph.masker)
+    return _attachment(HTMLResponse(document), f"riskgraph-report-{stamp()}.html")
+
+
+@router.get("/web/report.pdf")
+def pdf_download(request: Request, services: Services, graph: Graph, filters: Filters) -> Response:
+    """The same report as PDF (A4 landscape, page numbers)."""
+    document, n = _report(request, services, graph, filters, pdf=True)
+    data = render_pdf(document)
+    audit(services, request, graph.principal, "web_report_pdf",
+          {"filters": filters.as_dict(), "flags": n})  # fmt: skip
+    audit_revealed(services, request, graph.principal, graph.masker)
+    return _attachment(
+        Response(data, media_type="application/pdf"), f"riskgraph-report-{stamp()}.pdf"
+    )
 
 
 @router.get("/web/export.xlsx")
 def xlsx_download(request: Request, services: Services, graph: Graph, filters: Filters) -> Response:
-    """The queue's current filter as an Excel workbook (flags, evidence rows, decisions)."""
+    """The queue's current filter as an Excel workbook (flags, every evidence record, decisions)."""
     user = graph.principal
     rows, reviews = _export_rows(services, user, graph, filters)
-    lang = page_lang(request)
-    data = flags_workbook_bytes(rows, lang=lang, detector_titles=detector_titles(), reviews=reviews)
+    data = flags_workbook_bytes(
+        rows, lang=page_lang(request), detector_titles=detector_titles(), reviews=reviews,
+        region_names=graph_region_names(services.graph),
+    )  # fmt: skip
     audit(services, request, user, "web_export", {"filters": filters.as_dict(), "flags": len(rows)})
     audit_revealed(services, request, user, graph.masker)
-    response = Response(
-        data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="riskgraph-flags-{stamp()}.xlsx"'
-    )
-    return secured(response)
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return _attachment(Response(data, media_type=media), f"riskgraph-flags-{stamp()}.xlsx")
+
+
+@router.get("/web/export.csv")
+def csv_download(request: Request, services: Services, graph: Graph, filters: Filters) -> Response:
+    """The queue's current filter as CSV: one row per evidence record, every record."""
+    user = graph.principal
+    rows, _reviews = _export_rows(services, user, graph, filters)
+    data = flags_csv_bytes(
+        rows, lang=page_lang(request), detector_titles=detector_titles(),
+        region_names=graph_region_names(services.graph),
+    )  # fmt: skip
+    audit(services, request, user, "web_export_csv",
+          {"filters": filters.as_dict(), "flags": len(rows)})  # fmt: skip
+    audit_revealed(services, request, user, graph.masker)
+    return _attachment(Response(data, media_type="text/csv; charset=utf-8"),
+                       f"riskgraph-flags-{stamp()}.csv")  # fmt: skip

@@ -7,6 +7,7 @@ flag or entity answers the same 404 page as a missing one.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,7 @@ from api.server.errors import ApiError, request_id_of
 from api.server.flag_views import get_visible_flag
 from api.server.graph.scoped import ScopedGraph
 from api.server.state.audit import append_audit
+from api.server.web.data import graph_region_names
 from api.server.web.render import render_page, secured
 
 __all__ = ["router"]
@@ -40,6 +42,15 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 _STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _page(request: Request, services: AppServices, principal: Principal, template: str,
+          **kwargs: Any) -> HTMLResponse:  # fmt: skip
+    """A signed-in page, with the graph's region names for its scripts."""
+    return render_page(
+        request, principal, template, csrf=_csrf_of(request),
+        region_names=graph_region_names(services.graph), **kwargs,
+    )  # fmt: skip
 
 
 def _error_page(request: Request, principal: Principal | None, status: int) -> HTMLResponse:
@@ -197,13 +208,13 @@ def queue_page(request: Request, services: Services) -> Response:
     principal = _page_principal(request, services)
     if principal is None:
         return _to_login(request)
-    return render_page(
+    return _page(
         request,
+        services,
         principal,
         "queue.html",
         page="queue",
         title_key="queue_title",
-        csrf=_csrf_of(request),
         scripts=("queue.js",),
     )
 
@@ -218,13 +229,13 @@ def flag_page(request: Request, services: Services, flag_id: str) -> Response:
             get_visible_flag(session, principal, flag_id)
     except ApiError:
         return _error_page(request, principal, 404)
-    return render_page(
+    return _page(
         request,
+        services,
         principal,
         "flag.html",
         page="flag",
         title_key="flag_title",
-        csrf=_csrf_of(request),
         config={"flag_id": flag_id},
         scripts=("vendor/cytoscape/cytoscape.min.js", "graph.js", "flag.js"),
     )
@@ -243,13 +254,13 @@ def entity_page(
         rec = graph.entity(entity_id, label) if known else None
     if rec is None:
         return _error_page(request, principal, 404)
-    return render_page(
+    return _page(
         request,
+        services,
         principal,
         "entity.html",
         page="entity",
         title_key="entity_title",
-        csrf=_csrf_of(request),
         config={"entity_id": entity_id, "label": rec["label"]},
         scripts=("vendor/cytoscape/cytoscape.min.js", "graph.js", "entity.js"),
     )
@@ -260,17 +271,59 @@ def dashboard_page(request: Request, services: Services) -> Response:
     principal = _page_principal(request, services)
     if principal is None:
         return _to_login(request)
-    if not principal.policy.sees_flag_family("debt"):
-        return _error_page(request, principal, 403)
-    return render_page(
+    return _page(
         request,
+        services,
         principal,
         "dashboard.html",
         page="dashboard",
-        title_key="dashboard_title",
-        csrf=_csrf_of(request),
+        title_key="dashboard_overview",
         scripts=("charts.js", "dashboard.js"),
     )
+
+
+@router.get("/web/cases", response_class=HTMLResponse)
+def cases_page(request: Request, services: Services) -> Response:
+    principal = _page_principal(request, services)
+    if principal is None:
+        return _to_login(request)
+    return _page(
+        request, services, principal, "cases.html", page="cases", title_key="cases_title",
+        scripts=("cases.js",),
+    )  # fmt: skip
+
+
+@router.get("/web/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, services: Services, case_id: int) -> Response:
+    from api.server.routes.cases import visible_cases
+    from api.server.state.models import Case
+
+    principal = _page_principal(request, services)
+    if principal is None:
+        return _to_login(request)
+    with services.db.read() as session:
+        found = session.execute(
+            visible_cases(principal).where(Case.id == case_id).with_only_columns(Case.id)
+        ).first()
+    if found is None:
+        return _error_page(request, principal, 404)
+    return _page(
+        request, services, principal, "case.html", page="cases", title_key="case_title",
+        config={"case_id": case_id}, scripts=("cases.js",),
+    )  # fmt: skip
+
+
+@router.get("/web/scans", response_class=HTMLResponse)
+def scans_page(request: Request, services: Services) -> Response:
+    principal = _page_principal(request, services)
+    if principal is None:
+        return _to_login(request)
+    if not principal.policy.admin:
+        return _error_page(request, principal, 403)
+    return _page(
+        request, services, principal, "scans.html", page="scans", title_key="scans_title",
+        scripts=("scans.js",),
+    )  # fmt: skip
 
 
 @router.get("/web/static/{path:path}")

@@ -24,12 +24,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from api.reports.i18n import STRINGS, pick_lang
+from api.reports.i18n import STRINGS, pick_lang, vocabulary
 from api.server.auth.principals import Principal
 
 __all__ = [
     "LANG_COOKIE",
     "detector_titles",
+    "local_zone",
     "page_lang",
     "render_page",
     "render_template",
@@ -82,10 +83,16 @@ def secured(response: Response) -> Response:
 
 
 def detector_titles() -> dict[str, dict[str, str]]:
-    """Every detector's title in both languages, by id."""
+    """Every detector's title in both languages, by id, with what its score measures
+    (``score_zh``, ``score_en``: unit and meaning, :mod:`engine.scores`)."""
     from engine.registry import all_detectors
+    from engine.scores import score_text
 
-    return {s.id: {"zh": s.title_zh, "en": s.title_en} for s in all_detectors()}
+    return {
+        s.id: {"zh": s.title_zh, "en": s.title_en, "score_zh": score_text(s.id, "zh"),
+               "score_en": score_text(s.id, "en")}
+        for s in all_detectors()
+    }  # fmt: skip
 
 
 def shell_context(
@@ -97,8 +104,10 @@ def shell_context(
     csrf: str = "",
     config: dict[str, Any] | None = None,
     scripts: tuple[str, ...] = (),
+    region_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What ``base.html`` needs: the signed-in user, navigation, the scripts' config."""
+    """What ``base.html`` needs: the signed-in user, navigation, the scripts' config (with the
+    data's words in the page's language and the names of the graph's regions)."""
     user = None
     if principal is not None:
         user = {
@@ -110,17 +119,29 @@ def shell_context(
     nav: list[tuple[str, str, str]] = []
     if principal is not None:
         nav.append(("queue", "/web/flags", "nav_queue"))
-        if principal.policy.sees_flag_family("debt"):
-            nav.append(("dashboard", "/web/regions", "nav_dashboard"))
+        nav.append(("cases", "/web/cases", "nav_cases"))
+        nav.append(("dashboard", "/web/regions", "nav_dashboard"))
+        if principal.policy.admin:
+            nav.append(("scans", "/web/scans", "nav_scans"))
     cfg = {
         "lang": lang,
         "strings": STRINGS[lang],
         "page": page,
         "user": user,
         "detectors": detector_titles() if principal is not None else {},
+        "vocab": vocabulary(lang) if principal is not None else {},
+        "region_names": region_names or {},
+        "timezone": getattr(local_zone(), "key", "Asia/Shanghai"),
         **(config or {}),
     }
+    names = region_names or {}
+    scope_text = ", ".join(
+        (f"{names[c]}（{c}）" if lang == "zh" else f"{names[c]} ({c})") if c in names
+        else (STRINGS[lang]["scope_national"] if c == "000000" else c)
+        for c in (user or {}).get("regions", [])
+    ) or (STRINGS[lang]["scope_national"] if user else "")  # fmt: skip
     return {
+        "scope_text": scope_text,
         "html_lang": "zh-CN" if lang == "zh" else "en",
         "other_lang": "en" if lang == "zh" else "zh",
         "other_html_lang": "en" if lang == "zh" else "zh-CN",
@@ -140,6 +161,7 @@ def render_page(
     config: dict[str, Any] | None = None,
     scripts: tuple[str, ...] = (),
     status: int = 200,
+    region_names: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """A whole page: ``template`` (which extends ``base.html``) in the request's language, with
@@ -147,12 +169,20 @@ def render_page(
     lang = page_lang(request)
     shell = shell_context(
         lang, principal, page=page, title_key=title_key, csrf=csrf, config=config,
-        scripts=scripts,
+        scripts=scripts, region_names=region_names,
     )  # fmt: skip
     document = render_template(template, lang, status=status, **shell, **context)
     return secured(HTMLResponse(document, status_code=status))  # type: ignore[return-value]
 
 
+def local_zone() -> dt.tzinfo:
+    """The time zone pages, reports and download names use (``RISKGRAPH_TIMEZONE``,
+    Asia/Shanghai by default): :func:`api.reports.html_report.report_zone`."""
+    from api.reports.html_report import report_zone
+
+    return report_zone()
+
+
 def stamp() -> str:
-    """A timestamp for download file names (UTC, to the minute)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+    """A timestamp for download file names (local time, to the minute)."""
+    return dt.datetime.now(local_zone()).strftime("%Y%m%d-%H%M")

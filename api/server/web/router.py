@@ -7,9 +7,14 @@ Pages (HTML shells; their scripts call the JSON API ``/api/v1/...`` with the ses
 ``/web/flags``              the flag queue: filters, counts per filter, sort, downloads
 ``/web/flags/{flag_id}``    one flag on one screen: explanation, evidence, graph, decision
 ``/web/entities/{id}``      an entity: properties (masked per role), neighbours, control, flags
-``/web/regions``            regional debt and guarantee risk for debt analysts (charts)
+``/web/regions``            every role's dashboard over its regions (debt charts for debt roles)
+``/web/cases``              cases: list, new; ``/web/cases/{id}`` flags, status, assignee, thread
+``/web/scans``              scans and the progress of a running one (admin)
 ``/web/report.html``        printable HTML report of the queue's current filter (download)
+``/web/report.pdf``         the same report as PDF
 ``/web/export.xlsx``        the queue's current filter as an Excel workbook (download)
+``/web/export.csv``         the same as CSV, one row per evidence record
+``/web/api/search``         search as you type (the top bar of every page)
 ==========================  ====================================================================
 
 ``pages.py`` serves the pages, ``data.py`` the JSON reads under ``/web/api`` the API does not

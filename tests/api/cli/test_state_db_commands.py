@@ -91,7 +91,7 @@ def test_import_flags_is_idempotent_and_keeps_reviews(tmp_path, sqlite_url):
 def test_db_upgrade_and_default_location(tmp_path, monkeypatch):
     monkeypatch.delenv("RISKGRAPH_STATE_DB", raising=False)
     r = _run("db", "upgrade", "--workspace", str(tmp_path / "ws"))
-    assert r.exit_code == 0 and "0007" in r.output
+    assert r.exit_code == 0 and "0008" in r.output
     assert (tmp_path / "ws" / "riskgraph-state.sqlite").exists()
     monkeypatch.setenv("RISKGRAPH_STATE_DB", str(tmp_path / "env.sqlite"))
     assert _run("db", "upgrade").exit_code == 0

@@ -39,7 +39,7 @@ def test_up_down_and_up_again(url):
     db = StateDB(url, migrate=False)
     db.upgrade("0003")
     db.upgrade()
-    assert db.current_revision() == "0007"
+    assert db.current_revision() == "0008"
     assert {"chain_id", "keyed_from"} <= _columns(db, "audit_head")
     assert "expires_at" in _columns(db, "users")
     assert "fingerprint" in _columns(db, "flags")

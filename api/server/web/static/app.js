@@ -75,7 +75,12 @@
   function when(iso) {
     if (!iso) return "";
     const d = new Date(iso);
-    return isNaN(d) ? String(iso) : d.toLocaleString(locale, { hour12: false });
+    if (isNaN(d)) return String(iso);
+    try {
+      return d.toLocaleString(locale, { hour12: false, timeZone: cfg.timezone || undefined });
+    } catch (e) {
+      return d.toLocaleString(locale, { hour12: false });
+    }
   }
 
   function severityBadge(sev) {
@@ -88,13 +93,54 @@
     const d = cfg.detectors[id];
     return d ? d[cfg.lang] || d.en || id : id;
   }
+  /* What a detector's score measures: "unit：meaning" in the page's language. */
+  function scoreText(id) {
+    const d = cfg.detectors[id];
+    return d ? d["score_" + cfg.lang] || "" : "";
+  }
+  /* A score with its unit, e.g. "2,804,230 元·月"; the meaning goes in the title attribute. */
+  function scoreCell(flag) {
+    const text = scoreText(flag.detector);
+    const unit = text.split(cfg.lang === "zh" ? "：" : ": ")[0];
+    return el("span", { class: "score", title: text }, num(flag.score), unit && unit !== "—" ? el("small", { class: "unit", text: " " + unit }) : null);
+  }
+  const V = cfg.vocab || {};
+  function humanise(key) {
+    const text = String(key).replace(/_/g, " ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+  /* The data's words: columns, properties and evidence keys; code values; labels; types. */
+  function fieldName(key) {
+    return (V.fields || {})[key] || (V.tables || {})[key] || (cfg.lang === "zh" ? key : humanise(key));
+  }
+  function valueName(value) {
+    if (typeof value !== "string") return value;
+    return (V.values || {})[value] || (V.tables || {})[value] || (V.fields || {})[value] || value;
+  }
+  function labelName(label) {
+    return (V.labels || {})[label] || label;
+  }
+  function typeName(type) {
+    return (V.types || {})[type] || type;
+  }
+  function tableName(table) {
+    return (V.tables || {})[table] || table;
+  }
+  /* "扶贫资金发放 第12行" / "Aid payments, line 12" */
+  function sourceText(table, line) {
+    if (!table) return "";
+    const name = tableName(table);
+    if (line === null || line === undefined || line === "") return name;
+    return cfg.lang === "zh" ? name + " 第" + line + "行" : name + ", line " + line;
+  }
   function familyTitle(family) {
     return t("family_" + family);
   }
   function regionLabel(code, names) {
     if (!code) return "";
-    const name = (names || {})[code];
-    return name ? name + " (" + code + ")" : code;
+    const name = (names || {})[code] || (cfg.region_names || {})[code];
+    if (!name) return code;
+    return cfg.lang === "zh" ? name + "（" + code + "）" : name + " (" + code + ")";
   }
   function isMasked(id) {
     return String(id).includes("*");
@@ -138,8 +184,71 @@
     });
   }
 
+  /* Search as you type (top bar): names, resident IDs (roles that may see them), credit codes,
+   * household and account numbers; from one character for Chinese, two otherwise. */
+  function setupSearch() {
+    const input = document.getElementById("site-search");
+    const list = document.getElementById("site-search-results");
+    if (!input || !list) return;
+    let timer = null;
+    let seq = 0;
+    function close() {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+    }
+    async function run() {
+      const q = input.value.trim();
+      const cjk = /[\u3400-\u9fff]/.test(q);
+      if (!q || (!cjk && q.length < 2)) {
+        close();
+        return;
+      }
+      const mine = ++seq;
+      let data;
+      try {
+        data = await api("/web/api/search?q=" + encodeURIComponent(q));
+      } catch (err) {
+        if (mine !== seq) return;
+        list.replaceChildren(el("li", { class: "muted", text: t("error_loading") + ": " + err.message }));
+        list.hidden = false;
+        return;
+      }
+      if (mine !== seq) return;
+      const items = data.items.map((r) => el("li", { role: "option" },
+        isMasked(r.id) ? el("span", { text: r.name || r.id }) :
+          el("a", { href: entityHref(r.id, r.label) },
+            el("span", { class: "hit-label", text: labelName(r.label) }), " ",
+            el("strong", { text: r.name || r.id }), r.name ? el("code", { class: "muted", text: " " + r.id }) : null,
+            r.region ? el("span", { class: "muted", text: " · " + regionLabel(r.region) }) : null)));
+      if (!items.length) items.push(el("li", { class: "muted", text: t("search_none") }));
+      if (data.truncated) items.push(el("li", { class: "muted", text: t("search_more") }));
+      list.replaceChildren(...items);
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    }
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(run, 200);
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") close();
+      if (e.key === "ArrowDown") {
+        const first = list.querySelector("a");
+        if (first) {
+          e.preventDefault();
+          first.focus();
+        }
+      }
+    });
+    document.addEventListener("click", (e) => {
+      if (!list.contains(e.target) && e.target !== input) close();
+    });
+  }
+  setupSearch();
+
   window.RG = {
     cfg, t, el, api, ApiError, num, wan, pct, when, severityBadge, statusBadge, detectorTitle,
     familyTitle, regionLabel, isMasked, entityHref, entityLink, flagLink, table, showError,
+    scoreText, scoreCell, fieldName, valueName, labelName, typeName, tableName, sourceText,
   };
 })();

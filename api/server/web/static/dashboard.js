@@ -11,6 +11,7 @@
     const select = document.getElementById("d-region");
     const codes = new Set(cfg.user.regions.filter((c) => c !== "000000"));
     for (const c of data.counties) codes.add(c.code);
+    for (const c of Object.keys(data.flag_counts)) if (c !== "None" && !c.endsWith("00")) codes.add(c);
     select.replaceChildren(el("option", { value: "" }, t("all")),
       ...[...codes].sort().map((c) => el("option", { value: c, selected: c === selected }, regionLabel(c, Object.assign({}, data.region_names, Object.fromEntries(data.counties.map((x) => [x.code, x.name])))))));
   }
@@ -35,7 +36,7 @@
       chart.replaceChildren(el("p", { class: "muted", text: t("no_data") }));
     }
     document.getElementById("ratio-table").replaceChildren(RG.table([
-      { title: t("county"), cell: (c) => (c.name ? c.name + " (" + c.code + ")" : c.code) },
+      { title: t("county"), cell: (c) => regionLabel(c.code, c.name ? { [c.code]: c.name } : {}) },
       { title: t("debt_ratio"), cell: (c) => (c.ratio === null ? el("span", { class: "muted", text: t("below_warning") }) : pct(c.ratio)), numeric: true },
       { title: t("grade"), cell: (c) => (c.grade ? el("span", { class: "badge grade-" + c.grade, text: t("grade_" + c.grade) }) : "") },
       { title: t("statutory_debt"), cell: (c) => wan(c.statutory), numeric: true },
@@ -81,8 +82,21 @@
     ], data.systemic));
   }
 
+  function renderDetectors(data) {
+    const rows = Object.entries(data.by_detector).sort((a, b) => ((b[1].high || 0) - (a[1].high || 0)) || a[0].localeCompare(b[0]));
+    document.getElementById("detector-table").replaceChildren(rows.length ? RG.table([
+      { title: t("col_detector"), cell: (r) => el("a", { href: "/web/flags?detector=" + encodeURIComponent(r[0]), text: RG.detectorTitle(r[0]) }) },
+      ...["high", "medium", "low"].map((s) => ({ title: t("sev_" + s), cell: (r) => num(r[1][s] || 0, 0), numeric: true })),
+    ], rows) : el("p", { class: "muted", text: t("no_data") }));
+    const statuses = ["open", "needs_field_check", "confirmed", "dismissed"].map((s) => [s, data.by_status[s] || 0]);
+    document.getElementById("status-table").replaceChildren(RG.table([
+      { title: t("col_status"), cell: (r) => RG.statusBadge(r[0]) },
+      { title: t("count"), cell: (r) => num(r[1], 0), numeric: true },
+    ], statuses));
+  }
+
   function renderCounts(data) {
-    const families = ["debt", "guarantee", "ownership"];
+    const families = data.families.length ? data.families : ["aid"];
     const rows = Object.entries(data.flag_counts).filter(([code]) => code !== "None").sort((a, b) => a[0].localeCompare(b[0]));
     const chart = document.getElementById("counts-chart");
     if (rows.length) {
@@ -103,12 +117,16 @@
     try {
       const data = await api("/web/api/dashboard" + (region ? "?region=" + encodeURIComponent(region) : ""));
       scopeOptions(data, region);
-      renderRatio(data);
-      renderCircles(data);
-      renderSystemic(data);
       renderCounts(data);
+      renderDetectors(data);
+      for (const s of document.querySelectorAll(".debt-only")) s.hidden = !data.debt;
+      if (data.debt) {
+        renderRatio(data);
+        renderCircles(data);
+        renderSystemic(data);
+      }
     } catch (err) {
-      RG.showError(document.getElementById("ratio-chart"), err);
+      RG.showError(document.getElementById("counts-chart"), err);
     }
   }
 

@@ -11,17 +11,18 @@
   function renderProps(node) {
     const name = (node.properties || {}).name;
     document.getElementById("entity-head").replaceChildren(
-      el("h1", { text: (name ? name + " · " : "") + window.RGGraph.labelName(node.label) }),
-      el("p", { class: "meta" }, el("code", { text: node.id }), " · " + t("regions") + ": " + (node.regions || []).join(", ")));
+      el("h1", { text: (name ? name + " · " : "") + RG.labelName(node.label) }),
+      el("p", { class: "meta" }, el("code", { text: node.id }), " · " + t("regions") + ": " + (node.regions || []).map((c) => RG.regionLabel(c)).join("、")));
     document.title = (name || node.id) + " · riskgraph";
     const rows = Object.entries(node.properties || {}).filter(([k]) => !k.startsWith("_")).map(([k, v]) => ({ k, v }));
     for (const k of node.masked || []) if (!(k in (node.properties || {}))) rows.push({ k, note: t("masked_value") });
     for (const k of node.hidden || []) rows.push({ k, note: t("hidden_value") });
     const maskedSet = new Set(node.masked || []);
     document.getElementById("props").replaceChildren(RG.table([
-      { title: t("property"), cell: (r) => r.k },
+      { title: t("property"), cell: (r) => RG.fieldName(r.k) },
       { title: t("value"), cell: (r) => r.note ? el("em", { class: "muted", text: r.note })
-        : el("span", {}, typeof r.v === "number" ? num(r.v) : typeof r.v === "object" && r.v !== null ? JSON.stringify(r.v) : String(r.v ?? ""),
+        : el("span", {}, typeof r.v === "number" ? num(r.v) : typeof r.v === "boolean" ? (r.v ? t("yes") : t("no"))
+          : Array.isArray(r.v) ? r.v.map(RG.valueName).join("、") : r.k.endsWith("region_code") || r.k === "parent_code" ? RG.regionLabel(String(r.v ?? "")) : String(RG.valueName(r.v ?? "")),
           maskedSet.has(r.k) ? el("span", { class: "badge masked", text: t("masked_value") }) : null) },
     ], rows));
   }
@@ -35,9 +36,9 @@
       return { e, out, other };
     }).filter((r) => r.other);
     document.getElementById("neighbours").replaceChildren(RG.table([
-      { title: t("relationship"), cell: (r) => r.e.type },
+      { title: t("relationship"), cell: (r) => RG.typeName(r.e.type) },
       { title: t("direction"), cell: (r) => (r.out ? "→ " + t("out") : "← " + t("in")) },
-      { title: t("entity_title"), cell: (r) => el("span", {}, window.RGGraph.labelName(r.other.label) + " ", entityLink(r.other.id, r.other.label, (r.other.properties || {}).name || r.other.id)) },
+      { title: t("entity_title"), cell: (r) => el("span", {}, RG.labelName(r.other.label) + " ", entityLink(r.other.id, r.other.label, (r.other.properties || {}).name || r.other.id)) },
     ], rows.slice(0, 300)));
   }
 
@@ -80,8 +81,8 @@
         return;
       }
       box.replaceChildren(RG.table([
-        { title: t("col_score"), cell: (f) => num(f.score), numeric: true },
         { title: t("col_severity"), cell: (f) => severityBadge(f.severity) },
+        { title: t("col_score"), cell: (f) => RG.scoreCell(f), numeric: true },
         { title: t("col_detector"), cell: (f) => detectorTitle(f.detector) },
         { title: t("col_explanation"), cell: (f) => flagLink(f.flag_id, (f.explanation || {})[cfg.lang] || f.flag_id) },
         { title: t("col_status"), cell: (f) => statusBadge(f.status) },
@@ -97,8 +98,14 @@
       renderProps(node);
       const sub = await api(base + "/neighborhood" + qs + "&limit=200");
       renderNeighbours(sub);
+      // the entity and its neighbours first, but at most the 8 latest payments (a household
+      // has ~100): the rest one click away ("show surrounding entities")
+      const payments = sub.nodes.filter((n) => n.label === "Payment")
+        .sort((a, b) => String((b.properties || {}).paid_date || "").localeCompare(String((a.properties || {}).paid_date || "")));
+      const first = sub.nodes.filter((n) => n.label !== "Payment").map((n) => n.id).concat(payments.slice(0, 8).map((n) => n.id));
       window.RGGraph.create({
         container: document.getElementById("cy"), subgraph: sub, focus: [id],
+        evidence: payments.length > 8 ? { first } : null, contextButton: document.getElementById("g-context"),
         legend: document.getElementById("legend"), details: document.getElementById("selected"),
         nodeList: document.getElementById("g-nodes"), expandButton: document.getElementById("g-expand"),
         fitButton: document.getElementById("g-fit"),

@@ -8,6 +8,27 @@
   const tbody = document.querySelector("#queue tbody");
   const count = document.getElementById("result-count");
   let offset = 0;
+  const picked = new Set();
+  const caseForm = document.getElementById("case-from-queue");
+
+  function renderCaseBar() {
+    caseForm.hidden = picked.size === 0;
+    document.getElementById("selected-count").textContent = t("selected_n", { n: picked.size });
+  }
+
+  caseForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const msg = document.getElementById("case-msg");
+    const title = document.getElementById("new-case-title").value.trim();
+    if (!title) return;
+    try {
+      const c = await api("/api/v1/cases", { method: "POST", body: { title, flag_ids: [...picked] } });
+      location.assign("/web/cases/" + c.id);
+    } catch (err) {
+      msg.className = "error-msg";
+      msg.textContent = t("error_loading") + ": " + err.message;
+    }
+  });
 
   function current() {
     const params = new URLSearchParams(location.search);
@@ -78,14 +99,17 @@
 
   function renderRows(data) {
     if (!data.items.length) {
-      tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, text: t("no_results") })));
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: 7, text: t("no_results") })));
       return;
     }
     tbody.replaceChildren(...data.items.map((f) => {
       const text = (f.explanation || {})[cfg.lang] || (f.explanation || {}).en || f.subject_id;
+      const box = el("input", { type: "checkbox", class: "pick", value: f.flag_id, "aria-label": t("select_flag_n", { id: f.flag_id }), checked: picked.has(f.flag_id) });
+      box.addEventListener("change", () => { if (box.checked) picked.add(f.flag_id); else picked.delete(f.flag_id); renderCaseBar(); });
       return el("tr", { "data-flag": f.flag_id },
-        el("td", { class: "n", text: num(f.score) }),
+        el("td", {}, box),
         el("td", {}, severityBadge(f.severity)),
+        el("td", { class: "n" }, window.RG.scoreCell(f)),
         el("td", { text: detectorTitle(f.detector) }),
         el("td", { text: regionLabel(f.region_code, data.region_names) }),
         el("td", { class: "expl" }, flagLink(f.flag_id, text)),
@@ -106,6 +130,8 @@
     const qs = query(filters, { lang: cfg.lang });
     document.getElementById("dl-report").href = "/web/report.html?" + qs;
     document.getElementById("dl-xlsx").href = "/web/export.xlsx?" + qs;
+    document.getElementById("dl-csv").href = "/web/export.csv?" + qs;
+    document.getElementById("dl-pdf").href = "/web/report.pdf?" + qs;
     count.textContent = t("loading");
     try {
       const data = await api("/web/api/flags?" + query(filters, { limit: PAGE, offset }));

@@ -90,7 +90,7 @@ def test_inspector_filters_opens_reviews_and_is_kept_in_region(page_for, web_sit
     page.wait_for_selector("#queue tbody tr[data-flag]")
     _assert_controls_labelled(page)
     # the queue shows only the inspector's county, with counts per filter
-    regions = page.locator("#queue tbody tr td:nth-child(4)").all_inner_texts()
+    regions = page.locator("#queue tbody tr td:nth-child(5)").all_inner_texts()
     assert regions and all(INSPECTOR_COUNTY in r for r in regions)
     severity_options = page.locator("#f-severity option").all_inner_texts()
     assert any(o.startswith("高 (") for o in severity_options)

@@ -25,6 +25,21 @@ def _jsonl(scan_dir):
     return [json.loads(line) for line in (scan_dir / "flags.jsonl").read_text("utf-8").splitlines()]
 
 
+def _org_codes(scan_dir) -> set[str]:
+    """Every organisation code of the dataset (never masked, even when shaped like an ID)."""
+    import csv
+
+    codes = set()
+    for name in ("gov_units.csv", "enterprises.csv"):
+        with open(scan_dir.parent / "dataset" / name, encoding="utf-8-sig") as fh:
+            codes |= {row[0] for row in list(csv.reader(fh))[1:]}
+    return codes
+
+
+def _person_ids(texts, orgs) -> list[str]:
+    return [m for t in texts for m in _PERSON_ID.findall(t) if m not in orgs]
+
+
 def _cells(ws):
     return [c.value for row in ws.iter_rows(min_row=2) for c in row if c.value is not None]
 
@@ -42,7 +57,10 @@ def test_cli_export_flags_writes_every_flag_masked(web_site, tmp_path):
     evidence_rows = wb["证据"].max_row - 1
     assert evidence_rows >= len(flags)
     texts = [str(v) for ws in wb for v in _cells(ws)]
-    assert not [t for t in texts if _PERSON_ID.search(t)], "resident IDs must be masked"
+    orgs = _org_codes(web_site.scan_dir)
+    assert not _person_ids(texts, orgs), "resident IDs must be masked"
+    shown = {m for t in texts for m in _PERSON_ID.findall(t)}
+    assert shown and shown <= orgs  # organisation codes stay readable
     counts = {r[0].value: r[2].value for r in wb["统计"].iter_rows(min_row=2)}
     assert sum(counts.values()) == len(flags)
 
@@ -53,10 +71,11 @@ def test_cli_export_flags_unmasked_and_by_region(web_site, tmp_path):
     result = CliRunner().invoke(main, [*args, "--region", OTHER_COUNTY, "--unmasked"])
     assert result.exit_code == 0, result.output
     ws = load_workbook(out)["Flags"]
-    regions = [r[5].value for r in ws.iter_rows(min_row=2)]
+    assert ws["F1"].value == "Score meaning" and ws["G1"].value == "Region"
+    regions = [r[6].value for r in ws.iter_rows(min_row=2)]
     expected = [f for f in _jsonl(web_site.scan_dir) if f["region_code"] == OTHER_COUNTY]
     assert len(regions) == len(expected) > 0 and set(regions) == {OTHER_COUNTY}
-    subjects = {str(r[6].value) for r in ws.iter_rows(min_row=2)}
+    subjects = {str(r[7].value) for r in ws.iter_rows(min_row=2)}
     assert subjects == {str(f["subject"]["id"]) for f in expected}
     bad = CliRunner().invoke(main, ["export-flags", str(web_site.scan_dir), "--out",
                                     str(out), "--region", "4116"])  # fmt: skip
@@ -72,8 +91,8 @@ def test_text_from_data_never_becomes_a_formula():
     wb = load_workbook(BytesIO(flags_workbook_bytes([flag], lang="en")))
     cells = [c for ws in wb for row in ws.iter_rows() for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
-    assert wb["Flags"]["G2"].value == evil
-    assert "name: -2+3" in wb["Evidence"]["G2"].value
+    assert wb["Flags"]["H2"].value == evil
+    assert "Name: -2+3" in wb["Evidence"]["G2"].value
 
 
 def test_web_downloads_follow_the_filter_and_the_role(web_site):
@@ -84,7 +103,7 @@ def test_web_downloads_follow_the_filter_and_the_role(web_site):
     ws = load_workbook(BytesIO(r.content))["Flags"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert rows and all(row[3] == "High" for row in rows)
-    assert all(str(row[5]).startswith(INSPECTOR_COUNTY) for row in rows)
+    assert all(str(row[6]).endswith(f"({INSPECTOR_COUNTY})") for row in rows)  # name (code)
     assert all(str(row[1]).startswith("aid.") for row in rows)
     report = client.get("/web/report.html", params={"status": "open"})
     assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
@@ -94,6 +113,15 @@ def test_web_downloads_follow_the_filter_and_the_role(web_site):
         actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "inspector")))
     assert {"web_export", "web_report"} <= actions
     assert client.get("/web/export.xlsx", params={"region": OTHER_COUNTY}).status_code == 403
+    # the same filter as CSV (one row per evidence record) and as PDF
+    csv_r = client.get("/web/export.csv", params={"severity": "high"})
+    assert csv_r.status_code == 200 and csv_r.content.startswith("\ufeff".encode())
+    lines = csv_r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("线索编号,风险等级,得分,得分含义") and len(lines) > len(rows)
+    assert OTHER_COUNTY not in csv_r.text
+    pdf = client.get("/web/report.pdf", params={"severity": "high"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
 
 
 def test_region_report_only_has_that_regions_flags(web_site, tmp_path):

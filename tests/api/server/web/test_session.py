@@ -223,15 +223,21 @@ def test_out_of_region_flag_and_entity_pages_are_404(web_site):
     assert client.get("/web/entities/x", params={"label": "NoSuchLabel"}).status_code == 404
 
 
-def test_dashboard_is_for_roles_that_see_debt_flags(web_site):
+def test_every_role_has_a_dashboard_over_its_own_regions(web_site):
     inspector = _client(web_site)
     sign_in(inspector, web_site.tokens["inspector"])
-    assert inspector.get("/web/regions").status_code == 403
-    assert inspector.get("/web/api/dashboard").status_code == 403
+    assert inspector.get("/web/regions").status_code == 200
+    data = inspector.get("/web/api/dashboard").json()
+    assert data["debt"] is False and data["families"] == ["aid"]
+    assert set(data["flag_counts"]) == {INSPECTOR_COUNTY}  # their own county only
+    assert data["by_detector"] and all(d.startswith("aid.") for d in data["by_detector"])
+    assert not data["counties"] and not data["circles"] and not data["systemic"]
+    assert inspector.get("/web/api/dashboard", params={"region": OTHER_COUNTY}).status_code == 403
     analyst = _client(web_site)
     sign_in(analyst, web_site.tokens["analyst"])
     assert analyst.get("/web/regions").status_code == 200
     data = analyst.get("/web/api/dashboard").json()
+    assert data["debt"] is True and "aid" not in data["families"]
     ratios = [c for c in data["counties"] if c["ratio"] is not None]
     assert ratios and all(c["ratio"] >= 1.2 for c in ratios)
     assert {c["code"] for c in data["counties"]} >= {INSPECTOR_COUNTY, OTHER_COUNTY}

@@ -32,6 +32,10 @@ _DYNAMIC = {
     "grade_": ("red", "orange", "yellow", "green"),
     "test_": ("majority", "plurality"),
     "error_": ("403", "404"),
+    "case_status_": ("open", "in_progress", "closed"),
+    "scan_status_": ("queued", "running", "succeeded", "failed"),
+    "scan_source_": ("api", "import"),
+    "scan_stage_": ("load", "detect", "import"),
 }
 
 
