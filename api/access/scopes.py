@@ -69,6 +69,23 @@ class RegionScope:
             return False
         return any(region_code.startswith(p) for p in self.prefixes)
 
+    def in_sight(self, region_code: str) -> bool:
+        """A region inside the scope, or one above it (the user's city, their province).
+
+        Examples
+        --------
+        >>> s = RegionScope(["410883"])
+        >>> s.in_sight("410883"), s.in_sight("410800"), s.in_sight("410000"), s.in_sight("411600")
+        (True, True, True, False)
+        """
+        if self.covers(region_code):
+            return True
+        try:
+            prefix = region_prefix(region_code)
+        except ValueError:
+            return False
+        return any(own.startswith(prefix) for own in self.codes)
+
     def covers_any(self, regions: Iterable[str]) -> bool:
         if self.national:
             return True

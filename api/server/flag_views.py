@@ -285,9 +285,14 @@ class FlagReader:
         return None
 
     def _sees(self, n: _Named) -> bool:
+        """Whether the reader may see id ``n`` inside a flag they may see. An id the graph does
+        not hold whose shape names no region (a resident ID with an invalid region code: the
+        very subject of an invalid-identity flag) is outside no one's scope: it is part of the
+        flag, which was raised in the reader's region. A node the graph holds is seen only
+        through its regions (an account takes its holder's)."""
         scope, policy = self.principal.scope, self.principal.policy
         if n.label is None:
-            return bool(n.regions) and scope.covers_any(n.regions)
+            return not n.regions or scope.covers_any(n.regions)
         if policy.sees_label(n.label) and scope.covers_any(n.regions):
             return True
         return (

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from api.access.masking import Masker
-from api.access.scopes import region_prefix
 from api.server.auth.principals import Principal
 from api.server.graph.access import GraphAccess
 from graph_models.schema import SCHEMA, Schema
@@ -112,14 +111,7 @@ class ScopedGraph:
 
     def in_sight(self, region_code: str) -> bool:
         """A region inside the user's scope, or one above it (their city, their province)."""
-        scope = self.principal.scope
-        if scope.covers(region_code):
-            return True
-        try:
-            prefix = region_prefix(region_code)
-        except ValueError:
-            return False
-        return any(own.startswith(prefix) for own in scope.codes)
+        return self.principal.scope.in_sight(region_code)
 
     def visible(self, label: str, node_id: str, props: dict[str, Any] | None = None) -> bool:
         key = (label, node_id)

@@ -121,19 +121,24 @@ def region_names(graph: ScopedGraph, codes: list[str]) -> dict[str, str]:
 _REGION_NAMES: dict[int, tuple[object, dict[str, str]]] = {}
 
 
-def graph_region_names(access: Any) -> dict[str, str]:
-    """Every Region node's name, by code (region names are public), worked out once per graph
-    served (``access`` is the app's :class:`~api.server.graph.access.GraphAccess`)."""
+def graph_region_names(access: Any, scope: RegionScope) -> dict[str, str]:
+    """The names of the Region nodes ``scope`` may see (its own and those above them: another
+    county's code is as much out of scope as its households), by code; the graph's names are
+    worked out once per graph served (``access`` is the app's
+    :class:`~api.server.graph.access.GraphAccess`)."""
     store = access.store
     cached = _REGION_NAMES.get(id(access))
     if cached is not None and cached[0] is store:
-        return cached[1]
-    frame = store.nodes("Region", ["id", "name"])
-    names = {
-        str(i): n for i, n in zip(frame["id"], frame["name"], strict=True) if isinstance(n, str)
-    }
-    _REGION_NAMES[id(access)] = (store, names)
-    return names
+        names = cached[1]
+    else:
+        frame = store.nodes("Region", ["id", "name"])
+        names = {
+            str(i): n for i, n in zip(frame["id"], frame["name"], strict=True) if isinstance(n, str)
+        }
+        _REGION_NAMES[id(access)] = (store, names)
+    if scope.national:
+        return names
+    return {code: name for code, name in names.items() if scope.in_sight(code)}
 
 
 def public_flag(

@@ -75,7 +75,7 @@ def _report(request: Request, services: AppServices, graph: ScopedGraph, filters
     rows, reviews = _export_rows(services, user, graph, filters)
     document = render_queue_report(
         rows, lang=page_lang(request), filters=filters.as_dict(), user_name=user.name,
-        region_names=graph_region_names(services.graph), detector_titles=detector_titles(),
+        region_names=graph_region_names(services.graph, user.scope), detector_titles=detector_titles(),
         limit=EXPORT_LIMIT, reviews=reviews, masked=not user.policy.personal_clearance, pdf=pdf,
     )  # fmt: skip
     return document, len(rows)
@@ -119,7 +119,7 @@ def xlsx_download(request: Request, services: Services, graph: Graph, filters: F
     rows, reviews = _export_rows(services, user, graph, filters)
     data = flags_workbook_bytes(
         rows, lang=page_lang(request), detector_titles=detector_titles(), reviews=reviews,
-        region_names=graph_region_names(services.graph),
+        region_names=graph_region_names(services.graph, user.scope),
     )  # fmt: skip
     audit(services, request, user, "web_export", {"filters": filters.as_dict(), "flags": len(rows)})
     audit_revealed(services, request, user, graph.masker)
@@ -134,7 +134,7 @@ def csv_download(request: Request, services: Services, graph: Graph, filters: Fi
     rows, _reviews = _export_rows(services, user, graph, filters)
     data = flags_csv_bytes(
         rows, lang=page_lang(request), detector_titles=detector_titles(),
-        region_names=graph_region_names(services.graph),
+        region_names=graph_region_names(services.graph, user.scope),
     )  # fmt: skip
     audit(services, request, user, "web_export_csv",
           {"filters": filters.as_dict(), "flags": len(rows)})  # fmt: skip

@@ -49,7 +49,7 @@ def _page(request: Request, services: AppServices, principal: Principal, templat
     """A signed-in page, with the graph's region names for its scripts."""
     return render_page(
         request, principal, template, csrf=_csrf_of(request),
-        region_names=graph_region_names(services.graph), **kwargs,
+        region_names=graph_region_names(services.graph, principal.scope), **kwargs,
     )  # fmt: skip
 
 
