@@ -47,31 +47,37 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 import psutil  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 from bench.machine import machine_info  # noqa: E402
 from graph_models.memory_store import MemoryStore  # noqa: E402
 
-Op = tuple[
-    str, str, pd.DataFrame, bool
-]  # ("nodes" | "relationships", label/type, rows, create_only)
+Rows = pd.DataFrame | pa.Table
+Op = tuple[str, str, Rows, bool]  # ("nodes" | "relationships", label/type, rows, create_only)
 
 
 # -- the workload -------------------------------------------------------------------------------
 
 
 class _Recorder(MemoryStore):
-    """Keeps the loader's store calls instead of storing anything."""
+    """Keeps the loader's store calls instead of storing anything.
+
+    It asks for nodes first, as :class:`~graph_models.neo4j_store.Neo4jStore` does, so the
+    calls are those a Neo4j load makes; rows stay as the loader hands them (Arrow tables).
+    """
+
+    nodes_first = True
 
     def __init__(self) -> None:
         super().__init__()
         self.ops: list[Op] = []
 
-    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
-        self.ops.append(("nodes", label, rows.reset_index(drop=True), create_only))
+    def upsert_nodes(self, label: str, rows: Rows, *, create_only: bool = False) -> int:
+        self.ops.append(("nodes", label, rows, create_only))
         return len(rows)
 
-    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
-        self.ops.append(("relationships", rtype, rows.reset_index(drop=True), False))
+    def upsert_relationships(self, rtype: str, rows: Rows) -> int:
+        self.ops.append(("relationships", rtype, rows, False))
         return len(rows)
 
 
@@ -109,7 +115,20 @@ def sample(ops: list[Op], rows: int) -> list[Op]:
     """The first rows of every call, about ``rows`` in all, in the original order."""
     total = row_counts(ops)["rows"]
     share = min(1.0, rows / total)
-    return [(k, n, r.iloc[: max(1, math.ceil(len(r) * share))], c) for k, n, r, c in ops]
+    return [(k, n, _head(r, max(1, math.ceil(len(r) * share))), c) for k, n, r, c in ops]
+
+
+def _head(rows: Rows, n: int) -> Rows:
+    return rows.slice(0, n) if isinstance(rows, pa.Table) else rows.iloc[:n]
+
+
+def _as_frame(rows: Rows) -> pd.DataFrame:
+    """Rows as pandas, as the memory store reads an Arrow table."""
+    if isinstance(rows, pa.Table):
+        from graph_models.memory_store import arrow_to_frame
+
+        return arrow_to_frame(rows)
+    return rows
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -185,6 +204,7 @@ def memory_naive_run(ops: list[Op]) -> dict[str, float]:
     tables: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
     for kind, name, rows, create_only in ops:
         table = tables.setdefault((kind, name), {})
+        rows = _as_frame(rows)
         cols = list(rows.columns)
         for values in rows.itertuples(index=False, name=None):
             rec = {c: v for c, v in zip(cols, values, strict=True) if not _missing(v)}
@@ -251,6 +271,7 @@ def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, f
         t_start = time.perf_counter()
         with driver.session(database=database) as session:
             for kind, name, rows, create_only in ops:
+                rows = _as_frame(rows)
                 cols = list(rows.columns)
                 for values in rows.itertuples(index=False, name=None):
                     rec = {c: v for c, v in zip(cols, values, strict=True) if not _missing(v)}

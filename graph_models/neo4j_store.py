@@ -226,6 +226,21 @@ def _typed_column(values: list[Any], value_type: str | None) -> Any:
     return pd.Series(out, dtype=object, copy=False)
 
 
+class _NotAllCreated(Exception):
+    """A ``CREATE`` batch created fewer entities than it was sent (rolled back)."""
+
+
+class _FastPath:
+    """Whether one call's batches still try ``CREATE`` first (shared by its writers).
+
+    The first batch that cannot be created (ids already in the database: a reload, an
+    overlapping delivery; or endpoints missing) turns it off: the rest of the call merges.
+    """
+
+    def __init__(self) -> None:
+        self.on = True
+
+
 def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
@@ -321,13 +336,32 @@ class Neo4jStore(GraphStore):
         return self._driver.session(database=self.database)
 
     @staticmethod
-    def _run_batch(tx: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    def _run_batch(tx: Any, statement: str, rows: list[tuple[Any, ...]]) -> Any:
         """The unit of work: one batch, one transaction (idempotent, so retries are safe)."""
-        tx.run(statement, rows=rows).consume()
+        return tx.run(statement, rows=rows).consume()
 
     def _write(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         with self._session() as session:
             session.execute_write(self._run_batch, statement, rows)
+
+    def _create(self, statement: str, rows: list[tuple[Any, ...]], counter: str) -> bool:
+        """Run a ``CREATE`` statement as one transaction; False (and nothing written) when
+        it cannot create every row: an id the database already holds (the uniqueness
+        constraint refuses it) or, for relationships, an endpoint that does not exist yet
+        (``MATCH`` drops the row, so fewer are created than sent)."""
+        from neo4j.exceptions import ConstraintError
+
+        def work(tx: Any) -> None:
+            summary = self._run_batch(tx, statement, rows)
+            if getattr(summary.counters, counter) != len(rows):
+                raise _NotAllCreated  # rolls the transaction back
+
+        try:
+            with self._session() as session:
+                session.execute_write(work)
+        except (ConstraintError, _NotAllCreated):
+            return False
+        return True
 
     def _read(self, fn: Callable[[Any], Any]) -> Any:
         nested = getattr(self._reading, "nested", False)  # already holds a slot: no second one
@@ -376,6 +410,27 @@ class Neo4jStore(GraphStore):
             )
         return self._statements[key]
 
+    def _node_create_statement(self, label: str) -> str:
+        """New nodes only: what the ``MERGE`` statement does when no id exists yet."""
+        key = ("node-create", label)
+        if key not in self._statements:
+            self._statements[key] = (
+                f"UNWIND $rows AS row CREATE (n:{label} {{id: row[0]}}) SET n += row[1]"
+            )
+        return self._statements[key]
+
+    def _relationship_create_statement(self, rtype: str, src_label: str, dst_label: str) -> str:
+        """New relationships between existing endpoints only (found through the uniqueness
+        constraints' indexes; a row whose endpoint is missing is dropped by ``MATCH``)."""
+        key = ("rel-create", rtype, src_label, dst_label)
+        if key not in self._statements:
+            self._statements[key] = (
+                f"UNWIND $rows AS row MATCH (a:{src_label} {{id: row[1]}}) "
+                f"MATCH (b:{dst_label} {{id: row[2]}}) "
+                f"CREATE (a)-[r:{rtype} {{id: row[0]}}]->(b) SET r += row[3]"
+            )
+        return self._statements[key]
+
     def _relationship_statement(
         self, rtype: str, src_label: str, dst_label: str, move: bool
     ) -> str:
@@ -416,11 +471,17 @@ class Neo4jStore(GraphStore):
         if rows["id"].isna().any():
             raise ValueError(f"{label}: node rows need a non-null 'id'")
         frame = _collapse(rows, create_only)
-        statement = self._node_statement(label, create_only)
-        self._run_all(
-            lambda part=part: self._write(statement, _payload(part, ["id"]))
-            for part in _slices(frame, self.batch_size)
-        )
+        merge = self._node_statement(label, create_only)
+        create = self._node_create_statement(label)
+        fast = _FastPath()
+
+        def write(part: pd.DataFrame) -> None:
+            batch = _payload(part, ["id"])
+            if not fast.on or not self._create(create, batch, "nodes_created"):
+                fast.on = False
+                self._write(merge, batch)
+
+        self._run_all(lambda part=part: write(part) for part in _slices(frame, self.batch_size))
         return len(rows)
 
     def upsert_relationships(self, rtype: str, rows: pd.DataFrame | pa.Table) -> int:
@@ -439,13 +500,14 @@ class Neo4jStore(GraphStore):
         if unknown:
             raise ValueError(f"{rtype}: unknown endpoint labels {unknown}")
         tasks = []
+        fast = _FastPath()
         for (src_label, dst_label), group in frame.groupby(["src_label", "dst_label"], sort=True):
             # sorted by endpoint: nearby records per batch, and one lock order for all writers
             group = group.drop(columns=["src_label", "dst_label"])
             group = group.sort_values(["src", "dst"], kind="stable")
             tasks += [
                 lambda part=part, s=str(src_label), d=str(dst_label): self._write_relationships(
-                    rtype, s, d, _payload(part, ["id", "src", "dst"])
+                    rtype, s, d, _payload(part, ["id", "src", "dst"]), fast
                 )
                 for part in _slices(group, self.batch_size)
             ]
@@ -453,10 +515,19 @@ class Neo4jStore(GraphStore):
         return len(rows)
 
     def _write_relationships(
-        self, rtype: str, src_label: str, dst_label: str, batch: list[tuple[Any, ...]]
+        self,
+        rtype: str,
+        src_label: str,
+        dst_label: str,
+        batch: list[tuple[Any, ...]],
+        fast: _FastPath,
     ) -> None:
         from neo4j.exceptions import ConstraintError
 
+        create = self._relationship_create_statement(rtype, src_label, dst_label)
+        if fast.on and self._create(create, batch, "relationships_created"):
+            return
+        fast.on = False
         try:
             self._write(self._relationship_statement(rtype, src_label, dst_label, False), batch)
         except ConstraintError:  # an id in the batch links other endpoints: move it (rare)

@@ -54,7 +54,7 @@ def test_small_batches_write_the_same_graph_one_transaction_per_batch(
     calls = []
     real = small._run_batch
     monkeypatch.setattr(
-        small, "_run_batch", lambda tx, st, b: (calls.append(len(b)), real(tx, st, b))
+        small, "_run_batch", lambda tx, st, b: (calls.append(len(b)), real(tx, st, b))[1]
     )
     small.upsert_nodes("Person", rows)
     small.upsert_relationships("KIN", links)
@@ -71,10 +71,11 @@ def test_a_batch_retried_after_a_transient_error_is_written_once(neo, monkeypatc
     attempts = []
 
     def flaky(tx, statement, rows):
-        real(tx, statement, rows)  # the work is done inside the transaction ...
+        summary = real(tx, statement, rows)  # the work is done inside the transaction ...
         attempts.append(len(rows))
         if len(attempts) == 1:  # ... which then fails once and is rolled back and retried
             raise TransientError("simulated deadlock")
+        return summary
 
     monkeypatch.setattr(neo, "_run_batch", flaky)
     neo.upsert_nodes("Person", persons("A", "B"))
