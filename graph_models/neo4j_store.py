@@ -49,6 +49,7 @@ import datetime as dt
 import decimal
 import operator
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -92,6 +93,8 @@ _CLEAR_BATCH = 20_000
 _AROUND_CAP = 1000
 _FLOAT_TYPES = frozenset({"amount", "pct", "float"})
 _PLAIN = frozenset({str, int, bool, type(None)})
+#: property names written into a CREATE pattern (anything else travels as a map key)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # -- values going in --------------------------------------------------------------------------
@@ -237,8 +240,8 @@ class _FastPath:
     overlapping delivery; or endpoints missing) turns it off: the rest of the call merges.
     """
 
-    def __init__(self) -> None:
-        self.on = True
+    def __init__(self, on: bool) -> None:
+        self.on = on
 
 
 def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
@@ -260,6 +263,11 @@ class Neo4jStore(GraphStore):
         Sessions writing the batches of one call concurrently (1: one after another).
     schema : Schema
         The graph schema; labels and types outside it are refused.
+    readers : int, optional
+        Read transactions at once (default ``RISKGRAPH_NEO4J_READERS`` or 4).
+    create_first : bool
+        Try each batch as ``CREATE`` first (new ids), falling back to ``MERGE``; False: always
+        ``MERGE`` (the benchmark's comparison).
 
     The constructor checks that the server answers (``verify_connectivity``), so an unreachable
     server or wrong credentials fail at once with the driver's ``ServiceUnavailable`` /
@@ -281,6 +289,7 @@ class Neo4jStore(GraphStore):
         writers: int = DEFAULT_WRITERS,
         schema: Schema = SCHEMA,
         readers: int | None = None,
+        create_first: bool = True,
     ) -> None:
         super().__init__(schema)
         from neo4j import GraphDatabase
@@ -291,6 +300,7 @@ class Neo4jStore(GraphStore):
         self.database = database or None
         self.batch_size = int(batch_size)
         self.writers = int(writers)
+        self.create_first = bool(create_first)
         self._pool: ThreadPoolExecutor | None = None
         if readers is None:
             readers = int(os.environ.get("RISKGRAPH_NEO4J_READERS", DEFAULT_READERS))
@@ -308,7 +318,10 @@ class Neo4jStore(GraphStore):
 
     @classmethod
     def from_env(
-        cls, batch_size: int = DEFAULT_BATCH_SIZE, writers: int = DEFAULT_WRITERS
+        cls,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        writers: int = DEFAULT_WRITERS,
+        create_first: bool = True,
     ) -> Neo4jStore:
         """Connect with ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE``.
 
@@ -324,6 +337,7 @@ class Neo4jStore(GraphStore):
             database=settings["database"],
             batch_size=batch_size,
             writers=writers,
+            create_first=create_first,
         )
 
     @classmethod
@@ -410,27 +424,6 @@ class Neo4jStore(GraphStore):
             )
         return self._statements[key]
 
-    def _node_create_statement(self, label: str) -> str:
-        """New nodes only: what the ``MERGE`` statement does when no id exists yet."""
-        key = ("node-create", label)
-        if key not in self._statements:
-            self._statements[key] = (
-                f"UNWIND $rows AS row CREATE (n:{label} {{id: row[0]}}) SET n += row[1]"
-            )
-        return self._statements[key]
-
-    def _relationship_create_statement(self, rtype: str, src_label: str, dst_label: str) -> str:
-        """New relationships between existing endpoints only (found through the uniqueness
-        constraints' indexes; a row whose endpoint is missing is dropped by ``MATCH``)."""
-        key = ("rel-create", rtype, src_label, dst_label)
-        if key not in self._statements:
-            self._statements[key] = (
-                f"UNWIND $rows AS row MATCH (a:{src_label} {{id: row[1]}}) "
-                f"MATCH (b:{dst_label} {{id: row[2]}}) "
-                f"CREATE (a)-[r:{rtype} {{id: row[0]}}]->(b) SET r += row[3]"
-            )
-        return self._statements[key]
-
     def _relationship_statement(
         self, rtype: str, src_label: str, dst_label: str, move: bool
     ) -> str:
@@ -459,6 +452,55 @@ class Neo4jStore(GraphStore):
                 )
         return self._statements[key]
 
+    def _create_batch(
+        self, part: pd.DataFrame, keys: Sequence[str], head: str, pattern: str
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """A ``CREATE`` statement and its rows for one batch of new entities.
+
+        Rows are flat lists (``keys``' values, then each property column, None for missing):
+        the properties go into the ``CREATE`` pattern itself, so the server writes each entity
+        once (no separate ``SET`` step) and the client builds no map per row. A null value in
+        a ``CREATE`` pattern sets nothing, so nulls never reach the graph, as with ``MERGE``.
+        Property names are written into the statement only when they are plain ASCII
+        identifiers; any other name sends maps (``SET x += row[k]``), so names stay data.
+        """
+        names = [c for c in part.columns if c not in keys]
+        plain = all(_IDENTIFIER.fullmatch(str(c)) for c in names)
+        key = ("create", head, pattern, *keys, *(names if plain else ["*"]))
+        if key not in self._statements:
+            n = len(keys)
+            if plain:
+                props = "".join(f", `{c}`: row[{n + i}]" for i, c in enumerate(names))
+                self._statements[key] = f"{head} CREATE {pattern % ('{id: row[0]' + props + '}')}"
+            else:
+                var = "n" if pattern.startswith("(n") else "r"
+                self._statements[key] = (
+                    f"{head} CREATE {pattern % '{id: row[0]}'} SET {var} += row[{n}]"
+                )
+        if not plain:
+            return self._statements[key], _payload(part, keys)
+        cols = [_py_values(part[c]) for c in [*keys, *names]]
+        return self._statements[key], list(zip(*cols, strict=True))
+
+    def _create_nodes(self, label: str, part: pd.DataFrame) -> bool:
+        """New nodes only: what the ``MERGE`` statement does when no id exists yet."""
+        statement, rows = self._create_batch(part, ["id"], "UNWIND $rows AS row", f"(n:{label} %s)")
+        return self._create(statement, rows, "nodes_created")
+
+    def _create_relationships(
+        self, rtype: str, src_label: str, dst_label: str, part: pd.DataFrame
+    ) -> bool:
+        """New relationships between existing endpoints only (found through the uniqueness
+        constraints' indexes; a row whose endpoint is missing is dropped by ``MATCH``)."""
+        head = (
+            f"UNWIND $rows AS row MATCH (a:{src_label} {{id: row[1]}}) "
+            f"MATCH (b:{dst_label} {{id: row[2]}})"
+        )
+        statement, rows = self._create_batch(
+            part, ["id", "src", "dst"], head, f"(a)-[r:{rtype} %s]->(b)"
+        )
+        return self._create(statement, rows, "relationships_created")
+
     def upsert_nodes(
         self, label: str, rows: pd.DataFrame | pa.Table, *, create_only: bool = False
     ) -> int:
@@ -472,14 +514,13 @@ class Neo4jStore(GraphStore):
             raise ValueError(f"{label}: node rows need a non-null 'id'")
         frame = _collapse(rows, create_only)
         merge = self._node_statement(label, create_only)
-        create = self._node_create_statement(label)
-        fast = _FastPath()
+        fast = _FastPath(self.create_first)
 
         def write(part: pd.DataFrame) -> None:
-            batch = _payload(part, ["id"])
-            if not fast.on or not self._create(create, batch, "nodes_created"):
-                fast.on = False
-                self._write(merge, batch)
+            if fast.on and self._create_nodes(label, part):
+                return
+            fast.on = False
+            self._write(merge, _payload(part, ["id"]))
 
         self._run_all(lambda part=part: write(part) for part in _slices(frame, self.batch_size))
         return len(rows)
@@ -500,14 +541,14 @@ class Neo4jStore(GraphStore):
         if unknown:
             raise ValueError(f"{rtype}: unknown endpoint labels {unknown}")
         tasks = []
-        fast = _FastPath()
+        fast = _FastPath(self.create_first)
         for (src_label, dst_label), group in frame.groupby(["src_label", "dst_label"], sort=True):
             # sorted by endpoint: nearby records per batch, and one lock order for all writers
             group = group.drop(columns=["src_label", "dst_label"])
             group = group.sort_values(["src", "dst"], kind="stable")
             tasks += [
                 lambda part=part, s=str(src_label), d=str(dst_label): self._write_relationships(
-                    rtype, s, d, _payload(part, ["id", "src", "dst"]), fast
+                    rtype, s, d, part, fast
                 )
                 for part in _slices(group, self.batch_size)
             ]
@@ -519,15 +560,15 @@ class Neo4jStore(GraphStore):
         rtype: str,
         src_label: str,
         dst_label: str,
-        batch: list[tuple[Any, ...]],
+        part: pd.DataFrame,
         fast: _FastPath,
     ) -> None:
         from neo4j.exceptions import ConstraintError
 
-        create = self._relationship_create_statement(rtype, src_label, dst_label)
-        if fast.on and self._create(create, batch, "relationships_created"):
+        if fast.on and self._create_relationships(rtype, src_label, dst_label, part):
             return
         fast.on = False
+        batch = _payload(part, ["id", "src", "dst"])
         try:
             self._write(self._relationship_statement(rtype, src_label, dst_label, False), batch)
         except ConstraintError:  # an id in the batch links other endpoints: move it (rare)
