@@ -7,10 +7,26 @@ Writing
 -------
 Rows are sent in batches of ``batch_size`` as one ``UNWIND $rows AS row ...`` statement per batch,
 each batch in its own managed write transaction (``session.execute_write``), which the driver
-retries on transient errors (deadlocks, leader switches, a dropped connection). Every statement is
-a ``MERGE`` on a uniqueness-constrained ``id``, so re-running a batch, or a whole load after a
-crash, converges to the same graph. Labels and relationship types are interpolated into Cypher
-only after checking membership in the validated schema; every value travels as a parameter.
+retries on transient errors (deadlocks, leader switches, a dropped connection). Labels and
+relationship types are interpolated into Cypher only after checking membership in the validated
+schema; every value travels as a parameter.
+
+Each batch first tries to **create** its rows, which is what a first load and a new delivery are
+(the staged loader resolves duplicates and writes every node, bare endpoints included, before the
+first relationship):
+
+* Nodes: ``CREATE (n:Label {id: row[0], name: row[1], ...})``; relationships: ``MATCH`` both
+  endpoints through the uniqueness constraints' indexes, then ``CREATE (a)-[r:TYPE {id: ...,
+  ...}]->(b)``. Rows are flat lists of values; a null in a ``CREATE`` pattern sets nothing. Property
+  names are written into the statement only when they are plain ASCII identifiers (otherwise the
+  row carries a map of its non-null values and the statement adds ``SET n += row[1]``).
+* If the batch cannot be created whole, its transaction is rolled back and it is written by
+  ``MERGE`` (below), and so is the rest of that call: an id the database already holds makes the
+  uniqueness constraint refuse the ``CREATE`` (a reload, an overlapping delivery), and a missing
+  endpoint makes ``MATCH`` drop a row (fewer created than sent).
+
+``MERGE`` is idempotent on the uniqueness-constrained ``id``, so re-running a batch, or a whole
+load after a crash, converges to the same graph:
 
 * Nodes: ``MERGE (n:Label {id: id}) SET n += props``. ``props`` holds the row's non-null values
   only, so nulls never erase; ``create_only`` uses ``ON CREATE SET``. Rows travel as lists
@@ -20,6 +36,9 @@ only after checking membership in the validated schema; every value travels as a
   relationship is merged by its ``id``. A relationship whose ``id`` already exists between other
   endpoints is moved (the memory store's "last non-null ``src``/``dst`` wins"), keeping its
   properties.
+
+Where the time goes, and how far this is from ``neo4j-admin database import``:
+``docs/neo4j-ingest.md`` (numbers from ``bench/bench_ingest.py``).
 
 Rows repeating an ``id`` within one call are collapsed first, exactly as the memory store
 consolidates them (last non-null value per column; ``create_only`` keeps the first row).
@@ -315,6 +334,7 @@ class Neo4jStore(GraphStore):
             self._driver.close()
             raise
         self._statements: dict[tuple[str, ...], str] = {}
+        self._constraints: set[str] = set()  # names known to exist (see _has_constraints)
 
     @classmethod
     def from_env(
@@ -482,8 +502,19 @@ class Neo4jStore(GraphStore):
         cols = [_py_values(part[c]) for c in [*keys, *names]]
         return self._statements[key], list(zip(*cols, strict=True))
 
+    def _has_constraints(self, names: Iterable[str]) -> bool:
+        """Whether the uniqueness constraints ``names`` exist (``CREATE`` relies on them to
+        refuse an existing id; without them only ``MERGE`` is idempotent)."""
+        wanted = set(names)
+        if not wanted <= self._constraints:
+            recs = self._fetch("SHOW CONSTRAINTS YIELD name")
+            self._constraints = {r["name"] for r in recs}
+        return wanted <= self._constraints
+
     def _create_nodes(self, label: str, part: pd.DataFrame) -> bool:
         """New nodes only: what the ``MERGE`` statement does when no id exists yet."""
+        if not self._has_constraints([f"{label.lower()}_id"]):
+            return False
         statement, rows = self._create_batch(part, ["id"], "UNWIND $rows AS row", f"(n:{label} %s)")
         return self._create(statement, rows, "nodes_created")
 
@@ -492,9 +523,14 @@ class Neo4jStore(GraphStore):
     ) -> bool:
         """New relationships between existing endpoints only (found through the uniqueness
         constraints' indexes; a row whose endpoint is missing is dropped by ``MATCH``)."""
+        names = [f"rel_{rtype.lower()}_id", f"{src_label.lower()}_id", f"{dst_label.lower()}_id"]
+        if not self._has_constraints(names):
+            return False
+        # the hints keep the seeks when the planner's statistics say a label is (nearly) empty
         head = (
             f"UNWIND $rows AS row MATCH (a:{src_label} {{id: row[1]}}) "
-            f"MATCH (b:{dst_label} {{id: row[2]}})"
+            f"USING INDEX a:{src_label}(id) "
+            f"MATCH (b:{dst_label} {{id: row[2]}}) USING INDEX b:{dst_label}(id)"
         )
         statement, rows = self._create_batch(
             part, ["id", "src", "dst"], head, f"(a)-[r:{rtype} %s]->(b)"
