@@ -365,7 +365,8 @@ def test_concurrent_writers_give_the_graph_of_one_writer(neo, neo4j_settings):
 def test_without_the_uniqueness_constraints_only_merge_is_used(neo, neo4j_settings, monkeypatch):
     from graph_models.neo4j_store import Neo4jStore
 
-    neo._fetch("DROP CONSTRAINT person_id IF EXISTS")  # CREATE would no longer refuse an id
+    with neo._session() as session:  # CREATE would no longer refuse an existing id
+        session.run("DROP CONSTRAINT person_id IF EXISTS").consume()
     cfg = neo4j_settings
     bare = Neo4jStore(cfg["uri"], cfg["user"], cfg["password"])
     try:
