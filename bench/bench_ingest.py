@@ -47,31 +47,37 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 import psutil  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 from bench.machine import machine_info  # noqa: E402
 from graph_models.memory_store import MemoryStore  # noqa: E402
 
-Op = tuple[
-    str, str, pd.DataFrame, bool
-]  # ("nodes" | "relationships", label/type, rows, create_only)
+Rows = pd.DataFrame | pa.Table
+Op = tuple[str, str, Rows, bool]  # ("nodes" | "relationships", label/type, rows, create_only)
 
 
 # -- the workload -------------------------------------------------------------------------------
 
 
 class _Recorder(MemoryStore):
-    """Keeps the loader's store calls instead of storing anything."""
+    """Keeps the loader's store calls instead of storing anything.
+
+    It asks for nodes first, as :class:`~graph_models.neo4j_store.Neo4jStore` does, so the
+    calls are those a Neo4j load makes; rows stay as the loader hands them (Arrow tables).
+    """
+
+    nodes_first = True
 
     def __init__(self) -> None:
         super().__init__()
         self.ops: list[Op] = []
 
-    def upsert_nodes(self, label: str, rows: pd.DataFrame, *, create_only: bool = False) -> int:
-        self.ops.append(("nodes", label, rows.reset_index(drop=True), create_only))
+    def upsert_nodes(self, label: str, rows: Rows, *, create_only: bool = False) -> int:
+        self.ops.append(("nodes", label, rows, create_only))
         return len(rows)
 
-    def upsert_relationships(self, rtype: str, rows: pd.DataFrame) -> int:
-        self.ops.append(("relationships", rtype, rows.reset_index(drop=True), False))
+    def upsert_relationships(self, rtype: str, rows: Rows) -> int:
+        self.ops.append(("relationships", rtype, rows, False))
         return len(rows)
 
 
@@ -109,7 +115,20 @@ def sample(ops: list[Op], rows: int) -> list[Op]:
     """The first rows of every call, about ``rows`` in all, in the original order."""
     total = row_counts(ops)["rows"]
     share = min(1.0, rows / total)
-    return [(k, n, r.iloc[: max(1, math.ceil(len(r) * share))], c) for k, n, r, c in ops]
+    return [(k, n, _head(r, max(1, math.ceil(len(r) * share))), c) for k, n, r, c in ops]
+
+
+def _head(rows: Rows, n: int) -> Rows:
+    return rows.slice(0, n) if isinstance(rows, pa.Table) else rows.iloc[:n]
+
+
+def _as_frame(rows: Rows) -> pd.DataFrame:
+    """Rows as pandas, as the memory store reads an Arrow table."""
+    if isinstance(rows, pa.Table):
+        from graph_models.memory_store import arrow_to_frame
+
+        return arrow_to_frame(rows)
+    return rows
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -185,6 +204,7 @@ def memory_naive_run(ops: list[Op]) -> dict[str, float]:
     tables: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
     for kind, name, rows, create_only in ops:
         table = tables.setdefault((kind, name), {})
+        rows = _as_frame(rows)
         cols = list(rows.columns)
         for values in rows.itertuples(index=False, name=None):
             rec = {c: v for c, v in zip(cols, values, strict=True) if not _missing(v)}
@@ -198,14 +218,33 @@ def memory_naive_run(ops: list[Op]) -> dict[str, float]:
     return {}
 
 
-def neo4j_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, float]:
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 when unknown)."""
+    if not pid:
+        return 0.0
+    with suppress(psutil.Error):
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    return 0.0
+
+
+def neo4j_run(
+    make_store: Callable[[], Any], ops: list[Op], server_pid: int | None = None
+) -> dict[str, float]:
+    """Replay into an empty database; wall seconds, and CPU seconds of this process (the
+    client: frames to rows, driver encoding) and of the Neo4j server while it ran."""
     store = make_store()
     try:
         store.clear()
         store.ensure_schema()
-        t0 = time.perf_counter()
+        t0, c0, s0 = time.perf_counter(), _cpu_seconds(os.getpid()), _cpu_seconds(server_pid)
         parts = replay(store, ops)
-        return {"seconds": time.perf_counter() - t0, **parts}  # without clear/ensure_schema
+        return {
+            "seconds": time.perf_counter() - t0,  # without clear/ensure_schema
+            "client_cpu_seconds": _cpu_seconds(os.getpid()) - c0,
+            "server_cpu_seconds": _cpu_seconds(server_pid) - s0,
+            **parts,
+        }
     finally:
         store.close()
 
@@ -251,6 +290,7 @@ def neo4j_naive_run(make_store: Callable[[], Any], ops: list[Op]) -> dict[str, f
         t_start = time.perf_counter()
         with driver.session(database=database) as session:
             for kind, name, rows, create_only in ops:
+                rows = _as_frame(rows)
                 cols = list(rows.columns)
                 for values in rows.itertuples(index=False, name=None):
                     rec = {c: v for c, v in zip(cols, values, strict=True) if not _missing(v)}
@@ -291,6 +331,9 @@ def summarise(runs: list[dict[str, float]], counts: dict[str, int]) -> dict[str,
         out["nodes_per_s"] = round(counts["node_rows"] / med["node_seconds"])
         out["median_relationship_seconds"] = round(med["relationship_seconds"], 2)
         out["median_node_seconds"] = round(med["node_seconds"], 2)
+    if med.get("server_cpu_seconds"):
+        out["server_cpu_us_per_row"] = round(med["server_cpu_seconds"] / counts["rows"] * 1e6, 1)
+        out["client_cpu_us_per_row"] = round(med["client_cpu_seconds"] / counts["rows"] * 1e6, 1)
     if "consolidate_seconds" in med:
         out["median_consolidate_seconds"] = round(med["consolidate_seconds"], 2)
     return out
@@ -303,8 +346,8 @@ def neo4j_setup(batch_size: int, writers: int) -> tuple[Callable[..., Any], dict
     from graph_models.neo4j_errors import describe_neo4j_error
     from graph_models.neo4j_store import Neo4jStore
 
-    def make(size: int = batch_size) -> Neo4jStore:
-        return Neo4jStore.from_env(batch_size=size, writers=writers)
+    def make(size: int = batch_size, create_first: bool = True, n: int = writers) -> Neo4jStore:
+        return Neo4jStore.from_env(batch_size=size, writers=n, create_first=create_first)
 
     try:
         probe = make()
@@ -346,6 +389,16 @@ def neo4j_setup(batch_size: int, writers: int) -> tuple[Callable[..., Any], dict
     return make, info
 
 
+def _server_pid() -> int | None:
+    """The bundled server's pid (None for another server: its CPU is then not measured)."""
+    from graph_models.neo4j_settings import bundled_home
+
+    pid_file = bundled_home() / "run" / "neo4j.pid"
+    with suppress(OSError, ValueError):
+        return int(pid_file.read_text().strip())
+    return None
+
+
 def cpu_probe() -> float:
     """Seconds for a fixed pure-Python loop (about 0.5 s on an idle 2020s server core): a larger
     number means other processes were taking the CPU while we measured."""
@@ -383,9 +436,11 @@ def main() -> None:
     ap.add_argument("--stores", default="memory,neo4j")
     ap.add_argument(
         "--neo4j-modes",
-        default="cypher,bulk",
-        help="cypher: Neo4jStore's batched UNWIND/MERGE (online, idempotent); bulk: first load "
-        "through neo4j-admin import (bundled server only; it is stopped and restarted)",
+        default="merge,cypher,bulk",
+        help="cypher: Neo4jStore as configured (CREATE first, MERGE fallback; online, "
+        "idempotent); merge: the same store with MERGE only (as before CREATE-first); "
+        "cypher-2-writers: two sessions at once; bulk: first load through neo4j-admin import "
+        "(bundled server only; it is stopped and restarted). Modes alternate within each repeat.",
     )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/riskgraph-bench"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -445,7 +500,7 @@ def main() -> None:
             sub_counts = row_counts(sub)
             sweep = {}
             for size in [int(s) for s in args.sweep.split(",")]:
-                run = timed(lambda size=size: neo4j_run(lambda: make(size), sub))
+                run = timed(lambda size=size: neo4j_run(lambda: make(size), sub, _server_pid()))
                 sweep[size] = summarise([run], sub_counts)
                 print(f"neo4j batch {size:>6,}: {sweep[size]['relationships_per_s']:,} rels/s, "
                       f"{sweep[size]['nodes_per_s']:,} nodes/s", flush=True)  # fmt: skip
@@ -458,25 +513,44 @@ def main() -> None:
         b["extrapolated_seconds"] = round(counts["rows"] / b["rows_per_s"])
         result["neo4j"].update(naive_merge_per_row=b, target={"relationships_per_s": 50_000,
                                "speedup": 30})  # fmt: skip
-        modes = set(args.neo4j_modes.split(","))
-        if "cypher" in modes:
-            rss.peak = dict.fromkeys(rss.procs, 0.0)
-            with rss.watch():
-                ours = []
-                for i in range(args.neo4j_repeats or args.repeats):
-                    ours.append(timed(lambda: neo4j_run(make, ops)))
-                    print(f"neo4j run {i + 1}: {ours[-1]['seconds']:.1f} s", flush=True)
-            m = summarise(ours, counts)
-            result["neo4j"].update(
-                store=m, speedup=round(m["rows_per_s"] / b["rows_per_s"], 1),
-                peak_rss_mb_python=round(rss.peak["python"]),
-                peak_rss_mb_neo4j=round(rss.peak.get("neo4j", 0)) or None,
-            )  # fmt: skip
+        modes = args.neo4j_modes.split(",")
+        online = {  # name -> store factory; "merge" is the store before CREATE-first
+            "cypher": lambda: make(),
+            "merge": lambda: make(create_first=False),
+            "cypher-2-writers": lambda: make(n=2),
+        }
+        runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+        rss.peak = dict.fromkeys(rss.procs, 0.0)
+        for i in range(args.neo4j_repeats or args.repeats):  # modes interleaved: same noise
+            for mode in modes:
+                if mode == "bulk":
+                    runs[mode].append(
+                        timed(lambda: neo4j_bulk_run(ops, args.cache / "neo4j-import"))
+                    )
+                else:  # the bulk import restarts the server: its pid is read again
+                    pid = _server_pid()
+                    watch = _PeakRss({"python": os.getpid(), "neo4j": pid})
+                    with watch.watch():
+                        runs[mode].append(timed(lambda m=mode, p=pid: neo4j_run(online[m], ops, p)))
+                    for k, v in watch.peak.items():
+                        rss.peak[k] = max(rss.peak.get(k, 0.0), v)
+                print(f"neo4j {mode} run {i + 1}: {runs[mode][-1]['seconds']:.1f} s", flush=True)
+        for mode in modes:
+            if mode == "bulk":
+                continue
+            m = summarise(runs[mode], counts)
+            key = "store" if mode == "cypher" else f"store_{mode.replace('-', '_')}"
+            result["neo4j"][key] = m
+            if mode == "cypher":
+                result["neo4j"].update(
+                    speedup=round(m["rows_per_s"] / b["rows_per_s"], 1),
+                    peak_rss_mb_python=round(rss.peak["python"]),
+                    peak_rss_mb_neo4j=round(rss.peak.get("neo4j", 0)) or None,
+                )
+            print(f"neo4j {mode}: {m['relationships_per_s']:,} rels/s, {m['nodes_per_s']:,} nodes/s, "
+                  f"server CPU {m.get('server_cpu_us_per_row')} us/row", flush=True)  # fmt: skip
         if "bulk" in modes:
-            bulk = []
-            for i in range(args.neo4j_repeats or args.repeats):
-                bulk.append(timed(lambda: neo4j_bulk_run(ops, args.cache / "neo4j-import")))
-                print(f"neo4j bulk run {i + 1}: {bulk[-1]['seconds']:.1f} s", flush=True)
+            bulk = runs["bulk"]
             k = summarise(bulk, counts)
             k["relationships_per_s"] = round(counts["relationship_rows"] / k["median_seconds"])
             for step in ("staging", "write", "import_and_restart", "schema"):
@@ -487,6 +561,15 @@ def main() -> None:
                 bulk_import=k, bulk_speedup=round(k["rows_per_s"] / b["rows_per_s"], 1)
             )
             print(f"neo4j bulk: {k['relationships_per_s']:,} rels/s (whole first load)", flush=True)
+        n = result["neo4j"]
+        if "bulk_import" in n:  # the floor: online rates as a share of the offline importer's
+            n["ratio_to_bulk"] = {
+                key[len("store_") :] if key != "store" else "cypher": round(
+                    n["bulk_import"]["median_seconds"] / n[key]["median_seconds"], 2
+                )
+                for key in n
+                if key == "store" or key.startswith("store_")
+            }
 
     result["machine"] = {
         **machine_info(("pandas", "numpy", "pyarrow", "neo4j", "neo4j-rust-ext")),
@@ -514,6 +597,7 @@ def print_table(result: dict[str, Any]) -> None:
             continue
         base_key = next(k for k in r if k.startswith("naive"))
         rows = [("riskgraph", r["store"], r.get("speedup"))] if "store" in r else []
+        rows += [(f"riskgraph {k[6:]}", r[k], None) for k in r if k.startswith("store_")]
         if "bulk_import" in r:
             rows.append(("riskgraph bulk import", r["bulk_import"], r["bulk_speedup"]))
         for how, x, speedup in [*rows, (base_key, r[base_key], None)]:

@@ -2,7 +2,7 @@
 
 Batched Cypher (:class:`graph_models.neo4j_store.Neo4jStore`) is the idempotent, online path:
 it works against any server and any existing graph, but every relationship costs the server a
-transactional write (~20k relationships/s on two cores, see ``bench/bench_ingest.py``). For the
+transactional write (~37 us of server CPU each, see ``docs/neo4j-ingest.md``). For the
 first load of a bureau's whole dataset into an empty database, Neo4j's own answer is the offline
 importer, which writes the store files directly. This module does that:
 

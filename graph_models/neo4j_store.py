@@ -7,10 +7,26 @@ Writing
 -------
 Rows are sent in batches of ``batch_size`` as one ``UNWIND $rows AS row ...`` statement per batch,
 each batch in its own managed write transaction (``session.execute_write``), which the driver
-retries on transient errors (deadlocks, leader switches, a dropped connection). Every statement is
-a ``MERGE`` on a uniqueness-constrained ``id``, so re-running a batch, or a whole load after a
-crash, converges to the same graph. Labels and relationship types are interpolated into Cypher
-only after checking membership in the validated schema; every value travels as a parameter.
+retries on transient errors (deadlocks, leader switches, a dropped connection). Labels and
+relationship types are interpolated into Cypher only after checking membership in the validated
+schema; every value travels as a parameter.
+
+Each batch first tries to **create** its rows, which is what a first load and a new delivery are
+(the staged loader resolves duplicates and writes every node, bare endpoints included, before the
+first relationship):
+
+* Nodes: ``CREATE (n:Label {id: row[0], name: row[1], ...})``; relationships: ``MATCH`` both
+  endpoints through the uniqueness constraints' indexes, then ``CREATE (a)-[r:TYPE {id: ...,
+  ...}]->(b)``. Rows are flat lists of values; a null in a ``CREATE`` pattern sets nothing. Property
+  names are written into the statement only when they are plain ASCII identifiers (otherwise the
+  row carries a map of its non-null values and the statement adds ``SET n += row[1]``).
+* If the batch cannot be created whole, its transaction is rolled back and it is written by
+  ``MERGE`` (below), and so is the rest of that call: an id the database already holds makes the
+  uniqueness constraint refuse the ``CREATE`` (a reload, an overlapping delivery), and a missing
+  endpoint makes ``MATCH`` drop a row (fewer created than sent).
+
+``MERGE`` is idempotent on the uniqueness-constrained ``id``, so re-running a batch, or a whole
+load after a crash, converges to the same graph:
 
 * Nodes: ``MERGE (n:Label {id: id}) SET n += props``. ``props`` holds the row's non-null values
   only, so nulls never erase; ``create_only`` uses ``ON CREATE SET``. Rows travel as lists
@@ -20,6 +36,9 @@ only after checking membership in the validated schema; every value travels as a
   relationship is merged by its ``id``. A relationship whose ``id`` already exists between other
   endpoints is moved (the memory store's "last non-null ``src``/``dst`` wins"), keeping its
   properties.
+
+Where the time goes, and how far this is from ``neo4j-admin database import``:
+``docs/neo4j-ingest.md`` (numbers from ``bench/bench_ingest.py``).
 
 Rows repeating an ``id`` within one call are collapsed first, exactly as the memory store
 consolidates them (last non-null value per column; ``create_only`` keeps the first row).
@@ -49,6 +68,7 @@ import datetime as dt
 import decimal
 import operator
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -92,6 +112,8 @@ _CLEAR_BATCH = 20_000
 _AROUND_CAP = 1000
 _FLOAT_TYPES = frozenset({"amount", "pct", "float"})
 _PLAIN = frozenset({str, int, bool, type(None)})
+#: property names written into a CREATE pattern (anything else travels as a map key)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # -- values going in --------------------------------------------------------------------------
@@ -226,6 +248,21 @@ def _typed_column(values: list[Any], value_type: str | None) -> Any:
     return pd.Series(out, dtype=object, copy=False)
 
 
+class _NotAllCreated(Exception):
+    """A ``CREATE`` batch created fewer entities than it was sent (rolled back)."""
+
+
+class _FastPath:
+    """Whether one call's batches still try ``CREATE`` first (shared by its writers).
+
+    The first batch that cannot be created (ids already in the database: a reload, an
+    overlapping delivery; or endpoints missing) turns it off: the rest of the call merges.
+    """
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+
 def _empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
@@ -245,6 +282,11 @@ class Neo4jStore(GraphStore):
         Sessions writing the batches of one call concurrently (1: one after another).
     schema : Schema
         The graph schema; labels and types outside it are refused.
+    readers : int, optional
+        Read transactions at once (default ``RISKGRAPH_NEO4J_READERS`` or 4).
+    create_first : bool
+        Try each batch as ``CREATE`` first (new ids), falling back to ``MERGE``; False: always
+        ``MERGE`` (the benchmark's comparison).
 
     The constructor checks that the server answers (``verify_connectivity``), so an unreachable
     server or wrong credentials fail at once with the driver's ``ServiceUnavailable`` /
@@ -266,6 +308,7 @@ class Neo4jStore(GraphStore):
         writers: int = DEFAULT_WRITERS,
         schema: Schema = SCHEMA,
         readers: int | None = None,
+        create_first: bool = True,
     ) -> None:
         super().__init__(schema)
         from neo4j import GraphDatabase
@@ -276,6 +319,7 @@ class Neo4jStore(GraphStore):
         self.database = database or None
         self.batch_size = int(batch_size)
         self.writers = int(writers)
+        self.create_first = bool(create_first)
         self._pool: ThreadPoolExecutor | None = None
         if readers is None:
             readers = int(os.environ.get("RISKGRAPH_NEO4J_READERS", DEFAULT_READERS))
@@ -290,10 +334,14 @@ class Neo4jStore(GraphStore):
             self._driver.close()
             raise
         self._statements: dict[tuple[str, ...], str] = {}
+        self._constraints: set[str] = set()  # names known to exist (see _has_constraints)
 
     @classmethod
     def from_env(
-        cls, batch_size: int = DEFAULT_BATCH_SIZE, writers: int = DEFAULT_WRITERS
+        cls,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        writers: int = DEFAULT_WRITERS,
+        create_first: bool = True,
     ) -> Neo4jStore:
         """Connect with ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE``.
 
@@ -309,6 +357,7 @@ class Neo4jStore(GraphStore):
             database=settings["database"],
             batch_size=batch_size,
             writers=writers,
+            create_first=create_first,
         )
 
     @classmethod
@@ -321,13 +370,32 @@ class Neo4jStore(GraphStore):
         return self._driver.session(database=self.database)
 
     @staticmethod
-    def _run_batch(tx: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    def _run_batch(tx: Any, statement: str, rows: list[tuple[Any, ...]]) -> Any:
         """The unit of work: one batch, one transaction (idempotent, so retries are safe)."""
-        tx.run(statement, rows=rows).consume()
+        return tx.run(statement, rows=rows).consume()
 
     def _write(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         with self._session() as session:
             session.execute_write(self._run_batch, statement, rows)
+
+    def _create(self, statement: str, rows: list[tuple[Any, ...]], counter: str) -> bool:
+        """Run a ``CREATE`` statement as one transaction; False (and nothing written) when
+        it cannot create every row: an id the database already holds (the uniqueness
+        constraint refuses it) or, for relationships, an endpoint that does not exist yet
+        (``MATCH`` drops the row, so fewer are created than sent)."""
+        from neo4j.exceptions import ConstraintError
+
+        def work(tx: Any) -> None:
+            summary = self._run_batch(tx, statement, rows)
+            if getattr(summary.counters, counter) != len(rows):
+                raise _NotAllCreated  # rolls the transaction back
+
+        try:
+            with self._session() as session:
+                session.execute_write(work)
+        except (ConstraintError, _NotAllCreated):
+            return False
+        return True
 
     def _read(self, fn: Callable[[Any], Any]) -> Any:
         nested = getattr(self._reading, "nested", False)  # already holds a slot: no second one
@@ -404,6 +472,71 @@ class Neo4jStore(GraphStore):
                 )
         return self._statements[key]
 
+    def _create_batch(
+        self, part: pd.DataFrame, keys: Sequence[str], head: str, pattern: str
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """A ``CREATE`` statement and its rows for one batch of new entities.
+
+        Rows are flat lists (``keys``' values, then each property column, None for missing):
+        the properties go into the ``CREATE`` pattern itself, so the server writes each entity
+        once (no separate ``SET`` step) and the client builds no map per row. A null value in
+        a ``CREATE`` pattern sets nothing, so nulls never reach the graph, as with ``MERGE``.
+        Property names are written into the statement only when they are plain ASCII
+        identifiers; any other name sends maps (``SET x += row[k]``), so names stay data.
+        """
+        names = [c for c in part.columns if c not in keys]
+        plain = all(_IDENTIFIER.fullmatch(str(c)) for c in names)
+        key = ("create", head, pattern, *keys, *(names if plain else ["*"]))
+        if key not in self._statements:
+            n = len(keys)
+            if plain:
+                props = "".join(f", `{c}`: row[{n + i}]" for i, c in enumerate(names))
+                self._statements[key] = f"{head} CREATE {pattern % ('{id: row[0]' + props + '}')}"
+            else:
+                var = "n" if pattern.startswith("(n") else "r"
+                self._statements[key] = (
+                    f"{head} CREATE {pattern % '{id: row[0]}'} SET {var} += row[{n}]"
+                )
+        if not plain:
+            return self._statements[key], _payload(part, keys)
+        cols = [_py_values(part[c]) for c in [*keys, *names]]
+        return self._statements[key], list(zip(*cols, strict=True))
+
+    def _has_constraints(self, names: Iterable[str]) -> bool:
+        """Whether the uniqueness constraints ``names`` exist (``CREATE`` relies on them to
+        refuse an existing id; without them only ``MERGE`` is idempotent)."""
+        wanted = set(names)
+        if not wanted <= self._constraints:
+            recs = self._fetch("SHOW CONSTRAINTS YIELD name")
+            self._constraints = {r["name"] for r in recs}
+        return wanted <= self._constraints
+
+    def _create_nodes(self, label: str, part: pd.DataFrame) -> bool:
+        """New nodes only: what the ``MERGE`` statement does when no id exists yet."""
+        if not self._has_constraints([f"{label.lower()}_id"]):
+            return False
+        statement, rows = self._create_batch(part, ["id"], "UNWIND $rows AS row", f"(n:{label} %s)")
+        return self._create(statement, rows, "nodes_created")
+
+    def _create_relationships(
+        self, rtype: str, src_label: str, dst_label: str, part: pd.DataFrame
+    ) -> bool:
+        """New relationships between existing endpoints only (found through the uniqueness
+        constraints' indexes; a row whose endpoint is missing is dropped by ``MATCH``)."""
+        names = [f"rel_{rtype.lower()}_id", f"{src_label.lower()}_id", f"{dst_label.lower()}_id"]
+        if not self._has_constraints(names):
+            return False
+        # the hints keep the seeks when the planner's statistics say a label is (nearly) empty
+        head = (
+            f"UNWIND $rows AS row MATCH (a:{src_label} {{id: row[1]}}) "
+            f"USING INDEX a:{src_label}(id) "
+            f"MATCH (b:{dst_label} {{id: row[2]}}) USING INDEX b:{dst_label}(id)"
+        )
+        statement, rows = self._create_batch(
+            part, ["id", "src", "dst"], head, f"(a)-[r:{rtype} %s]->(b)"
+        )
+        return self._create(statement, rows, "relationships_created")
+
     def upsert_nodes(
         self, label: str, rows: pd.DataFrame | pa.Table, *, create_only: bool = False
     ) -> int:
@@ -416,11 +549,16 @@ class Neo4jStore(GraphStore):
         if rows["id"].isna().any():
             raise ValueError(f"{label}: node rows need a non-null 'id'")
         frame = _collapse(rows, create_only)
-        statement = self._node_statement(label, create_only)
-        self._run_all(
-            lambda part=part: self._write(statement, _payload(part, ["id"]))
-            for part in _slices(frame, self.batch_size)
-        )
+        merge = self._node_statement(label, create_only)
+        fast = _FastPath(self.create_first)
+
+        def write(part: pd.DataFrame) -> None:
+            if fast.on and self._create_nodes(label, part):
+                return
+            fast.on = False
+            self._write(merge, _payload(part, ["id"]))
+
+        self._run_all(lambda part=part: write(part) for part in _slices(frame, self.batch_size))
         return len(rows)
 
     def upsert_relationships(self, rtype: str, rows: pd.DataFrame | pa.Table) -> int:
@@ -439,13 +577,14 @@ class Neo4jStore(GraphStore):
         if unknown:
             raise ValueError(f"{rtype}: unknown endpoint labels {unknown}")
         tasks = []
+        fast = _FastPath(self.create_first)
         for (src_label, dst_label), group in frame.groupby(["src_label", "dst_label"], sort=True):
             # sorted by endpoint: nearby records per batch, and one lock order for all writers
             group = group.drop(columns=["src_label", "dst_label"])
             group = group.sort_values(["src", "dst"], kind="stable")
             tasks += [
                 lambda part=part, s=str(src_label), d=str(dst_label): self._write_relationships(
-                    rtype, s, d, _payload(part, ["id", "src", "dst"])
+                    rtype, s, d, part, fast
                 )
                 for part in _slices(group, self.batch_size)
             ]
@@ -453,10 +592,19 @@ class Neo4jStore(GraphStore):
         return len(rows)
 
     def _write_relationships(
-        self, rtype: str, src_label: str, dst_label: str, batch: list[tuple[Any, ...]]
+        self,
+        rtype: str,
+        src_label: str,
+        dst_label: str,
+        part: pd.DataFrame,
+        fast: _FastPath,
     ) -> None:
         from neo4j.exceptions import ConstraintError
 
+        if fast.on and self._create_relationships(rtype, src_label, dst_label, part):
+            return
+        fast.on = False
+        batch = _payload(part, ["id", "src", "dst"])
         try:
             self._write(self._relationship_statement(rtype, src_label, dst_label, False), batch)
         except ConstraintError:  # an id in the batch links other endpoints: move it (rare)

@@ -54,7 +54,7 @@ def test_small_batches_write_the_same_graph_one_transaction_per_batch(
     calls = []
     real = small._run_batch
     monkeypatch.setattr(
-        small, "_run_batch", lambda tx, st, b: (calls.append(len(b)), real(tx, st, b))
+        small, "_run_batch", lambda tx, st, b: (calls.append(len(b)), real(tx, st, b))[1]
     )
     small.upsert_nodes("Person", rows)
     small.upsert_relationships("KIN", links)
@@ -71,10 +71,11 @@ def test_a_batch_retried_after_a_transient_error_is_written_once(neo, monkeypatc
     attempts = []
 
     def flaky(tx, statement, rows):
-        real(tx, statement, rows)  # the work is done inside the transaction ...
+        summary = real(tx, statement, rows)  # the work is done inside the transaction ...
         attempts.append(len(rows))
         if len(attempts) == 1:  # ... which then fails once and is rolled back and retried
             raise TransientError("simulated deadlock")
+        return summary
 
     monkeypatch.setattr(neo, "_run_batch", flaky)
     neo.upsert_nodes("Person", persons("A", "B"))
@@ -241,3 +242,139 @@ def test_reads_share_a_bounded_number_of_slots_without_deadlock(neo, neo4j_setti
     with pytest.raises(ValueError, match="readers"):
         Neo4jStore(neo4j_settings["uri"], neo4j_settings["user"], neo4j_settings["password"],
                    readers=0)  # fmt: skip
+
+
+# -- CREATE first, MERGE when the batch cannot be created whole ------------------------------
+
+
+def _statements(store, monkeypatch) -> list[str]:
+    """The statements of every batch transaction ``store`` runs from now on (attempts too)."""
+    seen: list[str] = []
+    real = store._run_batch
+
+    def run(tx, statement, rows):
+        seen.append(statement)
+        return real(tx, statement, rows)
+
+    monkeypatch.setattr(store, "_run_batch", run)
+    return seen
+
+
+def _kinds(statements: list[str]) -> list[str]:
+    return ["merge" if "MERGE" in s else "create" for s in statements]
+
+
+def test_new_rows_are_created_and_a_reload_merges_into_the_same_graph(
+    neo, store_factory, monkeypatch
+):
+    rows = persons("A", "B", "C", name=["甲", None, "丙"], phone=[None, "139", "137"])
+    links = edges(
+        [("K1", "A", "B"), ("K2", "B", "C"), ("K3", "C", "A")], relation=["spouse", None, "kin"]
+    )
+    seen = _statements(neo, monkeypatch)
+    neo.upsert_nodes("Person", rows)
+    neo.upsert_relationships("KIN", links)
+    assert _kinds(seen) == ["create", "create"]  # an empty database: no MERGE at all
+    first = canonical(neo.nodes("Person")), canonical(neo.relationships("KIN"))
+    mem = store_factory("memory")
+    mem.upsert_nodes("Person", rows)
+    mem.upsert_relationships("KIN", links)
+    pd.testing.assert_frame_equal(first[0], canonical(mem.nodes("Person")))
+    pd.testing.assert_frame_equal(first[1], canonical(mem.relationships("KIN")))
+
+    seen.clear()
+    neo.upsert_nodes("Person", rows)  # the same data again: the ids exist, so MERGE
+    neo.upsert_relationships("KIN", links)
+    assert _kinds(seen) == ["create", "merge", "create", "merge"]
+    assert neo.counts() == {"nodes": {"Person": 3}, "relationships": {"KIN": 3}}
+    pd.testing.assert_frame_equal(canonical(neo.nodes("Person")), first[0])
+    pd.testing.assert_frame_equal(canonical(neo.relationships("KIN")), first[1])
+
+
+def test_a_batch_that_cannot_be_created_whole_is_rolled_back_then_merged(neo, monkeypatch):
+    neo.upsert_nodes("Person", persons("A", name=["甲"]))
+    seen = _statements(neo, monkeypatch)
+    # A exists: the CREATE of [A, B] fails on A and leaves no B behind; MERGE writes both,
+    # and A's missing name does not erase the stored one
+    neo.upsert_nodes("Person", persons("A", "B", name=[None, "乙"], phone=["139", None]))
+    assert _kinds(seen) == ["create", "merge"]
+    assert neo.get_entity("A")["properties"] == {"name": "甲", "phone": "139"}
+    assert neo.get_entity("B")["properties"] == {"name": "乙"}
+    # Z does not exist: MATCH drops that row, fewer are created than sent, so the batch is
+    # rolled back (K1 is not written twice) and MERGE creates Z bare, as the memory store does
+    seen.clear()
+    neo.upsert_relationships("KIN", edges([("K1", "A", "B"), ("K2", "A", "Z")]))
+    assert _kinds(seen) == ["create", "merge"]
+    assert neo.counts() == {"nodes": {"Person": 3}, "relationships": {"KIN": 2}}
+    assert neo.get_entity("Z")["properties"] == {}
+
+
+def test_once_a_batch_falls_back_the_rest_of_the_call_merges(neo, neo4j_settings, monkeypatch):
+    from graph_models.neo4j_store import Neo4jStore
+
+    small = Neo4jStore(
+        neo4j_settings["uri"], neo4j_settings["user"], neo4j_settings["password"], batch_size=2
+    )
+    try:
+        small.upsert_nodes("Person", persons("P2"))
+        seen = _statements(small, monkeypatch)
+        small.upsert_nodes("Person", persons("P0", "P1", "P2", "P3", "P4", "P5"))
+        # [P0, P1] is new; [P2, P3] holds P2: rolled back, merged, and so is [P4, P5]
+        assert _kinds(seen) == ["create", "create", "merge", "merge"]
+        seen.clear()
+        small.upsert_nodes("Person", persons("Q0", "Q1"))  # a new call tries CREATE again
+        assert _kinds(seen) == ["create"]
+    finally:
+        small.close()
+    assert neo.counts() == {"nodes": {"Person": 8}, "relationships": {}}
+
+
+def test_property_names_reach_cypher_only_as_plain_identifiers(neo, monkeypatch):
+    seen = _statements(neo, monkeypatch)
+    neo.upsert_nodes("Person", persons("A", name=["甲"], region_code=["410000"]))
+    neo.upsert_nodes("Person", persons("B", **{"备注": ["x"], "a`b": ["y"]}))
+    plain, other = seen
+    assert "`name`: row[1]" in plain and "`region_code`: row[2]" in plain
+    assert "备注" not in other and "a`b" not in other and "SET n += row[1]" in other
+    assert neo.get_entity("B")["properties"] == {"备注": "x", "a`b": "y"}
+
+
+def test_concurrent_writers_give_the_graph_of_one_writer(neo, neo4j_settings):
+    from graph_models.neo4j_store import Neo4jStore
+
+    ids = [f"P{i:03d}" for i in range(300)]
+    rows = persons(*ids, name=[f"名{i}" for i in range(300)])
+    # every relationship touches one of a few hubs: writers contend for the same nodes
+    links = edges([(f"K{i}", ids[i], ids[i % 5]) for i in range(5, 300)], relation="kin")
+    neo.upsert_nodes("Person", rows)
+    neo.upsert_relationships("KIN", links)
+    want = canonical(neo.nodes("Person")), canonical(neo.relationships("KIN"))
+    neo.clear()
+    cfg = neo4j_settings
+    two = Neo4jStore(cfg["uri"], cfg["user"], cfg["password"], batch_size=20, writers=3)
+    try:
+        two.upsert_nodes("Person", rows)
+        two.upsert_relationships("KIN", links)
+        two.upsert_relationships("KIN", links)  # and again: merged, nothing doubles
+    finally:
+        two.close()
+    pd.testing.assert_frame_equal(canonical(neo.nodes("Person")), want[0])
+    pd.testing.assert_frame_equal(canonical(neo.relationships("KIN")), want[1])
+
+
+def test_without_the_uniqueness_constraints_only_merge_is_used(neo, neo4j_settings, monkeypatch):
+    from graph_models.neo4j_store import Neo4jStore
+
+    with neo._session() as session:  # CREATE would no longer refuse an existing id
+        session.run("DROP CONSTRAINT person_id IF EXISTS").consume()
+    cfg = neo4j_settings
+    bare = Neo4jStore(cfg["uri"], cfg["user"], cfg["password"])
+    try:
+        seen = _statements(bare, monkeypatch)
+        bare.upsert_nodes("Person", persons("A", "B"))
+        bare.upsert_nodes("Person", persons("A", "B"))
+        assert _kinds(seen) == ["merge", "merge"]
+        assert bare.counts() == {"nodes": {"Person": 2}, "relationships": {}}
+    finally:
+        bare.close()
+        neo.ensure_schema()
