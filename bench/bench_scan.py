@@ -55,7 +55,8 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
            timeout: float | None = None) -> dict:  # fmt: skip
     """Run ``cmd``; wall seconds, peak RSS (MiB) and exit status from ``wait4``.
 
-    Past ``timeout`` seconds the command is stopped and the result says ``timed_out`` with the
+    Past ``timeout`` seconds the command is stopped; a command stopped so or killed (out of
+    memory) returns ``timed_out`` or ``killed_by_signal`` with the
     last lines it wrote to stderr (a scan's progress lines: where it was).
     """
     t0 = time.perf_counter()
@@ -75,10 +76,11 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
         proc.returncode = os.waitstatus_to_exitcode(status)
         secs = time.perf_counter() - t0
         err.seek(0)
-        tail = err.read()[-3000:].decode(errors="replace")
-        if timed_out:
-            return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "timed_out": True,
-                    "stderr_tail": tail.splitlines()[-12:]}  # fmt: skip
+        tail = err.read()[-8000:].decode(errors="replace")
+        if timed_out or proc.returncode < 0:  # stopped here, or killed (e.g. out of memory)
+            return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "timed_out": timed_out,
+                    "killed_by_signal": -proc.returncode if proc.returncode < 0 else None,
+                    "stderr_tail": tail.splitlines()[-40:]}  # fmt: skip
         if proc.returncode != 0:
             raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {tail}")
         out.seek(0)
@@ -102,9 +104,9 @@ def scan(tree: Path, dataset: Path, out: Path, workspace: Path | None,
         cmd += ["--settings", str(settings)]
     env = {**os.environ, "PYTHONPATH": str(tree), "RISKGRAPH_STORE": "memory"}
     r = _timed(cmd, tree, env, timeout)
-    if r.get("timed_out"):
-        return {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "timed_out": True,
-                "stderr_tail": r["stderr_tail"]}  # fmt: skip
+    if "stderr_tail" in r:  # did not finish
+        return {k: r[k] for k in ("seconds", "rss_mb", "timed_out", "killed_by_signal",
+                                  "stderr_tail")}  # fmt: skip
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     t = summary.get("timings", {})
     stages = t.get("load_stages", {})
@@ -127,7 +129,7 @@ def _median(runs: list[dict], key: str) -> float | None:
 def _summary(runs: list[dict]) -> dict:
     out = {k: _median(runs, k) for k in ("seconds", "load", "staging", "build", "detect", "write")}
     out["peak_rss_mb"] = round(max(r["rss_mb"] for r in runs))
-    out["timed_out"] = sum(bool(r.get("timed_out")) for r in runs)
+    out["not_finished"] = sum("stderr_tail" in r for r in runs)
     out["runs"] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()
                     if k != "detectors"} for r in runs]  # fmt: skip
     det = runs[0].get("detectors") or {}
@@ -172,8 +174,8 @@ def main() -> None:
             scans.append(scan(ROOT, dataset, work / f"out{i}", ws, timeout=args.timeout))
             print(f"scan    {scans[-1]['seconds']:.1f}s  rss {scans[-1]['rss_mb']:.0f} MiB",
                   flush=True)  # fmt: skip
-            if scans[-1].get("timed_out"):
-                print("scan stopped at --timeout:", *scans[-1]["stderr_tail"][-3:], sep="\n")
+            if "stderr_tail" in scans[-1]:
+                print("scan did not finish:", *scans[-1]["stderr_tail"][-3:], sep="\n")
                 break
             rescans.append(scan(ROOT, dataset, work / f"re{i}", ws, settings))
             print(f"rescan  {rescans[-1]['seconds']:.1f}s  rss {rescans[-1]['rss_mb']:.0f} MiB",
