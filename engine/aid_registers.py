@@ -354,7 +354,7 @@ class AidRegisters:
 
 def aid_registers(ctx: DetectorContext) -> AidRegisters:
     """The aid registers as detector ``ctx`` may see them (module doc); on a Spark run the same
-    registers and queries run on Spark (:mod:`engine.spark.registers`).
+    registers and queries run on Spark (``SparkEngine.aid_registers``).
 
     Examples
     --------
@@ -364,8 +364,7 @@ def aid_registers(ctx: DetectorContext) -> AidRegisters:
     >>> aid_registers(ctx).rows("SELECT count(*) AS n FROM roster")
     [{'n': 0}]
     """
-    if getattr(ctx.run.engine, "name", None) == "spark":
-        from engine.spark.registers import SparkAidRegisters
-
-        return SparkAidRegisters(ctx)  # type: ignore[return-value]
+    on_engine = getattr(ctx.run.engine, "aid_registers", None)  # a distributed engine's own
+    if on_engine is not None:
+        return on_engine(ctx)  # type: ignore[no-any-return]
     return AidRegisters(ctx)

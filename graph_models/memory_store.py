@@ -476,6 +476,10 @@ class MemoryStore(GraphStore):
         self._writes.append(self._writer.submit(write))
         self._touch()
 
+    def generations_root(self) -> FsPath | None:
+        """The workspace this store reads its generations from (None: in memory only)."""
+        return self.workspace
+
     def parquet_dir(self) -> FsPath | None:
         """The directory whose ``nodes/`` and ``relationships/`` Parquet files hold this
         store's whole graph (what Spark or pyarrow may read), flushing a workspace store first;

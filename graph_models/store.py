@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    from pathlib import Path as FsPath
+
     import pyarrow as pa
 
 from graph_models.errors import QueryError
@@ -350,6 +352,13 @@ class GraphStore(ABC):
         directed: bool = False,
     ) -> list[Path]:
         """Shortest paths (up to ``limit``, all of the minimum length) between two nodes."""
+
+    def generations_root(self) -> FsPath | None:
+        """The workspace whose generations this store reads (``graph_models.generations``):
+        a scan may then build a new generation beside it and switch to it atomically with its
+        flags. None for a store that keeps no generations (a database server, an embedded store
+        in memory only)."""
+        return None
 
     def reopen(self) -> GraphStore | None:
         """The same store opened afresh, seeing what another process has written since this one

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from loaders.load import LoadReport
 
-__all__ = ["FIXES", "write_validation_report"]
+__all__ = ["DETAIL_LIMIT", "FIXES", "write_validation_report"]
+
+#: rows kept per sheet of the clerks' xlsx report (the CSV files in rejects/ hold all of them)
+DETAIL_LIMIT = 50_000
 
 #: code -> (zh headline, zh fix, en headline, en fix) for reject reasons, warnings and problems
 FIXES: dict[str, tuple[str, str, str, str]] = {
@@ -294,8 +297,6 @@ def _xlsx(
     report: LoadReport, path: Path, details: dict[str, list[dict[str, Any]]], lang: str
 ) -> None:
     from openpyxl import Workbook
-
-    from loaders.load import DETAIL_LIMIT
 
     t = _TEXT[lang]
     wb = Workbook(write_only=True)

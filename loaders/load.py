@@ -48,6 +48,7 @@ import pyarrow as pa
 from graph_models.errors import DataError
 from graph_models.memory_store import frame_to_arrow
 from graph_models.store import GraphStore
+from loaders.clerk_report import DETAIL_LIMIT, write_validation_report
 from loaders.contract import CONTRACT
 from loaders.csv_cells import safe_frame
 from loaders.csv_reader import LineReject
@@ -72,8 +73,6 @@ _RAW_LIMIT = 4000
 EXAMPLES = 5
 #: skipped lines listed per file in the load report (rejects/<table>.skipped.csv has them all)
 SKIPPED_LISTED = 1000
-#: rows kept per sheet of the clerks' xlsx report (the CSV files in rejects/ hold all of them)
-DETAIL_LIMIT = 50_000
 
 
 class LoadFailed(DataError):
@@ -633,8 +632,6 @@ def load_dataset(
         failed = LoadReport(str(dataset_dir), allow_partial=allow_partial)
         failed.add_problem(err, file="manifest.yaml")
         if rej_dir is not None:
-            from loaders.clerk_report import write_validation_report
-
             write_validation_report(failed, rej_dir, lang=report_lang)
         raise LoadFailed(failed) from err
     sources = disc.tables
@@ -762,8 +759,6 @@ def finish_load(
     if started is not None:
         report.seconds = time.perf_counter() - started
     if rejects_dir is not None:
-        from loaders.clerk_report import write_validation_report
-
         write_validation_report(report, rejects_dir, details, lang=report_lang)
     if report.problems and not report.allow_partial:
         raise LoadFailed(report)

@@ -300,7 +300,7 @@ class Build:
                 if (parent.path / name / "flags.jsonl").exists():
                     _link_tree(parent.path / name, self.writer.path / "last-scan")
                     break
-        gen = self.writer.commit({**counts, "loaded_files": self.loaded_files})
+        gen = self.writer.commit({**counts, "loaded_files": self.loaded_files, **(meta or {})})
         for name in ("rejects",):
             link = self.workspace.path / name
             if (gen.path / name).exists() and not link.is_symlink() and not link.exists():

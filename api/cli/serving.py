@@ -62,18 +62,21 @@ def serve(
         """An in-process store (the embedded one), loaded and warmed once, shared by the forked
         workers."""
         from api.server.graph.access import GraphAccess
-        from api.server.scan_jobs import latest_graph_scan
+        from api.server.scan_jobs import latest_graph_scan, recover_committed_scan
         from api.server.state.db import StateDB, resolve_state_db_url
         from graph_models.stores import open_store, store_class
 
         db = StateDB(resolve_state_db_url(state_db, workspace))  # migrated here, once
         generation = latest_graph_scan(db)  # before the load: a scan finishing now is reloaded
-        db.close()  # no connection crosses the fork
         if not store_class(store_kind).in_process:
+            db.close()
             return None  # nor a server store's driver: each worker opens its own
-        access = GraphAccess(
-            open_store(store_kind, workspace), freeze_gc=True, generation=generation, reopen=True
-        )
+        store = open_store(store_kind, workspace)
+        recovered = recover_committed_scan(db, store)
+        if recovered is not None:
+            generation = max(generation, recovered)
+        db.close()  # no connection crosses the fork
+        access = GraphAccess(store, freeze_gc=True, generation=generation, reopen=True)
         access.warm()
         return access
 

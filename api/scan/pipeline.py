@@ -240,6 +240,7 @@ def scan_workspace(
     engine: str = "embedded",
     spark_master: str | None = None,
     spark_graph: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> ScanOutcome:
     """Bring ``workspace`` up to date with ``dataset_dir`` (unchanged files are not read), run
     the detectors on its graph, write the outputs into ``out_dir`` and make the new generation
@@ -285,5 +286,7 @@ def scan_workspace(
         scan.mkdir(parents=True, exist_ok=True)
         for name in ("flags.jsonl", "summary.json"):
             shutil.copyfile(out / name, scan / name)
-        outcome.generation = build.commit({"flags_total": outcome.summary["flags_total"]})
+        outcome.generation = build.commit(
+            {"flags_total": outcome.summary["flags_total"], **(meta or {})}
+        )
     return outcome

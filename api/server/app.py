@@ -31,7 +31,12 @@ from api.server.deps import AppServices
 from api.server.errors import RequestIdMiddleware, install_error_handlers
 from api.server.graph.access import GraphAccess
 from api.server.routes import API_ROUTERS
-from api.server.scan_jobs import ScanFollower, ScanRunner, latest_graph_scan
+from api.server.scan_jobs import (
+    ScanFollower,
+    ScanRunner,
+    latest_graph_scan,
+    recover_committed_scan,
+)
 from api.server.state.audit import AuditWriter
 from api.server.state.db import StateDB, resolve_state_db_url
 from api.server.web.router import web_router
@@ -189,6 +194,9 @@ def create_app(
         generation = latest_graph_scan(db)
         owns_store = store is None
         graph_store = store if store is not None else open_store(store_kind, ws)
+        recovered = recover_committed_scan(db, graph_store)
+        if recovered is not None:  # the opened generation is that scan's: serve it as such
+            generation = max(generation, recovered)
         # a store the app opened itself it may open afresh when another worker's scan replaced it
         access = GraphAccess(
             graph_store, freeze_gc=freeze_gc, generation=generation, reopen=owns_store

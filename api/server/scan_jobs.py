@@ -1,10 +1,15 @@
 """Scan jobs started by ``POST /scans``: one at a time, in a background thread; and following
 the scans other worker processes ran.
 
-A job runs ``api.scan.pipeline.scan_dataset`` (load the dataset into the app's store, run the
-detectors, write the outputs into ``WORKSPACE/scans/<id>``) holding the store's write lock, so
-requests wait rather than read a half-loaded graph; then it imports the flags into the state DB
-and rebuilds the cached region and ownership indexes.
+A job on a store that keeps workspace generations (the embedded one) runs
+``api.scan.pipeline.scan_workspace``: the new generation holds the graph and the flags and becomes
+current in one rename, the server then switches to it and imports the flags; a process that dies
+in between leaves a generation whose flags :func:`recover_committed_scan` imports when the next
+server starts (or the next scan begins). On other stores a job runs
+``api.scan.pipeline.scan_dataset`` (load the dataset into the app's store, run the detectors,
+write the outputs into ``WORKSPACE/scans/<id>``) holding the store's write lock, so requests wait
+rather than read a half-loaded graph; then it imports the flags into the state DB and rebuilds
+the cached region and ownership indexes.
 
 The graph a process serves has a *generation*: the id of the last API scan that succeeded
 (:func:`latest_graph_scan`). With several worker processes (``riskgraph serve --workers N``)
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
     from api.server.graph.access import GraphAccess
 
 __all__ = [
+    "API_SCAN_KEY",
     "HEARTBEAT_SECONDS",
     "STALE_AFTER_SECONDS",
     "ScanFollower",
@@ -54,9 +60,61 @@ __all__ = [
     "owner_alive",
     "process_identity",
     "reap_abandoned_scans",
+    "recover_committed_scan",
 ]
 
 log = logging.getLogger("riskgraph.api.scans")
+
+#: key of a workspace generation's metadata naming the API scan that committed it
+API_SCAN_KEY = "api_scan"
+
+
+def recover_committed_scan(db: StateDB, store: Any) -> int | None:
+    """Import the flags of an API scan whose generation became current but whose process died
+    before importing them (the graph and its flags are committed together; the state DB is
+    brought level with them here). Returns the scan's id, or None when there was nothing to do.
+
+    Run when the server starts and before every scan, so a restarted server never serves a
+    new graph beside the old flags.
+    """
+    from engine.outputs import read_flags
+    from graph_models.generations import current
+
+    root = store.generations_root()
+    gen = current(root) if root is not None else None
+    if gen is None:
+        return None
+    scan_id = gen.meta.get(API_SCAN_KEY)
+    flags_path = gen.path / "scan" / "flags.jsonl"
+    if not isinstance(scan_id, int) or not flags_path.is_file():
+        return None
+    import json
+
+    from api.server.state.flag_import import detectors_run_by
+
+    with db.write() as session:
+        scan = session.get(Scan, scan_id)
+        if scan is None or scan.status == "succeeded":
+            return None
+        summary_path = gen.path / "scan" / "summary.json"
+        summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else None
+        imported = import_flags(session, read_flags(flags_path), scan_id, detectors_run_by(summary))
+        was = scan.status
+        scan.status, scan.finished_at, scan.error = "succeeded", utcnow(), None
+        scan.flags_imported = imported.total
+        append_audit(
+            session, actor=scan.requested_by, role="admin", action="scan_recovered",
+            resource=f"scan {scan_id}",
+            detail={"generation": gen.id, "status_before": was, "created": imported.created,
+                    "updated": imported.updated, "reopened": imported.reopened,
+                    "unsupported": imported.unsupported},
+        )  # fmt: skip
+    log.warning(
+        "scan %s committed generation %s but its flags were not imported (its process ended "
+        "first): imported them now", scan_id, gen.id,
+    )  # fmt: skip
+    return scan_id
+
 
 #: how often the process running a scan job writes its heartbeat
 HEARTBEAT_SECONDS = 20.0
@@ -258,6 +316,8 @@ class ScanRunner:
         try:
             as_of = dt.date.fromisoformat(options["as_of"]) if options.get("as_of") else None
             with self.graph.updating:
+                # a scan whose process died after committing its generation: its flags first
+                recover_committed_scan(self.db, self.graph.store)
                 # another worker's scan may not have reached this process yet: load on top of
                 # the latest graph, never over a stale one (its flush would undo that scan)
                 self.graph.refresh(latest_graph_scan(self.db))
@@ -278,22 +338,34 @@ class ScanRunner:
     def _scan(
         self, scan_id: int, dataset: str | None, out: Path, options: dict, as_of: dt.date | None
     ) -> None:
-        from api.scan.pipeline import scan_dataset
+        from api.scan.pipeline import scan_dataset, scan_workspace
 
         progress = _ProgressWriter(self.db, scan_id, options.get("only") or None)
-        with self.graph.lock.writing():
-            try:
-                outcome = scan_dataset(
-                    self.graph.store, out, dataset, only=options.get("only") or None, as_of=as_of,
-                    load_progress=progress.load, detector_progress=progress.detector,
-                )  # fmt: skip
-                self.graph.store.flush()
-            finally:
-                self.graph.invalidate()
-        progress.stage("import")
-        self.graph.warm()  # rebuild the caches now, not in the next request
-        # this process holds the new graph: its follower must not reload it
-        self.graph.generation = scan_id
+        only = options.get("only") or None
+        root = self.graph.store.generations_root()
+        if dataset is not None and root is not None:
+            # all or nothing: the workspace's new generation holds the graph and its flags and
+            # becomes current in one rename; requests read the old one until it has
+            outcome = scan_workspace(
+                root, dataset, out, only=only, as_of=as_of, load_progress=progress.load,
+                detector_progress=progress.detector, meta={API_SCAN_KEY: scan_id},
+            )  # fmt: skip
+            progress.stage("import")
+            self.graph.refresh(scan_id, reopen=True)
+        else:
+            with self.graph.lock.writing():
+                try:
+                    outcome = scan_dataset(
+                        self.graph.store, out, dataset, only=only, as_of=as_of,
+                        load_progress=progress.load, detector_progress=progress.detector,
+                    )  # fmt: skip
+                    self.graph.store.flush()
+                finally:
+                    self.graph.invalidate()
+            progress.stage("import")
+            self.graph.warm()  # rebuild the caches now, not in the next request
+            # this process holds the new graph: its follower must not reload it
+            self.graph.generation = scan_id
         with self.db.write() as session:
             ran = sorted(set(outcome.result.digests) - set(outcome.result.skipped))
             imported = import_flags(session, outcome.result.flags, scan_id, ran)

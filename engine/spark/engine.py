@@ -113,6 +113,13 @@ class SparkEngine:
     def add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = round(self.timings.get(key, 0.0) + seconds, 4)
 
+    def aid_registers(self, ctx: Any) -> Any:
+        """The aid registers of detector ``ctx`` on Spark (same tables, same SQL texts as the
+        embedded :class:`engine.aid_registers.AidRegisters`, transpiled)."""
+        from engine.spark.registers import SparkAidRegisters
+
+        return SparkAidRegisters(ctx)
+
     # -- component-partitioned detectors ---------------------------------------------------------
 
     def run_components(

@@ -114,8 +114,9 @@ class GraphAccess:
         if self.freeze_gc:
             gc.unfreeze()  # the old graph's structures may be collected again (warm re-freezes)
 
-    def refresh(self, generation: int) -> bool:
-        """Serve the graph of scan ``generation``, written by another worker process.
+    def refresh(self, generation: int, *, reopen: bool | None = None) -> bool:
+        """Serve the graph of scan ``generation``, written by another worker process (or by a
+        scan of this one that committed a new workspace generation: ``reopen=True``).
 
         The new store (or, when it is not reopened, the same one) and its caches are built first,
         while requests go on reading the current graph; the swap then waits only for the
@@ -125,7 +126,7 @@ class GraphAccess:
         with self.updating:
             if generation <= self.generation:
                 return False
-            store = self.store.reopen() if self._reopen else None
+            store = self.store.reopen() if (self._reopen if reopen is None else reopen) else None
             if store is not None:
                 index, ownership = _build_region_index(store), build_ownership(store)
             else:

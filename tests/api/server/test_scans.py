@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.server.graph.access import GraphAccess
 from api.server.scan_jobs import ScanRunner, reap_abandoned_scans
@@ -181,3 +181,78 @@ def test_a_scan_whose_process_is_gone_is_failed_at_once(memory_env):
                     owner_pid=os.getpid())  # fmt: skip
         s.add(live)
     assert env.post("admin", "/scans", {"dataset_dir": "d1"}).status_code == 409
+
+
+def test_an_api_scan_commits_its_graph_and_flags_together(tmp_path, sqlite_url):
+    """Issue 15, probe 7: a scan killed after the graph files were replaced but before its flags
+    were imported left the restarted server serving the new graph beside the old flags. An API
+    scan on the embedded store now writes a workspace generation holding the graph and the
+    flags; the process dying between that commit and the import (simulated here by doing the
+    scan's work up to the commit and no further) leaves a generation the next server start
+    imports the flags of, before it serves anything."""
+    from fastapi.testclient import TestClient
+
+    from api.scan.pipeline import scan_workspace
+    from api.server.app import create_app
+    from api.server.auth.principals import create_user
+    from api.server.scan_jobs import API_SCAN_KEY
+    from api.server.state.models import FlagRecord
+    from engine.outputs import read_flags
+    from fixtures.synth import generate
+    from graph_models.generations import current
+
+    dataset, ws = tmp_path / "datasets" / "d1", tmp_path / "ws"
+    generate(dataset, households=120, seed=5)
+    db = StateDB(sqlite_url)
+    with db.write() as s:
+        token = create_user(s, "root", "admin", [])
+        scan = Scan(source="api", status="running", dataset_dir=str(dataset), out_dir="-",
+                    options={}, requested_by="root", created_at=utcnow(), heartbeat_at=utcnow(),
+                    owner_host="elsewhere", owner_pid=1)  # fmt: skip
+        s.add(scan)
+        s.flush()
+        scan_id = scan.id
+    out = tmp_path / "out"
+    scan_workspace(ws, dataset, out, meta={API_SCAN_KEY: scan_id})  # ... and the process dies
+    assert current(ws).meta[API_SCAN_KEY] == scan_id
+    written = read_flags(out / "flags.jsonl")
+    assert written
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(FlagRecord)) == 0
+
+    app = create_app(store_kind="memory", state_db_url=sqlite_url, workspace=ws,
+                     datasets_root=tmp_path / "datasets")  # fmt: skip
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        got = client.get(f"/api/v1/scans/{scan_id}", headers=auth).json()
+        assert got["status"] == "succeeded" and got["flags_imported"] == len(written)
+        page = client.get("/api/v1/flags?limit=1", headers=auth).json()
+        assert page["total"] == len(written)
+        # and the graph served is that generation's: a flagged entity is there
+        entity = written[0].entities[0]
+        assert client.get(f"/api/v1/entities/{entity}", headers=auth).status_code == 200
+    with db.read() as s:
+        actions = s.scalars(select(AuditEntry.action)).all()
+        assert "scan_recovered" in actions
+        assert verify_chain(s).ok
+    db.close()
+
+
+def test_an_api_scan_of_a_dataset_writes_a_generation(memory_env):
+    """POST /scans with a dataset on the embedded store: the new generation names the scan, and
+    the server serves it once the flags are imported."""
+    from fixtures.synth import generate
+    from graph_models.generations import current
+
+    env = memory_env
+    generate(env.tmp / "datasets" / "d2", households=120, seed=5)
+    r = env.post("admin", "/scans", {"dataset_dir": "d2"})
+    assert r.status_code == 202, r.text
+    scan_id = r.json()["id"]
+    _wait_for(lambda: _status(env.db, scan_id) in ("succeeded", "failed"), timeout=120)
+    done = env.get("admin", f"/scans/{scan_id}").json()
+    assert done["status"] == "succeeded", done
+    root = env.client.app.state.services.graph.store.generations_root()
+    assert current(root).meta["api_scan"] == scan_id
+    assert env.client.app.state.services.graph.generation == scan_id
+    assert done["flags_imported"] > 0
