@@ -12,12 +12,17 @@ from hypothesis import strategies as st
 
 from engine.flags import evidence_fingerprint, jsonable
 
+#: numpy strings drop trailing NULs (np.str_("\x00").item() == ""), and the fingerprint is UTF-8
+#: (text read from files has no lone surrogates): neither is generated
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+)
 _leaf = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**12), 10**12),
     st.floats(allow_nan=True, allow_infinity=True, width=64),
-    st.text(max_size=12),
+    _text,
     st.dates(dt.date(1990, 1, 1), dt.date(2030, 12, 31)).map(dt.date.isoformat),
 )
 _keys = st.sampled_from(["amount", "paid_date", "line", "_batch", "id", "note", "名称"])
@@ -53,7 +58,7 @@ def _numpy_flavoured(value):
 
 
 @settings(max_examples=200, deadline=None)
-@given(_evidence, st.lists(st.text(max_size=6), max_size=4), st.sampled_from([None, "2024-06-30"]))
+@given(_evidence, st.lists(_text, max_size=4), st.sampled_from([None, "2024-06-30"]))
 def test_plain_and_numpy_evidence_agree(evidence, entities, as_of):
     flavoured = _numpy_flavoured(evidence)
     plain = jsonable(evidence)
