@@ -63,7 +63,10 @@ class _SparkSession:
             params = [ctx.as_of] if name == "household_periods" else None
             df = self.spark.sql(to_spark(sql, params))
             if kind == "table":
-                df = df.persist()
+                # checkpointed, not persisted: later SQL over these views then plans against a
+                # leaf, not the whole query that built it (a cached relation keeps its plan,
+                # and the rings' projection over several of them took minutes to plan)
+                df = df.localCheckpoint()
                 self.cached.append(df)
         df.createOrReplaceTempView(name)
         self.built.add(name)

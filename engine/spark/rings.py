@@ -66,17 +66,21 @@ def find_rings_spark(
 
     spark = engine.spark
     t0 = time.perf_counter()
-    memberships.select("node", "attribute").createOrReplaceTempView("m_all")
+    # every step is checkpointed (its plan cut to a leaf): the projection's SQL refers to each
+    # table several times, and planning over the queries that built them took minutes
+    memberships.select("node", "attribute").localCheckpoint().createOrReplaceTempView("m_all")
     g = groups.where(F.col("grp").isNotNull()).groupBy("node").agg(F.min("grp").alias("grp"))
-    g = g.persist()
+    g = g.localCheckpoint()
     g.createOrReplaceTempView("g")
     cached = [g]
     try:
-        m = spark.sql(to_spark(MEMBERSHIP_SQL)).persist()
+        m = spark.sql(to_spark(MEMBERSHIP_SQL)).localCheckpoint()
         m.createOrReplaceTempView("m")
-        w = spark.sql(to_spark(WEIGHT_SQL, [max_attribute_nodes])).persist()
+        w = spark.sql(to_spark(WEIGHT_SQL, [max_attribute_nodes])).localCheckpoint()
         w.createOrReplaceTempView("w")
-        pairs = spark.sql(to_spark(PAIRS_SQL, [min_attribute_weight, min_pair_weight])).persist()
+        pairs = spark.sql(
+            to_spark(PAIRS_SQL, [min_attribute_weight, min_pair_weight])
+        ).localCheckpoint()
         cached += [m, w, pairs]
         comps = connected_components(pairs.select("u", "v"))
         with_comp = pairs.join(comps, pairs["u"] == comps["node"]).select(
@@ -87,11 +91,11 @@ def find_rings_spark(
             with_comp.withColumn("_bucket", bucket)
             .groupBy("_bucket")
             .applyInPandas(_leiden_task(seed, resolution), "node string, community string")
-            .persist()
+            .localCheckpoint()
         )
         cached.append(labels)
         sizes = labels.groupBy("community").count().where(F.col("count") >= min_size)
-        members = labels.join(sizes.select("community"), "community").persist()
+        members = labels.join(sizes.select("community"), "community").localCheckpoint()
         cached.append(members)
         got = members.toPandas()
         if got.empty:
