@@ -51,19 +51,41 @@ from bench.machine import machine_info  # noqa: E402
 RESCAN_SETTINGS = {"aid.deceased_recipient": {"grace_days": 60}}
 
 
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict:
-    """Run ``cmd``; wall seconds, peak RSS (MiB) and exit status from ``wait4``."""
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
+           timeout: float | None = None) -> dict:  # fmt: skip
+    """Run ``cmd``; wall seconds, peak RSS (MiB) and exit status from ``wait4``.
+
+    Past ``timeout`` seconds the command is stopped; a command stopped so or killed (out of
+    memory) returns ``timed_out`` or ``killed_by_signal`` with the
+    last lines it wrote to stderr (a scan's progress lines: where it was).
+    """
     t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err)
-        out = proc.stdout.read() if proc.stdout else b""
-        _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout is not None and time.perf_counter() - t0 > timeout:
+                timed_out = True
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.2)
         proc.returncode = os.waitstatus_to_exitcode(status)
         secs = time.perf_counter() - t0
+        err.seek(0)
+        tail = err.read()[-8000:].decode(errors="replace")
+        if timed_out or proc.returncode < 0:  # stopped here, or killed (e.g. out of memory)
+            return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "timed_out": timed_out,
+                    "killed_by_signal": -proc.returncode if proc.returncode < 0 else None,
+                    "stderr_tail": tail.splitlines()[-40:]}  # fmt: skip
         if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{cmd[:4]} failed: {err.read()[-3000:].decode(errors='replace')}")
-    return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
+            raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {tail}")
+        out.seek(0)
+        stdout = out.read().decode()
+    return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "stdout": stdout}
 
 
 def floor(dataset: Path) -> dict:
@@ -73,7 +95,7 @@ def floor(dataset: Path) -> dict:
 
 
 def scan(tree: Path, dataset: Path, out: Path, workspace: Path | None,
-         settings: Path | None = None) -> dict:  # fmt: skip
+         settings: Path | None = None, timeout: float | None = None) -> dict:  # fmt: skip
     cmd = [sys.executable, "-m", "api.cli.main", "scan", str(dataset), "--out", str(out),
            "--no-report"]  # fmt: skip
     if workspace is not None:
@@ -81,7 +103,10 @@ def scan(tree: Path, dataset: Path, out: Path, workspace: Path | None,
     if settings is not None:
         cmd += ["--settings", str(settings)]
     env = {**os.environ, "PYTHONPATH": str(tree), "RISKGRAPH_STORE": "memory"}
-    r = _timed(cmd, tree, env)
+    r = _timed(cmd, tree, env, timeout)
+    if "stderr_tail" in r:  # did not finish
+        return {k: r[k] for k in ("seconds", "rss_mb", "timed_out", "killed_by_signal",
+                                  "stderr_tail")}  # fmt: skip
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     t = summary.get("timings", {})
     stages = t.get("load_stages", {})
@@ -104,6 +129,7 @@ def _median(runs: list[dict], key: str) -> float | None:
 def _summary(runs: list[dict]) -> dict:
     out = {k: _median(runs, k) for k in ("seconds", "load", "staging", "build", "detect", "write")}
     out["peak_rss_mb"] = round(max(r["rss_mb"] for r in runs))
+    out["not_finished"] = sum("stderr_tail" in r for r in runs)
     out["runs"] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()
                     if k != "detectors"} for r in runs]  # fmt: skip
     det = runs[0].get("detectors") or {}
@@ -122,6 +148,9 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None, help="another source tree to time")
     ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: temp)")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="stop a scan after this many seconds and record where it was")  # fmt: skip
+    ap.add_argument("--note", default=None, help="recorded with the result (e.g. who else ran)")
     args = ap.parse_args()
     dataset = args.dataset or args.data_root / f"synth-{args.households}"
     generated = None
@@ -142,9 +171,12 @@ def main() -> None:
                 floors.append(floor(dataset))
                 print(f"floor   {floors[-1]['seconds']:.1f}s", flush=True)
             ws = work / f"ws{i}"
-            scans.append(scan(ROOT, dataset, work / f"out{i}", ws))
+            scans.append(scan(ROOT, dataset, work / f"out{i}", ws, timeout=args.timeout))
             print(f"scan    {scans[-1]['seconds']:.1f}s  rss {scans[-1]['rss_mb']:.0f} MiB",
                   flush=True)  # fmt: skip
+            if "stderr_tail" in scans[-1]:
+                print("scan did not finish:", *scans[-1]["stderr_tail"][-3:], sep="\n")
+                break
             rescans.append(scan(ROOT, dataset, work / f"re{i}", ws, settings))
             print(f"rescan  {rescans[-1]['seconds']:.1f}s  rss {rescans[-1]['rss_mb']:.0f} MiB",
                   flush=True)  # fmt: skip
@@ -155,7 +187,7 @@ def main() -> None:
                 shutil.rmtree(work / f"wsb{i}", ignore_errors=True)
     finally:
         load_after = os.getloadavg()
-    rows = scans[0]["rows"]
+    rows = scans[0].get("rows")
     result: dict = {
         "benchmark": "scan",
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -166,16 +198,22 @@ def main() -> None:
         "generate_seconds": generated,
         "load_average_before_after": [list(load_before), list(load_after)],
         "scan": _summary(scans),
-        "rescan_other_settings": _summary(rescans),
+        "rescan_other_settings": _summary(rescans) if rescans else None,
+        "timeout_seconds": args.timeout,
+        "note": args.note,
         "target": {"scan_seconds": 300, "peak_rss_mb": 12 * 1024, "rescan_seconds": 60},
         "machine": machine_info(["pandas", "pyarrow", "numpy", "duckdb", "igraph"]),
     }
     if floors:
         f = statistics.median(x["seconds"] for x in floors)
-        result["floor_pyarrow"] = {"median_seconds": round(f, 2), "rows_per_s": round(rows / f),
+        frows = floors[0]["rows"]
+        result["floor_pyarrow"] = {"median_seconds": round(f, 2), "rows": frows,
+                                   "rows_per_s": round(frows / f),
                                    "peak_rss_mb": round(max(x["rss_mb"] for x in floors)),
                                    "runs": [round(x["seconds"], 2) for x in floors]}  # fmt: skip
-        result["ratio_scan_load_over_floor"] = round(result["scan"]["load"] / f, 2)
+        if result["scan"]["load"] is not None:
+            result["ratio_scan_load_over_floor"] = round(result["scan"]["load"] / f, 2)
+            result["ratio_scan_over_floor"] = round(result["scan"]["seconds"] / f, 2)
     if befores:
         result["before"] = _summary(befores)
         result["before_tree"] = str(args.before)

@@ -8,7 +8,7 @@ Usage::
 What runs, in one process, one after the other:
 
 1. ``riskgraph synth`` writes the dataset as CSV files (``--households``, seeded; enterprises
-   scale with it), not timed.
+   scale with it), not timed; or ``--dataset DIR`` names one already written.
 2. **embedded**: ``scan_dataset`` into a fresh workspace -- load the files, run every detector
    in-process, write flags.jsonl / csv / summary.
 3. **spark**: the same into another fresh workspace with ``engine="spark"`` on ``local[2]``:
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import machine_info
+from bench.machine import machine_info, peak_rss_mb
 
 
 def main() -> None:
@@ -43,6 +44,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--master", default="local[2]")
     p.add_argument("--keep", action="store_true", help="Keep the work directory.")
+    p.add_argument("--dataset", type=Path, default=None,
+                   help="An existing dataset directory (e.g. one 'riskgraph synth' wrote with the "
+                        "same --households and --seed) instead of generating one.")  # fmt: skip
     args = p.parse_args()
 
     from click.testing import CliRunner
@@ -53,16 +57,19 @@ def main() -> None:
     from graph_models.memory_store import MemoryStore
 
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
-    data = work / "data"
+    data = args.dataset or work / "data"
     as_of = dt.date(2024, 6, 30)
-    res = CliRunner().invoke(
-        cli, ["synth", str(data), "--households", str(args.households), "--seed", str(args.seed)]
-    )
-    if res.exit_code:
-        raise SystemExit(res.output)
+    if args.dataset is None:
+        res = CliRunner().invoke(
+            cli,
+            ["synth", str(data), "--households", str(args.households), "--seed", str(args.seed)],
+        )
+        if res.exit_code:
+            raise SystemExit(res.output)
     size_mb = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) / 1e6
     print(f"dataset: {args.households:,} households, {size_mb:.0f} MB of CSV", flush=True)
 
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     emb = scan_dataset(MemoryStore(work / "ws-a"), work / "out-a", data, as_of=as_of)
     embedded_s = time.perf_counter() - t0
@@ -74,6 +81,7 @@ def main() -> None:
         spark_master=args.master,
     )  # fmt: skip
     spark_s = time.perf_counter() - t0
+    load_after = os.getloadavg()
     print(f"spark: {spark_s:.1f}s, {len(spk.result.flags):,} flags", flush=True)
 
     placement = {s.id: s.partition for s in all_detectors()}
@@ -105,6 +113,9 @@ def main() -> None:
         "spark_detector_seconds": det,
         "flags": {"embedded": len(emb.result.flags), "spark": len(spk.result.flags)},
         "same_flag_ids_except_rings": same(emb.result) == same(spk.result),
+        "dataset": str(data) if args.dataset else None,
+        "load_average_before_after": [list(load_before), list(load_after)],
+        "peak_rss_mb_process": peak_rss_mb(),
         "note": "one run each, same process, machine shared with other work: noisy",
         "machine": machine_info(("pyspark", "sqlglot", "duckdb", "pandas", "pyarrow")),
     }

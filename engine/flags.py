@@ -55,12 +55,24 @@ NOISE_KEYS = frozenset({"line", "_line", "_batch", "generated_at"})
 _AS_OF = "<as-of>"
 
 
+#: one encoder for the sort keys and the digest (``json.dumps`` with options builds one per call)
+_SORTED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _material(value: Any, as_of: str | None) -> Any:
+    # exact types first: evidence is mostly plain dicts, lists, text and numbers, and a flag's
+    # evidence can hold thousands of values (subclasses such as numpy scalars take the long way)
+    kind = type(value)
+    if kind is str:
+        return _AS_OF if as_of is not None and value[:10] == as_of else value
+    if kind is int or value is None or kind is bool:
+        return value
     if isinstance(value, dict):
         return {str(k): _material(v, as_of) for k, v in value.items() if k not in NOISE_KEYS}
     if isinstance(value, (list, tuple)):
         items = [_material(v, as_of) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+        return sorted(items, key=_SORTED_JSON)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
@@ -101,7 +113,7 @@ def evidence_fingerprint(
         "evidence": _material(jsonable(evidence), day),
         "entities": sorted({str(e) for e in entities or ()}),
     }
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    blob = _DIGEST_JSON(body)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -113,6 +125,13 @@ def jsonable(value: Any) -> Any:
     >>> jsonable({"d": pd.Timestamp("2021-03-02"), "n": float("nan"), "t": pd.NaT, "i": np.int64(3)})
     {'d': '2021-03-02', 'n': None, 't': None, 'i': 3}
     """
+    kind = type(value)  # exact plain types first (see _material)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, dict):

@@ -92,7 +92,7 @@ class Part:
         self.node_rows: Counter[str] = Counter()
         self.rel_rows: Counter[str] = Counter()
         self._mem: dict[str, list[pa.Table]] = {}
-        self._writers: dict[str, tuple[pa.OSFile, ipc.RecordBatchFileWriter, pa.Schema]] = {}
+        self._writers: dict[str, tuple[pa.OSFile, ipc.RecordBatchStreamWriter, pa.Schema]] = {}
         self.closed = False
 
     # -- writing -------------------------------------------------------------------------------
@@ -108,7 +108,10 @@ class Part:
             path = self.directory / f"{name}{_SUFFIX}"
             path.parent.mkdir(parents=True, exist_ok=True)
             sink = pa.OSFile(str(path), "wb")
-            writer = ipc.new_file(sink, table.schema, options=_IPC_OPTIONS)
+            # the stream format: a later chunk's dictionary-encoded column may bring another
+            # dictionary, which the file format refuses ("dictionary replacement", seen at a
+            # million households: a table read in several blocks)
+            writer = ipc.new_stream(sink, table.schema, options=_IPC_OPTIONS)
             entry = self._writers[name] = (sink, writer, table.schema)
         _, writer, schema = entry
         if table.schema != schema:
@@ -194,7 +197,7 @@ class Part:
         path = self.directory / f"{name}{_SUFFIX}"
         if not path.exists():
             return None
-        table = ipc.open_file(pa.memory_map(str(path))).read_all()
+        table = _read_ipc(path)
         return table.select(columns) if columns is not None else table
 
     def names(self, kind: str) -> list[str]:
@@ -220,6 +223,16 @@ def _ids(tables: list[pa.Table]) -> pa.Array | None:
     if not cols:
         return None
     return pc.unique(pa.chunked_array([c for col in cols for c in col.chunks]))
+
+
+def _read_ipc(path: Path) -> pa.Table:
+    """A part's table: the IPC stream format, or the file format earlier versions wrote."""
+    source = pa.memory_map(str(path))
+    if source.read(6) == b"ARROW1":
+        source.seek(0)
+        return ipc.open_file(source).read_all()
+    source.seek(0)
+    return ipc.open_stream(source).read_all()
 
 
 def _with_meta(tables: list[pa.Table]) -> pa.Table:
