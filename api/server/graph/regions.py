@@ -31,6 +31,7 @@ import pandas as pd
 
 from api.access.scopes import is_region_code
 from graph_models.store import GraphStore
+from graph_models.value_types import PROVINCE_PREFIXES
 
 __all__ = ["RegionIndex"]
 
@@ -65,8 +66,16 @@ def _own_regions(label: str, node_id: str, props: dict[str, Any]) -> set[str]:
 
 
 def _person_id_region(pid: Any) -> str | None:
+    """The region a resident ID's first six digits name; None when they name no province (an
+    invalid region code belongs to no one's scope, see ``FlagReader._sees``).
+
+    >>> _person_id_region("410883198509200759"), _person_id_region("000883198509200759")
+    ('410883', None)
+    """
     m = _PERSON_REGION.match(pid) if isinstance(pid, str) else None
-    return m.group(1) if m else None
+    if not m or m.group(1)[:2] not in PROVINCE_PREFIXES:
+        return None
+    return m.group(1)
 
 
 class RegionIndex:
