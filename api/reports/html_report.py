@@ -161,6 +161,15 @@ def _names_from_evidence(rows: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+def _table_label(table: str, lang: str) -> str:
+    """A source table as a reader knows it: ``住户（households）`` in Chinese."""
+    from loaders.contract import CONTRACT
+
+    spec = CONTRACT.get(table)
+    zh = getattr(spec, "zh", None) if spec is not None else None
+    return f"{zh}（{table}）" if lang == "zh" and zh else table
+
+
 def render_report(
     summary: dict[str, Any],
     flags: list[Flag],
@@ -216,7 +225,7 @@ def render_report(
         for table, c in load.items():
             ok = c["read"] == c["loaded"] + c["rejected"] + c["duplicate"]
             parts.append(
-                f"<tr><td>{_e(table)}</td>"
+                f"<tr><td>{_e(_table_label(table, lang))}</td>"
                 + "".join(f'<td class="n">{c[k]:,}</td>' for k in cols)
                 + f"<td>{'✔' if ok else '✘'}</td></tr>"
             )
