@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path as FsPath
 from typing import Any
@@ -228,6 +229,8 @@ def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:
     for f in table.schema:
         if pa.types.is_dictionary(f.type) or pa.types.is_boolean(f.type):
             out.append(f.name)
+            continue
+        if pa.types.is_null(f.type):  # all missing (a frame read back with an empty column)
             continue
         col = table.column(f.name)
         part = col.take(pa.array(np.arange(0, len(col), step)[:sample])) if len(col) else col
@@ -547,14 +550,24 @@ class MemoryStore(GraphStore):
 
     _cleared = False
 
-    def flush(self) -> None:
-        """Persist as a new generation of the workspace and make it current (atomically); a
-        no-op without a workspace or when nothing changed."""
+    def flush(
+        self,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        attach: Mapping[str, FsPath] | None = None,
+    ) -> None:
+        """Persist as a new generation of the workspace and make it current (atomically), with
+        ``meta`` in its ``generation.json`` and the ``attach`` files in its ``scan/``; a no-op
+        without a workspace or when nothing changed."""
         if self.workspace is None or not self.changed():
             return
         with generations.begin(self.workspace, kind="store") as writer:
             counts = self.persist(writer.graph)
-            gen = writer.commit(counts)
+            if attach:
+                (writer.path / "scan").mkdir(parents=True, exist_ok=True)
+                for name, src in attach.items():
+                    shutil.copyfile(src, writer.path / "scan" / name)
+            gen = writer.commit({**counts, **(meta or {})})
         self._adopt(gen)
 
     def _adopt(self, gen: generations.Generation) -> None:

@@ -286,8 +286,16 @@ class GraphStore(ABC):
     def clear(self) -> None:
         """Delete everything."""
 
-    def flush(self) -> None:  # noqa: B027 - optional hook
-        """Persist buffered writes (the memory store writes Parquet here)."""
+    def flush(  # noqa: B027 - optional hook
+        self,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        attach: Mapping[str, FsPath] | None = None,
+    ) -> None:
+        """Persist buffered writes (the memory store writes Parquet here). A store that keeps
+        generations (:meth:`generations_root`) records ``meta`` with the new generation and
+        copies the ``attach`` files (name -> path) into its ``scan/`` directory, so the graph
+        and, e.g., the flags of the scan that made it become current together."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -577,6 +577,7 @@ def load_dataset(
     report_lang: str = "zh",
     parts: PartPlan | None = None,
     finish: bool = True,
+    flush: bool = True,
 ) -> LoadReport:
     """Load every file of ``dataset_dir`` into ``store`` (see module docstring).
 
@@ -609,6 +610,9 @@ def load_dataset(
         False: stop once every file is staged (in ``parts``): the caller runs
         :func:`finish_load` (``parts.details`` holds the rows for the clerks' report); nothing
         is written to ``store``.
+    flush : bool
+        False: the graph is written into ``store`` but not flushed (the caller persists it
+        together with more, e.g. an API scan with its flags).
 
     Returns
     -------
@@ -731,7 +735,7 @@ def load_dataset(
             )
     report.identity_conflicts = identity.conflicts
     if finish:
-        finish_load(report, stage, store, rej_dir, details, report_lang, t0)
+        finish_load(report, stage, store, rej_dir, details, report_lang, t0, flush=flush)
     else:
         plan.details = details
     return report
@@ -745,6 +749,7 @@ def finish_load(
     details: dict[str, list[dict[str, Any]]] | None,
     report_lang: str = "zh",
     started: float | None = None,
+    flush: bool = True,
 ) -> None:
     """The end of every load: dangling references counted over the whole load, required tables
     checked, the clerks' validation report written, then (no problems, or a partial load asked
@@ -768,4 +773,5 @@ def finish_load(
         own = resolution.nodes.get(table, {})
         rep.nodes.update({label: n for label, n in own.items() if label != "RejectedRow"})
         rep.relationships.update(resolution.relationships.get(table, {}))
-    store.flush()
+    if flush:  # a caller that persists the graph together with more (a scan's flags) says no
+        store.flush()

@@ -128,3 +128,11 @@ def spark():
     session = spark_session("local[2]", conf=conf)
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True)
+def _own_default_workspace(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every test's default workspace (``$RISKGRAPH_WORKSPACE``) is its own: a developer's
+    ``riskgraph-workspace`` (what ``make demo`` fills, README order: demo, then test) is never
+    read or written by a test. Tests that name a workspace or clear the variable still do."""
+    monkeypatch.setenv("RISKGRAPH_WORKSPACE", str(tmp_path_factory.mktemp("default-ws")))

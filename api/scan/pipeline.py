@@ -115,6 +115,7 @@ def scan_dataset(
     engine: str = "embedded",
     spark_master: str | None = None,
     spark_graph: str | None = None,
+    flush_load: bool = True,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
 
@@ -140,7 +141,7 @@ def scan_dataset(
         t0 = time.perf_counter()
         report = load_dataset(
             dataset_dir, store, rejects_dir=out / "rejects", progress=load_progress,
-            allow_partial=allow_partial,
+            allow_partial=allow_partial, flush=flush_load,
         )  # fmt: skip
         timings["load"] = round(time.perf_counter() - t0, 3)
     settings = parse_settings(settings_doc)

@@ -1,15 +1,14 @@
 """Scan jobs started by ``POST /scans``: one at a time, in a background thread; and following
 the scans other worker processes ran.
 
-A job on a store that keeps workspace generations (the embedded one) runs
-``api.scan.pipeline.scan_workspace``: the new generation holds the graph and the flags and becomes
-current in one rename, the server then switches to it and imports the flags; a process that dies
-in between leaves a generation whose flags :func:`recover_committed_scan` imports when the next
-server starts (or the next scan begins). On other stores a job runs
-``api.scan.pipeline.scan_dataset`` (load the dataset into the app's store, run the detectors,
-write the outputs into ``WORKSPACE/scans/<id>``) holding the store's write lock, so requests wait
-rather than read a half-loaded graph; then it imports the flags into the state DB and rebuilds
-the cached region and ownership indexes.
+A job runs ``api.scan.pipeline.scan_dataset`` (load the dataset into the app's store, on top of
+what it holds; run the detectors; write the outputs into ``WORKSPACE/scans/<id>``) holding the
+store's write lock, so requests wait rather than read a half-loaded graph; then it imports the
+flags into the state DB and rebuilds the cached region and ownership indexes. On a store that
+keeps workspace generations (the embedded one) the flush writes a new generation holding the
+graph and the scan's flags, made current in one rename; a process that dies before importing
+them leaves a generation whose flags :func:`recover_committed_scan` imports when the next server
+starts (or the next scan begins).
 
 The graph a process serves has a *generation*: the id of the last API scan that succeeded
 (:func:`latest_graph_scan`). With several worker processes (``riskgraph serve --workers N``)
@@ -338,34 +337,30 @@ class ScanRunner:
     def _scan(
         self, scan_id: int, dataset: str | None, out: Path, options: dict, as_of: dt.date | None
     ) -> None:
-        from api.scan.pipeline import scan_dataset, scan_workspace
+        from api.scan.pipeline import scan_dataset
 
         progress = _ProgressWriter(self.db, scan_id, options.get("only") or None)
-        only = options.get("only") or None
-        root = self.graph.store.generations_root()
-        if dataset is not None and root is not None:
-            # all or nothing: the workspace's new generation holds the graph and its flags and
-            # becomes current in one rename; requests read the old one until it has
-            outcome = scan_workspace(
-                root, dataset, out, only=only, as_of=as_of, load_progress=progress.load,
-                detector_progress=progress.detector, meta={API_SCAN_KEY: scan_id},
-            )  # fmt: skip
-            progress.stage("import")
-            self.graph.refresh(scan_id, reopen=True)
-        else:
-            with self.graph.lock.writing():
-                try:
-                    outcome = scan_dataset(
-                        self.graph.store, out, dataset, only=only, as_of=as_of,
-                        load_progress=progress.load, detector_progress=progress.detector,
-                    )  # fmt: skip
-                    self.graph.store.flush()
-                finally:
-                    self.graph.invalidate()
-            progress.stage("import")
-            self.graph.warm()  # rebuild the caches now, not in the next request
-            # this process holds the new graph: its follower must not reload it
-            self.graph.generation = scan_id
+        store = self.graph.store
+        with self.graph.lock.writing():
+            try:
+                # the dataset is added to the graph being served (an API scan adds a dataset;
+                # it does not replace the workspace's others)
+                outcome = scan_dataset(
+                    store, out, dataset, only=options.get("only") or None, as_of=as_of,
+                    load_progress=progress.load, detector_progress=progress.detector,
+                    flush_load=False,
+                )  # fmt: skip
+                # all or nothing: on a store that keeps generations the new one holds the graph
+                # and this scan's flags and becomes current in one rename; a process that dies
+                # before importing them leaves them for recover_committed_scan
+                attach = {n: out / n for n in ("flags.jsonl", "summary.json") if (out / n).exists()}
+                store.flush(meta={API_SCAN_KEY: scan_id}, attach=attach)
+            finally:
+                self.graph.invalidate()
+        progress.stage("import")
+        self.graph.warm()  # rebuild the caches now, not in the next request
+        # this process holds the new graph: its follower must not reload it
+        self.graph.generation = scan_id
         with self.db.write() as session:
             ran = sorted(set(outcome.result.digests) - set(outcome.result.skipped))
             imported = import_flags(session, outcome.result.flags, scan_id, ran)

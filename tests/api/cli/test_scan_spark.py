@@ -27,12 +27,14 @@ def test_spark_scan_writes_the_embedded_outputs(spark, tmp_path):
     # roll-up uses), on the driver; the parity tests cover every detector
     only = ["aid.deceased_recipient", "aid.fraud_ring", "guarantee.circle", "debt.region_risk"]
     common = ["--as-of", "2024-06-30", "--no-report", *(x for d in only for x in ("--only", d))]
-    a = runner.invoke(main, ["scan", str(data), "--out", str(tmp_path / "a"), *common])
+    # a workspace each: both scans are first scans (every flag new since no previous one)
+    a = runner.invoke(main, ["scan", str(data), "--out", str(tmp_path / "a"),
+                             "--workspace", str(tmp_path / "wa"), *common])  # fmt: skip
     assert a.exit_code == 0, a.output
     b = runner.invoke(
         main,
-        ["scan", str(data), "--out", str(tmp_path / "b"), "--engine", "spark",
-         "--spark-master", "local[2]", *common],
+        ["scan", str(data), "--out", str(tmp_path / "b"), "--workspace", str(tmp_path / "wb"),
+         "--engine", "spark", "--spark-master", "local[2]", *common],
     )  # fmt: skip
     assert b.exit_code == 0, b.output
     for name in ("flags.jsonl", "flags.csv", "summary.json"):
