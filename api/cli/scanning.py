@@ -12,12 +12,10 @@ import click
 
 from api.cli.common import (
     STORES,
-    cli_actor,
     console,
     default_workspace,
     friendly,
     open_graph_store,
-    open_state_db,
     print_flags,
     print_load,
     read_settings,
@@ -178,8 +176,6 @@ def demo(out: Path, workspace: Path, households: int, seed: int, lang: str) -> N
     import shutil
 
     from api.reports.html_report import write_report
-    from api.server.state.audit import append_audit
-    from api.server.state.flag_import import import_scan_dir
     from fixtures.synth import SNAPSHOT_DATE, generate
 
     dataset = out / "dataset"
@@ -201,16 +197,9 @@ def demo(out: Path, workspace: Path, households: int, seed: int, lang: str) -> N
     ev = evaluate(out / "flags.jsonl", dataset / "ground_truth.jsonl")
     safe_frame(ev).to_csv(out / "evaluation.csv", index=False)
     click.echo(format_evaluation(ev), err=True)
-    state = open_state_db(None, workspace)
-    with state.write() as session:
-        result = import_scan_dir(session, out, requested_by=cli_actor())
-        append_audit(
-            session, actor=cli_actor(), role="system", action="import_flags",
-            resource=f"scan {result.scan_id}",
-            detail={"scan_dir": str(out.resolve()), "created": result.created,
-                    "updated": result.updated},
-        )  # fmt: skip
-    state.close()
+    from api.cli.state_db import import_scan
+
+    result = import_scan(out, workspace, None)
     county = _busiest_county(out / "flags.jsonl", "aid") or "000000"
     ws = "" if workspace == Path("riskgraph-workspace") else f" --workspace {workspace}"
     console.print(

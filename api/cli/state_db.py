@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from api.cli.common import (
     with_options,
 )
 from graph_models.errors import DataError
+
+if TYPE_CHECKING:
+    from api.server.state.flag_import import ImportResult
 
 
 @click.group()
@@ -178,26 +182,35 @@ def _check_regions(regions: tuple[str, ...], workspace: Path, store_kind: str, a
     console.print(f"[yellow]warning[/]: {message}; added anyway", highlight=False)
 
 
+def import_scan(scan_dir: Path, workspace: Path, state_db: str | None) -> ImportResult:
+    """Import ``scan_dir``'s flags into the state DB as the command-line user, audited; the
+    ``ImportResult``. Used by ``import-flags`` and by ``demo``."""
+    from api.server.state.audit import append_audit
+    from api.server.state.flag_import import import_scan_dir
+
+    state = open_state_db(state_db, workspace)
+    try:
+        with state.write() as session:
+            result = import_scan_dir(session, scan_dir, requested_by=cli_actor())
+            append_audit(
+                session, actor=cli_actor(), role="system", action="import_flags",
+                resource=f"scan {result.scan_id}",
+                detail={"scan_dir": str(scan_dir.resolve()), "created": result.created,
+                        "updated": result.updated, "reopened": result.reopened,
+                        "unsupported": result.unsupported, "raised_again": result.raised_again},
+            )  # fmt: skip
+    finally:
+        state.close()
+    return result
+
+
 @click.command("import-flags")
 @click.argument("scan_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @with_options(STATE_OPTIONS)
 @friendly
 def import_flags_cmd(scan_dir: Path, workspace: Path, state_db: str | None) -> None:
     """Load a scan's flags.jsonl into the state DB (idempotent; review state is kept)."""
-    from api.server.state.audit import append_audit
-    from api.server.state.flag_import import import_scan_dir
-
-    state = open_state_db(state_db, workspace)
-    with state.write() as session:
-        result = import_scan_dir(session, scan_dir, requested_by=cli_actor())
-        append_audit(
-            session, actor=cli_actor(), role="system", action="import_flags",
-            resource=f"scan {result.scan_id}",
-            detail={"scan_dir": str(scan_dir.resolve()), "created": result.created,
-                    "updated": result.updated, "reopened": result.reopened,
-                    "unsupported": result.unsupported, "raised_again": result.raised_again},
-        )  # fmt: skip
-    state.close()
+    result = import_scan(scan_dir, workspace, state_db)
     console.print(
         f"imported {result.total:,} flags ({result.created:,} new, {result.updated:,} updated) "
         f"as scan {result.scan_id}"

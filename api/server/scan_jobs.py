@@ -76,7 +76,7 @@ def recover_committed_scan(db: StateDB, store: Any) -> int | None:
     Run when the server starts and before every scan, so a restarted server never serves a
     new graph beside the old flags.
     """
-    from engine.outputs import read_flags
+    from api.server.state.flag_import import detectors_run_by, read_scan_dir
     from graph_models.generations import current
 
     root = store.generations_root()
@@ -84,20 +84,14 @@ def recover_committed_scan(db: StateDB, store: Any) -> int | None:
     if gen is None:
         return None
     scan_id = gen.meta.get(API_SCAN_KEY)
-    flags_path = gen.path / "scan" / "flags.jsonl"
-    if not isinstance(scan_id, int) or not flags_path.is_file():
+    if not isinstance(scan_id, int) or not (gen.path / "scan" / "flags.jsonl").is_file():
         return None
-    import json
-
-    from api.server.state.flag_import import detectors_run_by
-
     with db.write() as session:
         scan = session.get(Scan, scan_id)
         if scan is None or scan.status == "succeeded":
             return None
-        summary_path = gen.path / "scan" / "summary.json"
-        summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else None
-        imported = import_flags(session, read_flags(flags_path), scan_id, detectors_run_by(summary))
+        flags, summary = read_scan_dir(gen.path / "scan")
+        imported = import_flags(session, flags, scan_id, detectors_run_by(summary))
         was = scan.status
         scan.status, scan.finished_at, scan.error = "succeeded", utcnow(), None
         scan.flags_imported = imported.total

@@ -207,19 +207,25 @@ class StateDB:
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """:meth:`write` without the ORM: a Core connection in a serialised transaction."""
-        with self._writer_turn():
-            with self._write_engine.begin() as conn:
-                info = conn.info  # the pooled DBAPI connection's: cleared of what we put there
-                info[SEAL_INFO] = self.seal
+        with self._writer_turn(), self._sealed_connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _sealed_connection(self) -> Iterator[Connection]:
+        """A Core transaction on the write engine whose audit rows are sealed, noting the chain
+        head it left once committed."""
+        with self._write_engine.begin() as conn:
+            info = conn.info  # the pooled DBAPI connection's: cleared of what we put there
+            info[SEAL_INFO] = self.seal
+            info.pop(HEAD_INFO, None)
+            try:
+                yield conn
+            except BaseException:
                 info.pop(HEAD_INFO, None)
-                try:
-                    yield conn
-                except BaseException:
-                    info.pop(HEAD_INFO, None)
-                    raise
-                head = info.pop(HEAD_INFO, None)
-            if head is not None:
-                self._note_head({HEAD_INFO: head})
+                raise
+            head = info.pop(HEAD_INFO, None)
+        if head is not None:
+            self._note_head({HEAD_INFO: head})
 
     @property
     def local_writes(self) -> bool:
@@ -235,18 +241,8 @@ class StateDB:
             if not mine:
                 yield None
                 return
-            with self._write_engine.begin() as conn:
-                info = conn.info
-                info[SEAL_INFO] = self.seal
-                info.pop(HEAD_INFO, None)
-                try:
-                    yield conn
-                except BaseException:
-                    info.pop(HEAD_INFO, None)
-                    raise
-                head = info.pop(HEAD_INFO, None)
-            if head is not None:
-                self._note_head({HEAD_INFO: head})
+            with self._sealed_connection() as conn:
+                yield conn
 
     def close(self) -> None:
         try:

@@ -291,10 +291,9 @@ def detectors_run_by(summary: dict[str, Any] | None) -> list[str] | None:
     return sorted(d for d in summary["digests"] if d not in skipped)
 
 
-def import_scan_dir(session: Session, scan_dir: str | Path, requested_by: str) -> ImportResult:
-    """Record an ``import`` scan for ``scan_dir`` and import its ``flags.jsonl`` (with its
-    ``summary.json``, which says which detectors ran)."""
-    scan_dir = Path(scan_dir)
+def read_scan_dir(scan_dir: Path) -> tuple[list[Flag], dict[str, Any] | None]:
+    """A scan directory's flags (``flags.jsonl``) and its ``summary.json`` (None when absent,
+    so which detectors ran is unknown); DataError naming the file when one is unreadable."""
     path = scan_dir / "flags.jsonl"
     if not path.is_file():
         raise DataError("missing_flags", f"{scan_dir}: no flags.jsonl (run 'riskgraph scan' first)")
@@ -308,6 +307,14 @@ def import_scan_dir(session: Session, scan_dir: str | Path, requested_by: str) -
             summary = json.loads((scan_dir / "summary.json").read_text("utf-8"))
         except ValueError as e:
             raise DataError("bad_summary", f"{scan_dir / 'summary.json'}: not JSON ({e})") from e
+    return flags, summary
+
+
+def import_scan_dir(session: Session, scan_dir: str | Path, requested_by: str) -> ImportResult:
+    """Record an ``import`` scan for ``scan_dir`` and import its ``flags.jsonl`` (with its
+    ``summary.json``, which says which detectors ran)."""
+    scan_dir = Path(scan_dir)
+    flags, summary = read_scan_dir(scan_dir)
     now = utcnow()
     scan = Scan(
         source="import", status="succeeded", dataset_dir=None, out_dir=str(scan_dir.resolve()),
