@@ -31,6 +31,7 @@ from engine.context import RunContext
 from engine.evidence import plain_codes
 from engine.flags import SEVERITIES, Finding, Flag, evidence_fingerprint, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
+from engine.reuse import PreviousFlags, detector_key
 from engine.settings import settings_digest, settings_from_dict, settings_to_dict
 from graph_models.store import GraphStore
 
@@ -50,6 +51,11 @@ class ScanResult:
     skipped: dict[str, str] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
+    #: each detector's key (:func:`engine.reuse.detector_key`), for the next scan to compare
+    keys: dict[str, str] = field(default_factory=dict)
+    #: detectors whose flags were taken from the previous scan: {id: {"flags": n, "seconds": s}}
+    #: (``seconds``: what computing them took last time)
+    reused: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def parse_settings(doc: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
@@ -166,8 +172,9 @@ def run_detectors(
     as_of: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
     detectors: Iterable[DetectorSpec] | None = None,
-    done: Callable[[str, float, int], None] | None = None,
+    done: Callable[..., None] | None = None,
     engine: Any = None,
+    previous: PreviousFlags | None = None,
 ) -> ScanResult:
     """Run every registered detector (or ``only`` these ids) and return flags, timings, skips.
 
@@ -178,6 +185,13 @@ def run_detectors(
     ``register=False`` in a test). ``progress(detector)`` is called as each wanted detector
     starts and ``done(detector, seconds, flags)`` as it ends. ``engine`` (a Spark engine) runs
     the detectors that declare a partition there.
+
+    With ``previous`` (the flags and keys of the workspace's previous scan), a wanted detector
+    whose key (:mod:`engine.reuse`: its tables, settings, reference date, code and used
+    detectors) is unchanged is not run: its previous flags are taken as they are, and
+    ``done(detector, 0.0, flags, reused=True)`` is called. A detector used by one that runs
+    again runs again too, and one used only by reused detectors is not run at all, so the flags
+    are those of a full run. (Not on Spark: there every detector runs.)
 
     Examples
     --------
@@ -196,6 +210,8 @@ def run_detectors(
     )
     result = ScanResult()
     order = run_order(specs[i] for i in _closure(wanted, specs))
+    keys = {} if spark else _keys(order, run, store)
+    reuse, idle = _reusable(order, keys, wanted, previous) if previous else ({}, set())
     component_done = False
     for spec in order:
         s = run.settings_for(spec)
@@ -203,6 +219,20 @@ def run_detectors(
         if spec.id in wanted:
             result.settings[spec.id] = settings_to_dict(s)
             result.digests[spec.id] = digest
+        if spec.id in reuse:
+            flags = reuse[spec.id]
+            run.set_result(spec.id, tuple(flags))
+            assert previous is not None
+            result.reused[spec.id] = {
+                "flags": len(flags), "seconds": previous.seconds.get(spec.id),
+                "generation": previous.generation,
+            }  # fmt: skip
+            result.keys[spec.id] = keys[spec.id]
+            result.flags.extend(flags)
+            if done:
+                done(spec.id, 0.0, len(flags), reused=True)
+            log.info("%s: %d flags reused from the previous scan", spec.id, len(flags))
+            continue
         missing = spec.missing(run.present)
         if spark and not missing and spec.partition is None:
             missing = ["cannot run on Spark yet (its registration declares no partition=)"]
@@ -221,6 +251,17 @@ def run_detectors(
             if spec.id in wanted:
                 result.skipped[spec.id] = "missing input: " + ", ".join(missing)
             continue
+        if spec.id in idle:  # used only by detectors whose flags were reused
+            run.set_result(spec.id, None if spec.computes else ())
+            if spec.id in wanted:
+                assert previous is not None
+                result.reused[spec.id] = {
+                    "flags": 0, "seconds": previous.seconds.get(spec.id),
+                    "generation": previous.generation,
+                }  # fmt: skip
+                if done:
+                    done(spec.id, 0.0, 0, reused=True)
+            continue
         if progress and spec.id in wanted:
             progress(spec.id)
         t0 = time.perf_counter()
@@ -237,6 +278,8 @@ def run_detectors(
             flags = _flags(spec, output, digest, run.as_of)
             run.set_result(spec.id, tuple(flags))
         result.timings[spec.id] = round(time.perf_counter() - t0, 4)
+        if spec.id in wanted and not spec.computes and keys.get(spec.id):
+            result.keys[spec.id] = keys[spec.id]  # type: ignore[assignment]
         if spec.id in wanted:
             result.flags.extend(flags)
             if done:
@@ -244,6 +287,61 @@ def run_detectors(
         log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
     result.flags.sort(key=_order)
     return result
+
+
+def _keys(order: list[DetectorSpec], run: RunContext, store: GraphStore) -> dict[str, str | None]:
+    """Each detector's key in this run (None: an input the store cannot vouch for, or missing
+    inputs)."""
+    keys: dict[str, str | None] = {}
+    tokens: dict[str, str | None] = {}
+    as_of = run.as_of.isoformat()
+    for spec in order:
+        if spec.missing(run.present):
+            keys[spec.id] = None
+            continue
+        for name in spec.reads:
+            if name not in tokens:
+                tokens[name] = store.table_token(name)
+        keys[spec.id] = detector_key(
+            spec.id, settings_digest(run.settings_for(spec)), as_of, "embedded",
+            {r: tokens[r] for r in spec.reads}, {u: keys.get(u) for u in spec.uses},
+        )  # fmt: skip
+    return keys
+
+
+def _reusable(
+    order: list[DetectorSpec],
+    keys: dict[str, str | None],
+    wanted: set[str],
+    previous: PreviousFlags,
+) -> tuple[dict[str, list[Flag]], set[str]]:
+    """The previous flags of the detectors that need not run, and the detectors that need not
+    run because only those use them.
+
+    A wanted detector whose key equals the one the previous scan recorded is reused, unless a
+    detector that runs again uses it (then it runs again too, so what the user reads is what a
+    full run gives). A detector that is not wanted or yields no flags runs only when a detector
+    that runs uses it.
+    """
+    by_id = {s.id: s for s in order}
+    candidates = [
+        s.id for s in order
+        if s.id in wanted and not s.computes and keys.get(s.id)
+        and previous.keys.get(s.id) == keys[s.id]
+    ]  # fmt: skip
+    if not candidates:
+        return {}, set()
+    loaded = previous.flags_of(candidates)
+    runs = [s.id for s in order if s.id in wanted and not s.computes and s.id not in loaded]
+    needed, todo = set(runs), list(runs)
+    while todo:
+        for used in by_id[todo.pop()].uses:
+            if used not in needed:
+                needed.add(used)
+                todo.append(used)
+    reuse = {d: flags for d, flags in loaded.items() if d not in needed}
+    idle = {s.id for s in order if s.id not in needed and s.id not in reuse}
+    return reuse, idle
 
 
 def _order(flag: Flag) -> tuple[str, float, str]:

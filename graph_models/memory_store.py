@@ -649,6 +649,32 @@ class MemoryStore(GraphStore):
         t = self._rels.get(rtype)
         return self._select(t.pandas() if t else None, EDGE_COLUMNS, columns)
 
+    def table_token(self, name: str) -> str | None:
+        """The identity of the Parquet file that holds ``name`` (device, inode, size, modified
+        time: a table unchanged since a generation is hard-linked into the next one, so its token
+        stays); None while the table has rows not yet written to a file.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> s = MemoryStore()
+        >>> s.table_token("Person")
+        'absent'
+        >>> _ = s.upsert_nodes("Person", pd.DataFrame({"id": ["110105194912310029"]}))
+        >>> s.table_token("Person") is None
+        True
+        """
+        self._drain()
+        if self._cleared:
+            return None
+        table = (self._nodes if name in self.schema.nodes else self._rels).get(name)
+        if table is None:
+            return "absent"
+        if table.changed or table.pending or table.path is None:
+            return None
+        st = os.stat(table.path)
+        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
     def counts(self) -> dict[str, dict[str, int]]:
         self._drain()
         out: dict[str, dict[str, int]] = {"nodes": {}, "relationships": {}}

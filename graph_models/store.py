@@ -368,6 +368,13 @@ class GraphStore(ABC):
         in memory only)."""
         return None
 
+    def table_token(self, name: str) -> str | None:
+        """A token that changes whenever the rows of node label or relationship type ``name``
+        may have changed (``"absent"`` when the store holds none), so results computed from them
+        can be reused while it stays the same (:mod:`engine.reuse`); None when the store cannot
+        vouch for them (the default: a database server others may write to)."""
+        return None
+
     def reopen(self) -> GraphStore | None:
         """The same store opened afresh, seeing what another process has written since this one
         was opened; None when this store already sees it (a database server) or keeps nothing

@@ -214,14 +214,19 @@ class Reporter:
         if self._progress is not None and self._detect_task is not None:
             self._progress.update(self._detect_task, description=f"detect {detector}")
 
-    def detector_done(self, detector: str, seconds: float, flags: int) -> None:
+    def detector_done(
+        self, detector: str, seconds: float, flags: int, reused: bool = False
+    ) -> None:
+        if reused and self._planned is not None and not self._detectors:
+            self.detectors(*self._planned)
         self._done_detectors += 1
         self._finished.add(detector)
         if self._progress is not None and self._detect_task is not None:
             self._progress.update(self._detect_task, completed=self._done_detectors)
             return
         n = len(self._detectors) or self._done_detectors
-        text = f"detect [{self._done_detectors}/{n}] {detector}: {flags:,} flags in {seconds:.1f}s"
+        how = "reused from the previous scan (unchanged)" if reused else f"in {seconds:.1f}s"
+        text = f"detect [{self._done_detectors}/{n}] {detector}: {flags:,} flags {how}"
         left = [d for d in self._detectors if d not in self._finished]
         if left and all(d in self._expected_seconds for d in left):
             text += f", ETA {duration(sum(self._expected_seconds[d] for d in left))}"

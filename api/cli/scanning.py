@@ -30,6 +30,7 @@ def _run_scan(
     dataset: Path | None, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
     only: tuple[str, ...], as_of: str | None, allow_partial: bool = False,
     engine: str = "embedded", spark_master: str | None = None, spark_graph: str | None = None,
+    fresh: bool = False,
 ) -> Any:  # fmt: skip
     """Scan with the embedded store through the workspace (unchanged files are not read again;
     the flags say which are new since the previous scan), with another store by loading it."""
@@ -51,7 +52,9 @@ def _run_scan(
             engine=engine, spark_master=spark_master, spark_graph=spark_graph,
         )  # fmt: skip
         if dataset is not None and store_class(store_kind).in_process:
-            return scan_workspace(ws, dataset, out, load_progress=progress, **common)
+            return scan_workspace(
+                ws, dataset, out, load_progress=progress, reuse=not fresh, **common
+            )
         store = open_graph_store(store_kind, ws)
         try:
             return scan_dataset(store, out, dataset, load_progress=progress, **common)
@@ -71,7 +74,11 @@ def _last_timings(workspace: Path) -> dict[str, float]:
         if path is not None and path.exists():
             try:
                 doc = json.loads(path.read_text("utf-8"))
-                return {k: float(v) for k, v in doc["timings"]["detectors"].items()}
+                seconds = {k: float(v) for k, v in doc["timings"]["detectors"].items()}
+                for k, v in (doc.get("reused") or {}).items():
+                    if v.get("seconds") is not None:
+                        seconds.setdefault(k, float(v["seconds"]))
+                return seconds
             except (OSError, ValueError, KeyError, TypeError):
                 return {}
     return {}
@@ -105,18 +112,25 @@ _scan_options = [
     "--report/--no-report", default=True, show_default=True, help="Also write report.html."
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--allow-partial", is_flag=True,
-              help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
-                   "table is missing (the problems are still reported).")  # fmt: skip
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
+    "table is missing (the problems are still reported).",
+)
+@click.option("--fresh", is_flag=True,
+              help="Run every detector, even one whose tables, settings, reference date and code "
+                   "are unchanged since the workspace's previous scan (by default its flags are "
+                   "taken from that scan).")  # fmt: skip
 @friendly
 def scan(
     dataset: Path, out: Path, workspace: Path | None, store_kind: str, settings: Path | None,
     only: tuple[str, ...], as_of: str | None, report: bool, lang: str, allow_partial: bool,
-    engine: str, spark_master: str | None, spark_graph: str | None,
+    engine: str, spark_master: str | None, spark_graph: str | None, fresh: bool,
 ) -> None:  # fmt: skip
     """Load DATASET, run every detector, write flags.jsonl, flags.csv, summary.json, rejects/."""
     outcome = _run_scan(dataset, out, workspace, store_kind, settings, only, as_of, allow_partial,
-                        engine, spark_master, spark_graph)  # fmt: skip
+                        engine, spark_master, spark_graph, fresh)  # fmt: skip
     if outcome.load:
         print_load(outcome.load)
     print_flags(outcome.summary)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.outputs import flag_counts, write_flags, write_summary
+from engine.reuse import PreviousFlags
 from engine.runner import ScanResult, parse_settings, run_detectors
 from graph_models import generations
 from graph_models.store import GraphStore
@@ -37,6 +38,7 @@ __all__ = [
     "PreviousScan",
     "ScanOutcome",
     "copy_tree",
+    "previous_flags",
     "previous_scan",
     "scan_dataset",
     "scan_workspace",
@@ -110,12 +112,13 @@ def scan_dataset(
     load_report: LoadReport | None = None,
     previous: PreviousScan | None = None,
     compare: bool = False,
-    detector_done: Callable[[str, float, int], None] | None = None,
+    detector_done: Callable[..., None] | None = None,
     timings: dict[str, Any] | None = None,
     engine: str = "embedded",
     spark_master: str | None = None,
     spark_graph: str | None = None,
     flush_load: bool = True,
+    reuse: PreviousFlags | None = None,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
 
@@ -132,6 +135,10 @@ def scan_dataset(
     a ``previous`` scan), every flag carries ``new_since_previous_scan`` (all new when there was
     no previous scan) and ``summary.json`` counts them per detector.
     ``detector_done(detector, seconds, flags)`` is called after each detector.
+
+    ``reuse`` (the previous scan's flags and detector keys) takes the flags of every detector
+    whose inputs, settings and code are unchanged from it instead of running the detector
+    (:mod:`engine.reuse`); ``summary.json`` lists them under ``reused``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +167,7 @@ def scan_dataset(
     elif engine == "embedded":
         result = run_detectors(
             store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
-            done=detector_done,
+            done=detector_done, previous=reuse,
         )  # fmt: skip
     else:
         raise ValueError(f"unknown engine {engine!r}: embedded or spark")
@@ -187,6 +194,8 @@ def scan_dataset(
         "settings": result.settings,
         "settings_digest": _digest(result.settings),
         "digests": result.digests,
+        "detector_keys": result.keys,
+        "reused": result.reused,
         "timings": timings,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
@@ -206,6 +215,22 @@ def scan_dataset(
         }  # fmt: skip
     write_summary(out, summary)
     return ScanOutcome(out, report, result, summary)
+
+
+def previous_flags(workspace: str | os.PathLike[str]) -> PreviousFlags | None:
+    """The flags and detector keys of the workspace's previous scan (see :func:`previous_scan`),
+    for reusing what has not changed; None when there is none or it recorded no keys."""
+    gen = generations.current(workspace)
+    if gen is None:
+        return None
+    for name in (SCAN_DIR, LAST_SCAN_DIR):
+        if (gen.path / name / "flags.jsonl").exists():
+            found = PreviousFlags.from_scan_dir(gen.path / name)
+            if found is not None:
+                meta = json.loads((gen.path / name / "summary.json").read_text("utf-8"))
+                found.generation = (meta.get("workspace") or {}).get("generation", gen.id)
+            return found
+    return None
 
 
 def copy_tree(src: Path, dst: Path) -> None:
@@ -236,16 +261,21 @@ def scan_workspace(
     allow_partial: bool = False,
     load_progress: Callable[[str, int], None] | None = None,
     detector_progress: Callable[[str], None] | None = None,
-    detector_done: Callable[[str, float, int], None] | None = None,
+    detector_done: Callable[..., None] | None = None,
     report_lang: str = "zh",
     engine: str = "embedded",
     spark_master: str | None = None,
     spark_graph: str | None = None,
     meta: dict[str, Any] | None = None,
+    reuse: bool = True,
 ) -> ScanOutcome:
     """Bring ``workspace`` up to date with ``dataset_dir`` (unchanged files are not read), run
     the detectors on its graph, write the outputs into ``out_dir`` and make the new generation
     current with its flags (see the module docstring).
+
+    A detector whose inputs, settings, reference date and code are unchanged since the previous
+    scan is not run again: its flags are taken from that scan (:mod:`engine.reuse`), unless
+    ``reuse`` is false.
 
     Examples
     --------
@@ -273,6 +303,7 @@ def scan_workspace(
             engine=engine, spark_master=spark_master, spark_graph=spark_graph,
             load_report=build.report, previous=previous_scan(workspace), compare=True,
             timings={"load": load_seconds, "load_stages": build.timings},
+            reuse=previous_flags(workspace) if reuse and engine == "embedded" else None,
         )  # fmt: skip
         outcome.summary["dataset"] = str(dataset_dir)
         outcome.summary["workspace"] = {

@@ -90,7 +90,8 @@ def shared_account(ctx: DetectorContext, settings: SharedAccountSettings) -> Ite
             GROUP BY src
         )
         SELECT m.account_no, any_value(m.holder_id) AS holder_id, count(*) AS n,
-               sum(m.amount) AS total, any_value(m.region_code) AS region_code,
+               sum(m.amount) AS total,
+               arg_max(m.region_code, struct_pack(d := m.paid_date, i := m.payment_id)) AS region_code,
                list_sort(list_distinct(list(m.household_id))) AS households,
                list_sort(list_distinct(list(m.recipient_id))) AS recipients,
                list(m.payment_id ORDER BY m.paid_date, m.payment_id) AS payment_ids,

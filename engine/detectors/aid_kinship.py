@@ -130,7 +130,8 @@ def official_relative(
             ORDER BY household_id, role, source_id, person_id, hops
         )
         SELECT l.household_id, any_value(h.region_code) AS region_code,
-               any_value(l.source_region) AS source_region, min(l.hops) AS closest,
+               arg_min(l.source_region, struct_pack(h := l.hops, s := l.source_id, p := l.person_id))
+                   AS source_region, min(l.hops) AS closest,
                count(*) AS n, count(*) FILTER (WHERE l.role = 'approver') AS approver_links,
                COALESCE(sum(l.amount) FILTER (WHERE l.role = 'approver'), 0) AS approved,
                list(struct_pack(role := l.role, source_id := l.source_id, person_id := l.person_id,

@@ -71,7 +71,8 @@ def public_payroll(ctx: DetectorContext, settings: PublicPayrollSettings) -> Ite
         ),
         pays AS (
             SELECT household_id, count(*) AS n, sum(amount) AS total, min(paid_date) AS first_paid,
-                   max(paid_date) AS last_paid, any_value(region_code) AS pay_region,
+                   max(paid_date) AS last_paid,
+                   arg_max(region_code, struct_pack(d := paid_date, i := payment_id)) AS pay_region,
                    list(payment_id ORDER BY paid_date, payment_id) AS payment_ids,
                    {record_list(pay_fields, "paid_date, payment_id")} AS payments
             FROM payments WHERE payment_id IN (SELECT payment_id FROM m)
