@@ -4,7 +4,8 @@ A rescan of a loaded workspace usually changes little: one detector's threshold,
 payments that most detectors never read. A detector's flags are a function of
 
 - the tables it declares in ``reads`` (each stored table's content, as the store vouches for
-  it: :meth:`graph_models.store.GraphStore.table_token`),
+  it: :meth:`graph_models.store.GraphStore.table_token`; the embedded store gives the digest of
+  the table's Parquet file, which is the same bytes when a load writes the same rows again),
 - its settings (their digest), the reference date (``as_of``) and the engine it runs on,
 - the flags or results of the detectors it ``uses`` (their keys, recursively),
 - the code: every module of ``engine``, ``graph_models`` and ``loaders``, and the versions of

@@ -380,6 +380,22 @@ class _Table:
         return table.num_rows
 
 
+#: file identity (device, inode, size, modified time) -> digest of its bytes
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+
+
+def _file_digest(path: FsPath) -> str:
+    """SHA-256 of a file's bytes (24 hex characters), computed once per file version."""
+    st = os.stat(path)
+    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if ident not in _DIGESTS:
+        import hashlib
+
+        with open(path, "rb") as f:
+            _DIGESTS[ident] = hashlib.file_digest(f, "sha256").hexdigest()[:24]
+    return _DIGESTS[ident]
+
+
 def _rows(rows: pd.DataFrame | pa.Table) -> pa.Table:
     if isinstance(rows, pa.Table):
         return rows
@@ -650,9 +666,9 @@ class MemoryStore(GraphStore):
         return self._select(t.pandas() if t else None, EDGE_COLUMNS, columns)
 
     def table_token(self, name: str) -> str | None:
-        """The identity of the Parquet file that holds ``name`` (device, inode, size, modified
-        time: a table unchanged since a generation is hard-linked into the next one, so its token
-        stays); None while the table has rows not yet written to a file.
+        """The digest of the Parquet file that holds ``name`` (a table written again with the
+        same rows is the same bytes, so its token stays when a load rebuilt the graph around
+        another table); None while the table has rows not yet written to a file.
 
         Examples
         --------
@@ -672,8 +688,7 @@ class MemoryStore(GraphStore):
             return "absent"
         if table.changed or table.pending or table.path is None:
             return None
-        st = os.stat(table.path)
-        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        return _file_digest(table.path)
 
     def counts(self) -> dict[str, dict[str, int]]:
         self._drain()
