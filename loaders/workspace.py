@@ -151,6 +151,52 @@ def _digest_and_rows(src: TableSource) -> tuple[str, int | None]:
     return h.hexdigest()[:16], rows
 
 
+#: a file's recorded digest is trusted only if it was hashed this long after its last write
+_RACY_NS = 2_000_000_000
+
+
+class _DigestCache:
+    """Digests of the dataset's files by their identity (device, inode, size, modified and
+    changed times), kept in ``W/parts/file-digests.json``: a file whose identity is the one
+    recorded when it was last hashed is not hashed again, as git's index does (writing a file
+    changes its changed time, which no tool can set back). As in git, a file hashed less than
+    :data:`_RACY_NS` after it was last written is hashed again next time (file times have a
+    coarse clock: a second write in the same tick could keep them). Anything else is hashed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, list[Any]] = {}
+        self.used: dict[str, list[Any]] = {}
+        try:
+            self.entries = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def get(self, src: TableSource) -> tuple[str, int | None]:
+        st = os.stat(src.path)
+        ident = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, src.format]
+        name = str(Path(src.path).resolve())
+        known = self.entries.get(name)
+        if (
+            isinstance(known, list) and len(known) == 9 and known[:6] == ident
+            and known[8] - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS
+        ):  # fmt: skip
+            digest, rows, hashed_at = known[6], known[7], known[8]
+        else:
+            hashed_at = time.time_ns()
+            digest, rows = _digest_and_rows(src)
+        self.used[name] = [*ident, digest, rows, hashed_at]
+        return digest, rows
+
+    def save(self) -> None:
+        if self.used == self.entries:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(self.used), "utf-8")
+        os.replace(tmp, self.path)
+
+
 def _rel(src: TableSource, root: Path) -> str:
     return str(src.path.relative_to(root)) if src.path.is_relative_to(root) else src.name
 
@@ -175,10 +221,11 @@ class WorkspacePlan(PartPlan):
         self._plan: dict[tuple[str, int], tuple[str, bool]] = {}  # (table, index) -> key, reuse
 
     def begin(self, sources: dict[str, list[TableSource]], root: Path, limits: ReadLimits) -> None:
+        digests = _DigestCache(self.parts_dir / "file-digests.json")
         for table, srcs in sources.items():
             before, reusing, keys, rows = "", True, [], []
             for i, src in enumerate(srcs):
-                src.digest, lines = _digest_and_rows(src)
+                src.digest, lines = digests.get(src)
                 key = _part_key(table, i, _rel(src, root), src, limits, before)
                 reusing = reusing and Part.meta(self.parts_dir / key) is not None
                 keys.append((key, reusing))
@@ -192,6 +239,7 @@ class WorkspacePlan(PartPlan):
             if expect is not None:
                 expect(table, sum(n or 0 for (_, reused), n in zip(keys, rows, strict=True)
                                   if not reused))  # fmt: skip
+        digests.save()
 
     def reuse(
         self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -47,6 +48,9 @@ __all__ = [
 #: where a generation keeps the flags of the scan that made it, and of the last scan before it
 SCAN_DIR = "scan"
 LAST_SCAN_DIR = "last-scan"
+
+
+_FLAG_ID = re.compile(r'\{"flag_id": "(F[0-9a-f]{20})", ')
 
 
 def _digest(doc: dict[str, Any]) -> str:
@@ -91,7 +95,12 @@ def previous_scan(workspace: str | os.PathLike[str]) -> PreviousScan | None:
         ids = set()
         with open(flags, encoding="utf-8") as f:
             for line in f:
-                if line.strip():
+                # flags.jsonl lines start with the flag id (engine.flags.Flag.to_dict); a line
+                # written otherwise is parsed whole
+                m = _FLAG_ID.match(line)
+                if m:
+                    ids.add(m.group(1))
+                elif line.strip():
                     ids.add(json.loads(line)["flag_id"])
         scanned = (meta.get("workspace") or {}).get("generation", gen.id)
         return PreviousScan(int(scanned), meta.get("generated_at"), ids)

@@ -88,6 +88,78 @@ def test_an_unchanged_dataset_is_not_read_again(tmp_path, dataset):
     assert all(len(s["digest"]) == 16 and s["size"] > 0 for s in manifest["sources"])
 
 
+def _age(directory: Path, seconds: float = 3600) -> None:
+    """Make every file look written ``seconds`` ago (a delivery copied in earlier)."""
+    past = time.time() - seconds
+    for f in directory.rglob("*"):
+        if f.is_file():
+            os.utime(f, (past, past))
+
+
+def test_files_unchanged_since_they_were_hashed_are_not_hashed_again(
+    tmp_path, dataset, monkeypatch
+):
+    import loaders.workspace as workspace
+
+    data = _copy(dataset, tmp_path / "data")
+    _age(data)
+    hashed: list[str] = []
+    real = workspace._digest_and_rows
+
+    def counting(src):
+        hashed.append(src.path.name)
+        return real(src)
+
+    monkeypatch.setattr(workspace, "_digest_and_rows", counting)
+    # setting the times changed the files' changed time: let the racy window (made short
+    # here) pass before they are hashed
+    monkeypatch.setattr(workspace, "_RACY_NS", 100_000_000)
+    time.sleep(0.2)
+    ws = tmp_path / "ws"
+    load(ws, data)
+    files = sorted(f.name for f in data.iterdir() if f.is_file() and f.suffix != ".jsonl")
+    assert sorted(hashed) == files
+    # the workspace's clock: hashed long enough after the files were written to trust
+    cache = ws / "parts" / "file-digests.json"
+    doc = json.loads(cache.read_text("utf-8"))
+    assert len(doc) == len(files)
+    hashed.clear()
+    second = load(ws, data)
+    assert hashed == [] and second.loaded_files == []
+    # the same bytes count, the content differs, the modified time is set back: the changed
+    # time (which no tool sets back) still gives it away
+    target = data / "households.csv"
+    st = target.stat()
+    raw = bytearray(target.read_bytes())
+    at = raw.rindex(b"\n", 0, len(raw) - 1) + 1  # the last line
+    raw[at:] = (
+        raw[at:].replace(b"1", b"2", 1) if b"1" in raw[at:] else raw[at:].replace(b"0", b"9", 1)
+    )
+    target.write_bytes(bytes(raw))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    third = load(ws, data)
+    assert hashed == ["households.csv"] and third.loaded_files == ["households.csv"]
+
+
+def test_a_file_hashed_right_after_it_was_written_is_hashed_again(tmp_path, dataset, monkeypatch):
+    """Racy entries (git's word): a write in the same clock tick may keep every file time, so a
+    digest taken within seconds of the last write is not trusted next time."""
+    import loaders.workspace as workspace
+
+    data = _copy(dataset, tmp_path / "data")  # just written
+    hashed: list[str] = []
+    real = workspace._digest_and_rows
+    monkeypatch.setattr(
+        workspace, "_digest_and_rows", lambda s: hashed.append(s.path.name) or real(s)
+    )
+    ws = tmp_path / "ws"
+    load(ws, data)
+    n = len(hashed)
+    load(ws, data)
+    assert len(hashed) == 2 * n
+
+
 def test_a_changed_file_reloads_its_table_and_equals_a_fresh_load(tmp_path, dataset):
     data = _copy(dataset, tmp_path / "data")
     ws = tmp_path / "ws"

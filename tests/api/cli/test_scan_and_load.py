@@ -152,3 +152,34 @@ def test_a_second_scan_of_unchanged_files_goes_straight_to_detection(tmp_path):
     ) == sorted(p.name for p in (tmp_path / "b" / "rejects").iterdir())
     r = run("load", str(dataset), "--workspace", str(ws))
     assert r.returncode == 0 and "is up to date" in r.stderr
+
+
+def test_a_rescan_says_which_detectors_it_reused_and_fresh_runs_them(tmp_path):
+    """Unchanged detectors are reused and the progress lines say so; ``--fresh`` runs them."""
+    dataset = db.build(tmp_path / "ds")
+    ws = tmp_path / "ws"
+    common = ["--workspace", str(ws), "--as-of", "2024-06-30", "--no-report"]
+    r = run("scan", str(dataset), "--out", str(tmp_path / "a"), *common)
+    assert r.returncode == 0, r.stderr
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("aid.shared_account:\n  min_households: 2\n", "utf-8")
+    r = run(
+        "scan", str(dataset), "--out", str(tmp_path / "b"), "--settings", str(settings), *common
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if " detect [" in ln]
+    reused = [ln for ln in lines if "reused from the previous scan" in ln]
+    assert reused and not any("aid.shared_account" in ln for ln in reused)
+    assert any("aid.shared_account" in ln and "flags in" in ln for ln in lines)
+    b = json.loads((tmp_path / "b" / "summary.json").read_text("utf-8"))
+    assert len(reused) == len(b["reused"]) and "aid.shared_account" not in b["reused"]
+    r = run("scan", str(dataset), "--out", str(tmp_path / "c"), "--settings", str(settings),
+            "--fresh", *common)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "reused from the previous scan" not in r.stderr
+    c = json.loads((tmp_path / "c" / "summary.json").read_text("utf-8"))
+    assert c["reused"] == {} and c["flags"] == b["flags"]
+    one = [ln for ln in (tmp_path / "b" / "flags.jsonl").read_text("utf-8").splitlines()]
+    two = [ln for ln in (tmp_path / "c" / "flags.jsonl").read_text("utf-8").splitlines()]
+    strip = lambda ln: {k: v for k, v in json.loads(ln).items() if k != "new_since_previous_scan"}  # noqa: E731
+    assert [strip(x) for x in one] == [strip(x) for x in two]
