@@ -87,11 +87,16 @@ def _material(value: Any, as_of: str | None) -> Any:
 
 
 def evidence_fingerprint(
-    evidence: dict[str, Any], entities: Any = (), as_of: dt.date | str | None = None
+    evidence: dict[str, Any],
+    entities: Any = (),
+    as_of: dt.date | str | None = None,
+    *,
+    plain: bool = False,
 ) -> str:
     """A hash of a finding's material evidence: 16 hex chars of SHA-256 over its records,
     amounts, dates and figures and its set of entities, leaving out source line numbers, list
-    order, float noise and dates equal to the scan's reference date ``as_of``.
+    order, float noise and dates equal to the scan's reference date ``as_of``. ``plain``: the
+    evidence holds only JSON values already (:func:`jsonable` applied), so it is not converted.
 
     Examples
     --------
@@ -110,7 +115,7 @@ def evidence_fingerprint(
     """
     day = as_of.isoformat() if isinstance(as_of, dt.date) else as_of
     body = {
-        "evidence": _material(jsonable(evidence), day),
+        "evidence": _material(evidence if plain else jsonable(evidence), day),
         "entities": sorted({str(e) for e in entities or ()}),
     }
     blob = _DIGEST_JSON(body)
@@ -229,6 +234,9 @@ class Flag:
     settings_digest: str = ""
     #: :func:`evidence_fingerprint` of the evidence (the runner stamps it with the scan's date)
     fingerprint: str = ""
+    #: the evidence holds only JSON values already (:func:`jsonable` applied: the runner's and
+    #: :meth:`from_dict`'s flags), so :meth:`to_dict` need not convert it again
+    evidence_plain: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -237,7 +245,9 @@ class Flag:
         # keep order, drop duplicates and blanks
         self.entities = list(dict.fromkeys(str(e) for e in self.entities if e not in (None, "")))
         if not self.fingerprint:
-            self.fingerprint = evidence_fingerprint(self.evidence, self.entities)
+            self.fingerprint = evidence_fingerprint(
+                self.evidence, self.entities, plain=self.evidence_plain
+            )
 
     @property
     def flag_id(self) -> str:
@@ -256,7 +266,7 @@ class Flag:
             "subject": {"type": self.subject_type, "id": self.subject_id},
             "entities": self.entities,
             "region_code": self.region_code,
-            "evidence": jsonable(self.evidence),
+            "evidence": self.evidence if self.evidence_plain else jsonable(self.evidence),
             "explanation": self.explanation,
             "settings_digest": self.settings_digest,
             "fingerprint": self.fingerprint,
@@ -279,4 +289,5 @@ class Flag:
             explanation=d.get("explanation", {}),
             settings_digest=d.get("settings_digest", ""),
             fingerprint=d.get("fingerprint", ""),
+            evidence_plain=True,
         )

@@ -38,6 +38,13 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+#: stands in for the evidence while the rest of a flag is encoded; with its key before it, the
+#: text cannot occur anywhere else in the line (a quote inside a string is written escaped)
+_EVIDENCE = "\x00evidence\x00"
+_EVIDENCE_KEY = '"evidence": ' + _dumps(_EVIDENCE)
+
+
 def write_flags(
     out_dir: str | Path, flags: Iterable[Flag], new: Callable[[Flag], bool] | None = None
 ) -> int:
@@ -60,12 +67,15 @@ def write_flags(
             is_new = new(f) if new else None
             if new:
                 d["new_since_previous_scan"] = is_new
-            jf.write(json.dumps(d, ensure_ascii=False) + "\n")
+            # the evidence (most of a flag's bytes) is encoded once, for the line and the CSV
+            evidence = _dumps(d["evidence"])
+            d["evidence"] = _EVIDENCE
+            jf.write(_dumps(d).replace(_EVIDENCE_KEY, '"evidence": ' + evidence, 1) + "\n")
             row = [
                 d["flag_id"], d["detector"], d["severity"], d["score"], d["subject"]["type"],
                 d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
                 d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
-                json.dumps(d["evidence"], ensure_ascii=False), d["settings_digest"],
+                evidence, d["settings_digest"],
             ] + ([str(is_new).lower()] if new else [])  # fmt: skip
             writer.writerow(safe_row(row))
             n += 1

@@ -114,6 +114,7 @@ def stamp(spec: DetectorSpec, finding: Any, digest: str = "", as_of: dt.date | N
         raise DetectorOutputError(
             f"{spec.id}: the finding about {finding.subject_id} needs an explanation in zh and en"
         )
+    evidence = jsonable(finding.evidence)  # once: what is written and what is fingerprinted
     return Flag(
         detector=spec.id,
         subject_type=subject_type,
@@ -122,14 +123,15 @@ def stamp(spec: DetectorSpec, finding: Any, digest: str = "", as_of: dt.date | N
         score=finding.score,
         entities=finding.entities,
         region_code=finding.region_code,
-        evidence=finding.evidence,
+        evidence=evidence,
         explanation={
             **text,
             "zh": plain_codes(text["zh"], "zh"),
             "en": plain_codes(text["en"], "en"),
         },
         settings_digest=digest,
-        fingerprint=evidence_fingerprint(finding.evidence, finding.entities, as_of),
+        fingerprint=evidence_fingerprint(evidence, finding.entities, as_of, plain=True),
+        evidence_plain=True,
     )
 
 

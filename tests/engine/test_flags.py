@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.flags import evidence_fingerprint, jsonable
+from engine.flags import Flag, evidence_fingerprint, jsonable
 
 #: numpy strings drop trailing NULs (np.str_("\x00").item() == ""), and the fingerprint is UTF-8
 #: (text read from files has no lone surrogates): neither is generated
@@ -87,3 +87,28 @@ def test_fingerprint_ignores_noise_and_order_but_not_amounts():
     assert evidence_fingerprint({"end": "2024-06-30"}, as_of="2024-06-30") == evidence_fingerprint(
         {"end": "2024-07-31"}, as_of="2024-07-31"
     )
+
+
+def test_written_lines_are_the_json_of_each_flag(tmp_path):
+    """flags.jsonl holds ``json.dumps(flag.to_dict())`` per line, whatever the evidence holds
+    (the writer encodes the evidence once and splices it in); flags.csv the same evidence."""
+    import csv
+    import json
+
+    from engine.outputs import write_flags
+
+    tricky = {"note": '"evidence": "\x00evidence\x00"', "x": [1.5, None, '引号"', {"evidence": 1}]}
+    flags = [
+        Flag("aid.paid_in_prison", "person_id", "P1", "high", 2.0, entities=['"evidence": '],
+             evidence=tricky, explanation={"zh": "示例\x00evidence\x00", "en": "example"}),
+        Flag("aid.paid_in_prison", "person_id", "P2", "low", 0.5, evidence={},
+             explanation={"zh": "示例", "en": "example"}),
+    ]  # fmt: skip
+    write_flags(tmp_path, flags, new=lambda f: f.subject_id == "P1")
+    lines = (tmp_path / "flags.jsonl").read_text("utf-8").splitlines()
+    for f, line in zip(flags, lines, strict=True):
+        want = {**f.to_dict(), "new_since_previous_scan": f.subject_id == "P1"}
+        assert line == json.dumps(want, ensure_ascii=False)
+    with open(tmp_path / "flags.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [json.loads(r["evidence"]) for r in rows] == [json.loads(x)["evidence"] for x in lines]
