@@ -192,7 +192,6 @@ class _Session:
         self.cm.con.execute(f"CREATE SCHEMA {_SHARED}")
         self.built: set[str] = set()
         self.schemas: dict[str, tuple[str, set[str]]] = {}
-        self.names: pd.Series | None = None
 
     def build(self, name: str, ctx: DetectorContext) -> None:
         """Create register or derived table ``name`` in the shared schema (reads via ``ctx``)."""
@@ -200,7 +199,10 @@ class _Session:
             return
         if name in _REGISTERS:
             label = _REGISTERS[name]
-            frame = ctx.relationships(label) if is_relationship(label) else ctx.nodes(label)
+            # the store's Arrow table when it keeps one (scanned in place), else its frame
+            frame = ctx.arrow(label)
+            if frame is None:
+                frame = ctx.relationships(label) if is_relationship(label) else ctx.nodes(label)
             self.cm.con.execute(f"SET schema = '{_SHARED}'")
             self.cm.register(name, frame, column_types(label))
         else:
@@ -333,17 +335,17 @@ class AidRegisters:
 
     def names(self, person_ids: Iterable[str]) -> dict[str, str]:
         """Person id -> name (only ids with a known name)."""
-        persons = self.ctx.nodes("Person")
-        if self._session.names is None:
-            if "name" in persons.columns and len(persons):
-                named = persons[["id", "name"]].dropna()
-                found = pd.Series(named["name"].to_numpy(), index=pd.Index(named["id"].to_numpy()))
-                self._session.names = found[~found.index.duplicated()]
-            else:
-                self._session.names = pd.Series(dtype=object)
+        self.ctx.check_reads(["Person"])
         wanted = list(dict.fromkeys(p for p in person_ids if isinstance(p, str)))
-        found = self._session.names.reindex(wanted).dropna()
-        return {str(k): str(v) for k, v in found.items()}
+        if not wanted:
+            return {}
+        self._session.build("persons", self.ctx)
+        found = self._session.cm.con.execute(
+            f"SELECT id, name FROM {_SHARED}.persons WHERE name IS NOT NULL"
+            " AND id IN (SELECT unnest(?::VARCHAR[]))",
+            [wanted],
+        ).fetchall()
+        return {str(k): str(v) for k, v in found}
 
     def name_of(self, person_id: str | None, names: dict[str, str]) -> str:
         """The person's name, or the id itself when the registers give no name."""

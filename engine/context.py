@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from engine.tables import columns as table_columns
 from engine.tables import is_relationship
@@ -80,6 +83,7 @@ class RunContext:
         self.settings = settings or {}
         self._counts: dict[str, int] | None = None
         self._frames: dict[str, pd.DataFrame] = {}
+        self._arrows: dict[str, pa.Table | None] = {}
         self._memo: dict[str, tuple[Any, frozenset[str]]] = {}
         self._results: dict[str, Any] = {}
         self._recording: list[set[str]] = []
@@ -112,6 +116,13 @@ class RunContext:
     def has_result(self, detector_id: str) -> bool:
         """Whether ``detector_id`` has run (or been skipped) in this run."""
         return detector_id in self._results
+
+    def _arrow(self, name: str) -> pa.Table | None:
+        if name in self._frames:  # read as pandas already: that frame serves
+            return None
+        if name not in self._arrows:
+            self._arrows[name] = self._store.arrow(name)
+        return self._arrows[name]
 
     def _frame(self, name: str) -> pd.DataFrame:
         if name not in self._frames:
@@ -187,6 +198,13 @@ class DetectorContext:
         if not is_relationship(rtype):
             raise ValueError(f"{rtype} is a node label: use ctx.nodes")
         return self._read(rtype, columns)
+
+    def arrow(self, name: str) -> pa.Table | None:
+        """A declared label or relationship type as the store's Arrow table (its stored
+        columns, for a SQL engine to scan in place), or None when the store offers none: then
+        read it with :meth:`nodes` or :meth:`relationships`."""
+        self.check_reads([name])
+        return self.run._arrow(name)
 
     def frame(self, name: str) -> pd.DataFrame:
         """A label or relationship type with the graph model's columns (:mod:`engine.tables`),

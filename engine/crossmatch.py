@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 __all__ = ["COLUMN_TYPES", "CrossMatch"]
 
@@ -82,21 +83,31 @@ class CrossMatch:
         spill = os.path.join(tempfile.gettempdir(), f"riskgraph-duckdb-{os.getpid()}")
         self.con.execute("SET temp_directory = ?", [spill])
         self.con.execute("SET preserve_insertion_order = false")
-        self._frames: dict[str, pd.DataFrame] = {}
+        self._frames: dict[str, Any] = {}
         self._names: set[str] = set()
 
     def __contains__(self, name: str) -> bool:
         return name in self._names
 
-    def register(self, name: str, frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
-        """Expose ``frame`` as view ``name`` with the declared ``columns`` (name -> type).
+    def register(
+        self, name: str, frame: pd.DataFrame | pa.Table, columns: Mapping[str, str]
+    ) -> None:
+        """Expose ``frame`` (pandas, or Arrow: scanned in place) as view ``name`` with the
+        declared ``columns`` (name -> type).
 
         Columns the frame lacks become typed NULLs, so optional columns need no special case.
         """
         raw = f"_raw_{name}"
-        present = [c for c in columns if c in frame.columns]
+        names = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+        present = [c for c in columns if c in names]
         # DuckDB scans need at least one column; a frame with none of ours still has its row count
-        source = frame[present] if present else pd.DataFrame({"_row": range(len(frame))})
+        if isinstance(frame, pa.Table):
+            source: Any = (
+                frame.select(present) if present
+                else pa.table({"_row": pa.array(range(frame.num_rows), pa.int64())})
+            )  # fmt: skip
+        else:
+            source = frame[present] if present else pd.DataFrame({"_row": range(len(frame))})
         self._frames[raw] = source
         self.con.register(raw, source)
         select = []

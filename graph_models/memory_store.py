@@ -333,6 +333,18 @@ class _Table:
         self.frame = None
         return self.arrow
 
+    def arrow_table(self) -> pa.Table | None:
+        """The rows as Arrow (read once and kept) unless they are held as pandas already
+        (then None: the frame serves, without a second copy)."""
+        if self.pending:
+            return self.consolidated()
+        if self.arrow is not None:
+            return self.arrow
+        if self.frame is not None:
+            return None
+        self.arrow = self._base()
+        return self.arrow
+
     def pandas(self) -> pd.DataFrame | None:
         """The rows as the pandas frame readers get (converted once, then kept)."""
         if self.frame is not None and not self.pending:
@@ -664,6 +676,21 @@ class MemoryStore(GraphStore):
             raise KeyError(f"unknown relationship type {rtype!r}")
         t = self._rels.get(rtype)
         return self._select(t.pandas() if t else None, EDGE_COLUMNS, columns)
+
+    def arrow(self, name: str) -> pa.Table | None:
+        """The Arrow table of ``name`` (None when it is empty or already read as pandas).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> s = MemoryStore()
+        >>> _ = s.upsert_nodes("Person", pd.DataFrame({"id": ["110105194912310029"]}))
+        >>> s.arrow("Person").num_rows, s.arrow("Household")
+        (1, None)
+        """
+        self._drain()
+        table = (self._nodes if name in self.schema.nodes else self._rels).get(name)
+        return None if table is None else table.arrow_table()
 
     def table_token(self, name: str) -> str | None:
         """The digest of the Parquet file that holds ``name`` (a table written again with the

@@ -368,6 +368,12 @@ class GraphStore(ABC):
         in memory only)."""
         return None
 
+    def arrow(self, name: str) -> pa.Table | None:
+        """The rows of node label or relationship type ``name`` as an Arrow table, when the
+        store holds them so (a SQL engine then scans them in place, without a pandas frame of
+        Python strings); None when it does not: read :meth:`nodes` / :meth:`relationships`."""
+        return None
+
     def table_token(self, name: str) -> str | None:
         """A token that changes whenever the rows of node label or relationship type ``name``
         may have changed (``"absent"`` when the store holds none), so results computed from them
