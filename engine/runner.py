@@ -191,7 +191,8 @@ def run_detectors(
     With ``previous`` (the flags and keys of the workspace's previous scan), a wanted detector
     whose key (:mod:`engine.reuse`: its tables, settings, reference date, code and used
     detectors) is unchanged is not run: its previous flags are taken as they are, and
-    ``done(detector, 0.0, flags, reused=True)`` is called. A detector used by one that runs
+    ``done(detector, 0.0, flags, reused=True)`` is called for each of them before any detector
+    runs. A detector used by one that runs
     again runs again too, and one used only by reused detectors is not run at all, so the flags
     are those of a full run. (Not on Spark: there every detector runs.)
 
@@ -214,6 +215,12 @@ def run_detectors(
     order = run_order(specs[i] for i in _closure(wanted, specs))
     keys = {} if spark else _keys(order, run, store)
     reuse, idle = _reusable(order, keys, wanted, previous) if previous else ({}, set())
+    if done:  # reused ones first: what is left to run (and its time) is then known
+        for spec in order:
+            if spec.id in wanted and (
+                spec.id in reuse or (spec.id in idle and not spec.missing(run.present))
+            ):
+                done(spec.id, 0.0, len(reuse.get(spec.id, ())), reused=True)
     component_done = False
     for spec in order:
         s = run.settings_for(spec)
@@ -231,8 +238,6 @@ def run_detectors(
             }  # fmt: skip
             result.keys[spec.id] = keys[spec.id]
             result.flags.extend(flags)
-            if done:
-                done(spec.id, 0.0, len(flags), reused=True)
             log.info("%s: %d flags reused from the previous scan", spec.id, len(flags))
             continue
         missing = spec.missing(run.present)
@@ -261,8 +266,6 @@ def run_detectors(
                     "flags": 0, "seconds": previous.seconds.get(spec.id),
                     "generation": previous.generation,
                 }  # fmt: skip
-                if done:
-                    done(spec.id, 0.0, 0, reused=True)
             continue
         if progress and spec.id in wanted:
             progress(spec.id)
