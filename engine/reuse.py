@@ -124,7 +124,8 @@ class PreviousFlags:
 
     @classmethod
     def from_scan_dir(cls, scan_dir: Path, generation: int | None = None) -> PreviousFlags | None:
-        """Read a scan directory's ``summary.json``; None when it records no keys."""
+        """Read a scan directory's ``summary.json``; None when it records no keys.
+        ``generation``: the scan's, when its summary does not say (``workspace.generation``)."""
         try:
             doc = json.loads((scan_dir / "summary.json").read_text("utf-8"))
         except (OSError, ValueError):
@@ -136,6 +137,7 @@ class PreviousFlags:
         timings = dict((doc.get("timings") or {}).get("detectors") or {})
         for det, info in (doc.get("reused") or {}).items():
             timings.setdefault(det, info.get("seconds", 0.0))
+        generation = (doc.get("workspace") or {}).get("generation", generation)
         return cls(scan_dir / "flags.jsonl", dict(keys), counts, timings, generation)
 
     def flags_of(self, detectors: Iterable[str]) -> dict[str, list[Flag]]:

@@ -231,11 +231,7 @@ def run_detectors(
         if spec.id in reuse:
             flags = reuse[spec.id]
             run.set_result(spec.id, tuple(flags))
-            assert previous is not None
-            result.reused[spec.id] = {
-                "flags": len(flags), "seconds": previous.seconds.get(spec.id),
-                "generation": previous.generation,
-            }  # fmt: skip
+            result.reused[spec.id] = _reused(previous, spec.id, len(flags))
             result.keys[spec.id] = keys[spec.id]
             result.flags.extend(flags)
             log.info("%s: %d flags reused from the previous scan", spec.id, len(flags))
@@ -261,11 +257,7 @@ def run_detectors(
         if spec.id in idle:  # used only by detectors whose flags were reused
             run.set_result(spec.id, None if spec.computes else ())
             if spec.id in wanted:
-                assert previous is not None
-                result.reused[spec.id] = {
-                    "flags": 0, "seconds": previous.seconds.get(spec.id),
-                    "generation": previous.generation,
-                }  # fmt: skip
+                result.reused[spec.id] = _reused(previous, spec.id, 0)
             continue
         if progress and spec.id in wanted:
             progress(spec.id)
@@ -312,6 +304,16 @@ def _keys(order: list[DetectorSpec], run: RunContext, store: GraphStore) -> dict
             {r: tokens[r] for r in spec.reads}, {u: keys.get(u) for u in spec.uses},
         )  # fmt: skip
     return keys
+
+
+def _reused(previous: PreviousFlags | None, detector: str, flags: int) -> dict[str, Any]:
+    """What ``summary.json`` says of a detector whose previous flags were taken."""
+    assert previous is not None
+    return {
+        "flags": flags,
+        "seconds": previous.seconds.get(detector),
+        "generation": previous.generation,
+    }
 
 
 def _reusable(

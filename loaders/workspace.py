@@ -165,10 +165,9 @@ class _DigestCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, list[Any]] = {}
-        self.used: dict[str, list[Any]] = {}
+        self.used: dict[str, list[Any]] = {}  # this load's entries (files gone drop out)
         try:
-            self.entries = json.loads(path.read_text("utf-8"))
+            self.entries: dict[str, list[Any]] = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
             self.entries = {}
 

@@ -208,17 +208,20 @@ class Reporter:
 
     _planned: tuple[list[str], dict[str, float]] | None = None
 
-    def detector_started(self, detector: str) -> None:
+    def _show_planned(self) -> None:
         if self._planned is not None and not self._detectors:
             self.detectors(*self._planned)
+
+    def detector_started(self, detector: str) -> None:
+        self._show_planned()
         if self._progress is not None and self._detect_task is not None:
             self._progress.update(self._detect_task, description=f"detect {detector}")
 
     def detector_done(
         self, detector: str, seconds: float, flags: int, reused: bool = False
     ) -> None:
-        if reused and self._planned is not None and not self._detectors:
-            self.detectors(*self._planned)
+        if reused:  # announced before any detector starts
+            self._show_planned()
         self._done_detectors += 1
         self._finished.add(detector)
         if self._progress is not None and self._detect_task is not None:

@@ -63,25 +63,20 @@ def _run_scan(
 
 
 def _last_timings(workspace: Path) -> dict[str, float]:
-    """Seconds each detector took in the workspace's previous scan (for time-left estimates)."""
-    import json
+    """Seconds each detector took in the workspace's previous scan (for time-left estimates);
+    a detector that scan reused counts with what computing it took last."""
+    from api.scan.pipeline import last_scan_dir
 
-    from graph_models.generations import current
-
-    gen = current(workspace)
-    for name in ("scan", "last-scan"):
-        path = gen.path / name / "summary.json" if gen is not None else None
-        if path is not None and path.exists():
-            try:
-                doc = json.loads(path.read_text("utf-8"))
-                seconds = {k: float(v) for k, v in doc["timings"]["detectors"].items()}
-                for k, v in (doc.get("reused") or {}).items():
-                    if v.get("seconds") is not None:
-                        seconds.setdefault(k, float(v["seconds"]))
-                return seconds
-            except (OSError, ValueError, KeyError, TypeError):
-                return {}
-    return {}
+    found = last_scan_dir(workspace)
+    try:
+        doc = json.loads((found[1] / "summary.json").read_text("utf-8")) if found else {}
+        seconds = {k: float(v) for k, v in doc["timings"]["detectors"].items()}
+        for k, v in (doc.get("reused") or {}).items():
+            if v.get("seconds") is not None:
+                seconds.setdefault(k, float(v["seconds"]))
+        return seconds
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 _scan_options = [
@@ -112,12 +107,9 @@ _scan_options = [
     "--report/--no-report", default=True, show_default=True, help="Also write report.html."
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option(
-    "--allow-partial",
-    is_flag=True,
-    help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
-    "table is missing (the problems are still reported).",
-)
+@click.option("--allow-partial", is_flag=True,
+              help="Scan what can be loaded when files are unmapped or unreadable or a referenced "
+                   "table is missing (the problems are still reported).")  # fmt: skip
 @click.option("--fresh", is_flag=True,
               help="Run every detector, even one whose tables, settings, reference date and code "
                    "are unchanged since the workspace's previous scan (by default its flags are "

@@ -39,6 +39,7 @@ __all__ = [
     "PreviousScan",
     "ScanOutcome",
     "copy_tree",
+    "last_scan_dir",
     "previous_flags",
     "previous_scan",
     "scan_dataset",
@@ -78,33 +79,40 @@ class PreviousScan:
     flag_ids: set[str]
 
 
-def previous_scan(workspace: str | os.PathLike[str]) -> PreviousScan | None:
-    """The last scan of ``workspace``'s current generation: its own, or the one a later load
-    carried over (``last-scan/``); None when the workspace was never scanned."""
+def last_scan_dir(workspace: str | os.PathLike[str]) -> tuple[generations.Generation, Path] | None:
+    """Where the workspace's previous scan is: the current generation's ``scan/``, or the
+    ``last-scan/`` a later load carried over; None when the workspace was never scanned."""
     gen = generations.current(workspace)
     if gen is None:
         return None
     for name in (SCAN_DIR, LAST_SCAN_DIR):
-        flags = gen.path / name / "flags.jsonl"
-        if not flags.exists():
-            continue
-        meta: dict[str, Any] = {}
-        summary = gen.path / name / "summary.json"
-        if summary.exists():
-            meta = json.loads(summary.read_text("utf-8"))
-        ids = set()
-        with open(flags, encoding="utf-8") as f:
-            for line in f:
-                # flags.jsonl lines start with the flag id (engine.flags.Flag.to_dict); a line
-                # written otherwise is parsed whole
-                m = _FLAG_ID.match(line)
-                if m:
-                    ids.add(m.group(1))
-                elif line.strip():
-                    ids.add(json.loads(line)["flag_id"])
-        scanned = (meta.get("workspace") or {}).get("generation", gen.id)
-        return PreviousScan(int(scanned), meta.get("generated_at"), ids)
+        if (gen.path / name / "flags.jsonl").exists():
+            return gen, gen.path / name
     return None
+
+
+def previous_scan(workspace: str | os.PathLike[str]) -> PreviousScan | None:
+    """The flag ids of the workspace's previous scan (:func:`last_scan_dir`); None when the
+    workspace was never scanned."""
+    found = last_scan_dir(workspace)
+    if found is None:
+        return None
+    gen, scan = found
+    meta: dict[str, Any] = {}
+    if (scan / "summary.json").exists():
+        meta = json.loads((scan / "summary.json").read_text("utf-8"))
+    ids = set()
+    with open(scan / "flags.jsonl", encoding="utf-8") as f:
+        for line in f:
+            # flags.jsonl lines start with the flag id (engine.flags.Flag.to_dict); a line
+            # written otherwise is parsed whole
+            m = _FLAG_ID.match(line)
+            if m:
+                ids.add(m.group(1))
+            elif line.strip():
+                ids.add(json.loads(line)["flag_id"])
+    scanned = (meta.get("workspace") or {}).get("generation", gen.id)
+    return PreviousScan(int(scanned), meta.get("generated_at"), ids)
 
 
 def scan_dataset(
@@ -227,19 +235,10 @@ def scan_dataset(
 
 
 def previous_flags(workspace: str | os.PathLike[str]) -> PreviousFlags | None:
-    """The flags and detector keys of the workspace's previous scan (see :func:`previous_scan`),
+    """The flags and detector keys of the workspace's previous scan (:func:`last_scan_dir`),
     for reusing what has not changed; None when there is none or it recorded no keys."""
-    gen = generations.current(workspace)
-    if gen is None:
-        return None
-    for name in (SCAN_DIR, LAST_SCAN_DIR):
-        if (gen.path / name / "flags.jsonl").exists():
-            found = PreviousFlags.from_scan_dir(gen.path / name)
-            if found is not None:
-                meta = json.loads((gen.path / name / "summary.json").read_text("utf-8"))
-                found.generation = (meta.get("workspace") or {}).get("generation", gen.id)
-            return found
-    return None
+    found = last_scan_dir(workspace)
+    return None if found is None else PreviousFlags.from_scan_dir(found[1], found[0].id)
 
 
 def copy_tree(src: Path, dst: Path) -> None:
