@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import inspect
 import logging
 import math
@@ -215,73 +216,81 @@ def run_detectors(
     order = run_order(specs[i] for i in _closure(wanted, specs))
     keys = {} if spark else _keys(order, run, store)
     reuse, idle = _reusable(order, keys, wanted, previous) if previous else ({}, set())
-    if done:  # reused ones first: what is left to run (and its time) is then known
+    gc.freeze()  # the previous flags live until the end (see the end of the loop below)
+    try:
+        if done:  # reused ones first: what is left to run (and its time) is then known
+            for spec in order:
+                if spec.id in wanted and (
+                    spec.id in reuse or (spec.id in idle and not spec.missing(run.present))
+                ):
+                    done(spec.id, 0.0, len(reuse.get(spec.id, ())), reused=True)
+        component_done = False
         for spec in order:
-            if spec.id in wanted and (
-                spec.id in reuse or (spec.id in idle and not spec.missing(run.present))
-            ):
-                done(spec.id, 0.0, len(reuse.get(spec.id, ())), reused=True)
-    component_done = False
-    for spec in order:
-        s = run.settings_for(spec)
-        digest = settings_digest(s)
-        if spec.id in wanted:
-            result.settings[spec.id] = settings_to_dict(s)
-            result.digests[spec.id] = digest
-        if spec.id in reuse:
-            flags = reuse[spec.id]
-            run.set_result(spec.id, tuple(flags))
-            result.reused[spec.id] = _reused(previous, spec.id, len(flags))
-            result.keys[spec.id] = keys[spec.id]
-            result.flags.extend(flags)
-            log.info("%s: %d flags reused from the previous scan", spec.id, len(flags))
-            continue
-        missing = spec.missing(run.present)
-        if spark and not missing and spec.partition is None:
-            missing = ["cannot run on Spark yet (its registration declares no partition=)"]
-        if spark and not missing and spec.partition == "component":
-            if not component_done:
-                _run_components(engine, run, order, wanted, result, done)
-                component_done = True
-            continue
-        if missing and missing[0].startswith("cannot run on Spark"):
-            run.set_result(spec.id, None if spec.computes else ())
+            s = run.settings_for(spec)
+            digest = settings_digest(s)
             if spec.id in wanted:
-                result.skipped[spec.id] = missing[0]
-            continue
-        if missing:
-            run.set_result(spec.id, None if spec.computes else ())
+                result.settings[spec.id] = settings_to_dict(s)
+                result.digests[spec.id] = digest
+            if spec.id in reuse:
+                flags = reuse[spec.id]
+                run.set_result(spec.id, tuple(flags))
+                result.reused[spec.id] = _reused(previous, spec.id, len(flags))
+                result.keys[spec.id] = keys[spec.id]
+                result.flags.extend(flags)
+                log.info("%s: %d flags reused from the previous scan", spec.id, len(flags))
+                continue
+            missing = spec.missing(run.present)
+            if spark and not missing and spec.partition is None:
+                missing = ["cannot run on Spark yet (its registration declares no partition=)"]
+            if spark and not missing and spec.partition == "component":
+                if not component_done:
+                    _run_components(engine, run, order, wanted, result, done)
+                    component_done = True
+                continue
+            if missing and missing[0].startswith("cannot run on Spark"):
+                run.set_result(spec.id, None if spec.computes else ())
+                if spec.id in wanted:
+                    result.skipped[spec.id] = missing[0]
+                continue
+            if missing:
+                run.set_result(spec.id, None if spec.computes else ())
+                if spec.id in wanted:
+                    result.skipped[spec.id] = "missing input: " + ", ".join(missing)
+                continue
+            if spec.id in idle:  # used only by detectors whose flags were reused
+                run.set_result(spec.id, None if spec.computes else ())
+                if spec.id in wanted:
+                    result.reused[spec.id] = _reused(previous, spec.id, 0)
+                continue
+            if progress and spec.id in wanted:
+                progress(spec.id)
+            t0 = time.perf_counter()
+            output = spec.run(run.context_for(spec), s)
+            if spec.computes:
+                if inspect.isgenerator(output):
+                    raise DetectorOutputError(
+                        f"{spec.id} is registered with computes=True but yields: it must return its "
+                        "result"
+                    )
+                run.set_result(spec.id, output)
+                flags = []
+            else:
+                flags = _flags(spec, output, digest, run.as_of)
+                run.set_result(spec.id, tuple(flags))
+            result.timings[spec.id] = round(time.perf_counter() - t0, 4)
+            if spec.id in wanted and not spec.computes and keys.get(spec.id):
+                result.keys[spec.id] = keys[spec.id]  # type: ignore[assignment]
             if spec.id in wanted:
-                result.skipped[spec.id] = "missing input: " + ", ".join(missing)
-            continue
-        if spec.id in idle:  # used only by detectors whose flags were reused
-            run.set_result(spec.id, None if spec.computes else ())
-            if spec.id in wanted:
-                result.reused[spec.id] = _reused(previous, spec.id, 0)
-            continue
-        if progress and spec.id in wanted:
-            progress(spec.id)
-        t0 = time.perf_counter()
-        output = spec.run(run.context_for(spec), s)
-        if spec.computes:
-            if inspect.isgenerator(output):
-                raise DetectorOutputError(
-                    f"{spec.id} is registered with computes=True but yields: it must return its "
-                    "result"
-                )
-            run.set_result(spec.id, output)
-            flags = []
-        else:
-            flags = _flags(spec, output, digest, run.as_of)
-            run.set_result(spec.id, tuple(flags))
-        result.timings[spec.id] = round(time.perf_counter() - t0, 4)
-        if spec.id in wanted and not spec.computes and keys.get(spec.id):
-            result.keys[spec.id] = keys[spec.id]  # type: ignore[assignment]
-        if spec.id in wanted:
-            result.flags.extend(flags)
-            if done:
-                done(spec.id, result.timings[spec.id], len(flags))
-        log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
+                result.flags.extend(flags)
+                if done:
+                    done(spec.id, result.timings[spec.id], len(flags))
+            log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
+            # the flags so far live until the scan ends: the cyclic garbage collector need not
+            # look at them again (at a million households, tens of millions of objects, which
+            # every full collection in the later detectors would walk)
+            gc.freeze()
+    finally:
+        gc.unfreeze()
     result.flags.sort(key=_order)
     return result
 

@@ -51,7 +51,7 @@ SCAN_DIR = "scan"
 LAST_SCAN_DIR = "last-scan"
 
 
-_FLAG_ID = re.compile(r'\{"flag_id": "(F[0-9a-f]{20})", ')
+_FLAG_ID = re.compile(r'\{"flag_id": ?"(F[0-9a-f]{20})", ?')
 
 
 def _digest(doc: dict[str, Any]) -> str:
@@ -252,11 +252,17 @@ def copy_tree(src: Path, dst: Path) -> None:
         if p.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(p, target)
-        except OSError:
-            shutil.copyfile(p, target)
+        link_or_copy(p, target)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` becomes a hard link to ``src``, or a copy where the file system cannot link."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def scan_workspace(
@@ -324,8 +330,11 @@ def scan_workspace(
         write_summary(out, outcome.summary)
         scan = build.path / SCAN_DIR
         scan.mkdir(parents=True, exist_ok=True)
-        for name in ("flags.jsonl", "summary.json"):
-            shutil.copyfile(out / name, scan / name)
+        # the flags (hundreds of MB for a province) are linked, not copied, when the output
+        # directory is on the workspace's file system: scans replace flags.jsonl, never
+        # rewrite it (engine.outputs.write_flags)
+        link_or_copy(out / "flags.jsonl", scan / "flags.jsonl")
+        shutil.copyfile(out / "summary.json", scan / "summary.json")
         outcome.generation = build.commit(
             {"flags_total": outcome.summary["flags_total"], **(meta or {})}
         )

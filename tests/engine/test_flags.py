@@ -89,26 +89,76 @@ def test_fingerprint_ignores_noise_and_order_but_not_amounts():
     )
 
 
-def test_written_lines_are_the_json_of_each_flag(tmp_path):
-    """flags.jsonl holds ``json.dumps(flag.to_dict())`` per line, whatever the evidence holds
-    (the writer encodes the evidence once and splices it in); flags.csv the same evidence."""
+def _csv_as_csv_writer_writes(flags, new) -> bytes:
+    """flags.csv as the standard library's csv.writer writes it (the reference)."""
     import csv
+    import io
+
+    import orjson
+
+    from engine.outputs import CSV_COLUMNS
+    from loaders.csv_cells import safe_row
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(safe_row([*CSV_COLUMNS, "new_since_previous_scan"]))
+    for f in flags:
+        d = f.to_dict()
+        w.writerow(safe_row([
+            d["flag_id"], d["detector"], d["severity"], d["score"], d["subject"]["type"],
+            d["subject"]["id"], d["region_code"] or "", ";".join(d["entities"]),
+            d["explanation"].get("zh", ""), d["explanation"].get("en", ""),
+            orjson.dumps(d["evidence"]).decode(),
+            d["settings_digest"], str(new(f)).lower(),
+        ]))  # fmt: skip
+    return "\ufeff".encode() + buf.getvalue().encode()
+
+
+_flag_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    evidence=_evidence,
+    entities=st.lists(st.one_of(_flag_text, st.just('"evidence": ')), max_size=4),
+    zh=st.one_of(_flag_text, st.just('=HYPERLINK("x"),"explanation":{')),
+    region=st.one_of(st.none(), _flag_text),
+    score=st.floats(-1e9, 1e9),
+)
+def test_written_lines_are_the_json_of_each_flag(tmp_path_factory, evidence, entities, zh, region,
+                                                 score):  # fmt: skip
+    """flags.jsonl holds the JSON of ``flag.to_dict()`` per line, whatever the evidence holds
+    (the writer encodes the evidence once and splices it in); flags.csv is byte for byte what
+    csv.writer writes of the same cells; a line read back for reuse is written again as the same bytes."""
     import json
 
-    from engine.outputs import write_flags
+    from engine.outputs import read_flag_line, write_flags
 
+    tmp_path = tmp_path_factory.mktemp("flags")
     tricky = {"note": '"evidence": "\x00evidence\x00"', "x": [1.5, None, '引号"', {"evidence": 1}]}
     flags = [
         Flag("aid.paid_in_prison", "person_id", "P1", "high", 2.0, entities=['"evidence": '],
              evidence=tricky, explanation={"zh": "示例\x00evidence\x00", "en": "example"}),
         Flag("aid.paid_in_prison", "person_id", "P2", "low", 0.5, evidence={},
              explanation={"zh": "示例", "en": "example"}),
+        Flag("aid.shared_account", "account_no", "A,\"1", "medium", score, entities=entities,
+             region_code=region, evidence=jsonable(evidence), explanation={"zh": zh, "en": ""},
+             evidence_plain=True),
     ]  # fmt: skip
-    write_flags(tmp_path, flags, new=lambda f: f.subject_id == "P1")
-    lines = (tmp_path / "flags.jsonl").read_text("utf-8").splitlines()
+    new = lambda f: f.subject_id == "P1"  # noqa: E731
+    write_flags(tmp_path, flags, new=new)
+    raw = (tmp_path / "flags.jsonl").read_bytes()
+    lines = raw.decode("utf-8").split("\n")[:-1]  # (splitlines would also split at U+2028)
     for f, line in zip(flags, lines, strict=True):
-        want = {**f.to_dict(), "new_since_previous_scan": f.subject_id == "P1"}
-        assert line == json.dumps(want, ensure_ascii=False)
-    with open(tmp_path / "flags.csv", encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert [json.loads(r["evidence"]) for r in rows] == [json.loads(x)["evidence"] for x in lines]
+        want = {**f.to_dict(), "new_since_previous_scan": new(f)}
+        assert json.loads(line) == want
+        assert line.startswith('{"flag_id":"') and "\n" not in line
+    csv_bytes = (tmp_path / "flags.csv").read_bytes()
+    assert csv_bytes == _csv_as_csv_writer_writes(flags, new)
+    # reused: the flags read back keep their lines and are written as the same bytes
+    again = [read_flag_line(x) for x in raw.splitlines(keepends=True)]
+    assert [f.to_dict() for f in again] == [f.to_dict() for f in flags]
+    assert all(f.written is not None for f in again)
+    write_flags(tmp_path / "again", again, new=new)
+    assert (tmp_path / "again" / "flags.jsonl").read_bytes() == raw
+    assert (tmp_path / "again" / "flags.csv").read_bytes() == csv_bytes
