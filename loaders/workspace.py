@@ -73,6 +73,7 @@ from loaders.load import (
 )
 from loaders.reading import TableSource
 from loaders.staging import GraphStage, Part
+from loaders.staging_workers import stage_tables, stage_workers
 
 __all__ = ["CONTRACT_VERSION", "Build", "Workspace", "WorkspacePlan"]
 
@@ -207,10 +208,16 @@ class WorkspacePlan(PartPlan):
 
     per_file_rejects = True
 
-    def __init__(self, workspace: Path, progress: Any = None) -> None:
+    def __init__(
+        self, workspace: Path, progress: Any = None, *, save_digests: bool = True,
+        workers: bool = True,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.workspace = workspace
         self.progress = progress
+        self.save_digests = save_digests  # False in a staging worker (the load saves them)
+        self.workers = workers  # stage the tables to read in worker processes when worth it
+        self.fresh: set[str] = set()  # parts staged by workers for this load
         self.parts_dir = workspace / "parts"
         self.stage = GraphStage(self.parts_dir)
         self.keys: list[str] = []  # every part of the load, in order
@@ -221,6 +228,7 @@ class WorkspacePlan(PartPlan):
 
     def begin(self, sources: dict[str, list[TableSource]], root: Path, limits: ReadLimits) -> None:
         digests = _DigestCache(self.parts_dir / "file-digests.json")
+        pending: dict[str, int] = {}  # table -> rows of the files to read
         for table, srcs in sources.items():
             before, reusing, keys, rows = "", True, [], []
             for i, src in enumerate(srcs):
@@ -234,11 +242,23 @@ class WorkspacePlan(PartPlan):
                 keys = [(k, False) for k, _ in keys]  # one ID, one person: all files or none
             for i, kr in enumerate(keys):
                 self._plan[(table, i)] = kr
+            pending[table] = sum(n or 0 for (_, reused), n in zip(keys, rows, strict=True)
+                                 if not reused)  # fmt: skip
             expect = getattr(self.progress, "expect", None)
             if expect is not None:
-                expect(table, sum(n or 0 for (_, reused), n in zip(keys, rows, strict=True)
-                                  if not reused))  # fmt: skip
-        digests.save()
+                expect(table, pending[table])
+        if self.save_digests:
+            digests.save()
+        pending = {t: n for t, n in pending.items() if any(
+            not r for (tt, _), (_, r) in self._plan.items() if tt == t)}  # fmt: skip
+        workers = stage_workers(sum(pending.values()), len(pending)) if self.workers else 1
+        if workers > 1:
+            for table in stage_tables(root, self.workspace, pending, limits, workers,
+                                      self.progress):  # fmt: skip
+                for (t, i), (key, reused) in list(self._plan.items()):
+                    if t == table and not reused and Part.meta(self.parts_dir / key) is not None:
+                        self._plan[(t, i)] = (key, True)
+                        self.fresh.add(key)
 
     def reuse(
         self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits
@@ -251,11 +271,11 @@ class WorkspacePlan(PartPlan):
         assert meta is not None
         part = Part.open(directory)
         report = FileReport.from_dict(meta["report"])
-        report.reused = True
+        report.reused = key not in self.fresh  # a worker's part was read by this load
         hashes_path = directory / "hashes.npy"
         hashes = np.load(hashes_path) if hashes_path.exists() else np.empty(0, np.uint64)
         self.keys.append(key)
-        self.reused.append(rel)
+        (self.reused if report.reused else self.loaded).append(rel)
         self._source(table, src, key, report, meta.get("loaded_at"))
 
         def details() -> dict[str, list[dict[str, Any]]]:

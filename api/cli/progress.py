@@ -84,6 +84,9 @@ class Reporter:
         self._finished: set[str] = set()
         self._detect_task: Any = None
         self._detect_started = 0.0
+        #: tables load at once (staged by worker processes): a table is done when
+        #: :meth:`table_done` says so, not when another table's rows come
+        self.concurrent = False
         if self.terminal:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
@@ -137,7 +140,7 @@ class Reporter:
 
     def rows(self, table: str, n: int) -> None:
         """``n`` more rows of ``table`` were read (the loaders' progress callback)."""
-        if self._current is not None and self._current != table:
+        if self._current is not None and self._current != table and not self.concurrent:
             self._finish(self._current)
         self._current = table
         t = self._table(table)
@@ -173,6 +176,10 @@ class Reporter:
             self._progress.update(t.task, total=t.rows, completed=t.rows)
             return
         self.line(f"load {table}: {t.rows:,} rows in {duration(time.monotonic() - t.started)}")
+
+    def table_done(self, table: str) -> None:
+        """Every row of ``table`` was read (tables staged at once say so one by one)."""
+        self._finish(table)
 
     def finish_tables(self) -> None:
         """Every table read so far is done (the load moved on to resolving and writing)."""

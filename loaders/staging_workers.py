@@ -1,0 +1,154 @@
+"""Stage a workspace load's tables in worker processes, several tables at once.
+
+Reading, validating and mapping a file is Python and Arrow work on one core; tables do not
+depend on each other while they are staged (each table's duplicate check, and the persons'
+one-ID-one-person check, stay inside the table). So before the load goes through its files in
+order, the tables it must read are handed to ``workers`` processes, largest first. A worker
+runs the ordinary load of its table (:func:`loaders.load.load_dataset` with ``tables=[table]``,
+``finish=False``) into the workspace's parts directory: each file's part, report, rejects and
+row hashes are stored as any load stores them. The load then finds those parts stored and
+stages them without reading the files again (:meth:`WorkspacePlan.reuse`, which counts them as
+read by this load); resolving references and writing the graph follow as before. The result is
+the graph, reports and rejects of a load in one process (tests/loaders/test_staging_workers.py
+compares them).
+
+A table whose file cannot be read, or a worker that fails, leaves its files unstaged: the load
+then reads them itself, in order, and reports what it finds there (a worker's failure is
+logged). Workers end with the loading process (Linux: ``PR_SET_PDEATHSIG``): a load that is
+killed does not leave them running.
+
+Examples
+--------
+>>> stage_workers(rows=10_000, tables=3, cpus=2)  # too little to be worth the start-up
+1
+>>> stage_workers(rows=5_000_000, tables=3, cpus=2)
+2
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing as mp
+import os
+import queue
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from graph_models.errors import DataError
+from loaders.limits import ReadLimits
+
+__all__ = ["MIN_ROWS", "stage_tables", "stage_workers"]
+
+log = logging.getLogger(__name__)
+
+#: below this many rows to read, one process stages everything (a worker's start-up, about a
+#: second of imports, is not worth it)
+MIN_ROWS = 500_000
+
+_progress_queue: Any = None  # a worker's end of the progress queue (set by _init)
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def stage_workers(rows: int, tables: int, cpus: int | None = None) -> int:
+    """How many processes stage ``tables`` tables of ``rows`` rows in all.
+
+    ``RISKGRAPH_LOAD_WORKERS`` sets the number (1: everything in the loading process);
+    otherwise one per CPU, at most one per table, and 1 below :data:`MIN_ROWS` rows.
+    """
+    env = os.environ.get("RISKGRAPH_LOAD_WORKERS", "").strip()
+    if env:
+        try:
+            wanted = int(env)
+        except ValueError as exc:
+            raise DataError(
+                "bad_setting", f"RISKGRAPH_LOAD_WORKERS must be a whole number, not {env!r}"
+            ) from exc
+        return max(1, min(wanted, tables))
+    if rows < MIN_ROWS:
+        return 1
+    return max(1, min(cpus or os.cpu_count() or 1, tables))
+
+
+def _init(progress_queue: Any, parent: int) -> None:
+    global _progress_queue
+    _progress_queue = progress_queue
+    # a worker ends with the load that started it (killed, it would leave workers staging)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _report_rows(table: str, n: int) -> None:
+    _progress_queue.put((table, n))
+
+
+def _stage_table(dataset: str, workspace: str, table: str, limits: ReadLimits | None) -> str:
+    """In a worker: the ordinary load of one table, staged into the workspace's parts."""
+    from graph_models.memory_store import MemoryStore
+    from loaders.load import load_dataset
+    from loaders.workspace import WorkspacePlan
+
+    plan = WorkspacePlan(Path(workspace), save_digests=False, workers=False)
+    load_dataset(dataset, MemoryStore(), tables=[table], parts=plan, finish=False,
+                 limits=limits, progress=_report_rows)  # fmt: skip
+    return table
+
+
+def stage_tables(
+    dataset: Path,
+    workspace: Path,
+    pending: dict[str, int],
+    limits: ReadLimits | None,
+    workers: int,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[str]:
+    """Stage the ``pending`` tables (name -> rows to read) in ``workers`` processes; returns
+    the tables whose workers finished (their readable files are staged as parts)."""
+    ctx = mp.get_context("spawn")  # not fork: the loading process may hold Arrow's threads
+    rows: Any = ctx.Queue()
+    finished: list[str] = []
+    table_done = getattr(progress, "table_done", None)
+    if hasattr(progress, "concurrent"):
+        progress.concurrent = True  # type: ignore[union-attr]
+    order = sorted(pending, key=lambda t: -pending[t])  # largest first: the longest starts first
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
+                             initargs=(rows, os.getpid())) as pool:  # fmt: skip
+        running = {
+            pool.submit(_stage_table, str(dataset), str(workspace), t, limits): t for t in order
+        }
+        while running:
+            done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            _drain(rows, progress)
+            for fut in done:
+                table = running.pop(fut)
+                try:
+                    fut.result()
+                except Exception as exc:  # the load reads the table itself and says what it finds
+                    log.warning("staging %s in a worker process failed (%s): reading it in the "
+                                "loading process", table, exc)  # fmt: skip
+                    continue
+                finished.append(table)
+                if table_done is not None:
+                    table_done(table)
+    _drain(rows, progress)
+    if hasattr(progress, "concurrent"):
+        progress.concurrent = False  # type: ignore[union-attr]
+    return finished
+
+
+def _drain(rows: Any, progress: Callable[[str, int], None] | None) -> None:
+    while True:
+        try:
+            table, n = rows.get_nowait()
+        except queue.Empty:
+            return
+        if progress is not None:
+            progress(table, n)
