@@ -8,7 +8,10 @@ in turn ``--repeats`` times and reported as medians:
   the fastest well-known way to parse the input, with no validation, mapping or store writes;
 - **parse + validate**: riskgraph's readers (every physical line accounted for) and validation
   (column kernels) of every file, no mapping or store writes;
-- **load**: the whole ``load_dataset`` into the embedded store (parse, validate, map, write).
+- **load**: what ``riskgraph load`` does, into an empty workspace (``Workspace.load``: parse,
+  validate and map every file, its tables staged in worker processes when the dataset is big
+  enough, ``loaders.staging_workers``; resolve; write the generation). Its peak RSS is the
+  loading process's; ``peak_tree_rss_mb`` adds its workers' (sampled, ``bench/rss.py``).
 
 The ratios ``parse_validate / floor`` and ``load / floor`` are the numbers to watch (target: the
 whole load within 5x of the floor).
@@ -37,18 +40,21 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import machine_info  # noqa: E402
 
 LOAD = """
-import json, sys, time, resource
+import json, os, sys, time, resource
 if len(sys.argv) > 3:  # another source tree (the code before a change), same interpreter
     sys.path.insert(0, sys.argv[3])
-from graph_models.memory_store import MemoryStore
-from loaders.load import load_dataset
+from bench.rss import TreeRss
+from loaders.workspace import Workspace
+tree = TreeRss(os.getpid())
 t0 = time.perf_counter()
-store = MemoryStore(sys.argv[2])
-report = load_dataset(sys.argv[1], store, rejects_dir=sys.argv[2] + "/rejects")
+with Workspace(sys.argv[2]).load(sys.argv[1]) as build:
+    build.commit()
+report = build.report
 secs = time.perf_counter() - t0
 print(json.dumps({"seconds": secs, "rows": sum(t.read for t in report.tables.values()),
                   "lines": sum(f.lines for f in getattr(report, "files", [])),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "tree_rss_mb": tree.stop(),
                   "balanced": all(t.balanced for t in report.tables.values())}))
 """
 
@@ -127,6 +133,7 @@ def _summary(runs: list[dict], rows: int) -> dict:
         "median_seconds": round(med, 2),
         "rows_per_s": round(rows / med),
         "peak_rss_mb": round(max(x["rss_mb"] for x in runs)),
+        "peak_tree_rss_mb": round(max(x.get("tree_rss_mb", 0) for x in runs)),
         "runs": [round(x["seconds"], 2) for x in runs],
     }
 

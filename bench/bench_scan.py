@@ -1,13 +1,15 @@
 """End-to-end benchmark: files to flags with ``riskgraph scan``, against the parse floor, same run.
 
-Each measurement runs in a fresh subprocess (its own peak RSS, read from ``wait4``), in turn,
-``--repeats`` times; medians are reported:
+Each measurement runs in a fresh subprocess (its own peak RSS, read from ``wait4``; with its
+staging workers, the sum sampled by ``bench/rss.py``), in turn, ``--repeats`` times; medians
+are reported:
 
 - **floor**: pyarrow's CSV reader on the same files (every column as text, GB18030 transcoded),
   calamine for workbooks, pyarrow for Parquet (``bench/bench_load.py``'s floor, the fastest
   well-known way to parse the input);
 - **scan**: ``riskgraph scan DATASET --out OUT --workspace W --no-report`` into an empty workspace:
-  parse, validate, map, resolve, write the generation, run every detector, write the flags; the
+  parse, validate, map (tables staged in worker processes, ``loaders.staging_workers``),
+  resolve, write the generation, run every detector, write the flags; the
   split (staging = read + validate + map, build = resolve + write the graph, detect, write) comes
   from the scan's ``summary.json``;
 - **rescan**: the same command again with other settings of one detector on the same workspace
@@ -49,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_load import FLOOR  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
+from bench.rss import TreeRss  # noqa: E402
 
 #: other settings for the rescan (a longer grace period, a higher payroll threshold)
 RESCAN_SETTINGS = {"aid.deceased_recipient": {"grace_days": 60}}
@@ -65,6 +68,7 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        tree = TreeRss(proc.pid)
         timed_out = False
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -78,17 +82,24 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
             time.sleep(0.2)
         proc.returncode = os.waitstatus_to_exitcode(status)
         secs = time.perf_counter() - t0
+        tree_mb = round(tree.stop())
         err.seek(0)
         tail = err.read()[-8000:].decode(errors="replace")
         if timed_out or proc.returncode < 0:  # stopped here, or killed (e.g. out of memory)
-            return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "timed_out": timed_out,
+            return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "tree_rss_mb": tree_mb,
+                    "timed_out": timed_out,
                     "killed_by_signal": -proc.returncode if proc.returncode < 0 else None,
                     "stderr_tail": tail.splitlines()[-40:]}  # fmt: skip
         if proc.returncode != 0:
             raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {tail}")
         out.seek(0)
         stdout = out.read().decode()
-    return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "stdout": stdout}
+    return {
+        "seconds": secs,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "tree_rss_mb": tree_mb,
+        "stdout": stdout,
+    }
 
 
 def floor(dataset: Path) -> dict:
@@ -109,13 +120,13 @@ def scan(tree: Path, dataset: Path, out: Path, workspace: Path | None,
     env = {**os.environ, "PYTHONPATH": str(tree), "RISKGRAPH_STORE": "memory"}
     r = _timed(cmd, tree, env, timeout)
     if "stderr_tail" in r:  # did not finish
-        return {k: r[k] for k in ("seconds", "rss_mb", "timed_out", "killed_by_signal",
-                                  "stderr_tail")}  # fmt: skip
+        return {k: r[k] for k in ("seconds", "rss_mb", "tree_rss_mb", "timed_out",
+                                  "killed_by_signal", "stderr_tail")}  # fmt: skip
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     t = summary.get("timings", {})
     stages = t.get("load_stages", {})
     return {
-        "seconds": r["seconds"], "rss_mb": r["rss_mb"],
+        "seconds": r["seconds"], "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"],
         "load": t.get("load"), "staging": stages.get("staging"), "build": stages.get("build"),
         "detect": t.get("detect"), "write": t.get("write"),
         "rows": sum(c.get("read", 0) for c in (summary.get("load") or {}).values()),
@@ -134,6 +145,8 @@ def _median(runs: list[dict], key: str) -> float | None:
 def _summary(runs: list[dict]) -> dict:
     out = {k: _median(runs, k) for k in ("seconds", "load", "staging", "build", "detect", "write")}
     out["peak_rss_mb"] = round(max(r["rss_mb"] for r in runs))
+    # the scan and its staging workers together, sampled every 0.2 s (bench/rss.py)
+    out["peak_tree_rss_mb"] = round(max(r.get("tree_rss_mb") or 0 for r in runs))
     out["not_finished"] = sum("stderr_tail" in r for r in runs)
     out["runs"] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()
                     if k != "detectors"} for r in runs]  # fmt: skip
@@ -177,8 +190,8 @@ def main() -> None:
                 print(f"floor   {floors[-1]['seconds']:.1f}s", flush=True)
             ws = work / f"ws{i}"
             scans.append(scan(ROOT, dataset, work / f"out{i}", ws, timeout=args.timeout))
-            print(f"scan    {scans[-1]['seconds']:.1f}s  rss {scans[-1]['rss_mb']:.0f} MiB",
-                  flush=True)  # fmt: skip
+            print(f"scan    {scans[-1]['seconds']:.1f}s  rss {scans[-1]['rss_mb']:.0f} MiB"
+                  f" (with workers {scans[-1]['tree_rss_mb']:.0f} MiB)", flush=True)  # fmt: skip
             if "stderr_tail" in scans[-1]:
                 print("scan did not finish:", *scans[-1]["stderr_tail"][-3:], sep="\n")
                 break
