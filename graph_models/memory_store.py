@@ -201,24 +201,66 @@ def _first_rows(table: pa.Table) -> pa.Table:
 
 
 def _last_values(table: pa.Table) -> pa.Table:
-    """One row per id (order of first appearance): the last non-null value of every column."""
+    """One row per id (order of first appearance): the last non-null value of every column.
+
+    Only the rows of ids that occur more than once (usually few: a payment delivered twice) are
+    aggregated; the others are kept as they are (at a million households, aggregating all 12.7
+    million payments cost about 18 s, most of it for rows with nothing to merge).
+
+    Examples
+    --------
+    >>> t = pa.table({"id": ["a", "b", "a", "c"], "x": [1, 2, None, 4], "y": ["p", None, "q", "r"]})
+    >>> _last_values(t).to_pydict()
+    {'id': ['a', 'b', 'c'], 'x': [1, 2, 4], 'y': ['q', None, 'r']}
+    """
     others = [c for c in table.column_names if c != "id"]
     if not others:
         return _first_rows(table)
+    repeated = _repeated_ids(table.column("id"))
+    mask = pc.is_in(table.column("id"), value_set=repeated).to_numpy(zero_copy_only=False)
+    several = np.flatnonzero(mask)
+    merged = _merge_rows(table.take(several).append_column("_i", pa.array(several)))
+    single = np.flatnonzero(~mask)
+    out = _concat([table.take(single), merged.drop_columns(["_i"])])
+    assert out is not None
+    order = np.argsort(np.concatenate([single, merged.column("_i").to_numpy()]), kind="stable")
+    return _with_dtypes(out.take(order).select(table.column_names), _dtypes(table))
+
+
+def _repeated_ids(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The ids that occur more than once (DuckDB's hash aggregate, on every core)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ids", pa.table({"id": ids}))
+        found = con.sql("SELECT id FROM ids GROUP BY id HAVING count(*) > 1").to_arrow_table()
+        return found.column(0).combine_chunks()
+    finally:
+        con.close()
+
+
+def _merge_rows(table: pa.Table) -> pa.Table:
+    """One row per id, in the order of first appearance: the last non-null value of every
+    column but ``_i``, of which the first (the row's place in the whole table)."""
+    others = [c for c in table.column_names if c not in ("id", "_i")]
     null_typed = [c for c in others if pa.types.is_null(table.schema.field(c).type)]
     encoded = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
     body = _decoded(table.drop_columns(null_typed) if null_typed else table)
     agg = body.group_by("id", use_threads=False).aggregate(
-        [(c, "last") for c in others if c not in null_typed]
+        [(c, "last") for c in others if c not in null_typed] + [("_i", "min")]
     )
-    agg = agg.rename_columns([c[: -len("_last")] if c.endswith("_last") else c
-                              for c in agg.column_names])  # fmt: skip
+    agg = agg.rename_columns([
+        c[: -len("_last")] if c.endswith("_last") else "_i" if c == "_i_min" else c
+        for c in agg.column_names
+    ])  # fmt: skip
     for c in null_typed:
         agg = agg.append_column(c, pa.nulls(agg.num_rows))
     for c in encoded:  # repeated values (provenance, labels) stay compact
         i = agg.schema.get_field_index(c)
         agg = agg.set_column(i, c, pc.dictionary_encode(agg.column(c)))
-    return _with_dtypes(agg.select(table.column_names), _dtypes(table))
+    return agg.select(table.column_names)
 
 
 def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:

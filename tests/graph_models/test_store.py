@@ -609,3 +609,44 @@ def test_read_cypher_gives_plain_values_or_a_clear_refusal(store):
             run(query)
         assert err.value.code == code
     assert store.counts()["nodes"] == {"Person": 3}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d", "e", "f"]),
+            st.one_of(st.none(), st.integers(-5, 5)),
+            st.one_of(st.none(), st.sampled_from(["x", "y", "z"])),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_last_values_keep_first_appearance_and_last_non_null(rows):
+    """The embedded store's merge of repeated ids (only the repeated ones are aggregated) against
+    a plain model: one row per id in the order ids first appear, each column's last non-null
+    value; dictionary-encoded and all-null columns keep their types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from graph_models.memory_store import _last_values
+
+    table = pa.table({
+        "id": [r[0] for r in rows],
+        "n": pa.array([r[1] for r in rows], pa.int64()),
+        "s": pc.dictionary_encode(pa.array([r[2] for r in rows], pa.string())),
+        "none": pa.nulls(len(rows)),
+    })  # fmt: skip
+    want: dict[str, dict[str, object]] = {}
+    for i, n, s in rows:
+        got = want.setdefault(i, {"n": None, "s": None})
+        got["n"] = n if n is not None else got["n"]
+        got["s"] = s if s is not None else got["s"]
+    out = _last_values(table)
+    assert out.column_names == table.column_names
+    assert out.schema.field("s").type == table.schema.field("s").type
+    assert out.column("id").to_pylist() == list(want)
+    assert out.column("n").to_pylist() == [v["n"] for v in want.values()]
+    assert out.column("s").to_pylist() == [v["s"] for v in want.values()]
+    assert out.column("none").null_count == len(want)
