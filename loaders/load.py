@@ -54,7 +54,15 @@ from loaders.csv_cells import safe_frame
 from loaders.csv_reader import LineReject
 from loaders.limits import ReadLimits
 from loaders.mapping import RESOLVING_LABELS, map_chunk
-from loaders.reading import CHUNK_ROWS, RawBlock, RawFile, TableSource, discover, read_file
+from loaders.reading import (
+    CHUNK_ROWS,
+    RawBlock,
+    RawFile,
+    TableSource,
+    discover,
+    read_ahead,
+    read_file,
+)
 from loaders.staging import GraphStage, Part
 from loaders.validation import (
     REJECT_COLUMNS,
@@ -428,7 +436,9 @@ def _load_file(
     for extra in (c for c in raw.columns if c not in spec.columns and c not in rep.extra_columns):
         rep.extra_columns.append(extra)
     checked = False
-    for block in raw.blocks:  # a block is validated, mapped, written and dropped before the next
+    # a block is validated, mapped, written and dropped before the next; the next is read
+    # meanwhile
+    for block in read_ahead(raw.blocks):
         frep.lines += block.lines
         frep.continuation += block.continuation
         _note_skipped(frep, block, sink, details)
