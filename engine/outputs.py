@@ -1,16 +1,14 @@
 """Write what a scan produces (docs/data-contract.md, "What the engine writes").
 
-``flags.jsonl`` (one flag per line), ``flags.csv`` (flattened, UTF-8 with BOM so Excel shows
-Chinese correctly; a cell a spreadsheet would run as a formula starts with an apostrophe,
-``loaders.csv_cells``), ``summary.json`` (load counts, flag counts per detector and severity,
+``flags.jsonl`` (one flag per line, compact JSON), ``flags.csv`` (flattened, UTF-8 with BOM so
+Excel shows Chinese correctly; a cell a spreadsheet would run as a formula starts with an
+apostrophe, ``loaders.csv_cells``), ``summary.json`` (load counts, flag counts per detector and severity,
 settings and their digests, timings). Rejects are written by the loaders into ``OUT_DIR/rejects/``.
 
 Examples
 --------
 >>> import tempfile, pathlib
->>> import orjson
-
-from engine.flags import Flag, jsonable
+>>> from engine.flags import Flag
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> f = Flag("aid.paid_in_prison", "person_id", "11010519491231002X", "high", 2.0,
 ...          explanation={"zh": "示例", "en": "example"})

@@ -48,6 +48,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -193,7 +194,7 @@ class _DigestCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self.used), "utf-8")
+        tmp.write_text(json.dumps(dict(sorted(self.used.items()))), "utf-8")
         os.replace(tmp, self.path)
 
 
@@ -228,11 +229,15 @@ class WorkspacePlan(PartPlan):
 
     def begin(self, sources: dict[str, list[TableSource]], root: Path, limits: ReadLimits) -> None:
         digests = _DigestCache(self.parts_dir / "file-digests.json")
+        everything = sorted((s for srcs in sources.values() for s in srcs),
+                            key=lambda s: -s.path.stat().st_size)  # fmt: skip
+        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:  # hashlib needs no GIL
+            found = dict(zip(map(id, everything), pool.map(digests.get, everything), strict=True))
         pending: dict[str, int] = {}  # table -> rows of the files to read
         for table, srcs in sources.items():
             before, reusing, keys, rows = "", True, [], []
             for i, src in enumerate(srcs):
-                src.digest, lines = digests.get(src)
+                src.digest, lines = found[id(src)]
                 key = _part_key(table, i, _rel(src, root), src, limits, before)
                 reusing = reusing and Part.meta(self.parts_dir / key) is not None
                 keys.append((key, reusing))
