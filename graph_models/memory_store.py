@@ -281,6 +281,10 @@ def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:
     return out
 
 
+#: tables a building store consolidates and writes at once (:meth:`MemoryStore.finished`)
+_BUILD_THREADS = 2
+
+
 def _distinct(ids: pa.ChunkedArray) -> bool:
     """Whether every id occurs once.
 
@@ -536,16 +540,21 @@ class MemoryStore(GraphStore):
         d = self._build_dir / kind
         d.mkdir(parents=True, exist_ok=True)
         path = d / f"{name}.parquet"
-        table.consolidated()  # here; the writing (pyarrow, no interpreter lock) in the background
 
+        # consolidating (merging repeated ids) and writing run in the background, mostly in
+        # pyarrow and DuckDB without the interpreter lock: the loader resolves the next table
+        # meanwhile. Nothing writes to a table once it is finished.
         def write() -> None:
+            table.consolidated()
             if table.write(path):
                 table.path, table.arrow, table.frame, table.changed = path, None, None, False
             else:
                 tables.pop(name, None)
 
         if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="riskgraph-parquet")
+            self._writer = ThreadPoolExecutor(
+                _BUILD_THREADS, thread_name_prefix="riskgraph-parquet"
+            )
         self._writes.append(self._writer.submit(write))
         self._touch()
 
