@@ -96,6 +96,7 @@ def _stage_table(dataset: str, workspace: str, table: str, limits: ReadLimits | 
     from loaders.load import load_dataset
     from loaders.workspace import WorkspacePlan
 
+    _report_rows(table, 0)  # the table starts now (its time is counted from here)
     plan = WorkspacePlan(Path(workspace), save_digests=False, workers=False)
     load_dataset(dataset, MemoryStore(), tables=[table], parts=plan, finish=False,
                  limits=limits, progress=_report_rows)  # fmt: skip
