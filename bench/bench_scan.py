@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_load import FLOOR  # noqa: E402
+from bench.bench_load import FLOOR, warm  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 from bench.rss import TreeRss  # noqa: E402
 
@@ -185,6 +185,7 @@ def main() -> None:
     floors, scans, rescans, fresh, befores = [], [], [], [], []
     try:
         for i in range(args.repeats):
+            warm(dataset)
             if not args.no_floor:
                 floors.append(floor(dataset))
                 print(f"floor   {floors[-1]['seconds']:.1f}s", flush=True)

@@ -5,7 +5,7 @@ depend on each other while they are staged (each table's duplicate check, and th
 one-ID-one-person check, stay inside the table). So before the load goes through its files in
 order, the tables it must read are handed to ``workers`` processes, largest first. A worker
 runs the ordinary load of its table (:func:`loaders.load.load_dataset` with ``tables=[table]``,
-``finish=False``) into the workspace's parts directory: each file's part, report, rejects and
+``finish=False``; the workspace's ``_stage_table``) into the workspace's parts directory: each file's part, report, rejects and
 row hashes are stored as any load stores them. The load then finds those parts stored and
 stages them without reading the files again (:meth:`WorkspacePlan.reuse`, which counts them as
 read by this load); resolving references and writing the graph follow as before. The result is
@@ -37,13 +37,11 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
 from graph_models.errors import DataError
-from loaders.limits import ReadLimits
 
-__all__ = ["MIN_ROWS", "stage_tables", "stage_workers"]
+__all__ = ["MIN_ROWS", "report_rows", "stage_tables", "stage_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +84,22 @@ def _init(progress_queue: Any, parent: int) -> None:
         os._exit(1)
 
 
-def _report_rows(table: str, n: int) -> None:
+def report_rows(table: str, n: int) -> None:
+    """In a worker: ``n`` more rows of ``table`` were read (the loaders' progress callback; the
+    loading process shows them)."""
     _progress_queue.put((table, n))
 
 
-def _stage_table(dataset: str, workspace: str, table: str, limits: ReadLimits | None) -> str:
-    """In a worker: the ordinary load of one table, staged into the workspace's parts."""
-    from graph_models.memory_store import MemoryStore
-    from loaders.load import load_dataset
-    from loaders.workspace import WorkspacePlan
-
-    _report_rows(table, 0)  # the table starts now (its time is counted from here)
-    plan = WorkspacePlan(Path(workspace), save_digests=False, workers=False)
-    load_dataset(dataset, MemoryStore(), tables=[table], parts=plan, finish=False,
-                 limits=limits, progress=_report_rows)  # fmt: skip
-    return table
-
-
 def stage_tables(
-    dataset: Path,
-    workspace: Path,
     pending: dict[str, int],
-    limits: ReadLimits | None,
     workers: int,
+    stage: Callable[..., Any],
+    args: tuple[Any, ...],
     progress: Callable[[str, int], None] | None = None,
 ) -> list[str]:
-    """Stage the ``pending`` tables (name -> rows to read) in ``workers`` processes; returns
-    the tables whose workers finished (their readable files are staged as parts)."""
+    """Stage the ``pending`` tables (name -> rows to read) in ``workers`` processes, each by
+    ``stage(*args, table)`` (a module-level function: it is called in another process, and
+    reports its rows with :func:`report_rows`); returns the tables whose workers finished."""
     ctx = mp.get_context("spawn")  # not fork: the loading process may hold Arrow's threads
     rows: Any = ctx.Queue()
     finished: list[str] = []
@@ -122,9 +109,7 @@ def stage_tables(
     order = sorted(pending, key=lambda t: -pending[t])  # largest first: the longest starts first
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
                              initargs=(rows, os.getpid())) as pool:  # fmt: skip
-        running = {
-            pool.submit(_stage_table, str(dataset), str(workspace), t, limits): t for t in order
-        }
+        running = {pool.submit(stage, *args, t): t for t in order}
         while running:
             done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             _drain(rows, progress)

@@ -74,7 +74,7 @@ from loaders.load import (
 )
 from loaders.reading import TableSource
 from loaders.staging import GraphStage, Part
-from loaders.staging_workers import stage_tables, stage_workers
+from loaders.staging_workers import report_rows, stage_tables, stage_workers
 
 __all__ = ["CONTRACT_VERSION", "Build", "Workspace", "WorkspacePlan"]
 
@@ -198,6 +198,15 @@ class _DigestCache:
         os.replace(tmp, self.path)
 
 
+def _stage_table(dataset: str, workspace: str, limits: ReadLimits | None, table: str) -> None:
+    """In a staging worker (:mod:`loaders.staging_workers`): the ordinary load of one table,
+    into the workspace's parts."""
+    report_rows(table, 0)  # the table starts now (its time is counted from here)
+    plan = WorkspacePlan(Path(workspace), save_digests=False, workers=False)
+    load_dataset(dataset, MemoryStore(), tables=[table], parts=plan, finish=False,
+                 limits=limits, progress=report_rows)  # fmt: skip
+
+
 def _rel(src: TableSource, root: Path) -> str:
     return str(src.path.relative_to(root)) if src.path.is_relative_to(root) else src.name
 
@@ -258,8 +267,8 @@ class WorkspacePlan(PartPlan):
             not r for (tt, _), (_, r) in self._plan.items() if tt == t)}  # fmt: skip
         workers = stage_workers(sum(pending.values()), len(pending)) if self.workers else 1
         if workers > 1:
-            for table in stage_tables(root, self.workspace, pending, limits, workers,
-                                      self.progress):  # fmt: skip
+            args = (str(root), str(self.workspace), limits)
+            for table in stage_tables(pending, workers, _stage_table, args, self.progress):
                 for (t, i), (key, reused) in list(self._plan.items()):
                     if t == table and not reused and Part.meta(self.parts_dir / key) is not None:
                         self._plan[(t, i)] = (key, True)
