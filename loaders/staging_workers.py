@@ -5,8 +5,8 @@ depend on each other while they are staged (each table's duplicate check, and th
 one-ID-one-person check, stay inside the table). So before the load goes through its files in
 order, the tables it must read are handed to ``workers`` processes, largest first. A worker
 runs the ordinary load of its table (:func:`loaders.load.load_dataset` with ``tables=[table]``,
-``finish=False``; the workspace's ``_stage_table``) into the workspace's parts directory: each file's part, report, rejects and
-row hashes are stored as any load stores them. The load then finds those parts stored and
+``finish=False``; the workspace's ``_stage_table``) into the workspace's parts directory: each
+file's part, report, rejects and row hashes are stored as any load stores them. The load then finds those parts stored and
 stages them without reading the files again (:meth:`WorkspacePlan.reuse`, which counts them as
 read by this load); resolving references and writing the graph follow as before. The result is
 the graph, reports and rejects of a load in one process (tests/loaders/test_staging_workers.py
@@ -104,29 +104,32 @@ def stage_tables(
     rows: Any = ctx.Queue()
     finished: list[str] = []
     table_done = getattr(progress, "table_done", None)
-    if hasattr(progress, "concurrent"):
+    concurrent = hasattr(progress, "concurrent")  # the reporter shows tables side by side
+    if concurrent:
         progress.concurrent = True  # type: ignore[union-attr]
     order = sorted(pending, key=lambda t: -pending[t])  # largest first: the longest starts first
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
-                             initargs=(rows, os.getpid())) as pool:  # fmt: skip
-        running = {pool.submit(stage, *args, t): t for t in order}
-        while running:
-            done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-            _drain(rows, progress)
-            for fut in done:
-                table = running.pop(fut)
-                try:
-                    fut.result()
-                except Exception as exc:  # the load reads the table itself and says what it finds
-                    log.warning("staging %s in a worker process failed (%s): reading it in the "
-                                "loading process", table, exc)  # fmt: skip
-                    continue
-                finished.append(table)
-                if table_done is not None:
-                    table_done(table)
-    _drain(rows, progress)
-    if hasattr(progress, "concurrent"):
-        progress.concurrent = False  # type: ignore[union-attr]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
+                                 initargs=(rows, os.getpid())) as pool:  # fmt: skip
+            running = {pool.submit(stage, *args, t): t for t in order}
+            while running:
+                done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                _drain(rows, progress)
+                for fut in done:
+                    table = running.pop(fut)
+                    try:
+                        fut.result()
+                    except Exception as exc:  # the load reads the table itself, says what it finds
+                        log.warning("staging %s in a worker process failed (%s): reading it in "
+                                    "the loading process", table, exc)  # fmt: skip
+                        continue
+                    finished.append(table)
+                    if table_done is not None:
+                        table_done(table)
+        _drain(rows, progress)
+    finally:
+        if concurrent:
+            progress.concurrent = False  # type: ignore[union-attr]
     return finished
 
 
