@@ -41,7 +41,7 @@ from typing import Any
 
 from graph_models.errors import DataError
 
-__all__ = ["MIN_ROWS", "report_rows", "stage_tables", "stage_workers"]
+__all__ = ["MIN_ROWS", "report_done", "report_rows", "stage_tables", "stage_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,12 @@ def report_rows(table: str, n: int) -> None:
     _progress_queue.put((table, n))
 
 
+def report_done(table: str) -> None:
+    """In a worker: every row of ``table`` was read (sent after its rows, on the same queue, so
+    the loading process shows the table done with all its rows)."""
+    _progress_queue.put((table, None))
+
+
 def stage_tables(
     pending: dict[str, int],
     workers: int,
@@ -114,7 +120,7 @@ def stage_tables(
             running = {pool.submit(stage, *args, t): t for t in order}
             while running:
                 done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                _drain(rows, progress)
+                _drain(rows, progress, table_done)
                 for fut in done:
                     table = running.pop(fut)
                     try:
@@ -124,20 +130,25 @@ def stage_tables(
                                     "the loading process", table, exc)  # fmt: skip
                         continue
                     finished.append(table)
-                    if table_done is not None:
-                        table_done(table)
-        _drain(rows, progress)
+        _drain(rows, progress, table_done)  # the workers have ended: every message is in
     finally:
         if concurrent:
             progress.concurrent = False  # type: ignore[union-attr]
     return finished
 
 
-def _drain(rows: Any, progress: Callable[[str, int], None] | None) -> None:
+def _drain(
+    rows: Any,
+    progress: Callable[[str, int], None] | None,
+    table_done: Callable[[str], None] | None,
+) -> None:
     while True:
         try:
             table, n = rows.get_nowait()
         except queue.Empty:
             return
-        if progress is not None:
+        if n is None:
+            if table_done is not None:
+                table_done(table)
+        elif progress is not None:
             progress(table, n)

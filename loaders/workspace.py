@@ -74,7 +74,7 @@ from loaders.load import (
 )
 from loaders.reading import TableSource
 from loaders.staging import GraphStage, Part
-from loaders.staging_workers import report_rows, stage_tables, stage_workers
+from loaders.staging_workers import report_done, report_rows, stage_tables, stage_workers
 
 __all__ = ["CONTRACT_VERSION", "Build", "Workspace", "WorkspacePlan"]
 
@@ -205,6 +205,7 @@ def _stage_table(dataset: str, workspace: str, limits: ReadLimits | None, table:
     plan = WorkspacePlan(Path(workspace), save_digests=False, workers=False)
     load_dataset(dataset, MemoryStore(), tables=[table], parts=plan, finish=False,
                  limits=limits, progress=report_rows)  # fmt: skip
+    report_done(table)
 
 
 def _rel(src: TableSource, root: Path) -> str:
