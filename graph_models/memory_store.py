@@ -24,11 +24,12 @@ relationship frames with numpy/scipy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path as FsPath
 from typing import Any
@@ -229,14 +230,21 @@ def _last_values(table: pa.Table) -> pa.Table:
 
 def _repeated_ids(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
     """The ids that occur more than once (DuckDB's hash aggregate, on every core)."""
+    with _ids_in_duckdb(ids) as con:
+        found = con.sql("SELECT id FROM ids GROUP BY id HAVING count(*) > 1").to_arrow_table()
+        return found.column(0).combine_chunks()
+
+
+@contextlib.contextmanager
+def _ids_in_duckdb(ids: pa.ChunkedArray | pa.Array) -> Iterator[Any]:
+    """A DuckDB connection of its own with ``ids`` as the table ``ids(id)``."""
     import duckdb
 
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
         con.register("ids", pa.table({"id": ids}))
-        found = con.sql("SELECT id FROM ids GROUP BY id HAVING count(*) > 1").to_arrow_table()
-        return found.column(0).combine_chunks()
+        yield con
     finally:
         con.close()
 
@@ -297,20 +305,13 @@ def _distinct(ids: pa.ChunkedArray) -> bool:
         return False
     if len(ids) < 2:
         return True
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET enable_progress_bar = false")
-        con.register("ids", pa.table({"id": ids}))
+    with _ids_in_duckdb(ids) as con:
         hashes = con.sql("SELECT hash(id) AS h FROM ids").to_arrow_table().column(0)
         h = np.sort(hashes.to_numpy())
         if not (h[1:] == h[:-1]).any():
             return True
         ((n,),) = con.sql("SELECT count(DISTINCT id) FROM ids").fetchall()
         return n == len(ids)
-    finally:
-        con.close()
 
 
 class _Table:

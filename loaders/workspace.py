@@ -76,7 +76,7 @@ from loaders.reading import TableSource
 from loaders.staging import GraphStage, Part
 from loaders.staging_workers import report_done, report_rows, stage_tables, stage_workers
 
-__all__ = ["CONTRACT_VERSION", "Build", "Workspace", "WorkspacePlan"]
+__all__ = ["CONTRACT_VERSION", "Build", "Workspace", "WorkspacePlan", "link_file"]
 
 #: bump when mapping or staging changes what a file's part holds (stored parts then reload)
 LOADER_VERSION = 1
@@ -257,23 +257,22 @@ class WorkspacePlan(PartPlan):
                 keys = [(k, False) for k, _ in keys]  # one ID, one person: all files or none
             for i, kr in enumerate(keys):
                 self._plan[(table, i)] = kr
-            pending[table] = sum(n or 0 for (_, reused), n in zip(keys, rows, strict=True)
-                                 if not reused)  # fmt: skip
+            to_read = sum(n or 0 for (_, reused), n in zip(keys, rows, strict=True) if not reused)
+            if not all(reused for _, reused in keys):
+                pending[table] = to_read
             expect = getattr(self.progress, "expect", None)
             if expect is not None:
-                expect(table, pending[table])
+                expect(table, to_read)
         if self.save_digests:
             digests.save()
-        pending = {t: n for t, n in pending.items() if any(
-            not r for (tt, _), (_, r) in self._plan.items() if tt == t)}  # fmt: skip
         workers = stage_workers(sum(pending.values()), len(pending)) if self.workers else 1
         if workers > 1:
             args = (str(root), str(self.workspace), limits)
-            for table in stage_tables(pending, workers, _stage_table, args, self.progress):
-                for (t, i), (key, reused) in list(self._plan.items()):
-                    if t == table and not reused and Part.meta(self.parts_dir / key) is not None:
-                        self._plan[(t, i)] = (key, True)
-                        self.fresh.add(key)
+            staged = set(stage_tables(pending, workers, _stage_table, args, self.progress))
+            for (table, i), (key, reused) in list(self._plan.items()):
+                if table in staged and not reused and Part.meta(self.parts_dir / key) is not None:
+                    self._plan[(table, i)] = (key, True)
+                    self.fresh.add(key)
 
     def reuse(
         self, table: str, index: int, rel: str, src: TableSource, limits: ReadLimits
@@ -491,7 +490,7 @@ class Workspace:
                              plan.reused, old, timings)  # fmt: skip
             MemoryStore(self.path).persist(writer.graph)  # hard links: the same graph
             _link_tree(current.path / "rejects", rejects)
-            _link_file(current.path / "load.json", writer.path / "load.json")
+            link_file(current.path / "load.json", writer.path / "load.json")
             manifest["history"].append(entry)
             return Build(self, writer, stored or report, MemoryStore.at(writer.graph), False,
                          [], plan.reused, manifest, timings)  # fmt: skip
@@ -537,10 +536,13 @@ def _stored_report(gen: generations.Generation | None) -> LoadReport | None:
     return LoadReport.from_dict(json.loads((gen.path / "load.json").read_text("utf-8")))
 
 
-def _link_file(src: Path, dst: Path) -> None:
+def link_file(src: Path, dst: Path) -> None:
+    """``dst`` becomes a hard link to ``src`` (replacing it), or a copy where the file system
+    cannot link; nothing when ``src`` does not exist."""
     if not src.exists():
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
     try:
         os.link(src, dst)
     except OSError:
@@ -552,7 +554,7 @@ def _link_tree(src: Path, dst: Path) -> None:
         return
     for p in src.rglob("*"):
         if p.is_file():
-            _link_file(p, dst / p.relative_to(src))
+            link_file(p, dst / p.relative_to(src))
 
 
 def _assemble_rejects(plan: WorkspacePlan, rejects: Path) -> None:

@@ -34,6 +34,7 @@ from engine.runner import ScanResult, parse_settings, run_detectors
 from graph_models import generations
 from graph_models.store import GraphStore
 from loaders.load import LoadReport, load_dataset
+from loaders.workspace import link_file
 
 __all__ = [
     "PreviousScan",
@@ -252,17 +253,7 @@ def copy_tree(src: Path, dst: Path) -> None:
         if p.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue
-        link_or_copy(p, target)
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    """``dst`` becomes a hard link to ``src``, or a copy where the file system cannot link."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+        link_file(p, target)
 
 
 def scan_workspace(
@@ -333,7 +324,7 @@ def scan_workspace(
         # the flags (hundreds of MB for a province) are linked, not copied, when the output
         # directory is on the workspace's file system: scans replace flags.jsonl, never
         # rewrite it (engine.outputs.write_flags)
-        link_or_copy(out / "flags.jsonl", scan / "flags.jsonl")
+        link_file(out / "flags.jsonl", scan / "flags.jsonl")
         shutil.copyfile(out / "summary.json", scan / "summary.json")
         outcome.generation = build.commit(
             {"flags_total": outcome.summary["flags_total"], **(meta or {})}
