@@ -99,6 +99,17 @@ class RunContext:
             self._counts = {**counts["nodes"], **counts["relationships"]}
         return self._counts.get(name, 0) > 0
 
+    def rows(self, name: str) -> int:
+        """How many rows label or relationship type ``name`` has in the store."""
+        self.present(name)
+        assert self._counts is not None
+        return self._counts.get(name, 0)
+
+    def preload(self, name: str) -> None:
+        """Read ``name`` from the store now (as Arrow), for every later reader of this run (and
+        every process forked from it) to share."""
+        self._arrow(name)
+
     def context(
         self, detector_id: str, reads: Iterable[str] = (), uses: Iterable[str] = ()
     ) -> DetectorContext:

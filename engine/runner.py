@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
+from engine.detector_workers import detect_workers, run_units, units_of
 from engine.evidence import plain_codes
 from engine.flags import SEVERITIES, Finding, Flag, evidence_fingerprint, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
@@ -178,6 +179,7 @@ def run_detectors(
     done: Callable[..., None] | None = None,
     engine: Any = None,
     previous: PreviousFlags | None = None,
+    workers: int | None = 1,
 ) -> ScanResult:
     """Run every registered detector (or ``only`` these ids) and return flags, timings, skips.
 
@@ -225,6 +227,7 @@ def run_detectors(
                 ):
                     done(spec.id, 0.0, len(reuse.get(spec.id, ())), reused=True)
         component_done = False
+        to_run: list[tuple[DetectorSpec, Any, str]] = []  # what this run computes, in run order
         for spec in order:
             s = run.settings_for(spec)
             digest = settings_digest(s)
@@ -262,37 +265,122 @@ def run_detectors(
                 if spec.id in wanted:
                     result.reused[spec.id] = _reused(previous, spec.id, 0)
                 continue
-            if progress and spec.id in wanted:
-                progress(spec.id)
-            t0 = time.perf_counter()
-            output = spec.run(run.context_for(spec), s)
-            if spec.computes:
-                if inspect.isgenerator(output):
-                    raise DetectorOutputError(
-                        f"{spec.id} is registered with computes=True but yields: it must return its "
-                        "result"
-                    )
-                run.set_result(spec.id, output)
-                flags = []
-            else:
-                flags = _flags(spec, output, digest, run.as_of)
-                run.set_result(spec.id, tuple(flags))
-            result.timings[spec.id] = round(time.perf_counter() - t0, 4)
-            if spec.id in wanted and not spec.computes and keys.get(spec.id):
-                result.keys[spec.id] = keys[spec.id]  # type: ignore[assignment]
-            if spec.id in wanted:
-                result.flags.extend(flags)
-                if done:
-                    done(spec.id, result.timings[spec.id], len(flags))
-            log.info("%s: %d flags in %.2fs", spec.id, len(flags), result.timings[spec.id])
-            # the flags so far live until the scan ends: the cyclic garbage collector need not
-            # look at them again (at a million households, tens of millions of objects, which
-            # every full collection in the later detectors would walk)
-            gc.freeze()
+            to_run.append((spec, s, digest))
+        if to_run:
+            _run(to_run, run, wanted, keys, result, progress, done,
+                 1 if spark else workers, store, previous)  # fmt: skip
     finally:
         gc.unfreeze()
     result.flags.sort(key=_order)
     return result
+
+
+def _run_one(
+    spec: DetectorSpec,
+    s: Any,
+    digest: str,
+    run: RunContext,
+    wanted: set[str],
+    started: Callable[[str], None] | None,
+) -> tuple[list[Flag], float]:
+    """Run one detector; its flags (none for one that computes) and seconds."""
+    if started and spec.id in wanted:
+        started(spec.id)
+    t0 = time.perf_counter()
+    output = spec.run(run.context_for(spec), s)
+    if spec.computes:
+        if inspect.isgenerator(output):
+            raise DetectorOutputError(
+                f"{spec.id} is registered with computes=True but yields: it must return its result"
+            )
+        run.set_result(spec.id, output)
+        flags: list[Flag] = []
+    else:
+        flags = _flags(spec, output, digest, run.as_of)
+        run.set_result(spec.id, tuple(flags))
+    seconds = round(time.perf_counter() - t0, 4)
+    log.info("%s: %d flags in %.2fs", spec.id, len(flags), seconds)
+    # the flags so far live until the scan ends: the cyclic garbage collector need not look at
+    # them again (at a million households, tens of millions of objects, which every full
+    # collection in the later detectors would walk)
+    gc.freeze()
+    return flags, seconds
+
+
+def _run(
+    to_run: list[tuple[DetectorSpec, Any, str]],
+    run: RunContext,
+    wanted: set[str],
+    keys: dict[str, str | None],
+    result: ScanResult,
+    progress: Callable[[str], None] | None,
+    done: Callable[..., None] | None,
+    workers: int | None,
+    store: GraphStore,
+    previous: PreviousFlags | None,
+) -> None:
+    """Run the detectors of ``to_run`` (in run order): here, or side by side in forked
+    processes (:mod:`engine.detector_workers`) when the store lives in this process and there
+    is enough work."""
+    by_id = {spec.id: (spec, s, digest) for spec, s, digest in to_run}
+    units = units_of(list(by_id), lambda i: by_id[i][0].uses)
+    reads = {i: set(by_id[i][0].reads) for i in by_id}
+    rows = sum(run.rows(name) for name in set().union(*reads.values()))
+    n = 1
+    if store.in_process and len(units) > 1 and workers != 1:
+        n = detect_workers(rows, len(units)) if workers is None else min(workers, len(units))
+
+    def finished(det: str, flags: list[Flag], seconds: float, announce: bool = True) -> None:
+        result.timings[det] = seconds
+        if det in wanted:
+            if not by_id[det][0].computes and keys.get(det):
+                result.keys[det] = keys[det]  # type: ignore[assignment]
+            result.flags.extend(flags)
+            if done and announce:
+                done(det, seconds, len(flags))
+
+    if n <= 1:
+        for spec, s, digest in to_run:
+            flags, seconds = _run_one(spec, s, digest, run, wanted, progress)
+            finished(spec.id, flags, seconds)
+        return
+
+    # longest first: by last scan's times when every detector has one, else by rows read
+    last = previous.seconds if previous is not None else {}
+    if all(last.get(i) is not None for i in by_id):
+        cost = {i: float(last[i]) for i in by_id}
+    else:
+        cost = {i: float(sum(run.rows(name) for name in reads[i])) for i in by_id}
+    units.sort(key=lambda u: -sum(cost[i] for i in u))
+    # tables more than one unit reads are read here once, and the workers share them
+    shared = [t for t in sorted(set().union(*reads.values()))
+              if sum(any(t in reads[i] for i in u) for u in units) > 1]  # fmt: skip
+    for name in shared:
+        run.preload(name)
+    log.info("detectors: %d units in %d worker processes", len(units), n)
+
+    def run_unit(unit: list[str], send: Callable[..., None]) -> list[tuple[str, list[Flag], float]]:
+        out = []
+        for det in unit:
+            spec, s, digest = by_id[det]
+            flags, seconds = _run_one(spec, s, digest, run, wanted, lambda d: send("started", d))
+            if det in wanted:
+                send("done", det, seconds, len(flags))
+            out.append((det, flags if det in wanted else [], seconds))
+        return out
+
+    def relay(kind: str, det: str, *rest: Any) -> None:
+        if kind == "started" and progress:
+            progress(det)
+        elif kind == "done" and done:
+            done(det, *rest)
+
+    got: dict[str, tuple[list[Flag], float]] = {}
+    for unit_result in run_units(units, run_unit, n, relay):
+        for det, flags, seconds in unit_result:
+            got[det] = (flags, seconds)
+    for det in by_id:  # in run order, as a run in one process records them (each was
+        finished(det, *got[det], announce=False)  # announced by its worker as it ended)
 
 
 def _keys(order: list[DetectorSpec], run: RunContext, store: GraphStore) -> dict[str, str | None]:

@@ -82,6 +82,8 @@ class Reporter:
         self._expected_seconds: dict[str, float] = {}
         self._done_detectors = 0
         self._finished: set[str] = set()
+        self._running: set[str] = set()
+        self._side_by_side = 1  # most detectors seen running at once (worker processes)
         self._detect_task: Any = None
         self._detect_started = 0.0
         #: tables load at once (staged by worker processes): a table is done when
@@ -221,6 +223,8 @@ class Reporter:
 
     def detector_started(self, detector: str) -> None:
         self._show_planned()
+        self._running.add(detector)
+        self._side_by_side = max(self._side_by_side, len(self._running))
         if self._progress is not None and self._detect_task is not None:
             self._progress.update(self._detect_task, description=f"detect {detector}")
 
@@ -231,6 +235,7 @@ class Reporter:
             self._show_planned()
         self._done_detectors += 1
         self._finished.add(detector)
+        self._running.discard(detector)
         if self._progress is not None and self._detect_task is not None:
             self._progress.update(self._detect_task, completed=self._done_detectors)
             return
@@ -239,5 +244,6 @@ class Reporter:
         text = f"detect [{self._done_detectors}/{n}] {detector}: {flags:,} flags {how}"
         left = [d for d in self._detectors if d not in self._finished]
         if left and all(d in self._expected_seconds for d in left):
-            text += f", ETA {duration(sum(self._expected_seconds[d] for d in left))}"
+            left_seconds = sum(self._expected_seconds[d] for d in left) / self._side_by_side
+            text += f", ETA {duration(left_seconds)}"
         self.line(text)

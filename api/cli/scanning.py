@@ -50,6 +50,7 @@ def _run_scan(
             allow_partial=allow_partial, detector_progress=progress.detector_started,
             detector_done=progress.detector_done,
             engine=engine, spark_master=spark_master, spark_graph=spark_graph,
+            detect_workers=None,  # one process per CPU when the store and the work allow
         )  # fmt: skip
         if dataset is not None and store_class(store_kind).in_process:
             return scan_workspace(

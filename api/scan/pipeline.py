@@ -137,6 +137,7 @@ def scan_dataset(
     spark_graph: str | None = None,
     flush_load: bool = True,
     reuse: PreviousFlags | None = None,
+    detect_workers: int | None = 1,
 ) -> ScanOutcome:
     """Load ``dataset_dir`` (if given) into ``store``, run the detectors, write the outputs.
 
@@ -157,6 +158,9 @@ def scan_dataset(
     ``reuse`` (the previous scan's flags and detector keys) takes the flags of every detector
     whose inputs, settings and code are unchanged from it instead of running the detector
     (:mod:`engine.reuse`); ``summary.json`` lists them under ``reused``.
+
+    ``detect_workers`` is how many processes run the detectors side by side
+    (:mod:`engine.detector_workers`; None: one per CPU when there is enough work).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,7 +189,7 @@ def scan_dataset(
     elif engine == "embedded":
         result = run_detectors(
             store, settings=settings, only=only, as_of=as_of, progress=detector_progress,
-            done=detector_done, previous=reuse,
+            done=detector_done, previous=reuse, workers=detect_workers,
         )  # fmt: skip
     else:
         raise ValueError(f"unknown engine {engine!r}: embedded or spark")
@@ -273,6 +277,7 @@ def scan_workspace(
     spark_graph: str | None = None,
     meta: dict[str, Any] | None = None,
     reuse: bool = True,
+    detect_workers: int | None = 1,
 ) -> ScanOutcome:
     """Bring ``workspace`` up to date with ``dataset_dir`` (unchanged files are not read), run
     the detectors on its graph, write the outputs into ``out_dir`` and make the new generation
@@ -280,7 +285,7 @@ def scan_workspace(
 
     A detector whose inputs, settings, reference date and code are unchanged since the previous
     scan is not run again: its flags are taken from that scan (:mod:`engine.reuse`), unless
-    ``reuse`` is false.
+    ``reuse`` is false. ``detect_workers``: as for :func:`scan_dataset`.
 
     Examples
     --------
@@ -309,6 +314,7 @@ def scan_workspace(
             load_report=build.report, previous=previous_scan(workspace), compare=True,
             timings={"load": load_seconds, "load_stages": build.timings},
             reuse=previous_flags(workspace) if reuse and engine == "embedded" else None,
+            detect_workers=detect_workers,
         )  # fmt: skip
         outcome.summary["dataset"] = str(dataset_dir)
         outcome.summary["workspace"] = {
