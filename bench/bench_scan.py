@@ -83,11 +83,12 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
         proc.returncode = os.waitstatus_to_exitcode(status)
         secs = time.perf_counter() - t0
         tree_mb = round(tree.stop())
+        pss_mb = round(tree.peak_pss_mb)
         err.seek(0)
         tail = err.read()[-8000:].decode(errors="replace")
         if timed_out or proc.returncode < 0:  # stopped here, or killed (e.g. out of memory)
             return {"seconds": secs, "rss_mb": usage.ru_maxrss / 1024, "tree_rss_mb": tree_mb,
-                    "timed_out": timed_out,
+                    "tree_pss_mb": pss_mb, "timed_out": timed_out,
                     "killed_by_signal": -proc.returncode if proc.returncode < 0 else None,
                     "stderr_tail": tail.splitlines()[-40:]}  # fmt: skip
         if proc.returncode != 0:
@@ -98,6 +99,7 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
         "seconds": secs,
         "rss_mb": usage.ru_maxrss / 1024,
         "tree_rss_mb": tree_mb,
+        "tree_pss_mb": pss_mb,
         "stdout": stdout,
     }
 
@@ -120,14 +122,14 @@ def scan(tree: Path, dataset: Path, out: Path, workspace: Path | None,
     env = {**os.environ, "PYTHONPATH": str(tree), "RISKGRAPH_STORE": "memory"}
     r = _timed(cmd, tree, env, timeout)
     if "stderr_tail" in r:  # did not finish
-        return {k: r[k] for k in ("seconds", "rss_mb", "tree_rss_mb", "timed_out",
+        return {k: r[k] for k in ("seconds", "rss_mb", "tree_rss_mb", "tree_pss_mb", "timed_out",
                                   "killed_by_signal", "stderr_tail")}  # fmt: skip
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     t = summary.get("timings", {})
     stages = t.get("load_stages", {})
     return {
         "seconds": r["seconds"], "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"],
-        "load": t.get("load"), "staging": stages.get("staging"), "build": stages.get("build"),
+        "tree_pss_mb": r["tree_pss_mb"], "load": t.get("load"), "staging": stages.get("staging"), "build": stages.get("build"),
         "detect": t.get("detect"), "write": t.get("write"),
         "rows": sum(c.get("read", 0) for c in (summary.get("load") or {}).values()),
         "flags": summary.get("flags_total"),
@@ -147,6 +149,9 @@ def _summary(runs: list[dict]) -> dict:
     out["peak_rss_mb"] = round(max(r["rss_mb"] for r in runs))
     # the scan and its staging workers together, sampled every 0.2 s (bench/rss.py)
     out["peak_tree_rss_mb"] = round(max(r.get("tree_rss_mb") or 0 for r in runs))
+    # what the tree really holds: forked detector workers share the scan's tables, which the sum
+    # of resident sets counts once per process (bench/rss.py)
+    out["peak_tree_pss_mb"] = round(max(r.get("tree_pss_mb") or 0 for r in runs))
     out["not_finished"] = sum("stderr_tail" in r for r in runs)
     out["runs"] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()
                     if k != "detectors"} for r in runs]  # fmt: skip
@@ -192,7 +197,8 @@ def main() -> None:
             ws = work / f"ws{i}"
             scans.append(scan(ROOT, dataset, work / f"out{i}", ws, timeout=args.timeout))
             print(f"scan    {scans[-1]['seconds']:.1f}s  rss {scans[-1]['rss_mb']:.0f} MiB"
-                  f" (with workers {scans[-1]['tree_rss_mb']:.0f} MiB)", flush=True)  # fmt: skip
+                  f" (with workers {scans[-1]['tree_rss_mb']:.0f} MiB resident, "
+                  f"{scans[-1]['tree_pss_mb']:.0f} MiB proportional)", flush=True)  # fmt: skip
             if "stderr_tail" in scans[-1]:
                 print("scan did not finish:", *scans[-1]["stderr_tail"][-3:], sep="\n")
                 break

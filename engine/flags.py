@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 __all__ = ["SEVERITIES", "Finding", "Flag", "evidence_fingerprint", "flag_id", "jsonable"]
@@ -295,3 +296,40 @@ class Flag:
             fingerprint=d.get("fingerprint", ""),
             evidence_plain=True,
         )
+
+    def pack(self) -> Flag:
+        """Keep this flag as its ``flags.jsonl`` line (:attr:`written`) instead of its evidence
+        as Python objects, which take several times the bytes (at a million households, GBs);
+        reading :attr:`evidence` decodes the line again. Returns the flag.
+
+        Examples
+        --------
+        >>> f = Flag("aid.paid_in_prison", "person_id", "P1", "high", 1.0,
+        ...          evidence={"terms": [{"start": "2020-01-01"}]}).pack()
+        >>> f.__dict__["_evidence"] is None, f.evidence
+        (True, {'terms': [{'start': '2020-01-01'}]})
+        """
+        from engine.outputs import encode_flag
+
+        self.written = encode_flag(self)
+        self.__dict__["_evidence"] = None
+        return self
+
+
+def _get_evidence(flag: Flag) -> dict[str, Any]:
+    evidence = flag.__dict__.get("_evidence")
+    if evidence is None:
+        if flag.written is None:
+            return {}
+        line, start, end = flag.written
+        evidence = flag.__dict__["_evidence"] = orjson.loads(line[start:end])
+    return evidence
+
+
+def _set_evidence(flag: Flag, value: dict[str, Any]) -> None:
+    flag.__dict__["_evidence"] = value
+
+
+# the evidence of a packed flag (Flag.pack) is decoded from its line when read: a property set
+# after the dataclass is made, so the constructor, comparison, repr and asdict go through it
+Flag.evidence = property(_get_evidence, _set_evidence)  # type: ignore[assignment]

@@ -85,19 +85,25 @@ def encode_flag(flag: Flag) -> tuple[bytes, int, int]:
 
 
 def read_flag_line(line: bytes) -> Flag:
-    """A ``flags.jsonl`` line back as a Flag that keeps the line (:attr:`Flag.written`), so
-    writing it again copies the bytes (a line written otherwise is only parsed)."""
+    """A ``flags.jsonl`` line back as a packed Flag (:meth:`Flag.pack`): it keeps the line, so
+    writing it again copies the bytes, and its evidence is decoded only when read (a line
+    written otherwise is parsed whole)."""
     line = line.rstrip(b"\r\n")
     for suffix in _NEW_SUFFIXES:
         if line.endswith(suffix):
             line = line[: -len(suffix)] + b"}"
             break
-    flag = Flag.from_dict(orjson.loads(line))
     start = line.find(_EVIDENCE_KEY) + len(_EVIDENCE_KEY)
     end = line.rfind(_AFTER_EVIDENCE)
     if start >= len(_EVIDENCE_KEY) and end > start:
-        flag.written = (line, start, end)
-    return flag
+        # the evidence (most of the line) stays bytes until read (Flag.pack)
+        d = orjson.loads(line[:start] + b"{}" + line[end:])
+        if d.get("fingerprint"):
+            flag = Flag.from_dict(d)
+            flag.written = (line, start, end)
+            flag.__dict__["_evidence"] = None
+            return flag
+    return Flag.from_dict(orjson.loads(line))
 
 
 def _cell(value: Any) -> str:

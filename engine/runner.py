@@ -296,7 +296,9 @@ def _run_one(
         run.set_result(spec.id, output)
         flags: list[Flag] = []
     else:
-        flags = _flags(spec, output, digest, run.as_of)
+        # kept as their flags.jsonl lines: at a million households the evidence as Python
+        # objects takes GBs (and a worker process sends the lines, not the objects)
+        flags = [f.pack() for f in _flags(spec, output, digest, run.as_of)]
         run.set_result(spec.id, tuple(flags))
     seconds = round(time.perf_counter() - t0, 4)
     log.info("%s: %d flags in %.2fs", spec.id, len(flags), seconds)
