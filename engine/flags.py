@@ -238,9 +238,10 @@ class Flag:
     #: the evidence holds only JSON values already (:func:`jsonable` applied: the runner's and
     #: :meth:`from_dict`'s flags), so :meth:`to_dict` need not convert it again
     evidence_plain: bool = field(default=False, repr=False, compare=False)
-    #: the line a previous scan wrote for this flag (``flags.jsonl``, without
-    #: ``new_since_previous_scan``) and where its evidence lies in it: a flag reused from that
-    #: scan (:mod:`engine.reuse`) is written as those bytes instead of being encoded again
+    #: the flag's ``flags.jsonl`` line (without ``new_since_previous_scan``) and where its
+    #: evidence lies in it, once encoded (:meth:`pack`) or read from a previous scan
+    #: (:mod:`engine.reuse`): the flag is written as those bytes instead of being encoded again,
+    #: so a packed flag is final (a change to it would not be written)
     written: tuple[bytes, int, int] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
