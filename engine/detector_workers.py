@@ -42,7 +42,7 @@ from typing import Any
 
 from graph_models.errors import DataError
 
-__all__ = ["MIN_ROWS", "detect_workers", "run_units", "units_of"]
+__all__ = ["MIN_ROWS", "can_fork", "detect_workers", "run_units", "units_of"]
 
 #: below this many rows read by the detectors, one process runs them all (detection then takes
 #: seconds, and a worker's share of it is less than what forking and gathering flags cost)
@@ -69,6 +69,12 @@ def detect_workers(rows: int, units: int, cpus: int | None = None) -> int:
     if rows < MIN_ROWS:
         return 1
     return max(1, min(cpus or _cpus(), units))
+
+
+def can_fork() -> bool:
+    """Whether this platform can fork worker processes (not Windows): without it every detector
+    runs in the scanning process."""
+    return "fork" in mp.get_all_start_methods()
 
 
 def _cpus() -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import RunContext
-from engine.detector_workers import detect_workers, run_units, units_of
+from engine.detector_workers import can_fork, detect_workers, run_units, units_of
 from engine.evidence import plain_codes
 from engine.flags import SEVERITIES, Finding, Flag, evidence_fingerprint, jsonable
 from engine.registry import DetectorSpec, all_detectors, run_order
@@ -329,7 +329,7 @@ def _run(
     reads = {i: set(by_id[i][0].reads) for i in by_id}
     rows = sum(run.rows(name) for name in set().union(*reads.values()))
     n = 1
-    if store.in_process and len(units) > 1 and workers != 1:
+    if store.in_process and len(units) > 1 and workers != 1 and can_fork():
         n = detect_workers(rows, len(units)) if workers is None else min(workers, len(units))
 
     def finished(det: str, flags: list[Flag], seconds: float, announce: bool = True) -> None:
