@@ -30,11 +30,6 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident MiB of ``pid`` and its descendants now (0 for what has gone)."""
-    return tree_memory_mb(pid)[0]
-
-
 def _pss(pid: int) -> int:
     """Proportional set size of ``pid`` in bytes (0 when it cannot be read)."""
     try:

@@ -29,26 +29,22 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing as mp
 import os
 import pickle
-import signal
-import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from graph_models.errors import DataError
+from loaders.worker_processes import cpus as available_cpus
+from loaders.worker_processes import end_with_parent, workers_setting
 
 __all__ = ["MIN_ROWS", "can_fork", "detect_workers", "run_units", "units_of"]
 
 #: below this many rows read by the detectors, one process runs them all (detection then takes
 #: seconds, and a worker's share of it is less than what forking and gathering flags cost)
 MIN_ROWS = 1_000_000
-
-_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def detect_workers(rows: int, units: int, cpus: int | None = None) -> int:
@@ -57,31 +53,18 @@ def detect_workers(rows: int, units: int, cpus: int | None = None) -> int:
     ``RISKGRAPH_DETECT_WORKERS`` sets the number (1: every detector in the scanning process);
     otherwise one per CPU, at most one per unit, and 1 below :data:`MIN_ROWS` rows.
     """
-    env = os.environ.get("RISKGRAPH_DETECT_WORKERS", "").strip()
-    if env:
-        try:
-            wanted = int(env)
-        except ValueError as exc:
-            raise DataError(
-                "bad_setting", f"RISKGRAPH_DETECT_WORKERS must be a whole number, not {env!r}"
-            ) from exc
-        return max(1, min(wanted, units))
+    wanted = workers_setting("RISKGRAPH_DETECT_WORKERS", most=units)
+    if wanted is not None:
+        return wanted
     if rows < MIN_ROWS:
         return 1
-    return max(1, min(cpus or _cpus(), units))
+    return max(1, min(cpus or available_cpus(), units))
 
 
 def can_fork() -> bool:
     """Whether this platform can fork worker processes (not Windows): without it every detector
     runs in the scanning process."""
     return "fork" in mp.get_all_start_methods()
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def units_of(ids: Sequence[str], uses: Callable[[str], Iterable[str]]) -> list[list[str]]:
@@ -128,7 +111,7 @@ def run_units(
     ctx = mp.get_context("fork")
     results: list[Any] = [None] * len(units)
     todo = list(range(len(units)))
-    procs: list[Any] = []
+    procs: dict[Connection, Any] = {}  # a worker's connection -> its process
     running: dict[Connection, int | None] = {}  # a worker's connection -> the unit it runs
     names: dict[Connection, str] = {}  # what the worker said it is running
     parent = os.getpid()
@@ -139,7 +122,7 @@ def run_units(
             proc = ctx.Process(target=_serve, args=(there, units, run_unit, parent), daemon=True)
             proc.start()
             there.close()
-            procs.append(proc)
+            procs[here] = proc
             running[here] = None
             _hand_out(here, todo, running)
         while any(u is not None for u in running.values()):
@@ -148,7 +131,7 @@ def run_units(
                 try:
                     kind, *body = conn.recv()
                 except EOFError:
-                    proc = procs[list(running).index(conn)]
+                    proc = procs[conn]
                     proc.join(5)
                     raise RuntimeError(
                         f"a detector worker process ended (exit code {proc.exitcode}) while "
@@ -170,7 +153,7 @@ def run_units(
             with contextlib.suppress(OSError):
                 conn.send(None)
             conn.close()
-        for proc in procs:
+        for proc in procs.values():
             proc.join(5 if finished else 0)
             if proc.is_alive():
                 proc.kill()
@@ -188,11 +171,7 @@ def _serve(
     conn: Connection, units: Sequence[Any], run_unit: Callable[..., Any], parent: int
 ) -> None:
     """A worker: run the units the scanning process hands out until it says stop."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
-        os._exit(1)
+    end_with_parent(parent)
 
     def send(*message: Any) -> None:
         conn.send(("message", *message))

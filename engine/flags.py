@@ -298,10 +298,11 @@ class Flag:
             evidence_plain=True,
         )
 
-    def pack(self) -> Flag:
-        """Keep this flag as its ``flags.jsonl`` line (:attr:`written`) instead of its evidence
-        as Python objects, which take several times the bytes (at a million households, GBs);
-        reading :attr:`evidence` decodes the line again. Returns the flag.
+    def pack(self, written: tuple[bytes, int, int] | None = None) -> Flag:
+        """Keep this flag as its ``flags.jsonl`` line (:attr:`written`; encoded here unless
+        given) instead of its evidence as Python objects, which take several times the bytes
+        (at a million households, GBs); reading :attr:`evidence` decodes the line again.
+        Returns the flag.
 
         Examples
         --------
@@ -310,9 +311,11 @@ class Flag:
         >>> f.__dict__["_evidence"] is None, f.evidence
         (True, {'terms': [{'start': '2020-01-01'}]})
         """
-        from engine.outputs import encode_flag
+        if written is None:
+            from engine.outputs import encode_flag
 
-        self.written = encode_flag(self)
+            written = encode_flag(self)
+        self.written = written
         self.__dict__["_evidence"] = None
         return self
 

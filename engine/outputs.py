@@ -98,11 +98,8 @@ def read_flag_line(line: bytes) -> Flag:
     if start >= len(_EVIDENCE_KEY) and end > start:
         # the evidence (most of the line) stays bytes until read (Flag.pack)
         d = orjson.loads(line[:start] + b"{}" + line[end:])
-        if d.get("fingerprint"):
-            flag = Flag.from_dict(d)
-            flag.written = (line, start, end)
-            flag.__dict__["_evidence"] = None
-            return flag
+        if d.get("fingerprint"):  # else the fingerprint is computed from the evidence
+            return Flag.from_dict(d).pack((line, start, end))
     return Flag.from_dict(orjson.loads(line))
 
 

@@ -327,10 +327,12 @@ def _run(
     by_id = {spec.id: (spec, s, digest) for spec, s, digest in to_run}
     units = units_of(list(by_id), lambda i: by_id[i][0].uses)
     reads = {i: set(by_id[i][0].reads) for i in by_id}
-    rows = sum(run.rows(name) for name in set().union(*reads.values()))
     n = 1
     if store.in_process and len(units) > 1 and workers != 1 and can_fork():
-        n = detect_workers(rows, len(units)) if workers is None else min(workers, len(units))
+        if workers is None:
+            n = detect_workers(sum(run.rows(t) for t in set().union(*reads.values())), len(units))
+        else:
+            n = min(workers, len(units))
 
     def finished(det: str, flags: list[Flag], seconds: float, announce: bool = True) -> None:
         result.timings[det] = seconds

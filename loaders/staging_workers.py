@@ -27,19 +27,16 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import multiprocessing as mp
 import os
 import queue
-import signal
-import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from graph_models.errors import DataError
+from loaders.worker_processes import cpus as available_cpus
+from loaders.worker_processes import end_with_parent, workers_setting
 
 __all__ = ["MIN_ROWS", "report_done", "report_rows", "stage_tables", "stage_workers"]
 
@@ -50,7 +47,6 @@ log = logging.getLogger(__name__)
 MIN_ROWS = 500_000
 
 _progress_queue: Any = None  # a worker's end of the progress queue (set by _init)
-_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def stage_workers(rows: int, tables: int, cpus: int | None = None) -> int:
@@ -59,29 +55,18 @@ def stage_workers(rows: int, tables: int, cpus: int | None = None) -> int:
     ``RISKGRAPH_LOAD_WORKERS`` sets the number (1: everything in the loading process);
     otherwise one per CPU, at most one per table, and 1 below :data:`MIN_ROWS` rows.
     """
-    env = os.environ.get("RISKGRAPH_LOAD_WORKERS", "").strip()
-    if env:
-        try:
-            wanted = int(env)
-        except ValueError as exc:
-            raise DataError(
-                "bad_setting", f"RISKGRAPH_LOAD_WORKERS must be a whole number, not {env!r}"
-            ) from exc
-        return max(1, min(wanted, tables))
+    wanted = workers_setting("RISKGRAPH_LOAD_WORKERS", most=tables)
+    if wanted is not None:
+        return wanted
     if rows < MIN_ROWS:
         return 1
-    return max(1, min(cpus or os.cpu_count() or 1, tables))
+    return max(1, min(cpus or available_cpus(), tables))
 
 
 def _init(progress_queue: Any, parent: int) -> None:
     global _progress_queue
     _progress_queue = progress_queue
-    # a worker ends with the load that started it (killed, it would leave workers staging)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
-        os._exit(1)
+    end_with_parent(parent)
 
 
 def report_rows(table: str, n: int) -> None:
