@@ -37,8 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from loaders.worker_processes import cpus as available_cpus
-from loaders.worker_processes import end_with_parent, workers_setting
+from loaders.worker_processes import end_with_parent, worker_count
 
 __all__ = ["MIN_ROWS", "can_fork", "detect_workers", "run_units", "units_of"]
 
@@ -53,12 +52,7 @@ def detect_workers(rows: int, units: int, cpus: int | None = None) -> int:
     ``RISKGRAPH_DETECT_WORKERS`` sets the number (1: every detector in the scanning process);
     otherwise one per CPU, at most one per unit, and 1 below :data:`MIN_ROWS` rows.
     """
-    wanted = workers_setting("RISKGRAPH_DETECT_WORKERS", most=units)
-    if wanted is not None:
-        return wanted
-    if rows < MIN_ROWS:
-        return 1
-    return max(1, min(cpus or available_cpus(), units))
+    return worker_count("RISKGRAPH_DETECT_WORKERS", rows, MIN_ROWS, units, cpus)
 
 
 def can_fork() -> bool:

@@ -35,8 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from loaders.worker_processes import cpus as available_cpus
-from loaders.worker_processes import end_with_parent, workers_setting
+from loaders.worker_processes import end_with_parent, worker_count
 
 __all__ = ["MIN_ROWS", "report_done", "report_rows", "stage_tables", "stage_workers"]
 
@@ -55,12 +54,7 @@ def stage_workers(rows: int, tables: int, cpus: int | None = None) -> int:
     ``RISKGRAPH_LOAD_WORKERS`` sets the number (1: everything in the loading process);
     otherwise one per CPU, at most one per table, and 1 below :data:`MIN_ROWS` rows.
     """
-    wanted = workers_setting("RISKGRAPH_LOAD_WORKERS", most=tables)
-    if wanted is not None:
-        return wanted
-    if rows < MIN_ROWS:
-        return 1
-    return max(1, min(cpus or available_cpus(), tables))
+    return worker_count("RISKGRAPH_LOAD_WORKERS", rows, MIN_ROWS, tables, cpus)
 
 
 def _init(progress_queue: Any, parent: int) -> None:

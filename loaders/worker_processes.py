@@ -23,7 +23,7 @@ import sys
 
 from graph_models.errors import DataError
 
-__all__ = ["cpus", "end_with_parent", "workers_setting"]
+__all__ = ["cpus", "end_with_parent", "worker_count", "workers_setting"]
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -39,6 +39,20 @@ def workers_setting(variable: str, most: int) -> int | None:
     except ValueError as exc:
         raise DataError("bad_setting", f"{variable} must be a whole number, not {env!r}") from exc
     return max(1, min(wanted, most))
+
+
+def worker_count(
+    variable: str, rows: int, min_rows: int, most: int, cpus_: int | None = None
+) -> int:
+    """How many workers share ``rows`` rows of work split into ``most`` parts: what
+    ``variable`` sets, else one per CPU (``cpus_``, default :func:`cpus`) and at most one per
+    part, and 1 below ``min_rows`` rows (a worker's start is not worth it)."""
+    wanted = workers_setting(variable, most=most)
+    if wanted is not None:
+        return wanted
+    if rows < min_rows:
+        return 1
+    return max(1, min(cpus_ or cpus(), most))
 
 
 def cpus() -> int:
