@@ -276,38 +276,95 @@ class ValueType:
         arr = as_string_array(arr)
         n = len(arr)
         numeric = self.numeric
-        present = np.zeros(n, dtype=bool)
-        failed = np.zeros(n, dtype=bool)
         values = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+        ok, fast = self._fast_arrow(arr)
+        if ok is not None and ok.any():
+            if isinstance(fast, pa.Array):
+                values[ok] = fast.filter(pa.array(ok)).to_numpy(zero_copy_only=False)
+            else:
+                values[ok] = fast[ok]  # type: ignore[index]
+        else:
+            ok = None
+        reasons, messages, present, failed, rest, u_vals, codes = self._clean_rest(arr, ok)
+        if rest.size:
+            u = np.full(len(u_vals), np.nan) if numeric else np.empty(len(u_vals), dtype=object)
+            for i, v in enumerate(u_vals):  # element by element: a value may be a tuple
+                u[i] = np.nan if numeric and v is None else self._arrow_value(v)
+            values[rest] = u[codes]
+        return values, reasons, messages, present, failed
+
+    def clean_arrow_values(
+        self, arr: pa.Array | pa.ChunkedArray
+    ) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``clean_arrow_masks`` with the values as an Arrow array of :attr:`arrow_type` (null
+        where blank or invalid): valid values in the type's canonical shape never become Python
+        objects.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> from graph_models.value_types import TYPES
+        >>> values, reasons, _, present, failed = TYPES["date"].clean_arrow_values(
+        ...     pa.array(["2021/3/2", "2021-02-30", ""]))
+        >>> values.to_pylist(), reasons.tolist(), present.tolist(), failed.tolist()
+        (['2021-03-02', None, None], [None, 'bad_date', None], [True, False, False], [False, True, False])
+        """
+        if self.arrow_type is None:
+            raise TypeError(f"{self.name} values have no Arrow type: use clean_arrow_masks")
+        arr = as_string_array(arr)
+        ok, fast = self._fast_arrow(arr)
+        if ok is not None and ok.any():
+            if not isinstance(fast, pa.Array):
+                fast = pa.array(fast, type=self.arrow_type, from_pandas=True)
+            elif fast.type != self.arrow_type:
+                fast = fast.cast(self.arrow_type)
+        else:
+            ok, fast = None, None
+        reasons, messages, present, failed, rest, u_vals, codes = self._clean_rest(arr, ok)
+        if not rest.size:
+            if fast is None:  # no rows
+                fast = pa.nulls(len(arr), self.arrow_type)
+            return fast, reasons, messages, present, failed
+        slow = pa.array(
+            [None if v is None else self._arrow_value(v) for v in u_vals], type=self.arrow_type
+        ).take(pa.array(codes))
+        values = slow if fast is None else pc.replace_with_mask(fast, pa.array(~ok), slow)
+        return values, reasons, messages, present, failed
+
+    def _clean_rest(
+        self, arr: pa.Array, ok: np.ndarray | None
+    ) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[object], np.ndarray
+    ]:
+        """Reasons, messages, present and failed masks of every cell, with ``clean`` run once per
+        distinct value outside ``ok`` (the rows the fast kernel accepted): also those rows'
+        indices, the distinct values' clean values and each row's code into them."""
+        n = len(arr)
+        present = np.zeros(n, dtype=bool) if ok is None else ok.copy()
+        failed = np.zeros(n, dtype=bool)
         reasons = np.full(n, None, dtype=object)
         messages = np.full(n, None, dtype=object)
-        ok, fast_values = self._fast_arrow(arr)
-        if ok is not None and ok.any():
-            values[ok] = fast_values[ok]
-            present |= ok
-            rest = np.flatnonzero(~ok)
-        else:
-            rest = np.arange(n)
-        if rest.size:
-            sub = arr.take(pa.array(rest)) if rest.size != n else arr
-            enc = pc.dictionary_encode(sub)
-            codes = enc.indices.to_numpy(zero_copy_only=False)
-            results = self._clean_uniques(enc.dictionary.to_pylist())
-            u_vals = np.full(len(results), np.nan) if numeric else np.empty(len(results), object)
-            u_reasons = np.empty(len(results), dtype=object)
-            u_messages = np.empty(len(results), dtype=object)
-            u_present = np.zeros(len(results), dtype=bool)
-            u_failed = np.zeros(len(results), dtype=bool)
-            for i, (v, r, m) in enumerate(results):
-                u_vals[i] = np.nan if numeric and v is None else self._arrow_value(v)
-                u_reasons[i], u_messages[i] = r, m
-                u_present[i], u_failed[i] = v is not None, r is not None
-            values[rest] = u_vals[codes]
-            reasons[rest] = u_reasons[codes]
-            messages[rest] = u_messages[codes]
-            present[rest] = u_present[codes]
-            failed[rest] = u_failed[codes]
-        return values, reasons, messages, present, failed
+        rest = np.arange(n) if ok is None else np.flatnonzero(~ok)
+        if not rest.size:
+            return reasons, messages, present, failed, rest, [], rest
+        sub = arr.take(pa.array(rest)) if rest.size != n else arr
+        enc = pc.dictionary_encode(sub)
+        codes = enc.indices.to_numpy(zero_copy_only=False)
+        results = self._clean_uniques(enc.dictionary.to_pylist())
+        u_reasons = np.empty(len(results), dtype=object)
+        u_messages = np.empty(len(results), dtype=object)
+        u_reasons[:] = [r for _, r, _ in results]
+        u_messages[:] = [m for _, _, m in results]
+        u_present = np.array([v is not None for v, _, _ in results], dtype=bool)
+        u_failed = np.array([r is not None for _, r, _ in results], dtype=bool)
+        reasons[rest] = u_reasons[codes]
+        messages[rest] = u_messages[codes]
+        present[rest] = u_present[codes]
+        failed[rest] = u_failed[codes]
+        return reasons, messages, present, failed, rest, [v for v, _, _ in results], codes
+
+    #: Arrow type of :meth:`clean_arrow_values` (None: values Arrow cannot hold, e.g. entity refs)
+    arrow_type: pa.DataType | None = pa.string()
 
     #: True when ``clean_arrow`` returns float64 values (NaN for blank or invalid)
     numeric = False
@@ -316,8 +373,11 @@ class ValueType:
         """How ``clean_arrow`` stores a value ``clean`` returned (dates become ISO text)."""
         return value
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(mask of values known valid, their canonical values) or (None, None): no kernel."""
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray | None, np.ndarray | pa.Array | None]:
+        """(mask of values known valid, their canonical values) or (None, None): no kernel.
+
+        The values (one per row; only those under the mask are used) are a numpy array or, better
+        for text, an Arrow array of :attr:`arrow_type`."""
         return None, None
 
     def _clean_uniques(self, uniques: list[object]) -> list[tuple[object, str | None, str | None]]:

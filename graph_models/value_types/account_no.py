@@ -66,7 +66,7 @@ class AccountNoType(ValueType):
         return self._clean_text(_integral_text(raw, self.reason, "account number"))
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        return digits_mask(arr, range(10, 26)), arr.to_numpy(zero_copy_only=False)
+        return digits_mask(arr, range(10, 26)), arr
 
     def warnings(self, value: object) -> list[ValueWarning]:
         """``luhn_failed`` when the account number fails the Luhn check.

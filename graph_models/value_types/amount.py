@@ -51,6 +51,7 @@ class AmountType(ValueType):
     """
 
     name = "amount"
+    arrow_type = pa.float64()
     reason = "bad_amount"
     numeric = True
 

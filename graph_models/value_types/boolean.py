@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import pyarrow as pa
+
 from graph_models.value_types._base import InvalidValue, ValueType, _is_bool
 
 _BOOL_WORDS = {
@@ -26,6 +28,7 @@ class BoolType(ValueType):
     """Boolean; accepts 是/否, 有/无, Y/N, yes/no, true/false, 1/0 (any case)."""
 
     name = "bool"
+    arrow_type = pa.bool_()
     reason = "bad_bool"
 
     def _clean_text(self, text: str) -> bool:

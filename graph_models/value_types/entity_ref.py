@@ -28,6 +28,7 @@ class EntityRefType(ValueType):
     """
 
     name = "entity_ref"
+    arrow_type = None
     reason = "bad_reference"
 
     def _clean_text(self, text: str) -> EntityRef:

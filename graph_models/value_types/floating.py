@@ -13,6 +13,7 @@ class FloatType(ValueType):
     """Finite float; accepts numeric strings and numbers."""
 
     name = "float"
+    arrow_type = pa.float64()
     reason = "bad_float"
     numeric = True
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numbers
 import re
 
+import pyarrow as pa
+
 from graph_models.value_types._base import InvalidValue, ValueType, _is_bool, _real
 
 _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)
@@ -14,6 +16,7 @@ class IntType(ValueType):
     """Integer; accepts ``"12"``, ``12``, ``12.0`` and ``"12.0"``."""
 
     name = "int"
+    arrow_type = pa.int64()
     reason = "bad_int"
 
     def _clean_text(self, text: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+import pyarrow as pa
+
 from graph_models.value_types._base import (
     InvalidValue,
     ValueType,
@@ -24,6 +26,7 @@ class PctType(ValueType):
     """
 
     name = "pct"
+    arrow_type = pa.float64()
     reason = "bad_pct"
 
     def _clean_text(self, text: str) -> float:

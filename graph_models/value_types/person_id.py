@@ -182,9 +182,12 @@ class PersonIdType(ValueType):
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         ok = person_id_valid_mask(arr)
-        old, values = _upgrade_15(arr)
-        if ok.any():
-            values[ok] = pc.utf8_upper(arr.filter(pa.array(ok))).to_numpy(zero_copy_only=False)
+        old, upgraded = _upgrade_15(arr)
+        values = pc.utf8_upper(arr)
+        if old.any():
+            values = pc.replace_with_mask(
+                values, pa.array(old), pa.array(upgraded[old], pa.string())
+            )
         return ok | old, values
 
 

@@ -41,7 +41,7 @@ class PhoneType(ValueType):
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         ok = digits_mask(arr, (11,)) & pc.starts_with(arr, "1").to_numpy(zero_copy_only=False)
-        return ok, arr.to_numpy(zero_copy_only=False)
+        return ok, arr
 
     def _clean_other(self, raw: object) -> str:
         try:

@@ -60,12 +60,7 @@ class RegionCodeType(ValueType):
         return self.split(raw)[0]
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        ok = self.plain_mask(arr)
-        values = np.full(len(arr), None, dtype=object)
-        if ok.any():
-            head = pc.utf8_slice_codeunits(arr.filter(pa.array(ok)), 0, 6)
-            values[ok] = head.to_numpy(zero_copy_only=False)
-        return ok, values
+        return self.plain_mask(arr), pc.utf8_slice_codeunits(arr, 0, 6)
 
     @staticmethod
     def plain_mask(arr: pa.Array) -> np.ndarray:

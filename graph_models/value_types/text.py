@@ -47,3 +47,15 @@ class TextType(ValueType):
         n = len(values)
         none = np.full(n, None, dtype=object)
         return values, none, none.copy(), present, np.zeros(n, dtype=bool)
+
+    def clean_arrow_values(
+        self, arr: pa.Array | pa.ChunkedArray
+    ) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Trimmed text, null where blank (see ``clean_arrow_masks``)."""
+        trimmed = pc.utf8_trim_whitespace(as_string_array(arr))
+        has_text = pc.greater(pc.binary_length(trimmed), 0)
+        values = pc.if_else(has_text, trimmed, pa.scalar(None, pa.string()))
+        n = len(values)
+        none = np.full(n, None, dtype=object)
+        present = has_text.to_numpy(zero_copy_only=False)
+        return values, none, none.copy(), present, np.zeros(n, dtype=bool)

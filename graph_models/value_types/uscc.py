@@ -111,11 +111,7 @@ class UsccType(ValueType):
         return self._clean_text(_integral_text(raw, self.reason, "USCC"))
 
     def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        ok = uscc_valid_mask(arr)
-        values = np.full(len(arr), None, dtype=object)
-        if ok.any():
-            values[ok] = pc.utf8_upper(arr.filter(pa.array(ok))).to_numpy(zero_copy_only=False)
-        return ok, values
+        return uscc_valid_mask(arr), pc.utf8_upper(arr)
 
 
 USCC = UsccType()

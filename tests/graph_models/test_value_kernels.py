@@ -33,7 +33,17 @@ def _samples(type_name: str) -> st.SearchStrategy[list[str]]:
         "person_id": ["11010519491231002X", "11010519491231002x", "110105491231002"],
         "uscc": ["91350100M000100Y43", "91350100m000100y43"],
         "region_code": ["110105", "320102001001"],
-        "date": ["2021-03-02", "2021/3/2", "2021年3月2日", "20210302", "2021-02-29"],
+        "date": [
+            "2021-03-02",
+            "2021/3/2",
+            "2021年3月2日",
+            "20210302",
+            "2021-02-29",
+            "2021/03/02",
+            "2021.03.02",
+            "2021/03-02",
+            "2021.02.29",
+        ],
         "amount": ["1,234.50", "(1,234.50)", "1.124万", "12", "-3"],
         "entity_ref": ["11010519491231002X", "91350100M000100Y43"],
     }.get(type_name, [])
@@ -61,6 +71,27 @@ def test_column_kernel_equals_the_rule(type_name):
                 np.testing.assert_array_equal(g, w)
             else:
                 assert g.tolist() == w.tolist(), (what, cells)
+
+    check()
+
+
+@pytest.mark.parametrize("type_name", [t for t in _ALPHABETS if t != "entity_ref"])
+def test_arrow_values_equal_the_object_values(type_name):
+    """``clean_arrow_values`` (Arrow values, what the loader uses) gives what ``clean_arrow_masks``
+    gives, null where that gives None or NaN."""
+    vtype = TYPES[type_name]
+
+    @settings(max_examples=150, deadline=None)
+    @given(cells=_samples(type_name))
+    def check(cells):
+        arr = pa.array(cells, pa.string())
+        got = vtype.clean_arrow_values(arr)
+        want = vtype.clean_arrow_masks(arr)
+        assert got[0].type == vtype.arrow_type and len(got[0]) == len(cells)
+        values = [None if isinstance(v, float) and np.isnan(v) else v for v in want[0].tolist()]
+        assert got[0].to_pylist() == values, cells
+        for g, w in zip(got[1:], want[1:], strict=True):
+            assert g.tolist() == w.tolist(), cells
 
     check()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -234,3 +235,21 @@ def test_csv_reader_round_trips_any_text(tmp_path_factory, rows, encoding, chunk
         starts.append(starts[-1] + 1 + sum(c.count("\n") + c.count("\r") for c in r))
     want = [s for s, r in zip(starts, rows, strict=True) if list(r) in kept]
     assert got["_line"].tolist() == want or any("\r" in c for r in rows for c in r)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.lists(st.integers(0, 40), max_size=60), max_size=12))
+def test_duplicate_tracker_marks_exactly_the_repeats(chunks):
+    """Every hash after its first sighting is a duplicate, across chunks and within one, however
+    the tracker keeps its runs; ``seen`` is every hash once, sorted."""
+    from loaders.validation import DuplicateTracker
+
+    tracker, first = DuplicateTracker(), set()
+    for chunk in chunks:
+        hashes = np.array(chunk, dtype=np.uint64)
+        want = []
+        for h in chunk:
+            want.append(h in first)
+            first.add(h)
+        assert tracker.mark(hashes).tolist() == want
+    assert tracker.seen.tolist() == sorted(first)
