@@ -82,35 +82,47 @@ def duplicate_benefit(
     pay_fields = ["payment_id", "program", "household_id", "region_code", "amount", "paid_date",
                   "period"]  # fmt: skip
     ins_fields = ["scheme", "region_code", "enrolled_date", "subsidy_amount"]
+    # the payments as a subquery in each place (not a CTE: DuckDB materialises a CTE read
+    # several times, 1.5 GB at a million households, which pushed the groupings to disk)
+    p = f"""(
+            SELECT recipient_id, program, household_id, region_code, amount, paid_date,
+                   payment_id, _table, _line,
+                   date_trunc('{settings.period}', paid_date) AS period_start
+            FROM payments WHERE paid_date IS NOT NULL
+        ) AS p"""
     rows = reg.rows(
         f"""
-        WITH p AS NOT MATERIALIZED (
-            SELECT recipient_id, program, household_id, region_code, amount, paid_date,
-                   payment_id, _table, _line, date_trunc('{settings.period}', paid_date) AS period_start FROM payments
-            WHERE paid_date IS NOT NULL
-        ),
-        per_period AS (  -- one pass; min <> max is count(DISTINCT) >= 2 without the sets
-            SELECT recipient_id, program, period_start, count(*) AS n,
-                   min(household_id) AS hh_lo, max(household_id) AS hh_hi,
-                   min(region_code) AS rc_lo, max(region_code) AS rc_hi
-            FROM p GROUP BY recipient_id, program, period_start
-        ),
-        per_program AS (
+        WITH per_program AS (  -- one pass; min <> max is count(DISTINCT) >= 2 without the sets
             SELECT recipient_id, program,
-                   COALESCE(min(hh_lo) <> max(hh_hi), false) AS two_households,
-                   COALESCE(min(rc_lo) <> max(rc_hi), false) AS two_counties,
-                   max(n) >= 2 AS any_same_period
-            FROM per_period GROUP BY recipient_id, program
+                   COALESCE(min(household_id) <> max(household_id), false) AS two_households,
+                   COALESCE(min(region_code) <> max(region_code), false) AS two_counties
+            FROM {p} GROUP BY recipient_id, program
+        ),
+        -- twice in one period: nearly every (person, programme, period) is paid once, so the
+        -- repeated keys are found first by a 64-bit hash of the key (a table of integers that
+        -- fits DuckDB's memory cap; grouping the strings themselves spilled to disk at a million
+        -- households, three times slower), then only the rows of repeated hashes are grouped by
+        -- the key itself (a hash collision adds rows, never loses one)
+        repeated AS (
+            SELECT hash(recipient_id, program, period_start) AS h FROM {p}
+            GROUP BY 1 HAVING count(*) >= 2
         ),
         same_period AS (
-            SELECT recipient_id, program, period_start FROM per_period WHERE n >= 2
+            SELECT recipient_id, program, period_start FROM {p}
+            WHERE hash(recipient_id, program, period_start) IN (SELECT h FROM repeated)
+            GROUP BY recipient_id, program, period_start HAVING count(*) >= 2
+        ),
+        flagged AS (
+            SELECT pp.recipient_id, pp.program, pp.two_households, pp.two_counties
+            FROM per_program AS pp
+            LEFT JOIN (SELECT DISTINCT recipient_id, program FROM same_period) AS sp
+              USING (recipient_id, program)
+            WHERE pp.two_households OR pp.two_counties OR sp.recipient_id IS NOT NULL
         ),
         m AS (
             SELECT p.*, {label} AS period, pp.two_households, pp.two_counties,
                    sp.period_start IS NOT NULL AS same_period
-            FROM p JOIN (SELECT * FROM per_program
-                         WHERE two_households OR two_counties OR any_same_period) AS pp
-              USING (recipient_id, program)
+            FROM {p} JOIN flagged AS pp USING (recipient_id, program)
             LEFT JOIN same_period AS sp USING (recipient_id, program, period_start)
             WHERE pp.two_households OR pp.two_counties OR sp.period_start IS NOT NULL
         ),
