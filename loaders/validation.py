@@ -13,8 +13,10 @@ scientific notation (``4.10322E+17``) always, and, in a column where far more ID
 than the 1-in-1,000 of real IDs (Excel keeps 15 significant digits), every ID ending in ``000``.
 
 Text columns read from CSV and sheets are Arrow string arrays and go through the value types'
-column kernels (``ValueType.clean_arrow``); a DataFrame of Python objects (callers, tests) goes
-through ``clean_series``. Both give the same values, reasons and messages.
+column kernels (``ValueType.clean_arrow_values``: the clean values come back as Arrow arrays, so
+a valid cell never becomes a Python object, and the clean rows are an Arrow table); a DataFrame
+of Python objects (callers, tests) goes through ``clean_series``. Both give the same values,
+reasons and messages.
 
 Examples
 --------
