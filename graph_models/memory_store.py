@@ -271,19 +271,47 @@ def _merge_rows(table: pa.Table) -> pa.Table:
     return agg.select(table.column_names)
 
 
+def _take_sorted(col: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.Array:
+    """``col.take(rows)`` for ascending ``rows``, chunk by chunk: Arrow's take on a chunked
+    array may first concatenate every chunk (seconds for twelve million ids, where taking from
+    each chunk costs only the rows taken).
+
+    Examples
+    --------
+    >>> _take_sorted(pa.chunked_array([["a", "b"], ["c", "d"]]), np.array([1, 2])).to_pylist()
+    ['b', 'c']
+    """
+    if isinstance(col, pa.Array):
+        return col.take(pa.array(rows, pa.int64()))
+    chunks = [c for c in col.chunks if len(c)]
+    if not chunks:
+        return pa.array([], col.type)
+    starts = np.cumsum([0] + [len(c) for c in chunks])
+    which = np.searchsorted(starts, rows, side="right") - 1
+    pieces = []
+    for k in np.unique(which).tolist():
+        local = rows[which == k] - starts[k]
+        pieces.append(chunks[k].take(pa.array(local, pa.int64())))
+    if not pieces:
+        return pa.array([], col.type)
+    if len(pieces) > 1 and pa.types.is_dictionary(col.type):  # chunks may differ in dictionary
+        pieces = [p.dictionary_decode() for p in pieces]
+    return pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
+
+
 def _repetitive(table: pa.Table, sample: int = 20_000) -> list[str]:
     """Columns worth Parquet's dictionary encoding: dictionary-typed ones, and others whose
     values repeat in a sample (ids and names do not: trying them costs more than it saves)."""
     out = []
     step = max(1, table.num_rows // sample)
+    rows = np.arange(0, table.num_rows, step)[:sample]
     for f in table.schema:
         if pa.types.is_dictionary(f.type) or pa.types.is_boolean(f.type):
             out.append(f.name)
             continue
         if pa.types.is_null(f.type):  # all missing (a frame read back with an empty column)
             continue
-        col = table.column(f.name)
-        part = col.take(pa.array(np.arange(0, len(col), step)[:sample])) if len(col) else col
+        part = _take_sorted(table.column(f.name), rows)
         if len(part) and pc.count_distinct(part).as_py() <= len(part) // 4:
             out.append(f.name)
     return out
@@ -297,9 +325,15 @@ def _distinct(ids: pa.ChunkedArray) -> bool:
     """Whether every id occurs once.
 
     64-bit hashes of the ids (DuckDB's ``hash``, vectorised and parallel) sorted with numpy:
-    distinct hashes prove distinct ids; only when two hashes are equal (a repeated id, or a
-    collision) are the strings compared (``count(DISTINCT id)``). About 3x faster than the
-    exact count alone and 10x faster than pyarrow's ``count_distinct`` on two cores.
+    distinct hashes prove distinct ids; only the ids whose hashes repeat (a repeated id, or a
+    collision) are compared as strings. About 3x faster than an exact count alone and 10x faster
+    than pyarrow's ``count_distinct`` on two cores; counting every id exactly when a few repeat
+    cost 11 s of a million-household build.
+
+    Examples
+    --------
+    >>> _distinct(pa.chunked_array([["a", "b"], ["c"]])), _distinct(pa.chunked_array([["a", "b", "a"]]))
+    (True, False)
     """
     if ids.null_count:
         return False
@@ -307,11 +341,14 @@ def _distinct(ids: pa.ChunkedArray) -> bool:
         return True
     with _ids_in_duckdb(ids) as con:
         hashes = con.sql("SELECT hash(id) AS h FROM ids").to_arrow_table().column(0)
-        h = np.sort(hashes.to_numpy())
-        if not (h[1:] == h[:-1]).any():
-            return True
-        ((n,),) = con.sql("SELECT count(DISTINCT id) FROM ids").fetchall()
-        return n == len(ids)
+    h = hashes.to_numpy()
+    ordered = np.sort(h)
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return True
+    rows = np.flatnonzero(np.isin(h, np.unique(ordered[1:][same])))
+    suspects = _take_sorted(ids, rows)
+    return pc.count_distinct(suspects).as_py() == len(rows)
 
 
 class _Table:

@@ -359,7 +359,9 @@ class GraphStage:
             own = [t for t in own if t.num_rows]
             if own:
                 store.upsert_nodes(label, _with_meta(own))
-            bare = first_bare(candidates.pop(label, []), _ids(own) if own else None)
+            cands = candidates.pop(label, [])
+            # the own ids only for a label that has candidates (12.6 million payments have none)
+            bare = first_bare(cands, _ids(own) if own and cands else None)
             if bare is not None and bare.num_rows:
                 store.upsert_nodes(label, bare, create_only=True)
             del own, bare

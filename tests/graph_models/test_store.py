@@ -650,3 +650,37 @@ def test_last_values_keep_first_appearance_and_last_non_null(rows):
     assert out.column("n").to_pylist() == [v["n"] for v in want.values()]
     assert out.column("s").to_pylist() == [v["s"] for v in want.values()]
     assert out.column("none").null_count == len(want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ids=st.lists(st.text(alphabet="ab1", min_size=0, max_size=4), max_size=40),
+    cut=st.integers(0, 40),
+)
+def test_distinct_ids_check_is_exact(ids, cut):
+    """The embedded store's check that a table's ids are distinct (hashes first, only ids whose
+    hashes repeat compared as strings) says exactly whether any id repeats."""
+    import pyarrow as pa
+
+    from graph_models.memory_store import _distinct
+
+    chunks = [ids[:cut], ids[cut:]]
+    assert _distinct(pa.chunked_array(chunks, pa.string())) == (len(set(ids)) == len(ids))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(st.lists(st.sampled_from(["a", "b", None]), max_size=8), max_size=6),
+    data=st.data(),
+)
+def test_take_of_ascending_rows_chunk_by_chunk(chunks, data):
+    """Taking ascending rows chunk by chunk gives what Arrow's take gives."""
+    import pyarrow as pa
+
+    from graph_models.memory_store import _take_sorted
+
+    col = pa.chunked_array(chunks, pa.string())
+    rows = sorted(data.draw(st.lists(st.integers(0, max(len(col) - 1, 0)), max_size=10)))
+    rows = rows if len(col) else []
+    want = col.take(pa.array(rows, pa.int64())).to_pylist()
+    assert _take_sorted(col, np.array(rows, dtype=np.int64)).to_pylist() == want
