@@ -283,17 +283,15 @@ def _take_sorted(col: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.Array:
     """
     if isinstance(col, pa.Array):
         return col.take(pa.array(rows, pa.int64()))
-    chunks = [c for c in col.chunks if len(c)]
-    if not chunks:
+    if not rows.size:
         return pa.array([], col.type)
+    chunks = [c for c in col.chunks if len(c)]
     starts = np.cumsum([0] + [len(c) for c in chunks])
     which = np.searchsorted(starts, rows, side="right") - 1
     pieces = []
     for k in np.unique(which).tolist():
         local = rows[which == k] - starts[k]
         pieces.append(chunks[k].take(pa.array(local, pa.int64())))
-    if not pieces:
-        return pa.array([], col.type)
     if len(pieces) > 1 and pa.types.is_dictionary(col.type):  # chunks may differ in dictionary
         pieces = [p.dictionary_decode() for p in pieces]
     return pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]

@@ -65,7 +65,7 @@ class AccountNoType(ValueType):
     def _clean_other(self, raw: object) -> str:
         return self._clean_text(_integral_text(raw, self.reason, "account number"))
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
         return digits_mask(arr, range(10, 26)), arr
 
     def warnings(self, value: object) -> list[ValueWarning]:

@@ -180,7 +180,7 @@ class PersonIdType(ValueType):
     def _clean_other(self, raw: object) -> str:
         return self._clean_text(_integral_text(raw, self.reason, "resident ID"))
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
         ok = person_id_valid_mask(arr)
         old, upgraded = _upgrade_15(arr)
         values = pc.utf8_upper(arr)

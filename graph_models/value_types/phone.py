@@ -39,7 +39,7 @@ class PhoneType(ValueType):
                 return compact[len(prefix) :]
         return compact
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
         ok = digits_mask(arr, (11,)) & pc.starts_with(arr, "1").to_numpy(zero_copy_only=False)
         return ok, arr
 

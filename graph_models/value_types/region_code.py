@@ -59,7 +59,7 @@ class RegionCodeType(ValueType):
     def _clean_other(self, raw: object) -> str | None:
         return self.split(raw)[0]
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
         return self.plain_mask(arr), pc.utf8_slice_codeunits(arr, 0, 6)
 
     @staticmethod

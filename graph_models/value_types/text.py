@@ -38,20 +38,16 @@ class TextType(ValueType):
         return values, none(), none()
 
     def clean_arrow_masks(self, arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, ...]:
-        """Arrow's ``utf8_trim_whitespace`` strips exactly what ``str.strip`` strips (every
-        character ``str.isspace`` accepts; a test checks it), so no value needs Python."""
-        trimmed = pc.utf8_trim_whitespace(as_string_array(arr))
-        present = pc.greater(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
-        values = trimmed.to_numpy(zero_copy_only=False).astype(object)
-        values[~present] = None
-        n = len(values)
-        none = np.full(n, None, dtype=object)
-        return values, none, none.copy(), present, np.zeros(n, dtype=bool)
+        """``clean_arrow_values`` with the values as an object array (None where blank)."""
+        values, *rest = self.clean_arrow_values(arr)
+        return (values.to_numpy(zero_copy_only=False), *rest)
 
     def clean_arrow_values(
         self, arr: pa.Array | pa.ChunkedArray
     ) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Trimmed text, null where blank (see ``clean_arrow_masks``)."""
+        """Trimmed text, null where blank. Arrow's ``utf8_trim_whitespace`` strips exactly what
+        ``str.strip`` strips (every character ``str.isspace`` accepts; a test checks it), so no
+        value needs Python."""
         trimmed = pc.utf8_trim_whitespace(as_string_array(arr))
         has_text = pc.greater(pc.binary_length(trimmed), 0)
         values = pc.if_else(has_text, trimmed, pa.scalar(None, pa.string()))

@@ -110,7 +110,7 @@ class UsccType(ValueType):
     def _clean_other(self, raw: object) -> str:
         return self._clean_text(_integral_text(raw, self.reason, "USCC"))
 
-    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _fast_arrow(self, arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
         return uscc_valid_mask(arr), pc.utf8_upper(arr)
 
 
