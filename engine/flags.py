@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -99,6 +100,10 @@ def evidence_fingerprint(
     order, float noise and dates equal to the scan's reference date ``as_of``. ``plain``: the
     evidence holds only JSON values already (:func:`jsonable` applied), so it is not converted.
 
+    What is hashed is the compact JSON, keys sorted, of ``{"entities": ..., "evidence": ...}``
+    with the evidence's material values (:func:`_material`) and every list in the order of its
+    items' JSON text; :func:`_canonical` writes that text in one pass.
+
     Examples
     --------
     >>> a = {"payments": [{"table": "p", "line": 3, "amount": 600.0, "paid_date": "2021-04-10"},
@@ -115,29 +120,127 @@ def evidence_fingerprint(
     True
     """
     day = as_of.isoformat() if isinstance(as_of, dt.date) else as_of
-    body = {
-        "evidence": _material(evidence if plain else jsonable(evidence), day),
-        "entities": sorted({str(e) for e in entities or ()}),
-    }
-    blob = _DIGEST_JSON(body)
+    plain_evidence = evidence if plain else jsonable(evidence)
+    names = _DIGEST_JSON(sorted({str(e) for e in entities or ()}))
+    material = None
+    if day is None or len(day) == 10:
+        try:
+            material = _canonical(plain_evidence, day)
+        except TypeError:  # keys that are not text
+            material = None
+    if material is None:  # the general rule
+        material = _DIGEST_JSON(_material(plain_evidence, day))
+    blob = '{"entities":' + names + ',"evidence":' + material + "}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+_encode_text = json.encoder.encode_basestring  # what the digest encoder writes for a string
+_AS_OF_JSON = json.dumps(_AS_OF)
+_int_text = int.__repr__
+_float_text = float.__repr__
+
+
+def _canonical(value: Any, as_of: str | None) -> str:
+    """``_DIGEST_JSON(_material(value, as_of))`` written in one pass, without building the
+    material copy (``as_of``: None or a 10-character day).
+
+    Each list is written in the order of its items' own text: :func:`_material` orders them by
+    their spaced JSON text, and a spaced and a compact text first differ at the same character
+    (a space only ever follows a ``,`` or ``:`` both texts share), so the orders agree.
+    Values that are not plain JSON types take :func:`_material`'s general rule.
+
+    Examples
+    --------
+    >>> v = {"b": [{"y": 2.0, "line": 7}, "2024-06-30 open", 0.123456], "a": None}
+    >>> _canonical(v, "2024-06-30") == _DIGEST_JSON(_material(v, "2024-06-30"))
+    True
+    """
+    kind = type(value)
+    if kind is str:
+        return _AS_OF_JSON if as_of is not None and value.startswith(as_of) else _encode_text(value)
+    if kind is dict:
+        parts = []
+        for key in sorted(value):
+            if key in NOISE_KEYS:
+                continue
+            item = value[key]
+            t = type(item)
+            if t is str:
+                text = (
+                    _AS_OF_JSON if as_of is not None and item.startswith(as_of)
+                    else _encode_text(item)
+                )  # fmt: skip
+            elif t is int:
+                text = _int_text(item)
+            elif item is None:
+                text = "null"
+            else:
+                text = _canonical(item, as_of)
+            parts.append(_encode_text(key) + ":" + text)
+        return "{" + ",".join(parts) + "}"
+    if kind is list:
+        items = [_canonical(item, as_of) for item in value]
+        items.sort()
+        return "[" + ",".join(items) + "]"
+    if kind is int:
+        return _int_text(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is float:
+        if math.isnan(value) or math.isinf(value):
+            return "null"
+        value = round(value, 2) if abs(value) >= 1 else round(value, 4)
+        return _int_text(int(value)) if value == int(value) else _float_text(value)
+    # keys that are not text, tuples, subclasses of the plain types: the general rule
+    return _DIGEST_JSON(_material(value, as_of))
 
 
 def jsonable(value: Any) -> Any:
     """Convert numpy/pandas/date values inside evidence to plain JSON types (NaN, NaT -> None).
 
+    A dict or list that holds plain values only is returned as it is, not copied (evidence at a
+    million households is GBs of Python objects).
+
     Examples
     --------
     >>> jsonable({"d": pd.Timestamp("2021-03-02"), "n": float("nan"), "t": pd.NaT, "i": np.int64(3)})
     {'d': '2021-03-02', 'n': None, 't': None, 'i': 3}
+    >>> plain = {"rows": [{"amount": 600.5}]}
+    >>> jsonable(plain) is plain
+    True
     """
     kind = type(value)  # exact plain types first (see _material)
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
+        out = None
+        for i, (k, v) in enumerate(value.items()):
+            t = type(v)
+            c = v if t is str or t is int or t is bool or v is None else jsonable(v)
+            if out is None:
+                if c is v and type(k) is str:
+                    continue
+                out = dict(itertools.islice(value.items(), i))  # the plain ones before
+            out[str(k)] = c
+        return value if out is None else out
     if kind is list:
-        return [jsonable(v) for v in value]
+        items = None
+        for i, v in enumerate(value):
+            t = type(v)
+            c = v if t is str or t is int or t is bool or v is None else jsonable(v)
+            if items is None:
+                if c is v:
+                    continue
+                items = value[:i]
+            items.append(c)
+        return value if items is None else items
+    if kind is float:
+        if math.isnan(value) or math.isinf(value):
+            return None
+        rounded = round(value, 6)
+        return value if rounded == value else rounded
     if value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, dict):

@@ -4,13 +4,14 @@ tuple and date values detectors also put in evidence give the same JSON and the 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.flags import Flag, evidence_fingerprint, jsonable
+from engine.flags import _DIGEST_JSON, Flag, _canonical, _material, evidence_fingerprint, jsonable
 
 #: numpy strings drop trailing NULs (np.str_("\x00").item() == ""), and the fingerprint is UTF-8
 #: (text read from files has no lone surrogates): neither is generated
@@ -73,6 +74,72 @@ def test_plain_and_numpy_evidence_agree(evidence, entities, as_of):
     assert evidence_fingerprint(plain, entities, as_of) == evidence_fingerprint(
         evidence, entities, as_of
     )
+
+
+#: what the fingerprint hashed before it was written in one pass: the material copy of the
+#: evidence, encoded compact with sorted keys (the definition the one-pass text must equal)
+def _reference_digest_text(evidence, entities, as_of):
+    body = {
+        "evidence": _material(jsonable(evidence), as_of),
+        "entities": sorted({str(e) for e in entities or ()}),
+    }
+    return _DIGEST_JSON(body)
+
+
+_tricky_text = st.one_of(
+    _text,
+    # strings that start with the reference day, quotes, escapes, separators inside text
+    st.sampled_from(
+        ["2024-06-30", "2024-06-30T08:00", '2024-06-30"', 'a", "b', "x: y", "\\n", "\t"]
+    ),
+)
+_tricky_leaf = st.one_of(
+    _leaf,
+    _tricky_text,
+    st.floats(min_value=-1e20, max_value=1e20),
+    st.floats(min_value=-1e-3, max_value=1e-3),
+)
+_tricky = st.dictionaries(
+    st.one_of(_keys, _tricky_text),
+    st.recursive(
+        _tricky_leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=6),
+            st.dictionaries(st.one_of(_keys, _tricky_text), inner, max_size=4),
+        ),
+        max_leaves=40,
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_tricky, st.lists(_tricky_text, max_size=4), st.sampled_from([None, "2024-06-30"]))
+def test_one_pass_digest_text_is_the_material_encoding(evidence, entities, as_of):
+    plain = jsonable(evidence)
+    assert _canonical(plain, as_of) == _DIGEST_JSON(_material(plain, as_of))
+    expected = hashlib.sha256(
+        _reference_digest_text(evidence, entities, as_of).encode("utf-8")
+    ).hexdigest()[:16]
+    assert evidence_fingerprint(evidence, entities, as_of) == expected
+    assert evidence_fingerprint(plain, entities, as_of, plain=True) == expected
+
+
+def test_jsonable_copies_only_what_it_converts():
+    rows = [{"amount": 600.5, "paid_date": "2021-04-10", "n": 3, "ok": True, "x": None}]
+    plain = {"payments": rows, "total": 600.5}
+    assert jsonable(plain) is plain
+    mixed = {"payments": rows, "when": dt.date(2021, 4, 10), 7: np.int64(2)}
+    out = jsonable(mixed)
+    assert out == {"payments": rows, "when": "2021-04-10", "7": 2}
+    assert out["payments"] is rows  # the plain part is shared, not copied
+    assert list(out) == ["payments", "when", "7"]
+    assert jsonable([1, 2.0000001234, "a"]) == [1, 2.000000, "a"]
+    # keys that are not text (plain=True trusts the caller): the general rule still applies
+    for odd in ({7: 1, 8: [2.5]}, {7: 1, "a": 2}):
+        text = _reference_digest_text(odd, ["H1"], None)
+        expected = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        assert evidence_fingerprint(odd, ["H1"], plain=True) == expected
 
 
 def test_fingerprint_ignores_noise_and_order_but_not_amounts():
