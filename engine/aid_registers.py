@@ -256,10 +256,14 @@ class AidRegisters:
         self._schema, self._visible = self._session.schema_for(ctx)
         self.as_of = ctx.as_of
 
-    def _execute(self, sql: str, params: list[Any] | None) -> Any:
+    def _execute(self, sql: str, params: list[Any] | None, arrow: bool = False) -> Any:
+        """Run ``sql`` in this detector's schema: the cursor, or (``arrow``) the result as an
+        Arrow table (text stays Arrow strings: no Python string per value)."""
         con = self._session.cm.con
         con.execute(f'SET schema = "{self._schema}"')
         try:
+            if arrow:
+                return con.sql(sql, params=params or None).to_arrow_table()
             return con.execute(sql, params or [])
         except Exception as e:  # duckdb.CatalogException: a register this detector cannot see
             found = re.search(r"Table with name (\w+) does not exist", str(e))
@@ -317,7 +321,8 @@ class AidRegisters:
         (:mod:`engine.spark.rings`)."""
         from engine.rings import find_rings
 
-        memberships = self.query(memberships_sql)
+        # the memberships go back into DuckDB: as Arrow, never as millions of Python strings
+        memberships = self._execute(memberships_sql, None, arrow=True)
         groups = self.query(groups_sql)
         series = pd.Series(groups["grp"].to_numpy(), index=pd.Index(groups["node"]))
         return find_rings(memberships, series.dropna(), **settings)

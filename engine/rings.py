@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.crossmatch import CrossMatch
 
@@ -153,7 +154,7 @@ SHARED_SQL = """
                 """
 
 
-def _session(memberships: pd.DataFrame, groups: pd.Series) -> CrossMatch:
+def _session(memberships: pd.DataFrame | pa.Table, groups: pd.Series) -> CrossMatch:
     """Memberships ``m`` restricted to grouped nodes, with each node's group ``grp``."""
     cm = CrossMatch()
     cm.register("m_all", memberships, {"node": "text", "attribute": "text"})
@@ -209,7 +210,7 @@ def leiden_partition(pairs: pd.DataFrame, seed: int = 42, resolution: float = 1.
 
 
 def find_rings(
-    memberships: pd.DataFrame,
+    memberships: pd.DataFrame | pa.Table,
     groups: pd.Series,
     *,
     min_size: int = 3,
@@ -221,8 +222,9 @@ def find_rings(
 ) -> list[Ring]:
     """Communities of ``min_size`` or more nodes with their density, base rate and lift.
 
-    ``memberships`` has columns ``node, attribute``; ``groups`` maps every node (including those
-    that share nothing) to its group. Rings are returned by descending lift, then members.
+    ``memberships`` (pandas or Arrow) has columns ``node, attribute``; ``groups`` maps every
+    node (including those that share nothing) to its group. Rings are returned by descending
+    lift, then members.
     """
     groups = groups[~groups.index.duplicated()]
     cm = _session(memberships, groups)
