@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -40,7 +41,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
-__all__ = ["SEVERITIES", "Finding", "Flag", "evidence_fingerprint", "flag_id", "jsonable"]
+__all__ = [
+    "SEVERITIES", "Finding", "Flag", "evidence_fingerprint", "flag_id", "json_line", "jsonable"
+]  # fmt: skip
 
 SEVERITIES = ("high", "medium", "low")
 
@@ -423,13 +426,36 @@ class Flag:
         return self
 
 
+#: a number of 19 digits or more (it may not fit in 64 bits: orjson would read it as a float);
+#: digits inside text can match too, which only costs the slower reader
+_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?\d{19}")
+
+
+def json_line(line: bytes) -> Any:
+    """One JSON text (a ``flags.jsonl`` line, a flag's evidence): orjson, or the standard
+    library for text that may hold an integer beyond 64 bits (read exactly, as
+    ``engine.outputs`` wrote it).
+
+    Examples
+    --------
+    >>> json_line(b'{"n": 12345678901234567890123, "id": "6228484676649799338"}')
+    {'n': 12345678901234567890123, 'id': '6228484676649799338'}
+    """
+    if _LONG_NUMBER.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass  # the standard library says what is wrong
+    return json.loads(line.decode("utf-8"))
+
+
 def _get_evidence(flag: Flag) -> dict[str, Any]:
     evidence = flag.__dict__.get("_evidence")
     if evidence is None:
         if flag.written is None:
             return {}
         line, start, end = flag.written
-        evidence = flag.__dict__["_evidence"] = orjson.loads(line[start:end])
+        evidence = flag.__dict__["_evidence"] = json_line(line[start:end])
     return evidence
 
 

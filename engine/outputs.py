@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from engine.flags import Flag, jsonable
+from engine.flags import Flag, json_line, jsonable
 from loaders.csv_cells import safe_row
 
 __all__ = [
@@ -97,10 +97,10 @@ def read_flag_line(line: bytes) -> Flag:
     end = line.rfind(_AFTER_EVIDENCE)
     if start >= len(_EVIDENCE_KEY) and end > start:
         # the evidence (most of the line) stays bytes until read (Flag.pack)
-        d = orjson.loads(line[:start] + b"{}" + line[end:])
+        d = json_line(line[:start] + b"{}" + line[end:])
         if d.get("fingerprint"):  # else the fingerprint is computed from the evidence
             return Flag.from_dict(d).pack((line, start, end))
-    return Flag.from_dict(orjson.loads(line))
+    return Flag.from_dict(json_line(line))
 
 
 def _cell(value: Any) -> str:
@@ -157,8 +157,8 @@ def write_flags(
 
 def read_flags(path: str | Path) -> list[Flag]:
     """Read a ``flags.jsonl`` back into Flag objects."""
-    with open(path, encoding="utf-8") as f:
-        return [Flag.from_dict(json.loads(line)) for line in f if line.strip()]
+    with open(path, "rb") as f:
+        return [Flag.from_dict(json_line(line)) for line in f if line.strip()]
 
 
 def flag_counts(flags: Iterable[Flag]) -> dict[str, dict[str, int]]:

@@ -229,3 +229,23 @@ def test_written_lines_are_the_json_of_each_flag(tmp_path_factory, evidence, ent
     write_flags(tmp_path / "again", again, new=new)
     assert (tmp_path / "again" / "flags.jsonl").read_bytes() == raw
     assert (tmp_path / "again" / "flags.csv").read_bytes() == csv_bytes
+
+
+def test_flags_read_back_exactly_whatever_reader(tmp_path):
+    """orjson reads flags.jsonl, except lines whose integers may not fit in 64 bits: those come
+    back exact (as ints), whether read whole or with the evidence left for later."""
+    from engine.outputs import read_flag_line, read_flags, write_flags
+
+    flags = [
+        Flag("aid.paid_in_prison", "person_id", "P1", "high", 1.0, evidence={"n": 10**25, "a": 1.5}),
+        Flag("aid.paid_in_prison", "person_id", "P2", "low", 0.5, evidence={"id": "1" * 30, "k": [-(2**70)]}),
+        Flag("aid.paid_in_prison", "person_id", "P3", "low", 0.5, evidence={"amount": 600.25}),
+    ]  # fmt: skip
+    write_flags(tmp_path, flags)
+    whole = read_flags(tmp_path / "flags.jsonl")
+    lines = (tmp_path / "flags.jsonl").read_bytes().splitlines()
+    packed = [read_flag_line(line) for line in lines]
+    for original, a, b in zip(flags, whole, packed, strict=True):
+        assert a.evidence == b.evidence == original.evidence
+        assert a.fingerprint == b.fingerprint == original.fingerprint
+    assert type(whole[0].evidence["n"]) is int and type(packed[1].evidence["k"][0]) is int
