@@ -101,15 +101,36 @@ def record_list(
     """SQL aggregate: every record of a group, in ``order``.
 
     Each record has the shape of :func:`record`, built in the database (one row per flag instead
-    of one DataFrame per flag).
+    of one DataFrame per flag). A column the graph model types as a date is written as its
+    ``YYYY-MM-DD`` text there, as :func:`record` writes it: the records reach Python as plain
+    values, with no date object to make and convert per value.
 
     Examples
     --------
-    >>> record_list(["payment_id"], "paid_date")
-    'list(struct_pack("table" := _table, "line" := _line, "payment_id" := payment_id) ORDER BY paid_date)'
+    >>> record_list(["payment_id", "paid_date"], "paid_date")
+    'list(struct_pack("table" := _table, "line" := _line, "payment_id" := payment_id, "paid_date" := CAST(paid_date AS VARCHAR)) ORDER BY paid_date)'
     """
-    parts = [f'"table" := {table}', f'"line" := {line}', *(f'"{f}" := {f}' for f in fields)]
+    dates = _date_columns()
+    parts = [
+        f'"table" := {table}',
+        f'"line" := {line}',
+        *(f'"{f}" := CAST({f} AS VARCHAR)' if f in dates else f'"{f}" := {f}' for f in fields),
+    ]
     return f"list(struct_pack({', '.join(parts)}) ORDER BY {order})"
+
+
+@cache
+def _date_columns() -> frozenset[str]:
+    """The columns the graph model types as dates (a name is a date in every table it is in)."""
+    from engine.tables import column_types
+    from graph_models.schema import SCHEMA
+
+    return frozenset(
+        column
+        for name in [*SCHEMA.nodes, *SCHEMA.relationships]
+        for column, kind in column_types(name).items()
+        if kind == "date"
+    )
 
 
 # --- code values in explanations ---------------------------------------------------------------

@@ -137,6 +137,7 @@ def evidence_fingerprint(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+_Date = dt.date  # the exact type (a datetime is a date too, and takes the general rule)
 _encode_text = json.encoder.encode_basestring  # what the digest encoder writes for a string
 _AS_OF_JSON = json.dumps(_AS_OF)
 _int_text = int.__repr__
@@ -221,7 +222,12 @@ def jsonable(value: Any) -> Any:
         out = None
         for i, (k, v) in enumerate(value.items()):
             t = type(v)
-            c = v if t is str or t is int or t is bool or v is None else jsonable(v)
+            if t is str or t is int or t is bool or v is None:
+                c = v
+            elif t is _Date:  # dates from the database: the commonest value to convert
+                c = v.isoformat()
+            else:
+                c = jsonable(v)
             if out is None:
                 if c is v and type(k) is str:
                     continue
@@ -244,6 +250,8 @@ def jsonable(value: Any) -> Any:
             return None
         rounded = round(value, 6)
         return value if rounded == value else rounded
+    if kind is _Date:
+        return value.isoformat()
     if value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, dict):
