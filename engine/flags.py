@@ -197,7 +197,8 @@ def _canonical(value: Any, as_of: str | None) -> str:
             return "null"
         value = round(value, 2) if abs(value) >= 1 else round(value, 4)
         return _int_text(int(value)) if value == int(value) else _float_text(value)
-    # keys that are not text, tuples, subclasses of the plain types: the general rule
+    # tuples, subclasses of the plain types...: the general rule (a dict whose keys are not
+    # text raised TypeError above, and evidence_fingerprint takes the general rule for it all)
     return _DIGEST_JSON(_material(value, as_of))
 
 
