@@ -223,12 +223,7 @@ def jsonable(value: Any) -> Any:
         out = None
         for i, (k, v) in enumerate(value.items()):
             t = type(v)
-            if t is str or t is int or t is bool or v is None:
-                c = v
-            elif t is _Date:  # dates from the database: the commonest value to convert
-                c = v.isoformat()
-            else:
-                c = jsonable(v)
+            c = v if t is str or t is int or t is bool or v is None else jsonable(v)
             if out is None:
                 if c is v and type(k) is str:
                     continue
